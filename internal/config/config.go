@@ -1,0 +1,414 @@
+// Package config reads Kilt's configuration from environment variables and flags (a flag
+// wins over its variable, a variable over the default), validates all of it at once with
+// one clear message per problem, and prints it with secrets masked.
+//
+// Every setting is declared once in the settings table below: its variable, its flag, its
+// default, what it means, and how it is parsed. The reference in docs is made from that
+// table, so the two cannot disagree.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the effective configuration of one process.
+type Config struct {
+	Dev bool
+
+	Listen         string
+	BaseURL        *url.URL
+	DatabaseURL    string
+	Secret         []byte // nil: generated and kept in the database on first start
+	DefaultLang    string
+	PhoneRegion    string
+	TrustedProxies []netip.Prefix
+	MetricsListen  string
+
+	LogLevel  string
+	LogFormat string
+
+	Argon2Memory  uint32
+	Argon2Time    uint32
+	Argon2Threads uint8
+	HashWorkers   int
+	HashWait      time.Duration
+
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+
+	LoginFreeFailures int
+	LoginMaxDelay     time.Duration
+
+	ShutdownTimeout time.Duration
+
+	// sources records where each setting's value came from: "default", "env" or "flag".
+	sources map[string]string
+	raw     map[string]string
+}
+
+// Secure reports whether the service is reached over TLS (its base URL is https), which
+// decides the cookie name (__Host- prefix), the Secure flag and HSTS.
+func (c *Config) Secure() bool { return c.BaseURL != nil && c.BaseURL.Scheme == "https" }
+
+// setting declares one configuration variable.
+type setting struct {
+	Env     string
+	Default string
+	// DevDefault replaces Default under --dev when set.
+	DevDefault string
+	Usage      string
+	Secret     bool
+	parse      func(c *Config, v string) error
+}
+
+// Flag is the command-line flag of the setting: KILT_BASE_URL → --base-url.
+func (s setting) Flag() string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.Env, "KILT_")), "_", "-")
+}
+
+var settings = []setting{
+	{Env: "KILT_LISTEN", Default: "127.0.0.1:8080", Usage: "address the HTTP server listens on",
+		parse: func(c *Config, v string) error { return parseListen(&c.Listen, v) }},
+	{Env: "KILT_BASE_URL", DevDefault: "http://localhost:8080",
+		Usage: "public address of the service; every link in a message is built from it, never from request headers",
+		parse: parseBaseURL},
+	{Env: "KILT_DATABASE_URL", Default: "sqlite:kilt-data/kilt.db",
+		Usage: "sqlite:PATH or postgres://user:pass@host:5432/db", Secret: true,
+		parse: parseDatabaseURL},
+	{Env: "KILT_SECRET", Secret: true,
+		Usage: "server secret (at least 32 characters); generated and kept in the database when neither it nor KILT_SECRET_FILE is set",
+		parse: func(c *Config, v string) error { return parseSecret(c, v, "KILT_SECRET") }},
+	{Env: "KILT_SECRET_FILE", Usage: "file holding the server secret",
+		parse: parseSecretFile},
+	{Env: "KILT_DEFAULT_LANG", Default: "kk", Usage: "language when a request names none: kk, ru or en",
+		parse: func(c *Config, v string) error { return oneOf(&c.DefaultLang, v, "kk", "ru", "en") }},
+	{Env: "KILT_PHONE_REGION", Default: "KZ", Usage: "country of phone numbers written without a country code (ISO 3166 alpha-2)",
+		parse: parseRegion},
+	{Env: "KILT_TRUSTED_PROXIES", Usage: "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed",
+		parse: parseProxies},
+	{Env: "KILT_METRICS_LISTEN", Usage: "address of the Prometheus metrics listener (empty: off)",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			return parseListen(&c.MetricsListen, v)
+		}},
+	{Env: "KILT_LOG_LEVEL", Default: "info", DevDefault: "debug", Usage: "debug, info, warn or error",
+		parse: func(c *Config, v string) error { return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error") }},
+	{Env: "KILT_LOG_FORMAT", Default: "json", DevDefault: "text", Usage: "json or text",
+		parse: func(c *Config, v string) error { return oneOf(&c.LogFormat, v, "json", "text") }},
+	{Env: "KILT_ARGON2_MEMORY", Default: "19456", Usage: "Argon2id memory cost in KiB (at least 8192)",
+		parse: func(c *Config, v string) error { return parseUint32(&c.Argon2Memory, v, 8192, 4<<20) }},
+	{Env: "KILT_ARGON2_TIME", Default: "2", Usage: "Argon2id passes (at least 1)",
+		parse: func(c *Config, v string) error { return parseUint32(&c.Argon2Time, v, 1, 64) }},
+	{Env: "KILT_ARGON2_THREADS", Default: "1", Usage: "Argon2id parallelism (1 to 16)",
+		parse: func(c *Config, v string) error {
+			var n uint32
+			err := parseUint32(&n, v, 1, 16)
+			c.Argon2Threads = uint8(n)
+			return err
+		}},
+	{Env: "KILT_HASH_WORKERS", Default: "0", Usage: "password hashes computed at once (0: one per CPU core); bounds memory under any load",
+		parse: func(c *Config, v string) error {
+			if err := parseInt(&c.HashWorkers, v, 0, 1024); err != nil {
+				return err
+			}
+			if c.HashWorkers == 0 {
+				c.HashWorkers = runtime.NumCPU()
+			}
+			return nil
+		}},
+	{Env: "KILT_HASH_WAIT", Default: "2s", Usage: "longest a request waits for a hashing worker before 503 with Retry-After",
+		parse: func(c *Config, v string) error { return parseDuration(&c.HashWait, v, time.Millisecond, time.Minute) }},
+	{Env: "KILT_SESSION_IDLE", Default: "30m", Usage: "a session unused this long ends",
+		parse: func(c *Config, v string) error { return parseDuration(&c.SessionIdle, v, time.Minute, 30*24*time.Hour) }},
+	{Env: "KILT_SESSION_LIFETIME", Default: "12h", Usage: "a session ends this long after sign-in, however active",
+		parse: func(c *Config, v string) error {
+			return parseDuration(&c.SessionLifetime, v, time.Minute, 365*24*time.Hour)
+		}},
+	{Env: "KILT_LOGIN_FREE_FAILURES", Default: "5", Usage: "failed sign-ins of one account or identifier before each next one must wait",
+		parse: func(c *Config, v string) error { return parseInt(&c.LoginFreeFailures, v, 1, 1000) }},
+	{Env: "KILT_LOGIN_MAX_DELAY", Default: "15m", Usage: "longest wait between sign-in attempts after repeated failures (the wait doubles from 1s)",
+		parse: func(c *Config, v string) error { return parseDuration(&c.LoginMaxDelay, v, time.Second, 24*time.Hour) }},
+	{Env: "KILT_SHUTDOWN_TIMEOUT", Default: "15s", Usage: "how long SIGTERM waits for requests in flight",
+		parse: func(c *Config, v string) error { return parseDuration(&c.ShutdownTimeout, v, 0, 10*time.Minute) }},
+}
+
+// Settings describes every setting for documentation: variable, flag, default, meaning.
+func Settings() []Setting {
+	out := make([]Setting, len(settings))
+	for i, s := range settings {
+		out[i] = Setting{Env: s.Env, Flag: "--" + s.Flag(), Default: s.Default, DevDefault: s.DevDefault,
+			Usage: s.Usage, Secret: s.Secret}
+	}
+	return out
+}
+
+// Setting is the public description of one setting.
+type Setting struct {
+	Env, Flag, Default, DevDefault, Usage string
+	Secret                                bool
+}
+
+// Error lists every problem found in a configuration, one per line.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Options say what a command needs of the configuration.
+type Options struct {
+	// Serve: the command serves requests, so the base URL is required.
+	Serve bool
+}
+
+// Load reads the configuration: flags parsed from args on fs (whose remaining arguments the
+// caller reads with fs.Args; Load adds --dev and a flag per setting), then env (os.Getenv
+// when nil), then the defaults — the dev defaults under --dev. It validates everything and
+// returns an *Error listing every problem at once.
+func Load(fs *flag.FlagSet, args []string, env func(string) string, opts Options) (*Config, error) {
+	if env == nil {
+		env = os.Getenv
+	}
+	devFlag := fs.Bool("dev", false, "development mode: SQLite in ./kilt-data, base URL http://localhost:8080, messages at /dev/outbox and on the console")
+	flagVals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		flagVals[s.Env] = fs.String(s.Flag(), "", s.Usage+" (env "+s.Env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	dev := *devFlag
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	c := &Config{Dev: dev, sources: map[string]string{}, raw: map[string]string{}}
+	var problems []string
+	for _, s := range settings {
+		v, src := s.Default, "default"
+		if dev && s.DevDefault != "" {
+			v = s.DevDefault
+		}
+		if e := env(s.Env); e != "" {
+			v, src = e, "env"
+		}
+		if set[s.Flag()] {
+			v, src = *flagVals[s.Env], "flag"
+		}
+		v = strings.TrimSpace(v)
+		c.sources[s.Env], c.raw[s.Env] = src, v
+		if err := s.parse(c, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s %s): %v", s.Env, src, describe(s, v), err))
+		}
+	}
+	problems = append(problems, c.crossCheck(opts)...)
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// describe shows a value in a problem message, never a secret one.
+func describe(s setting, v string) string {
+	if s.Secret {
+		return "value hidden"
+	}
+	return strconv.Quote(v)
+}
+
+// crossCheck finds problems that involve more than one setting.
+func (c *Config) crossCheck(opts Options) []string {
+	var p []string
+	if c.raw["KILT_SECRET"] != "" && c.raw["KILT_SECRET_FILE"] != "" {
+		p = append(p, "KILT_SECRET and KILT_SECRET_FILE are both set: set one")
+	}
+	if opts.Serve && c.BaseURL == nil && c.raw["KILT_BASE_URL"] == "" {
+		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")
+	}
+	return p
+}
+
+// Dump writes the effective configuration, one KEY=value line per setting with where the
+// value came from; secrets and passwords in URLs are masked.
+func (c *Config) Dump(w io.Writer) {
+	for _, s := range settings {
+		v := c.raw[s.Env]
+		switch {
+		case v == "":
+		case s.Env == "KILT_DATABASE_URL":
+			v = MaskURL(v)
+		case s.Secret:
+			v = "****** (set)"
+		}
+		fmt.Fprintf(w, "%s=%s\t# %s\n", s.Env, v, c.sources[s.Env])
+	}
+	if c.Secret == nil {
+		fmt.Fprintln(w, "# server secret: generated and kept in the database")
+	}
+}
+
+// MaskURL hides the password of a URL ("postgres://kilt:******@db/kilt").
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxxx")
+		return strings.Replace(u.String(), "xxxxxx", "******", 1)
+	}
+	return raw
+}
+
+func parseListen(dst *string, v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("want host:port, e.g. 127.0.0.1:8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	*dst = v
+	return nil
+}
+
+func parseBaseURL(c *Config, v string) error {
+	if v == "" {
+		return nil // crossCheck says it is required
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an absolute http:// or https:// URL, e.g. https://id.example.kz")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must not carry a query, fragment or user")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	c.BaseURL = u
+	return nil
+}
+
+func parseDatabaseURL(c *Config, v string) error {
+	switch {
+	case strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:"):
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		if _, err := url.Parse(v); err != nil {
+			return errors.New("not a valid postgres:// URL")
+		}
+	default:
+		return errors.New("want sqlite:PATH or postgres://user:pass@host:5432/db")
+	}
+	c.DatabaseURL = v
+	return nil
+}
+
+// minSecretLen keeps keys derived from the secret at full strength.
+const minSecretLen = 32
+
+func parseSecret(c *Config, v, name string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) < minSecretLen {
+		return fmt.Errorf("%s must be at least %d characters (e.g. `openssl rand -base64 48`)", name, minSecretLen)
+	}
+	c.Secret = []byte(v)
+	return nil
+}
+
+func parseSecretFile(c *Config, v string) error {
+	if v == "" {
+		return nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return fmt.Errorf("cannot read the secret file: %v", errors.Unwrap(err))
+	}
+	return parseSecret(c, strings.TrimSpace(string(b)), "the secret in KILT_SECRET_FILE")
+}
+
+func parseRegion(c *Config, v string) error {
+	if len(v) != 2 || strings.ToUpper(v) != v || strings.ContainsFunc(v, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+		return errors.New("want a two-letter upper-case country code, e.g. KZ")
+	}
+	c.PhoneRegion = v
+	return nil
+}
+
+func parseProxies(c *Config, v string) error {
+	c.TrustedProxies = nil
+	if v == "" {
+		return nil
+	}
+	var bad []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		bad = append(bad, strconv.Quote(f))
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("not an address or CIDR prefix: %s", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func oneOf(dst *string, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			*dst = v
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+}
+
+func parseInt(dst *int, v string, lo, hi int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+	}
+	*dst = n
+	return nil
+}
+
+func parseUint32(dst *uint32, v string, lo, hi uint32) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || uint32(n) < lo || uint32(n) > hi {
+		return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+	}
+	*dst = uint32(n)
+	return nil
+}
+
+func parseDuration(dst *time.Duration, v string, lo, hi time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return fmt.Errorf("want a duration from %v to %v, e.g. 30m", lo, hi)
+	}
+	*dst = d
+	return nil
+}

@@ -1,0 +1,165 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string, opts Options) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return Load(fs, args, func(k string) string { return env[k] }, opts)
+}
+
+func TestDefaultsAndDev(t *testing.T) {
+	c, err := load(t, []string{"--dev"}, nil, Options{Serve: true})
+	if err != nil {
+		t.Fatalf("dev config: %v", err)
+	}
+	if got, want := c.BaseURL.String(), "http://localhost:8080"; got != want {
+		t.Errorf("base URL: got %q, want %q", got, want)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:kilt-data/kilt.db" || c.DefaultLang != "kk" {
+		t.Errorf("defaults: got listen %q db %q lang %q", c.Listen, c.DatabaseURL, c.DefaultLang)
+	}
+	if c.Argon2Memory != 19456 || c.Argon2Time != 2 || c.Argon2Threads != 1 {
+		t.Errorf("argon2 defaults: got m=%d t=%d p=%d, want 19456/2/1", c.Argon2Memory, c.Argon2Time, c.Argon2Threads)
+	}
+	if c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour {
+		t.Errorf("session defaults: got %v/%v", c.SessionIdle, c.SessionLifetime)
+	}
+	if c.Secure() || c.Secret != nil || c.HashWorkers < 1 {
+		t.Errorf("dev: secure %v, secret set %v, workers %d", c.Secure(), c.Secret != nil, c.HashWorkers)
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
+	env := map[string]string{"KILT_BASE_URL": "https://env.example.kz", "KILT_LISTEN": "127.0.0.1:9000"}
+	c, err := load(t, []string{"--listen", "127.0.0.1:9100"}, env, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9100" {
+		t.Errorf("listen: got %q, want the flag's", c.Listen)
+	}
+	if c.BaseURL.String() != "https://env.example.kz" || !c.Secure() {
+		t.Errorf("base URL: got %v, want the env's, secure", c.BaseURL)
+	}
+}
+
+func TestEveryProblemReportedOnce(t *testing.T) {
+	env := map[string]string{
+		"KILT_LISTEN":          "nonsense",
+		"KILT_DATABASE_URL":    "mysql://u:hunter2secret@h/db",
+		"KILT_SECRET":          "short-secret-value",
+		"KILT_DEFAULT_LANG":    "de",
+		"KILT_ARGON2_MEMORY":   "12",
+		"KILT_TRUSTED_PROXIES": "10.0.0.0/8, banana",
+		"KILT_SESSION_IDLE":    "forever",
+	}
+	_, err := load(t, nil, env, Options{Serve: true})
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	want := []string{"KILT_LISTEN", "KILT_DATABASE_URL", "KILT_SECRET", "KILT_DEFAULT_LANG", "KILT_ARGON2_MEMORY",
+		"KILT_TRUSTED_PROXIES", "KILT_SESSION_IDLE", "KILT_BASE_URL is required"}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%s", len(ce.Problems), len(want), ce.Error())
+	}
+	for _, w := range want {
+		if !strings.Contains(ce.Error(), w) {
+			t.Errorf("no problem mentions %s:\n%s", w, ce.Error())
+		}
+	}
+	for _, secret := range []string{"hunter2secret", "short-secret-value"} {
+		if strings.Contains(ce.Error(), secret) {
+			t.Errorf("error message shows the secret %q:\n%s", secret, ce.Error())
+		}
+	}
+}
+
+func TestBaseURLOnlyRequiredToServe(t *testing.T) {
+	if _, err := load(t, nil, nil, Options{}); err != nil {
+		t.Errorf("a non-serving command without base URL: %v", err)
+	}
+}
+
+func TestSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	long := strings.Repeat("s3cr3t-", 6)
+	if err := os.WriteFile(file, []byte(long+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, []string{"--dev"}, map[string]string{"KILT_SECRET_FILE": file}, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.Secret) != long {
+		t.Errorf("secret from file: got %d bytes, want %d", len(c.Secret), len(long))
+	}
+	_, err = load(t, []string{"--dev"}, map[string]string{"KILT_SECRET_FILE": file, "KILT_SECRET": long}, Options{Serve: true})
+	if err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Errorf("both secret sources: got %v, want a 'both set' problem", err)
+	}
+}
+
+func TestDumpMasksSecrets(t *testing.T) {
+	env := map[string]string{
+		"KILT_DATABASE_URL": "postgres://kilt:pa55word-xyz@db.internal:5432/kilt",
+		"KILT_SECRET":       strings.Repeat("topsecret", 5),
+	}
+	c, err := load(t, []string{"--dev"}, env, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	c.Dump(&buf)
+	out := buf.String()
+	for _, s := range []string{"pa55word-xyz", "topsecret"} {
+		if strings.Contains(out, s) {
+			t.Errorf("dump shows %q:\n%s", s, out)
+		}
+	}
+	for _, s := range []string{"postgres://kilt:******@db.internal:5432/kilt", "KILT_SECRET=****** (set)", "KILT_BASE_URL=http://localhost:8080"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("dump lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := load(t, []string{"--dev", "--trusted-proxies", "10.1.2.3, 192.168.0.0/16,::1"}, nil, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.1.2.3/32 192.168.0.0/16 ::1/128"; strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+func TestSettingsHaveFlagsAndUsage(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Settings() {
+		if !strings.HasPrefix(s.Env, "KILT_") || s.Usage == "" || !strings.HasPrefix(s.Flag, "--") {
+			t.Errorf("setting %+v: want KILT_ name, usage and flag", s)
+		}
+		if seen[s.Flag] {
+			t.Errorf("flag %s declared twice", s.Flag)
+		}
+		seen[s.Flag] = true
+	}
+}
