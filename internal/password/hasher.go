@@ -1,0 +1,377 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+
+	"kilt"
+)
+
+// Params are Argon2id cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32 // passes over the memory
+	Threads uint8  // lanes (parallelism)
+}
+
+// Sizes of what Hash produces. 16 bytes of salt is what RFC 9106 recommends for password
+// hashing; a 32-byte key leaves no room for a collision to matter.
+const (
+	SaltLen = 16
+	KeyLen  = 32
+)
+
+// Limits on hashes read back (imported or stored). They keep a hostile or corrupt row from
+// making one verification take gigabytes of memory or minutes of CPU.
+const (
+	maxMemory     = 1 << 20 // KiB: 1 GiB
+	maxTime       = 1 << 10
+	minStoredSalt = 8 // the PHC and reference implementation minimum
+	maxStoredSalt = 64
+	minStoredKey  = 4
+	maxStoredKey  = 256
+	maxBcryptCost = 16 // 2^16 rounds: far beyond any cost seen in practice, still under a few seconds
+)
+
+// DefaultParams returns the cost of SPEC §3 (OWASP's Argon2id minimum): m=19456 KiB, t=2, p=1.
+func DefaultParams() Params { return Params{Memory: 19456, Time: 2, Threads: 1} }
+
+// Validate reports whether Argon2id can run with p, within the limits Verify accepts.
+func (p Params) Validate() error {
+	switch {
+	case p.Threads < 1:
+		return errors.New("argon2 threads must be at least 1")
+	case p.Time < 1 || p.Time > maxTime:
+		return fmt.Errorf("argon2 time must be between 1 and %d", maxTime)
+	case p.Memory < 8*uint32(p.Threads) || p.Memory > maxMemory:
+		return fmt.Errorf("argon2 memory must be between 8×threads and %d KiB", maxMemory)
+	}
+	return nil
+}
+
+func (p Params) String() string { return fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads) }
+
+// Normalize returns pw in NFKC form. Every password is normalised the same way when it is
+// set and when it is checked, so that the same visible password typed on another keyboard
+// or pasted from another program (full-width letters, ligatures, composed or decomposed
+// accents) is the same password. It is done here and nowhere else.
+func Normalize(pw string) string { return norm.NFKC.String(pw) }
+
+// Hasher hashes and verifies passwords. Every Argon2 and bcrypt computation runs inside its
+// Pool. A Hasher is safe for concurrent use.
+type Hasher struct {
+	params Params
+	pool   *Pool
+
+	// dummy is a well-formed Argon2id hash at the configured cost of no known password,
+	// verified on the unknown-account path so that it costs what a real account costs.
+	dummy parsedHash
+
+	// kdfRuns counts key derivations; tests use it to prove two paths do the same work.
+	kdfRuns atomic.Uint64
+}
+
+// NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
+// A nil pool means NewPool(0, DefaultMaxWait). It panics if p is not valid (see
+// Params.Validate): configuration is validated at start, so this is a programming error.
+func NewHasher(p Params, pool *Pool) *Hasher {
+	if err := p.Validate(); err != nil {
+		panic("password: NewHasher: " + err.Error())
+	}
+	if pool == nil {
+		pool = NewPool(0, DefaultMaxWait)
+	}
+	h := &Hasher{params: p, pool: pool}
+	h.dummy = parsedHash{alg: algArgon2id, params: p, salt: randomBytes(SaltLen), key: randomBytes(KeyLen)}
+	return h
+}
+
+// Params returns the cost at which h hashes.
+func (h *Hasher) Params() Params { return h.params }
+
+// Pool returns the pool h runs its work in.
+func (h *Hasher) Pool() *Pool { return h.pool }
+
+// Hash returns the Argon2id PHC string of the NFKC form of pw at h's cost, with a fresh
+// random salt: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>, salt and key in standard
+// base64 without padding, as the reference implementation writes them. It fails only when
+// the pool is busy or ctx ends.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	return h.hashBytes(ctx, []byte(Normalize(pw)))
+}
+
+// hashBytes hashes secret as given, without normalisation (history skeletons are binary).
+func (h *Hasher) hashBytes(ctx context.Context, secret []byte) (string, error) {
+	ph := parsedHash{alg: algArgon2id, params: h.params, salt: randomBytes(SaltLen)}
+	err := h.pool.Do(ctx, func() { ph.key = h.derive(ph, secret) })
+	if err != nil {
+		return "", err
+	}
+	return ph.String(), nil
+}
+
+// Verify reports whether pw matches encoded, and whether encoded should be replaced by a
+// fresh Hash of pw (rehash), which it should when it matched and is not Argon2id at least
+// at h's cost: lower memory, time or threads, a salt shorter or key other than Hash makes,
+// another algorithm (argon2i, bcrypt), or a match only of the unnormalised password.
+//
+// encoded may be $argon2id$ or $argon2i$ (version 19) or bcrypt $2a$, $2b$, $2y$; anything
+// else, including argon2d, which golang.org/x/crypto does not implement, is a
+// kilt.KindInternal error, since stored hashes are our own data. Keys are compared in
+// constant time.
+//
+// pw is tried in NFKC form and, if that fails and NFKC changes it, as given, because hashes
+// imported from elsewhere may have been made from the raw bytes. DummyVerify does the same.
+func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	ph, err := parseHash(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	ok, raw, err := h.verify(ctx, ph, pw)
+	if err != nil || !ok {
+		return false, false, err
+	}
+	return true, raw || h.needsRehash(ph), nil
+}
+
+// DummyVerify does the work of a Verify of pw against an account's hash at h's cost,
+// including the second try of an unnormalised pw, and discards the result. It is called
+// where no account was found so that the answer takes as long as for a real account. It
+// returns the error Verify would have returned (busy pool, ended ctx), so that an unknown
+// account gets the same 503 as a known one under overload.
+func (h *Hasher) DummyVerify(ctx context.Context, pw string) error {
+	_, _, err := h.verify(ctx, h.dummy, pw)
+	return err
+}
+
+// verify checks pw against ph in one pool slot: its NFKC form first, then, if that fails
+// and differs, pw as given (raw reports that only the latter matched).
+func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok, raw bool, err error) {
+	normal := Normalize(pw)
+	err = h.pool.Do(ctx, func() {
+		ok = h.matches(ph, []byte(normal))
+		if !ok && normal != pw {
+			ok = h.matches(ph, []byte(pw))
+			raw = ok
+		}
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return ok, raw, nil
+}
+
+// verifyBytes checks secret as given against encoded in one pool slot.
+func (h *Hasher) verifyBytes(ctx context.Context, secret []byte, encoded string) (bool, error) {
+	ph, err := parseHash(encoded)
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	if err := h.pool.Do(ctx, func() { ok = h.matches(ph, secret) }); err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+// matches computes the hash of secret with ph's algorithm, cost and salt and compares it to
+// ph's key in constant time. It must run inside the pool.
+func (h *Hasher) matches(ph parsedHash, secret []byte) bool {
+	if ph.alg == algBcrypt {
+		h.kdfRuns.Add(1)
+		// CompareHashAndPassword compares in constant time. Like every bcrypt, it uses only
+		// the first 72 bytes of secret, which is what the system that made the hash did.
+		return bcrypt.CompareHashAndPassword(ph.bcrypt, secret) == nil
+	}
+	return subtle.ConstantTimeCompare(h.derive(ph, secret), ph.key) == 1
+}
+
+// derive returns the Argon2 key of secret with ph's variant, cost, salt and key length (KeyLen
+// when ph has no key yet). It must run inside the pool.
+func (h *Hasher) derive(ph parsedHash, secret []byte) []byte {
+	h.kdfRuns.Add(1)
+	n := uint32(len(ph.key))
+	if n == 0 {
+		n = KeyLen
+	}
+	p := ph.params
+	if ph.alg == algArgon2i {
+		return argon2.Key(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
+	}
+	return argon2.IDKey(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
+}
+
+func (h *Hasher) needsRehash(ph parsedHash) bool {
+	return ph.alg != algArgon2id ||
+		ph.params.Memory < h.params.Memory ||
+		ph.params.Time < h.params.Time ||
+		ph.params.Threads < h.params.Threads ||
+		len(ph.salt) < SaltLen || len(ph.key) != KeyLen
+}
+
+// CheckHash reports whether Verify can check encoded: nil, or the kilt.KindInternal error
+// Verify would return. The import command uses it to refuse a bad row before storing it.
+func CheckHash(encoded string) error {
+	_, err := parseHash(encoded)
+	return err
+}
+
+type algorithm int
+
+const (
+	algArgon2id algorithm = iota
+	algArgon2i
+	algBcrypt
+)
+
+// parsedHash is a stored hash taken apart.
+type parsedHash struct {
+	alg       algorithm
+	params    Params // Argon2 only
+	salt, key []byte // Argon2 only
+	bcrypt    []byte // bcrypt only: the whole modular-crypt string
+}
+
+// String encodes an Argon2 hash in PHC form.
+func (ph parsedHash) String() string {
+	name := "argon2id"
+	if ph.alg == algArgon2i {
+		name = "argon2i"
+	}
+	return fmt.Sprintf("$%s$v=%d$%s$%s$%s", name, argon2.Version, ph.params,
+		base64.RawStdEncoding.EncodeToString(ph.salt), base64.RawStdEncoding.EncodeToString(ph.key))
+}
+
+// malformed returns the error for a stored hash Verify cannot check. The message names the
+// problem, never the hash.
+func malformed(format string, args ...any) error {
+	return kilt.Errorf(kilt.KindInternal, kilt.CodeInternal, "password hash: "+format, args...)
+}
+
+// parseHash takes a PHC Argon2 string or a bcrypt string apart and checks it is one Verify
+// can compute within the limits above.
+func parseHash(encoded string) (parsedHash, error) {
+	switch {
+	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+		return parseBcrypt(encoded)
+	case strings.HasPrefix(encoded, "$2"):
+		return parsedHash{}, malformed("unsupported bcrypt variant (only $2a$, $2b$, $2y$)")
+	case strings.HasPrefix(encoded, "$argon2d$"):
+		return parsedHash{}, malformed("argon2d is not supported (golang.org/x/crypto implements argon2i and argon2id only)")
+	case strings.HasPrefix(encoded, "$argon2id$"), strings.HasPrefix(encoded, "$argon2i$"):
+		return parseArgon2(encoded)
+	}
+	return parsedHash{}, malformed("unknown algorithm")
+}
+
+func parseBcrypt(encoded string) (parsedHash, error) {
+	// Checked here because bcrypt.Cost accepts trailing bytes and short strings it then
+	// cannot compare.
+	if len(encoded) != 60 {
+		return parsedHash{}, malformed("bcrypt hash is %d bytes, want 60", len(encoded))
+	}
+	cost, err := bcrypt.Cost([]byte(encoded))
+	if err != nil {
+		return parsedHash{}, malformed("bcrypt: %v", err)
+	}
+	if cost > maxBcryptCost {
+		return parsedHash{}, malformed("bcrypt cost %d is above the limit %d", cost, maxBcryptCost)
+	}
+	return parsedHash{alg: algBcrypt, bcrypt: []byte(encoded)}, nil
+}
+
+// parseArgon2 parses $argon2id$v=19$m=M,t=T,p=P$salt$key (also $argon2i$). The parameters
+// may come in any order; salt and key are standard base64, padded or not.
+func parseArgon2(encoded string) (parsedHash, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) == 5 {
+		return parsedHash{}, malformed("argon2 hash without v= is version 16, which is not supported")
+	}
+	if len(parts) != 6 || parts[0] != "" {
+		return parsedHash{}, malformed("argon2 hash has %d fields, want 5", len(parts)-1)
+	}
+	ph := parsedHash{alg: algArgon2id}
+	if parts[1] == "argon2i" {
+		ph.alg = algArgon2i
+	}
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return parsedHash{}, malformed("argon2 version field is not v=%d", argon2.Version)
+	}
+	params, err := parseArgon2Params(parts[3])
+	if err != nil {
+		return parsedHash{}, err
+	}
+	ph.params = params
+	if ph.salt, err = decodeBase64(parts[4]); err != nil {
+		return parsedHash{}, malformed("argon2 salt: %v", err)
+	}
+	if ph.key, err = decodeBase64(parts[5]); err != nil {
+		return parsedHash{}, malformed("argon2 key: %v", err)
+	}
+	if n := len(ph.salt); n < minStoredSalt || n > maxStoredSalt {
+		return parsedHash{}, malformed("argon2 salt is %d bytes, want %d to %d", n, minStoredSalt, maxStoredSalt)
+	}
+	if n := len(ph.key); n < minStoredKey || n > maxStoredKey {
+		return parsedHash{}, malformed("argon2 key is %d bytes, want %d to %d", n, minStoredKey, maxStoredKey)
+	}
+	return ph, nil
+}
+
+func parseArgon2Params(s string) (Params, error) {
+	var p Params
+	seen := map[string]bool{}
+	for field := range strings.SplitSeq(s, ",") {
+		name, value, ok := strings.Cut(field, "=")
+		if !ok || seen[name] {
+			return Params{}, malformed("argon2 parameters are not m=..,t=..,p=..")
+		}
+		seen[name] = true
+		n, err := strconv.ParseUint(value, 10, 32)
+		if err != nil || (len(value) > 1 && value[0] == '0') {
+			return Params{}, malformed("argon2 parameter %s is not a number", name)
+		}
+		switch name {
+		case "m":
+			p.Memory = uint32(n)
+		case "t":
+			p.Time = uint32(n)
+		case "p":
+			if n > 255 {
+				return Params{}, malformed("argon2 parallelism %d is above 255", n)
+			}
+			p.Threads = uint8(n)
+		default:
+			return Params{}, malformed("argon2 parameter %s is not supported", name)
+		}
+	}
+	if len(seen) != 3 {
+		return Params{}, malformed("argon2 parameters are not m=..,t=..,p=..")
+	}
+	if err := p.Validate(); err != nil {
+		return Params{}, malformed("%v", err)
+	}
+	return p, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+// randomBytes returns n bytes from crypto/rand, which never fails on supported platforms
+// (it aborts the program rather than return predictable bytes).
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}

@@ -1,0 +1,138 @@
+package password
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"kilt"
+)
+
+// DefaultMaxWait is how long a hash waits for a free slot before the caller is told the
+// service is busy, when NewHasher is given no pool.
+const DefaultMaxWait = 2 * time.Second
+
+// Pool bounds how many password hashes run at once. Argon2id at the default cost holds
+// 19 MiB for the whole computation, so an unbounded number of concurrent hashes is an
+// unbounded amount of memory: the pool turns load beyond the machine's hashing rate into
+// a short wait and then a 503 with Retry-After, never into swapping or an OOM kill.
+//
+// A Pool is safe for concurrent use. The zero value is not usable; call NewPool.
+type Pool struct {
+	slots   chan struct{}
+	maxWait time.Duration
+
+	busy     atomic.Int64
+	waiting  atomic.Int64
+	maxBusy  atomic.Int64
+	waits    atomic.Uint64
+	rejected atomic.Uint64
+	served   atomic.Uint64
+}
+
+// PoolStats is a snapshot of a Pool's counters, for metrics and tests.
+type PoolStats struct {
+	Size     int    // slots: the most functions that ever run at once
+	Busy     int    // functions running now
+	Waiting  int    // callers waiting for a slot now
+	MaxBusy  int    // the high-water mark of Busy since the pool was made
+	Waits    uint64 // callers that found no free slot and had to wait (served or not)
+	Rejected uint64 // callers turned away because no slot freed within the maximum wait
+	Served   uint64 // functions run to completion
+}
+
+// NewPool returns a pool of size slots whose callers wait at most maxWait for one.
+// size <= 0 means runtime.NumCPU(), one hash per core. maxWait <= 0 means callers never
+// wait: a call that finds every slot busy is rejected at once.
+func NewPool(size int, maxWait time.Duration) *Pool {
+	if size <= 0 {
+		size = runtime.NumCPU()
+	}
+	return &Pool{slots: make(chan struct{}, size), maxWait: max(maxWait, 0)}
+}
+
+// Do runs fn in the calling goroutine once a slot is free and returns nil after fn returns.
+// If no slot frees within the pool's maximum wait it does not run fn and returns a
+// kilt.KindUnavailable error with code kilt.CodeBusy and a RetryAfter of at least one
+// second; if ctx ends first it returns a kilt.KindUnavailable error wrapping ctx.Err().
+func (p *Pool) Do(ctx context.Context, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return p.ctxError(err)
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+	}
+	p.run(fn)
+	return nil
+}
+
+// wait blocks until the caller holds a slot, or returns why it does not.
+func (p *Pool) wait(ctx context.Context) error {
+	p.waits.Add(1)
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	if p.maxWait == 0 {
+		p.rejected.Add(1)
+		return p.busyError()
+	}
+	timer := time.NewTimer(p.maxWait)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		p.rejected.Add(1)
+		return p.busyError()
+	case <-ctx.Done():
+		return p.ctxError(ctx.Err())
+	}
+}
+
+// run executes fn in the slot the caller holds and frees it, even if fn panics.
+func (p *Pool) run(fn func()) {
+	n := p.busy.Add(1)
+	for {
+		high := p.maxBusy.Load()
+		if n <= high || p.maxBusy.CompareAndSwap(high, n) {
+			break
+		}
+	}
+	defer func() {
+		p.busy.Add(-1)
+		<-p.slots
+	}()
+	fn()
+	p.served.Add(1)
+}
+
+// busyError tells the client to come back after about as long as it was made to wait: a
+// slot that did not free within maxWait is unlikely to free much sooner for a retry.
+// Retry-After is in whole seconds, so the value is rounded up and never below one second.
+func (p *Pool) busyError() error {
+	retry := max((p.maxWait + time.Second - 1).Truncate(time.Second), time.Second)
+	return kilt.Errorf(kilt.KindUnavailable, kilt.CodeBusy,
+		"password hashing pool: no free slot within %v", p.maxWait).WithRetryAfter(retry)
+}
+
+func (p *Pool) ctxError(err error) error {
+	return kilt.Errorf(kilt.KindUnavailable, kilt.CodeUnavailable,
+		"password hashing pool: waiting for a slot: %w", err)
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool) Stats() PoolStats {
+	return PoolStats{
+		Size:     cap(p.slots),
+		Busy:     int(p.busy.Load()),
+		Waiting:  int(p.waiting.Load()),
+		MaxBusy:  int(p.maxBusy.Load()),
+		Waits:    p.waits.Load(),
+		Rejected: p.rejected.Load(),
+		Served:   p.served.Load(),
+	}
+}

@@ -1,0 +1,187 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"kilt"
+)
+
+// waitFor spins until cond holds, failing the test if it does not within a generous bound.
+// It yields instead of sleeping: the goroutines it waits for are already runnable.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestPoolBoundsConcurrency(t *testing.T) {
+	const size, callers = 4, 200
+	pool := NewPool(size, time.Minute)
+	release := make(chan struct{})
+	var running, most atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			errs <- pool.Do(context.Background(), func() {
+				n := running.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				<-release
+				running.Add(-1)
+			})
+		})
+	}
+	// Every slot taken and every other caller queued: the bound is what holds them back.
+	waitFor(t, "a full pool", func() bool {
+		s := pool.Stats()
+		return s.Busy == size && s.Waiting == callers-size
+	})
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Do: got %v, want nil", err)
+		}
+	}
+	if got := most.Load(); got != size {
+		t.Errorf("most functions running at once: got %d, want %d", got, size)
+	}
+	s := pool.Stats()
+	want := PoolStats{Size: size, MaxBusy: size, Waits: callers - size, Served: callers}
+	if s != want {
+		t.Errorf("Stats: got %+v, want %+v", s, want)
+	}
+}
+
+func TestPoolRejectsAfterMaxWait(t *testing.T) {
+	const size, callers = 2, 200
+	pool := NewPool(size, 20*time.Millisecond)
+	release := make(chan struct{})
+	var served atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			err := pool.Do(context.Background(), func() {
+				served.Add(1)
+				<-release
+			})
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	// The slots stay taken until everyone else has given up.
+	waitFor(t, "the waiters to be rejected", func() bool {
+		s := pool.Stats()
+		return s.Busy == size && s.Rejected == callers-size
+	})
+	close(release)
+	wg.Wait()
+	close(errs)
+	rejected := 0
+	for err := range errs {
+		rejected++
+		e, ok := kilt.AsError(err)
+		if !ok || e.Kind != kilt.KindUnavailable || e.Code != kilt.CodeBusy {
+			t.Fatalf("Do: got %v, want a kilt error of kind unavailable, code busy", err)
+		}
+		if e.RetryAfter < time.Second {
+			t.Errorf("RetryAfter: got %v, want at least 1s", e.RetryAfter)
+		}
+	}
+	if rejected == 0 || rejected != callers-size {
+		t.Errorf("rejected: got %d, want %d", rejected, callers-size)
+	}
+	if got := served.Load(); got != size {
+		t.Errorf("served: got %d, want %d", got, size)
+	}
+	if got := pool.Stats().Served; got != size {
+		t.Errorf("Stats().Served: got %d, want %d", got, size)
+	}
+}
+
+func TestPoolContextEnds(t *testing.T) {
+	pool := NewPool(1, time.Minute)
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		_ = pool.Do(context.Background(), func() { close(held); <-release })
+	}()
+	<-held
+	defer close(release)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { errc <- pool.Do(ctx, func() { t.Error("fn ran after its context ended") }) }()
+	waitFor(t, "a waiter", func() bool { return pool.Stats().Waiting == 1 })
+	cancel()
+	err := <-errc
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Do: got %v, want an error wrapping context.Canceled", err)
+	}
+	if got := kilt.ErrorKind(err); got != kilt.KindUnavailable {
+		t.Errorf("kind: got %v, want unavailable", got)
+	}
+	if err := pool.Do(ctx, func() { t.Error("fn ran with an ended context") }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Do with an ended context: got %v, want context.Canceled", err)
+	}
+}
+
+func TestPoolSizeDefaultsToCores(t *testing.T) {
+	if got, want := NewPool(0, time.Second).Stats().Size, runtime.NumCPU(); got != want {
+		t.Errorf("size: got %d, want %d", got, want)
+	}
+}
+
+func TestPoolRetryAfter(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxWait time.Duration
+		want    time.Duration
+	}{
+		{name: "no wait", maxWait: 0, want: time.Second},
+		{name: "short wait", maxWait: 50 * time.Millisecond, want: time.Second},
+		{name: "one second", maxWait: time.Second, want: time.Second},
+		{name: "rounded up", maxWait: 1500 * time.Millisecond, want: 2 * time.Second},
+		{name: "whole seconds", maxWait: 3 * time.Second, want: 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := kilt.AsError(NewPool(1, tt.maxWait).busyError())
+			if e.RetryAfter != tt.want {
+				t.Errorf("RetryAfter: got %v, want %v", e.RetryAfter, tt.want)
+			}
+		})
+	}
+}
+
+func TestPoolNoWaitRejectsAtOnce(t *testing.T) {
+	pool := NewPool(1, 0)
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go func() { _ = pool.Do(context.Background(), func() { close(held); <-release }) }()
+	<-held
+	err := pool.Do(context.Background(), func() { t.Error("fn ran in a full pool") })
+	close(release)
+	if got := kilt.ErrorCode(err); got != kilt.CodeBusy {
+		t.Errorf("code: got %q, want %q", got, kilt.CodeBusy)
+	}
+}
