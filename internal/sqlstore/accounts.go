@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/password"
+)
+
+// Accounts implements account.Store.
+type Accounts struct{ db *DB }
+
+// NewAccounts returns the account store on db.
+func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
+
+var _ account.Store = (*Accounts)(nil)
+
+const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
+	created_at, updated_at, password_changed_at`
+
+// scanAccount is the one scan helper of accounts; its column order is accountColumns.
+func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {
+	var a account.Account
+	var email, phone sql.NullString
+	err := row.Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.PasswordHash,
+		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kilt.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Email, a.Phone = email.String, phone.String
+	return &a, nil
+}
+
+// nullable stores "" as NULL, so that UNIQUE ignores accounts without that identifier.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateAccount implements account.Store.
+func (s *Accounts) CreateAccount(ctx context.Context, a *account.Account, h password.HistoryEntry) error {
+	emailKey := ""
+	if a.Email != "" {
+		emailKey = account.EmailKey(a.Email)
+	}
+	err := s.db.InTx(ctx, func(tx *Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
+			password_hash, locked, lang, created_at, updated_at, password_changed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			nullable(a.Email), nullable(emailKey), a.EmailVerified, nullable(a.Phone), a.PhoneVerified,
+			a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt).Scan(&a.ID)
+		if err != nil {
+			return err
+		}
+		return insertHistory(ctx, tx, a.ID, h)
+	})
+	if IsUniqueViolation(err) {
+		return kilt.Errorf(kilt.KindConflict, account.CodeIdentifierTaken, "identifier already has an account")
+	}
+	return err
+}
+
+func insertHistory(ctx context.Context, q Querier, accountID int64, h password.HistoryEntry) error {
+	_, err := q.Exec(ctx, `INSERT INTO password_history (account_id, password_hash, skeleton_hash, created_at)
+		VALUES ($1, $2, $3, $4)`, accountID, h.PasswordHash, h.SkeletonHash, h.CreatedAt)
+	return err
+}
+
+// AccountByID implements account.Store.
+func (s *Accounts) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
+	return scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+}
+
+// AccountByEmail implements account.Store.
+func (s *Accounts) AccountByEmail(ctx context.Context, key string) (*account.Account, error) {
+	return scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key = $1`, key))
+}
+
+// AccountByPhone implements account.Store.
+func (s *Accounts) AccountByPhone(ctx context.Context, e164 string) (*account.Account, error) {
+	return scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE phone = $1`, e164))
+}
+
+// PasswordHistory implements account.Store.
+func (s *Accounts) PasswordHistory(ctx context.Context, accountID int64, n int) ([]password.HistoryEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT password_hash, skeleton_hash, created_at FROM password_history
+		WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []password.HistoryEntry
+	for rows.Next() {
+		var h password.HistoryEntry
+		if err := rows.Scan(&h.PasswordHash, &h.SkeletonHash, TimeCol(&h.CreatedAt)); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ChangePassword implements account.Store.
+func (s *Accounts) ChangePassword(ctx context.Context, c account.PasswordChange) error {
+	if c.HistorySize < 1 {
+		return fmt.Errorf("sqlstore: history size %d", c.HistorySize)
+	}
+	return s.db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2, password_changed_at = $2
+			WHERE id = $3`, c.Hash, c.Now, c.AccountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return kilt.ErrNotFound
+		}
+		if err := insertHistory(ctx, tx, c.AccountID, c.History); err != nil {
+			return err
+		}
+		// Keep the newest HistorySize entries: the policy compares with no more, and fewer
+		// hashes kept is less for a thief to test.
+		if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE account_id = $1 AND id NOT IN
+			(SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)`,
+			c.AccountID, c.HistorySize); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, c.AccountID, c.KeepSessionID)
+		return err
+	})
+}
+
+// UpgradePasswordHash implements account.Store.
+func (s *Accounts) UpgradePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2
+		WHERE id = $3 AND password_hash = $4`, newHash, now, accountID, oldHash)
+	return err
+}
+
+// SetLocked implements account.Store.
+func (s *Accounts) SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error {
+	res, err := s.db.Exec(ctx, `UPDATE accounts SET locked = $1, updated_at = $2 WHERE id = $3`, locked, now, accountID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return kilt.ErrNotFound
+	}
+	return nil
+}
+
+// UpdateLoginThrottle implements account.Store. The row is made first, so that there is a
+// row for SELECT … FOR UPDATE to lock on PostgreSQL even for a key's first attempt; SQLite's
+// IMMEDIATE transaction already holds the database's write lock.
+func (s *Accounts) UpdateLoginThrottle(ctx context.Context, key string, fn func(t *account.Throttle) error) error {
+	return s.db.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, 0, $2)
+			ON CONFLICT (key) DO NOTHING`, key, time.Unix(0, 0)); err != nil {
+			return err
+		}
+		var t account.Throttle
+		err := tx.QueryRow(ctx, `SELECT failures, last_failed_at FROM login_throttle WHERE key = $1`+
+			forUpdate[s.db.Dialect()], key).Scan(&t.Failures, TimeCol(&t.LastFailedAt))
+		if err != nil {
+			return err
+		}
+		if err := fn(&t); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE login_throttle SET failures = $1, last_failed_at = $2 WHERE key = $3`,
+			t.Failures, t.LastFailedAt, key)
+		return err
+	})
+}
+
+// ClearLoginThrottle implements account.Store.
+func (s *Accounts) ClearLoginThrottle(ctx context.Context, key string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+	return err
+}

@@ -1,0 +1,8 @@
+package sqlstore
+
+// The few real differences between the dialects' SQL, in one place. Everything else is
+// written once with $N placeholders (rewritten for SQLite by the DB wrapper).
+
+// forUpdate locks the selected rows until the transaction ends. SQLite has no row locks: its
+// write transactions begin IMMEDIATE and so already hold the one write lock.
+var forUpdate = map[Dialect]string{SQLite: "", Postgres: " FOR UPDATE"}

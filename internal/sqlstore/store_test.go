@@ -1,0 +1,262 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/password"
+	"kilt/internal/session"
+)
+
+// The store contract: what account.Store and session.Store promise, checked on both
+// databases by the same code.
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 123456000, time.UTC)
+
+func newAccount(email, phone string) *account.Account {
+	return &account.Account{Email: email, EmailVerified: email != "", Phone: phone, PhoneVerified: phone != "",
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Lang: "kk",
+		CreatedAt: t0, UpdatedAt: t0, PasswordChangedAt: t0}
+}
+
+func entry(n int) password.HistoryEntry {
+	return password.HistoryEntry{PasswordHash: fmt.Sprintf("pw-%d", n), SkeletonHash: fmt.Sprintf("sk-%d", n),
+		CreatedAt: t0.Add(time.Duration(n) * time.Hour)}
+}
+
+func TestAccountsContract(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		s := NewAccounts(db)
+		a := newAccount("Aigerim@mail.kz", "+77011234567")
+		if err := s.CreateAccount(ctx, a, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		if a.ID == 0 {
+			t.Fatal("CreateAccount did not set the ID")
+		}
+		for name, get := range map[string]func() (*account.Account, error){
+			"by id":    func() (*account.Account, error) { return s.AccountByID(ctx, a.ID) },
+			"by email": func() (*account.Account, error) { return s.AccountByEmail(ctx, "aigerim@mail.kz") },
+			"by phone": func() (*account.Account, error) { return s.AccountByPhone(ctx, "+77011234567") },
+		} {
+			got, err := get()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if diff := cmp.Diff(a, got); diff != "" {
+				t.Errorf("%s: round trip differs (-want +got):\n%s", name, diff)
+			}
+		}
+		if _, err := s.AccountByEmail(ctx, "nobody@mail.kz"); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("unknown e-mail: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.AccountByID(ctx, 999); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("unknown id: got %v, want ErrNotFound", err)
+		}
+
+		// Identifiers are unique: the e-mail case-insensitively, the phone exactly.
+		for _, dup := range []*account.Account{newAccount("AIGERIM@mail.kz", ""), newAccount("", "+77011234567")} {
+			err := s.CreateAccount(ctx, dup, entry(0))
+			if kilt.ErrorKind(err) != kilt.KindConflict || kilt.ErrorCode(err) != account.CodeIdentifierTaken {
+				t.Errorf("duplicate %q/%q: got %v, want conflict identifier_taken", dup.Email, dup.Phone, err)
+			}
+		}
+		// Accounts without one of the identifiers do not collide on the missing one.
+		if err := s.CreateAccount(ctx, newAccount("", "+77017654321"), entry(0)); err != nil {
+			t.Errorf("a second phone-only account: %v", err)
+		}
+		if err := s.CreateAccount(ctx, newAccount("other@mail.kz", ""), entry(0)); err != nil {
+			t.Errorf("an e-mail-only account: %v", err)
+		}
+
+		if err := s.SetLocked(ctx, a.ID, true, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.AccountByID(ctx, a.ID); !got.Locked || !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("after lock: locked %v updated %v", got.Locked, got.UpdatedAt)
+		}
+		if err := s.SetLocked(ctx, 999, true, t0); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("lock unknown: got %v, want ErrNotFound", err)
+		}
+
+		// An upgrade only replaces the hash it was computed from.
+		if err := s.UpgradePasswordHash(ctx, a.ID, "not-the-current-hash", "new", t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.AccountByID(ctx, a.ID); got.PasswordHash != a.PasswordHash {
+			t.Errorf("a stale upgrade replaced the hash")
+		}
+		if err := s.UpgradePasswordHash(ctx, a.ID, a.PasswordHash, "upgraded", t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.AccountByID(ctx, a.ID); got.PasswordHash != "upgraded" {
+			t.Errorf("upgrade: got hash %q", got.PasswordHash)
+		}
+	})
+}
+
+func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		accounts, sessions := NewAccounts(db), NewSessions(db)
+		a := newAccount("a@mail.kz", "")
+		if err := accounts.CreateAccount(ctx, a, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		b := newAccount("b@mail.kz", "")
+		if err := accounts.CreateAccount(ctx, b, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		var keep, other, bs session.Session
+		for i, s := range []*session.Session{&keep, &other, &bs} {
+			s.AccountID = a.ID
+			if s == &bs {
+				s.AccountID = b.ID
+			}
+			s.CreatedAt, s.LastSeenAt, s.ExpiresAt = t0, t0, t0.Add(12*time.Hour)
+			if err := sessions.CreateSession(ctx, s, []byte{byte(i), 1, 2, 3}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for n := 1; n <= 8; n++ {
+			err := accounts.ChangePassword(ctx, account.PasswordChange{AccountID: a.ID, Hash: fmt.Sprintf("pw-%d", n),
+				History: entry(n), HistorySize: 6, KeepSessionID: keep.ID, Now: t0.Add(time.Duration(n) * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		h, err := accounts.PasswordHistory(ctx, a.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range h {
+			got = append(got, e.PasswordHash)
+		}
+		if diff := cmp.Diff([]string{"pw-8", "pw-7", "pw-6", "pw-5", "pw-4", "pw-3"}, got); diff != "" {
+			t.Errorf("history, newest first, 6 kept (-want +got):\n%s", diff)
+		}
+		if !h[0].CreatedAt.Equal(t0.Add(8 * time.Hour)) {
+			t.Errorf("history time: got %v", h[0].CreatedAt)
+		}
+		if bh, _ := accounts.PasswordHistory(ctx, b.ID, 10); len(bh) != 1 {
+			t.Errorf("another account's history was touched: %d entries", len(bh))
+		}
+		got2, _ := accounts.AccountByID(ctx, a.ID)
+		if got2.PasswordHash != "pw-8" || !got2.PasswordChangedAt.Equal(t0.Add(8*time.Hour)) {
+			t.Errorf("account after change: hash %q changed %v", got2.PasswordHash, got2.PasswordChangedAt)
+		}
+		for _, c := range []struct {
+			s    *session.Session
+			live bool
+		}{{&keep, true}, {&other, false}, {&bs, true}} {
+			_, err := sessions.SessionByTokenHash(ctx, []byte{byte(map[*session.Session]int{&keep: 0, &other: 1, &bs: 2}[c.s]), 1, 2, 3})
+			if (err == nil) != c.live {
+				t.Errorf("session %d: live %v, want %v (err %v)", c.s.ID, err == nil, c.live, err)
+			}
+		}
+		if err := accounts.ChangePassword(ctx, account.PasswordChange{AccountID: 999, Hash: "x", History: entry(1), HistorySize: 6, Now: t0}); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("change of unknown account: got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestSessionsContract(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		a := newAccount("a@mail.kz", "")
+		if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		s := NewSessions(db)
+		sess := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
+			IP: "192.0.2.7", UserAgent: "Mozilla/5.0 (Android) Қазақ"}
+		hash := []byte("0123456789abcdef0123456789abcdef")
+		if err := s.CreateSession(ctx, sess, hash); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.SessionByTokenHash(ctx, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(sess, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+		if err := s.TouchSession(ctx, sess.ID, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.SessionByTokenHash(ctx, hash); !got.LastSeenAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("touch: last seen %v", got.LastSeenAt)
+		}
+		if _, err := s.SessionByTokenHash(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("unknown token: got %v, want ErrNotFound", err)
+		}
+		second := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0}
+		if err := s.CreateSession(ctx, second, []byte("another-hash")); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.DeleteAccountSessions(ctx, a.ID, sess.ID); err != nil || n != 1 {
+			t.Errorf("delete all but one: %d, %v; want 1", n, err)
+		}
+		if n, err := s.DeleteAccountSessions(ctx, a.ID, 0); err != nil || n != 1 {
+			t.Errorf("delete all: %d, %v; want 1", n, err)
+		}
+		if _, err := s.SessionByTokenHash(ctx, hash); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("after delete: got %v", err)
+		}
+	})
+}
+
+// TestLoginThrottleCountsConcurrentAttempts: attempts on one key made at once are counted
+// one after the other, none lost.
+func TestLoginThrottleCountsConcurrentAttempts(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		s := NewAccounts(db)
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.UpdateLoginThrottle(ctx, "k", func(th *account.Throttle) error {
+					th.Failures++
+					th.LastFailedAt = t0.Add(time.Duration(i) * time.Second)
+					return nil
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got account.Throttle
+		refuse := errors.New("look only")
+		if err := s.UpdateLoginThrottle(ctx, "k", func(th *account.Throttle) error { got = *th; return refuse }); !errors.Is(err, refuse) {
+			t.Fatalf("fn's error: got %v", err)
+		}
+		if got.Failures != n {
+			t.Errorf("failures: got %d, want %d", got.Failures, n)
+		}
+		if err := s.ClearLoginThrottle(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.UpdateLoginThrottle(ctx, "k", func(th *account.Throttle) error { got = *th; return refuse })
+		if got.Failures != 0 {
+			t.Errorf("after clear: %d failures", got.Failures)
+		}
+	})
+}
