@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"kilt/internal/kilttest"
+	"kilt/internal/sqlstore/pgtest"
+)
+
+// TestMain lets the test binary be the kilt command itself (KILT_TEST_AS_MAIN=1), so the
+// tests run the real program in its own process without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("KILT_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(pgtest.Run(m))
+}
+
+// kilt runs the command in a child process with the given environment and stdin.
+func runKilt(t *testing.T, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// TestUserAddThenSignIn is the operator's path: create an account with the CLI, start the
+// service, sign in through the API — on SQLite and on PostgreSQL.
+func TestUserAddThenSignIn(t *testing.T) {
+	for _, dialect := range kilttest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			env := []string{"KILT_DATABASE_URL=" + kilttest.DatabaseURL(t, dialect), "KILT_BASE_URL=http://localhost:8080",
+				"KILT_LISTEN=127.0.0.1:0", "KILT_LOG_FORMAT=json"}
+			const pw = "Saryarka-Steppe-9"
+			out, errOut, code := runKilt(t, env, pw+"\n", "user", "add", "--email", "Operator@Example.KZ", "--password-stdin")
+			if code != 0 || !strings.Contains(out, "account 1 created") {
+				t.Fatalf("user add: exit %d, %q %q", code, out, errOut)
+			}
+			_, errOut, code = runKilt(t, env, "password1\n", "user", "add", "--phone", "87011234567", "--password-stdin")
+			if code != 1 || !strings.Contains(errOut, "password_no_upper") || !strings.Contains(errOut, "password_no_special") {
+				t.Errorf("weak password: exit %d %q, want 1 naming the broken rules", code, errOut)
+			}
+			if strings.Contains(errOut, "password1") {
+				t.Errorf("the error shows the password: %q", errOut)
+			}
+
+			base, stop := startServe(t, t.TempDir(), env)
+			defer stop()
+			body := `{"identifier":"operator@example.kz","password":"` + pw + `"}`
+			resp, err := http.Post(base+"/api/v1/sessions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 || !strings.Contains(string(data), `"token"`) {
+				t.Errorf("sign-in: got %d %s, want 201 with a token", resp.StatusCode, data)
+			}
+
+			out, _, code = runKilt(t, env, "", "user", "show", "operator@example.kz")
+			if code != 0 || !strings.Contains(out, "Operator@example.kz (verified: yes)") || !strings.Contains(out, "argon2id m=19456,t=2,p=1") {
+				t.Errorf("user show: exit %d\n%s", code, out)
+			}
+			if _, _, code = runKilt(t, env, "", "user", "lock", "1"); code != 0 {
+				t.Errorf("user lock: exit %d", code)
+			}
+			resp, err = http.Post(base+"/api/v1/sessions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 403 {
+				t.Errorf("sign-in when locked: got %d, want 403", resp.StatusCode)
+			}
+			if _, _, code = runKilt(t, env, "", "user", "unlock", "operator@example.kz"); code != 0 {
+				t.Errorf("user unlock: exit %d", code)
+			}
+			if _, errOut, code = runKilt(t, env, "", "user", "show", "nobody@example.kz"); code != 1 || !strings.Contains(errOut, "no such account") {
+				t.Errorf("show unknown: exit %d %q", code, errOut)
+			}
+		})
+	}
+}
+
+// startServe starts `kilt serve` and returns its base URL once it is ready, and a function
+// that stops it with SIGTERM and waits for a clean exit.
+func startServe(t *testing.T, dir string, env []string, extra ...string) (string, func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve"}, extra...)...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	var logBuf bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logBuf.WriteString(sc.Text() + "\n")
+			var line struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "kilt ready" {
+				ready <- line.Listen
+			}
+		}
+		close(ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case <-time.After(30 * time.Second):
+	}
+	if addr == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("kilt serve did not become ready:\n%s", logBuf.String())
+	}
+	t.Logf("kilt serve ready in %v (process start to ready, as measured by the test)", time.Since(start).Round(time.Millisecond))
+	return "http://" + addr, func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("kilt serve exited with %v after SIGTERM", err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("kilt serve did not stop on SIGTERM")
+		}
+	}
+}
+
+func TestServeDevInAFreshDirectory(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, dir, []string{"KILT_LOG_FORMAT=json"}, "--dev", "--listen", "127.0.0.1:0")
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("readyz: %d", resp.StatusCode)
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(dir, "kilt-data", "kilt.db")); err != nil {
+		t.Errorf("--dev did not keep its database in ./kilt-data: %v", err)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	secret := strings.Repeat("abcdefgh", 5)
+	tests := []struct {
+		name     string
+		env      []string
+		args     []string
+		code     int
+		want     string
+		wantNot  string
+		inStderr bool
+	}{
+		{name: "no command", code: 2, want: "Usage:", inStderr: true},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, want: `unknown command "frobnicate"`, inStderr: true},
+		{name: "version", args: []string{"version"}, want: "kilt "},
+		{name: "config check masks", args: []string{"config", "check", "--dev"}, env: []string{"KILT_SECRET=" + secret},
+			want: "KILT_SECRET=****** (set)", wantNot: secret},
+		{name: "config check lists every problem", args: []string{"config", "check"},
+			env: []string{"KILT_LISTEN=nowhere", "KILT_DEFAULT_LANG=fr"}, code: 1, want: "KILT_DEFAULT_LANG", inStderr: true},
+		{name: "serve needs a base URL", args: []string{"serve"}, code: 1, want: "KILT_BASE_URL is required", inStderr: true},
+		{name: "user without subcommand", args: []string{"user"}, code: 2, want: "want add, show, lock or unlock", inStderr: true},
+		{name: "user add without identifier", args: []string{"user", "add", "--password-stdin"}, code: 2, want: "--email", inStderr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"KILT_DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "k.db")}, tt.env...)
+			out, errOut, code := runKilt(t, env, "", tt.args...)
+			got := out
+			if tt.inStderr {
+				got = errOut
+			}
+			if code != tt.code || !strings.Contains(got, tt.want) {
+				t.Errorf("exit %d, want %d; output %q, want it to contain %q (stderr %q)", code, tt.code, got, tt.want, errOut)
+			}
+			if tt.wantNot != "" && strings.Contains(out+errOut, tt.wantNot) {
+				t.Errorf("output shows %q", tt.wantNot)
+			}
+		})
+	}
+}

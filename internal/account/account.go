@@ -1,0 +1,90 @@
+// Package account holds the people Kilt knows: their identifiers (an e-mail address and/or a
+// mobile number, each with a verified flag), their password, whether an operator has locked
+// them, and the services that create accounts, sign people in and change passwords.
+//
+// Sign-in answers the same, in the same time, whether the identifier is unknown or the
+// password is wrong: the unknown path does the same database work and a dummy hash of the
+// same cost. Repeated failures slow an identifier down progressively; the slow-down is keyed
+// by account when the identifier is known and by a keyed hash of the identifier when it is
+// not, so a slowed-down answer says nothing about whether an account exists. It never blocks
+// recovery, which has its own limits.
+package account
+
+import (
+	"context"
+	"time"
+
+	"kilt/internal/password"
+)
+
+// Account is one person's account.
+type Account struct {
+	ID int64
+	// Email is the normalised address (trimmed, domain lower-cased), or "".
+	Email         string
+	EmailVerified bool
+	// Phone is the number in E.164, or "".
+	Phone         string
+	PhoneVerified bool
+	// PasswordHash is a PHC string (Argon2id, or an imported bcrypt/argon2 hash until the
+	// next sign-in upgrades it).
+	PasswordHash      string
+	Locked            bool
+	Lang              string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Identifiers lists the account's identifiers as the password policy's subject sees them.
+func (a *Account) subject(history []password.HistoryEntry) password.Subject {
+	return password.Subject{Email: a.Email, Phone: a.Phone, History: history}
+}
+
+// Throttle is the sign-in slow-down state of one key: how many sign-ins failed in a row and
+// when the last one did. When the next attempt is allowed follows from these (ThrottleConfig).
+type Throttle struct {
+	Failures     int
+	LastFailedAt time.Time
+}
+
+// PasswordChange is everything that happens, in one transaction, when an account gets a new
+// password.
+type PasswordChange struct {
+	AccountID int64
+	Hash      string
+	History   password.HistoryEntry
+	// HistorySize is how many history entries to keep (the policy's N, current included).
+	HistorySize int
+	// KeepSessionID is the session that made the change (0 for none): every other session of
+	// the account is revoked.
+	KeepSessionID int64
+	Now           time.Time
+}
+
+// Store is what the account services need from storage. Implementations return
+// kilt.ErrNotFound for a missing row.
+type Store interface {
+	// CreateAccount inserts a and its first history entry, setting a.ID. It returns a
+	// *kilt.Error of kind conflict, code identifier_taken, if the e-mail or phone is taken.
+	CreateAccount(ctx context.Context, a *Account, h password.HistoryEntry) error
+	AccountByID(ctx context.Context, id int64) (*Account, error)
+	// AccountByEmail looks an account up by EmailKey of its address.
+	AccountByEmail(ctx context.Context, key string) (*Account, error)
+	AccountByPhone(ctx context.Context, e164 string) (*Account, error)
+	// PasswordHistory returns up to n entries, newest first.
+	PasswordHistory(ctx context.Context, accountID int64, n int) ([]password.HistoryEntry, error)
+	// ChangePassword applies c atomically: new hash, history entry added and trimmed to
+	// c.HistorySize, every session of the account but c.KeepSessionID deleted.
+	ChangePassword(ctx context.Context, c PasswordChange) error
+	// UpgradePasswordHash replaces the hash only if it is still oldHash (a concurrent change
+	// of password wins over an upgrade).
+	UpgradePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) error
+	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
+
+	// UpdateLoginThrottle runs fn on the throttle state of key (zero if none) while holding
+	// a lock on it, and stores what fn left there unless fn returns an error, which it then
+	// returns. Concurrent sign-ins of one key are so counted one after the other.
+	UpdateLoginThrottle(ctx context.Context, key string, fn func(t *Throttle) error) error
+	ClearLoginThrottle(ctx context.Context, key string) error
+}

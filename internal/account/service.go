@@ -1,0 +1,320 @@
+package account
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"kilt"
+	"kilt/internal/password"
+)
+
+// Error codes of the account services.
+const (
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeLoginThrottled     = "login_throttled"
+	CodeAccountLocked      = "account_locked"
+	CodeIdentifierTaken    = "identifier_taken"
+	CodeWrongPassword      = "current_password_incorrect"
+	CodePasswordRequired   = "password_required"
+)
+
+// ThrottleConfig says how sign-in failures slow a key down: the first Free failures cost
+// nothing, then each further failure makes the next attempt wait Base·2^(n−Free), at most
+// Max; a key's count starts again Window after its last failure.
+type ThrottleConfig struct {
+	Free   int
+	Base   time.Duration
+	Max    time.Duration
+	Window time.Duration
+}
+
+// DefaultThrottle is 5 free failures, then 1 s doubling up to 15 min, forgotten after 24 h.
+func DefaultThrottle() ThrottleConfig {
+	return ThrottleConfig{Free: 5, Base: time.Second, Max: 15 * time.Minute, Window: 24 * time.Hour}
+}
+
+// wait reports how long from now the key must wait before its next attempt (0 for none).
+func (c ThrottleConfig) wait(t Throttle, now time.Time) time.Duration {
+	if t.Failures < c.Free || now.Sub(t.LastFailedAt) >= c.Window {
+		return 0
+	}
+	d := c.Max
+	if shift := t.Failures - c.Free; shift < 30 {
+		if b := c.Base << shift; b > 0 && b < c.Max {
+			d = b
+		}
+	}
+	return t.LastFailedAt.Add(d).Sub(now)
+}
+
+// Config is what the account services need to know.
+type Config struct {
+	// PhoneRegion is the default country of phone numbers written without one ("KZ").
+	PhoneRegion string
+	Throttle    ThrottleConfig
+	// Secret is the server secret; the services derive their keys from it.
+	Secret []byte
+}
+
+// Service creates accounts, signs people in and changes passwords.
+type Service struct {
+	store  Store
+	hasher *password.Hasher
+	policy password.Policy
+	clock  kilt.Clock
+	cfg    Config
+	pepper []byte // keys password-history skeleton hashes
+	idKey  []byte // keys the throttle key of unknown identifiers
+}
+
+// NewService returns a Service.
+func NewService(store Store, hasher *password.Hasher, policy password.Policy, clock kilt.Clock, cfg Config) *Service {
+	if cfg.PhoneRegion == "" {
+		cfg.PhoneRegion = "KZ"
+	}
+	if cfg.Throttle == (ThrottleConfig{}) {
+		cfg.Throttle = DefaultThrottle()
+	}
+	return &Service{
+		store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
+		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
+		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"),
+	}
+}
+
+// Policy returns the password policy the service enforces.
+func (s *Service) Policy() password.Policy { return s.policy }
+
+// ParseIdentifier parses an identifier with the service's default phone region.
+func (s *Service) ParseIdentifier(raw string) (Identifier, error) {
+	return ParseIdentifier(raw, s.cfg.PhoneRegion)
+}
+
+// ParsePhone parses a phone number with the service's default region.
+func (s *Service) ParsePhone(raw string) (string, error) { return ParsePhone(raw, s.cfg.PhoneRegion) }
+
+// NewAccount is what an operator (or, verified later, a person registering) gives to create
+// an account. At least one of Email and Phone is set; they are parsed by Add.
+type NewAccount struct {
+	Email, Phone      string
+	EmailVerified     bool
+	PhoneVerified     bool
+	Password, Confirm string
+	Lang              string
+}
+
+// Add validates n against the password policy and creates the account. It returns a
+// *kilt.Error: invalid for a malformed identifier, rule (422) for a policy violation,
+// conflict (identifier_taken) when an identifier already has an account.
+func (s *Service) Add(ctx context.Context, n NewAccount) (*Account, error) {
+	a := &Account{EmailVerified: n.EmailVerified, PhoneVerified: n.PhoneVerified, Lang: n.Lang}
+	var err error
+	if n.Email == "" && n.Phone == "" {
+		return nil, kilt.Errorf(kilt.KindInvalid, CodeInvalidIdentifier, "an e-mail address or a phone number is required")
+	}
+	if n.Email != "" {
+		if a.Email, err = ParseEmail(n.Email); err != nil {
+			return nil, err
+		}
+	}
+	if n.Phone != "" {
+		if a.Phone, err = s.ParsePhone(n.Phone); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.policy.Validate(ctx, s.hasher, s.pepper, n.Password, n.Confirm, a.subject(nil)); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	a.PasswordHash, err = s.hasher.Hash(ctx, n.Password)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.hasher.NewHistoryEntry(ctx, s.pepper, n.Password, a.PasswordHash, now)
+	if err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt = now, now, now
+	if err := s.store.CreateAccount(ctx, a, h); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Lookup returns the account an identifier names, or kilt.ErrNotFound.
+func (s *Service) Lookup(ctx context.Context, id Identifier) (*Account, error) {
+	if id.Kind == Email {
+		return s.store.AccountByEmail(ctx, id.Key())
+	}
+	return s.store.AccountByPhone(ctx, id.Value)
+}
+
+// ByID returns the account with the given ID, or kilt.ErrNotFound.
+func (s *Service) ByID(ctx context.Context, id int64) (*Account, error) {
+	return s.store.AccountByID(ctx, id)
+}
+
+// SetLocked locks or unlocks an account (an operator's action). A locked account cannot
+// sign in; its sessions are not touched here.
+func (s *Service) SetLocked(ctx context.Context, id int64, locked bool) error {
+	return s.store.SetLocked(ctx, id, locked, s.clock())
+}
+
+// Login checks an identifier and password. It answers an unknown identifier and a wrong
+// password alike (401 invalid_credentials) after the same work; an identifier slowed down by
+// failures gets 429 login_throttled with the seconds to wait, known or not; a locked account
+// with the right password gets 403 account_locked. A hash below the configured cost is
+// upgraded on success.
+func (s *Service) Login(ctx context.Context, rawIdentifier, pw string) (*Account, error) {
+	id, err := s.ParseIdentifier(rawIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if pw == "" {
+		return nil, kilt.E(kilt.KindInvalid, CodePasswordRequired)
+	}
+	// No valid password is longer than the policy allows: refuse before any hashing so a
+	// huge password cannot buy expensive work.
+	if utf8.RuneCountInString(pw) > s.policy.MaxLength {
+		return nil, kilt.E(kilt.KindRule, string(password.TooLong)).
+			WithDetails("violations", []string{string(password.TooLong)})
+	}
+	a, err := s.Lookup(ctx, id)
+	if err != nil && !errors.Is(err, kilt.ErrNotFound) {
+		return nil, err
+	}
+	key := s.throttleKey(a, id)
+	if err := s.countAttempt(ctx, key); err != nil {
+		return nil, err
+	}
+	if a == nil {
+		// Same cost as a real verification, so timing does not tell the identifier is unknown;
+		// and under overload the same 503 a real verification would get.
+		if err := s.hasher.DummyVerify(ctx, pw); err != nil {
+			return nil, err
+		}
+		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, pw, a.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
+	}
+	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
+		return nil, err
+	}
+	if a.Locked {
+		return nil, kilt.E(kilt.KindForbidden, CodeAccountLocked)
+	}
+	if rehash {
+		s.upgradeHash(ctx, a, pw)
+	}
+	return a, nil
+}
+
+// upgradeHash re-hashes pw at the configured cost. A failure here must not fail the sign-in:
+// the old hash still verifies, and the next sign-in tries again.
+func (s *Service) upgradeHash(ctx context.Context, a *Account, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	if err := s.store.UpgradePasswordHash(ctx, a.ID, a.PasswordHash, h, s.clock()); err == nil {
+		a.PasswordHash = h
+	}
+}
+
+// countAttempt counts a sign-in attempt before the password is checked — so a burst of
+// parallel guesses is counted in full — or refuses it while the key must wait. A success
+// clears the count afterwards.
+func (s *Service) countAttempt(ctx context.Context, key string) error {
+	now := s.clock()
+	return s.store.UpdateLoginThrottle(ctx, key, func(t *Throttle) error {
+		if wait := s.cfg.Throttle.wait(*t, now); wait > 0 {
+			return kilt.E(kilt.KindRateLimited, CodeLoginThrottled).WithRetryAfter(wait)
+		}
+		if now.Sub(t.LastFailedAt) >= s.cfg.Throttle.Window {
+			t.Failures = 0
+		}
+		t.Failures++
+		t.LastFailedAt = now
+		return nil
+	})
+}
+
+// throttleKey is the account when the identifier names one, else a keyed hash of the
+// identifier (so the table never holds identifiers people merely typed).
+func (s *Service) throttleKey(a *Account, id Identifier) string {
+	if a != nil {
+		return "a:" + strconv.FormatInt(a.ID, 10)
+	}
+	m := hmac.New(sha256.New, s.idKey)
+	m.Write([]byte(id.Key()))
+	return "i:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// ChangePassword changes the password of a signed-in account after checking the current
+// one: the policy applies (history included), every other session of the account is
+// revoked, and keepSessionID stays signed in. A wrong current password counts as a failed
+// sign-in.
+func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID int64, current, pw, confirm string) error {
+	if current == "" {
+		return kilt.E(kilt.KindInvalid, CodePasswordRequired)
+	}
+	if utf8.RuneCountInString(current) > s.policy.MaxLength {
+		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	key := s.throttleKey(a, Identifier{})
+	if err := s.countAttempt(ctx, key); err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
+	}
+	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
+		return err
+	}
+	return s.SetPassword(ctx, a, keepSessionID, pw, confirm)
+}
+
+// SetPassword applies the policy to pw for account a and stores it with its history entry,
+// revoking every session but keepSessionID (0: all). Recovery uses it after the account
+// proved control of a channel; ChangePassword after the current password.
+func (s *Service) SetPassword(ctx context.Context, a *Account, keepSessionID int64, pw, confirm string) error {
+	history, err := s.store.PasswordHistory(ctx, a.ID, s.policy.HistorySize)
+	if err != nil {
+		return err
+	}
+	if err := s.policy.Validate(ctx, s.hasher, s.pepper, pw, confirm, a.subject(history)); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	h, err := s.hasher.NewHistoryEntry(ctx, s.pepper, pw, hash, now)
+	if err != nil {
+		return err
+	}
+	return s.store.ChangePassword(ctx, PasswordChange{
+		AccountID: a.ID, Hash: hash, History: h, HistorySize: s.policy.HistorySize,
+		KeepSessionID: keepSessionID, Now: now,
+	})
+}

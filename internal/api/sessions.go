@@ -1,0 +1,131 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"kilt/internal/account"
+	"kilt/internal/httpx"
+	"kilt/internal/session"
+)
+
+// accountJSON is an account as the API shows it: never its password hash.
+type accountJSON struct {
+	ID            int64     `json:"id"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"email_verified"`
+	Phone         string    `json:"phone,omitempty"`
+	PhoneVerified bool      `json:"phone_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func newAccountJSON(a *account.Account) accountJSON {
+	return accountJSON{ID: a.ID, Email: a.Email, EmailVerified: a.EmailVerified, Phone: a.Phone,
+		PhoneVerified: a.PhoneVerified, CreatedAt: a.CreatedAt}
+}
+
+// sessionJSON is a session as the API shows it: never its token.
+type sessionJSON struct {
+	ID            int64     `json:"id"`
+	CreatedAt     time.Time `json:"created_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+}
+
+func (a *API) newSessionJSON(s *session.Session) sessionJSON {
+	return sessionJSON{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, IdleExpiresAt: a.sessions.IdleExpiresAt(s)}
+}
+
+type loginRequest struct {
+	Identifier string `json:"identifier"`
+	Password   string `json:"password"`
+}
+
+type loginResponse struct {
+	Session sessionJSON `json:"session"`
+	Account accountJSON `json:"account"`
+	Token   string      `json:"token"`
+}
+
+// createSession serves POST /sessions: sign in. A session the client already had is ended
+// and a new token issued (a session is renewed at every sign-in, so a token planted before
+// sign-in is worth nothing after it).
+func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	acct, err := a.accounts.Login(r.Context(), req.Identifier, req.Password)
+	if err != nil {
+		return err
+	}
+	if old, err := a.sessions.Authenticate(r.Context(), a.token(r)); err == nil {
+		if err := a.sessions.Revoke(r.Context(), old.ID); err != nil {
+			return err
+		}
+	}
+	info := httpx.InfoFrom(r.Context())
+	sess, token, err := a.sessions.Create(r.Context(), acct.ID, info.ClientIP, r.UserAgent())
+	if err != nil {
+		return err
+	}
+	a.setCookie(w, token)
+	writeJSON(w, http.StatusCreated, loginResponse{Session: a.newSessionJSON(sess), Account: newAccountJSON(acct), Token: token})
+	return nil
+}
+
+type currentResponse struct {
+	Session sessionJSON `json:"session"`
+	Account accountJSON `json:"account"`
+}
+
+// currentSession serves GET /sessions/current: who is signed in.
+func (a *API) currentSession(w http.ResponseWriter, r *http.Request) error {
+	sess, acct, err := a.current(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, currentResponse{Session: a.newSessionJSON(sess), Account: newAccountJSON(acct)})
+	return nil
+}
+
+// deleteCurrentSession serves DELETE /sessions/current: sign out.
+func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error {
+	sess, err := a.sessions.Authenticate(r.Context(), a.token(r))
+	if err != nil {
+		return err
+	}
+	if err := a.sessions.Revoke(r.Context(), sess.ID); err != nil {
+		return err
+	}
+	a.clearCookie(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteAllSessions serves DELETE /sessions: sign out everywhere.
+func (a *API) deleteAllSessions(w http.ResponseWriter, r *http.Request) error {
+	sess, err := a.sessions.Authenticate(r.Context(), a.token(r))
+	if err != nil {
+		return err
+	}
+	if _, err := a.sessions.RevokeAll(r.Context(), sess.AccountID); err != nil {
+		return err
+	}
+	a.clearCookie(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// setCookie sets the session cookie: host-only, whole site, not readable by scripts, not sent
+// on cross-site subrequests; a browser-session cookie, so closing the browser on a shared
+// computer signs out.
+func (a *API) setCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: a.cfg.CookieName, Value: token, Path: "/", HttpOnly: true,
+		Secure: a.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+}
+
+func (a *API) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: a.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: a.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+}

@@ -1,0 +1,197 @@
+// Package kilttest starts a whole Kilt for tests: a real database (SQLite in a temporary
+// directory, or a fresh database on the real PostgreSQL of pgtest), the full HTTP handler
+// behind a real loopback HTTP server, a clock the test moves by hand, and the log captured so
+// a test can prove no secret reaches it.
+package kilttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kilt/internal/config"
+	"kilt/internal/server"
+	"kilt/internal/sqlstore/pgtest"
+)
+
+// Dialects names the databases every contract test runs on.
+var Dialects = []string{"sqlite", "postgres"}
+
+// Clock is a clock a test moves by hand. It is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at a fixed, microsecond-precise instant.
+func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Log is a concurrency-safe buffer that captures the service's log.
+type Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Env is a running Kilt.
+type Env struct {
+	App   *server.App
+	URL   string
+	Clock *Clock
+	Log   *Log
+	// DatabaseURL is the database the App uses, for a second process on the same data.
+	DatabaseURL string
+}
+
+// DatabaseURL returns a fresh database of the dialect ("sqlite" or "postgres").
+func DatabaseURL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return "sqlite:" + filepath.Join(t.TempDir(), "kilt.db")
+	case "postgres":
+		return pgtest.URL(t)
+	}
+	t.Fatalf("kilttest: unknown dialect %q", dialect)
+	return ""
+}
+
+// Start runs a Kilt on a fresh database of the dialect with env as its environment (on top
+// of test defaults: cheap Argon2id so suites stay fast, the configured base URL). It is
+// stopped when the test ends.
+func Start(t testing.TB, dialect string, env map[string]string) *Env {
+	t.Helper()
+	e := &Env{Clock: NewClock(), Log: &Log{}, DatabaseURL: DatabaseURL(t, dialect)}
+	vars := map[string]string{
+		"KILT_BASE_URL":      "http://kilt.test",
+		"KILT_DATABASE_URL":  e.DatabaseURL,
+		"KILT_ARGON2_MEMORY": "8192",
+		"KILT_ARGON2_TIME":   "1",
+		"KILT_LOG_FORMAT":    "json",
+		"KILT_LOG_LEVEL":     "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	fs := flag.NewFlagSet("kilttest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg, err := config.Load(fs, nil, func(k string) string { return vars[k] }, config.Options{Serve: true})
+	if err != nil {
+		t.Fatalf("kilttest: config: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app, err := server.Open(context.Background(), cfg, log, e.Clock.Now)
+	if err != nil {
+		t.Fatalf("kilttest: open: %v", err)
+	}
+	e.App = app
+	srv := httptest.NewServer(app.Handler(nil))
+	e.URL = srv.URL
+	t.Cleanup(func() {
+		srv.Close()
+		app.Close()
+	})
+	return e
+}
+
+// Response is a decoded HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it cannot.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %q: %v", r.Body, err)
+	}
+}
+
+// ErrorCode returns error.code of a JSON error body, or "".
+func (r *Response) ErrorCode() string {
+	var b struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &b)
+	return b.Error.Code
+}
+
+// Do sends a request with a JSON body (nil: none; a string or []byte: sent as is) and the
+// given headers (name, value pairs) to the running Kilt.
+func (e *Env) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}

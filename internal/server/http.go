@@ -1,0 +1,247 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"kilt"
+	"kilt/internal/api"
+	"kilt/internal/httpx"
+)
+
+// contentSecurityPolicy allows nothing from another origin, no inline script and no framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Handler returns the whole HTTP surface behind the middleware chain. ready reports whether
+// /readyz should answer ready (it turns false first during a graceful stop).
+func (a *App) Handler(ready *atomic.Bool) http.Handler {
+	secure := a.Config.Secure()
+	cookie := "kilt"
+	if secure {
+		cookie = "__Host-kilt"
+	}
+	apiSrv := api.New(a.Accounts, a.Sessions, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.readyz(w, r, ready) })
+	apiSrv.Routes(mux)
+
+	cop := http.NewCrossOriginProtection()
+	if a.Config.BaseURL != nil {
+		// Behind a proxy the Host header may not be the public one; the base URL's origin is
+		// ours whatever the Host says.
+		_ = cop.AddTrustedOrigin(a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiSrv.RenderError(w, r, kilt.E(kilt.KindForbidden, httpx.CodeCrossOrigin))
+	}))
+
+	var h http.Handler = mux
+	h = apiMuxErrors(h, apiSrv)
+	h = cop.Handler(h)
+	h = securityHeaders(h, secure)
+	h = recoverPanics(h, apiSrv)
+	h = a.requestInfo(h)
+	return h
+}
+
+// readyz answers 200 when the database answers and every migration is applied, 503 when not
+// or while the process is stopping.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request, ready *atomic.Bool) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if ready != nil && !ready.Load() {
+		http.Error(w, "stopping", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	if ok, err := a.DB.MigrationsCurrent(ctx); err != nil || !ok {
+		http.Error(w, "migrations pending", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// statusWriter records the status and size of a response for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// requestInfo gives every request an id, its client IP and a logger carrying both, and
+// writes one access-log line per request. It logs the path only, never the query (a
+// recovery link carries its token there) nor any header that could hold a secret.
+func (a *App) requestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		ip := httpx.ClientIP(r, a.Config.TrustedProxies)
+		log := a.Log.With("request_id", id)
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(httpx.WithInfo(r.Context(), &httpx.Info{RequestID: id, ClientIP: ip, Logger: log})))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
+	})
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recoverPanics turns a panic into a 500 with the request id, logged once with its stack,
+// so no panic reaches a user as a dropped connection.
+func recoverPanics(next http.Handler, apiSrv *api.API) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			httpx.InfoFrom(r.Context()).Logger.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			apiSrv.RenderError(w, r, errors.New("panic"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the headers of SPEC §3 on every response.
+func securityHeaders(next http.Handler, secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiMuxErrors renders the mux's own 404 and 405 answers on /api paths as the API's JSON
+// errors, so that an API client never gets a plain-text body.
+func apiMuxErrors(next http.Handler, apiSrv *api.API) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&muxErrorWriter{ResponseWriter: w, r: r, api: apiSrv}, r)
+	})
+}
+
+// muxErrorWriter replaces a plain-text 404 or 405 (what http.ServeMux writes; the API's own
+// handlers write JSON) with the API's JSON error.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	api      *api.API
+	replaced bool
+}
+
+func (m *muxErrorWriter) WriteHeader(code int) {
+	plain := strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain")
+	if !m.replaced && plain && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		m.replaced = true
+		err := kilt.E(kilt.KindNotFound, kilt.CodeNotFound)
+		if code == http.StatusMethodNotAllowed {
+			err = kilt.E(kilt.KindInvalid, httpx.CodeMethod)
+		}
+		m.api.RenderErrorStatus(m.ResponseWriter, m.r, code, err)
+		return
+	}
+	m.ResponseWriter.WriteHeader(code)
+}
+
+func (m *muxErrorWriter) Write(b []byte) (int, error) {
+	if m.replaced {
+		return len(b), nil
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+// Serve listens on the configured address and serves until ctx ends, then stops gracefully:
+// /readyz turns unready, the listener closes, requests in flight get up to the shutdown
+// timeout to finish.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	var ready atomic.Bool
+	ready.Store(true)
+	srv := &http.Server{
+		Handler:           a.Handler(&ready),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	ready.Store(false)
+	a.Log.Info("stopping", "timeout", a.Config.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful stop: %w", err)
+	}
+	return nil
+}
