@@ -20,9 +20,12 @@ var _ session.Store = (*Sessions)(nil)
 
 // CreateSession implements session.Store.
 func (s *Sessions) CreateSession(ctx context.Context, sess *session.Session, tokenHash []byte) error {
-	return s.db.QueryRow(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent).Scan(&sess.ID)
+	// A write that returns a row goes through InTx, which queues SQLite writers in-process.
+	return s.db.InTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent).Scan(&sess.ID)
+	})
 }
 
 // SessionByTokenHash implements session.Store.
