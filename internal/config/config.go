@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -52,6 +53,26 @@ type Config struct {
 	LoginMaxDelay     time.Duration
 
 	ShutdownTimeout time.Duration
+
+	SMTPURL  string // "" in --dev: e-mail goes to the dev outbox
+	MailFrom string
+
+	SMSProvider     string // log, webhook, mobizon, twilio
+	SMSWebhookURL   string
+	SMSWebhookToken string
+	MobizonURL      string
+	MobizonAPIKey   string
+	TwilioURL       string
+	TwilioSID       string
+	TwilioToken     string
+	TwilioFrom      string
+	SMSCountries    []string
+	SMSDailyBudget  int
+
+	OutboxWorkers     int
+	OutboxMaxAttempts int
+	Timezone          *time.Location
+	ProductName       string
 
 	// sources records where each setting's value came from: "default", "env" or "flag".
 	sources map[string]string
@@ -142,6 +163,71 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseInt(&c.LoginFreeFailures, v, 1, 1000) }},
 	{Env: "KILT_LOGIN_MAX_DELAY", Default: "15m", Usage: "longest wait between sign-in attempts after repeated failures (the wait doubles from 1s)",
 		parse: func(c *Config, v string) error { return parseDuration(&c.LoginMaxDelay, v, time.Second, 24*time.Hour) }},
+	{Env: "KILT_SMTP_URL", Secret: true,
+		Usage: "SMTP server: smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS), smtp://host:25?starttls=false (local relay); empty in --dev: the dev outbox",
+		parse: func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "smtp://") && !strings.HasPrefix(v, "smtps://") {
+				return errors.New("want smtp://… or smtps://…")
+			}
+			c.SMTPURL = v
+			return nil
+		}},
+	{Env: "KILT_MAIL_FROM", Default: "Kilt <no-reply@localhost>", Usage: "sender of e-mails, e.g. Portal <no-reply@example.kz>",
+		parse: func(c *Config, v string) error {
+			if _, err := mail.ParseAddress(v); err != nil {
+				return errors.New("want an address like Portal <no-reply@example.kz>")
+			}
+			c.MailFrom = v
+			return nil
+		}},
+	{Env: "KILT_SMS_PROVIDER", DevDefault: "log", Usage: "log (console and /dev/outbox), webhook, mobizon or twilio",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil // crossCheck: required to serve
+			}
+			return oneOf(&c.SMSProvider, v, "log", "webhook", "mobizon", "twilio")
+		}},
+	{Env: "KILT_SMS_WEBHOOK_URL", Usage: "webhook provider: URL that receives POST {\"to\",\"text\",\"lang\"}",
+		parse: func(c *Config, v string) error { return parseHTTPURL(&c.SMSWebhookURL, v) }},
+	{Env: "KILT_SMS_WEBHOOK_TOKEN", Secret: true, Usage: "webhook provider: bearer token sent with each request",
+		parse: func(c *Config, v string) error { c.SMSWebhookToken = v; return nil }},
+	{Env: "KILT_MOBIZON_URL", Default: "https://api.mobizon.kz", Usage: "mobizon provider: API base URL",
+		parse: func(c *Config, v string) error { return parseHTTPURL(&c.MobizonURL, v) }},
+	{Env: "KILT_MOBIZON_API_KEY", Secret: true, Usage: "mobizon provider: API key",
+		parse: func(c *Config, v string) error { c.MobizonAPIKey = v; return nil }},
+	{Env: "KILT_TWILIO_URL", Default: "https://api.twilio.com", Usage: "twilio provider: API base URL",
+		parse: func(c *Config, v string) error { return parseHTTPURL(&c.TwilioURL, v) }},
+	{Env: "KILT_TWILIO_ACCOUNT_SID", Usage: "twilio provider: account SID",
+		parse: func(c *Config, v string) error { c.TwilioSID = v; return nil }},
+	{Env: "KILT_TWILIO_AUTH_TOKEN", Secret: true, Usage: "twilio provider: auth token",
+		parse: func(c *Config, v string) error { c.TwilioToken = v; return nil }},
+	{Env: "KILT_TWILIO_FROM", Usage: "twilio provider: sender number (E.164) or messaging service SID (MG…)",
+		parse: func(c *Config, v string) error { c.TwilioFrom = v; return nil }},
+	{Env: "KILT_SMS_COUNTRIES", Default: "KZ", Usage: "comma-separated countries (ISO 3166 alpha-2) SMS may go to",
+		parse: parseCountries},
+	{Env: "KILT_SMS_DAILY_BUDGET", Default: "10000", Usage: "SMS sent a day across all instances before sending stops (0: unlimited)",
+		parse: func(c *Config, v string) error { return parseInt(&c.SMSDailyBudget, v, 0, 100000000) }},
+	{Env: "KILT_OUTBOX_WORKERS", Default: "4", Usage: "messages the outbox sends at once",
+		parse: func(c *Config, v string) error { return parseInt(&c.OutboxWorkers, v, 1, 256) }},
+	{Env: "KILT_OUTBOX_MAX_ATTEMPTS", Default: "10", Usage: "attempts before a message is abandoned (backoff doubles from 5s, at most 1h)",
+		parse: func(c *Config, v string) error { return parseInt(&c.OutboxMaxAttempts, v, 1, 100) }},
+	{Env: "KILT_TIMEZONE", Default: "Asia/Almaty", Usage: "time zone of times shown in messages",
+		parse: func(c *Config, v string) error {
+			loc, err := time.LoadLocation(v)
+			if err != nil {
+				return errors.New("not a known time zone, e.g. Asia/Almaty")
+			}
+			c.Timezone = loc
+			return nil
+		}},
+	{Env: "KILT_PRODUCT_NAME", Default: "Kilt", Usage: "the portal's name as messages show it",
+		parse: func(c *Config, v string) error {
+			if v == "" || len(v) > 64 || strings.ContainsAny(v, "\r\n<>") {
+				return errors.New("want a short name without line breaks or < >")
+			}
+			c.ProductName = v
+			return nil
+		}},
 	{Env: "KILT_SHUTDOWN_TIMEOUT", Default: "15s", Usage: "how long SIGTERM waits for requests in flight",
 		parse: func(c *Config, v string) error { return parseDuration(&c.ShutdownTimeout, v, 0, 10*time.Minute) }},
 }
@@ -235,6 +321,22 @@ func (c *Config) crossCheck(opts Options) []string {
 	if c.raw["KILT_SECRET"] != "" && c.raw["KILT_SECRET_FILE"] != "" {
 		p = append(p, "KILT_SECRET and KILT_SECRET_FILE are both set: set one")
 	}
+	if opts.Serve && c.SMTPURL == "" && !c.Dev {
+		p = append(p, "KILT_SMTP_URL is required to send e-mail (only `kilt serve --dev` shows e-mail at /dev/outbox instead)")
+	}
+	if opts.Serve && c.SMSProvider == "" {
+		p = append(p, "KILT_SMS_PROVIDER is required: webhook, mobizon or twilio (log only prints codes to the console: for development)")
+	}
+	need := map[string][]string{
+		"webhook": {"KILT_SMS_WEBHOOK_URL"},
+		"mobizon": {"KILT_MOBIZON_API_KEY"},
+		"twilio":  {"KILT_TWILIO_ACCOUNT_SID", "KILT_TWILIO_AUTH_TOKEN", "KILT_TWILIO_FROM"},
+	}
+	for _, v := range need[c.SMSProvider] {
+		if c.raw[v] == "" {
+			p = append(p, fmt.Sprintf("%s is required with KILT_SMS_PROVIDER=%s", v, c.SMSProvider))
+		}
+	}
 	if opts.Serve && c.BaseURL == nil && c.raw["KILT_BASE_URL"] == "" {
 		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")
 	}
@@ -248,7 +350,7 @@ func (c *Config) Dump(w io.Writer) {
 		v := c.raw[s.Env]
 		switch {
 		case v == "":
-		case s.Env == "KILT_DATABASE_URL":
+		case s.Env == "KILT_DATABASE_URL", s.Env == "KILT_SMTP_URL":
 			v = MaskURL(v)
 		case s.Secret:
 			v = "****** (set)"
@@ -340,8 +442,43 @@ func parseSecretFile(c *Config, v string) error {
 	return parseSecret(c, strings.TrimSpace(string(b)), "the secret in KILT_SECRET_FILE")
 }
 
+func parseHTTPURL(dst *string, v string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an absolute http:// or https:// URL")
+	}
+	*dst = strings.TrimSuffix(v, "/")
+	return nil
+}
+
+func parseCountries(c *Config, v string) error {
+	c.SMSCountries = nil
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !isRegion(f) {
+			return fmt.Errorf("%q is not a two-letter upper-case country code", f)
+		}
+		c.SMSCountries = append(c.SMSCountries, f)
+	}
+	if len(c.SMSCountries) == 0 {
+		return errors.New("want at least one country, e.g. KZ")
+	}
+	return nil
+}
+
+func isRegion(v string) bool {
+	return len(v) == 2 && !strings.ContainsFunc(v, func(r rune) bool { return r < 'A' || r > 'Z' })
+}
+
 func parseRegion(c *Config, v string) error {
-	if len(v) != 2 || strings.ToUpper(v) != v || strings.ContainsFunc(v, func(r rune) bool { return r < 'A' || r > 'Z' }) {
+	if !isRegion(v) {
 		return errors.New("want a two-letter upper-case country code, e.g. KZ")
 	}
 	c.PhoneRegion = v

@@ -42,7 +42,8 @@ func TestDefaultsAndDev(t *testing.T) {
 }
 
 func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
-	env := map[string]string{"KILT_BASE_URL": "https://env.example.kz", "KILT_LISTEN": "127.0.0.1:9000"}
+	env := map[string]string{"KILT_BASE_URL": "https://env.example.kz", "KILT_LISTEN": "127.0.0.1:9000",
+		"KILT_SMTP_URL": "smtp://relay:25?starttls=false", "KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": "http://127.0.0.1:9999/sms"}
 	c, err := load(t, []string{"--listen", "127.0.0.1:9100"}, env, Options{Serve: true})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,8 @@ func TestEveryProblemReportedOnce(t *testing.T) {
 		t.Fatalf("got %v, want *Error", err)
 	}
 	want := []string{"KILT_LISTEN", "KILT_DATABASE_URL", "KILT_SECRET", "KILT_DEFAULT_LANG", "KILT_ARGON2_MEMORY",
-		"KILT_TRUSTED_PROXIES", "KILT_SESSION_IDLE", "KILT_BASE_URL is required"}
+		"KILT_TRUSTED_PROXIES", "KILT_SESSION_IDLE", "KILT_BASE_URL is required", "KILT_SMTP_URL is required",
+		"KILT_SMS_PROVIDER is required"}
 	if len(ce.Problems) != len(want) {
 		t.Errorf("got %d problems, want %d:\n%s", len(ce.Problems), len(want), ce.Error())
 	}
@@ -161,5 +163,31 @@ func TestSettingsHaveFlagsAndUsage(t *testing.T) {
 			t.Errorf("flag %s declared twice", s.Flag)
 		}
 		seen[s.Flag] = true
+	}
+}
+
+func TestDeliverySettings(t *testing.T) {
+	c, err := load(t, []string{"--dev"}, nil, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMSProvider != "log" || c.SMTPURL != "" || strings.Join(c.SMSCountries, ",") != "KZ" || c.Timezone.String() != "Asia/Almaty" {
+		t.Errorf("dev delivery defaults: provider %q smtp %q countries %v tz %v", c.SMSProvider, c.SMTPURL, c.SMSCountries, c.Timezone)
+	}
+	_, err = load(t, []string{"--dev", "--sms-provider", "twilio", "--twilio-account-sid", "AC1", "--sms-countries", "KZ,ru"}, nil, Options{Serve: true})
+	for _, want := range []string{"KILT_TWILIO_AUTH_TOKEN is required", "KILT_TWILIO_FROM is required", `"ru" is not a two-letter`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want a problem %q", err, want)
+		}
+	}
+	env := map[string]string{"KILT_SMTP_URL": "smtp://kilt:m41l-pa55@mail.example.kz:587"}
+	c, err = load(t, []string{"--dev"}, env, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	c.Dump(&buf)
+	if strings.Contains(buf.String(), "m41l-pa55") || !strings.Contains(buf.String(), "smtp://kilt:******@mail.example.kz:587") {
+		t.Errorf("dump of the SMTP URL:\n%s", buf.String())
 	}
 }

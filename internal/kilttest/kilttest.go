@@ -105,6 +105,8 @@ func Start(t testing.TB, dialect string, env map[string]string) *Env {
 		"KILT_ARGON2_TIME":   "1",
 		"KILT_LOG_FORMAT":    "json",
 		"KILT_LOG_LEVEL":     "debug",
+		"KILT_SMTP_URL":      "smtp://127.0.0.1:1?starttls=false",
+		"KILT_SMS_PROVIDER":  "log",
 	}
 	for k, v := range env {
 		vars[k] = v

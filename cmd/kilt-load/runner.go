@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Hard limits: whatever the flags say, a run ends by itself.
+const (
+	maxDuration = 10 * time.Minute
+	maxCount    = 10_000_000
+	// stopGrace is how long after its time is up a run waits for operations in flight
+	// (beyond their own timeout) before it cuts them off.
+	stopGrace = 5 * time.Second
+)
+
+// limits say when a run ends: when Duration has passed or Count operations have been
+// started, whichever comes first (Count 0: no count). Timeout bounds each HTTP request.
+type limits struct {
+	Duration time.Duration
+	Count    int64
+	Timeout  time.Duration
+}
+
+// Stop reasons of a run.
+const (
+	stoppedByDuration  = "duration reached"
+	stoppedByCount     = "count reached"
+	stoppedByInterrupt = "interrupted"
+	stoppedByHardCap   = "operations in flight cut off at the hard cap"
+)
+
+// tally is what a run recorded.
+type tally struct {
+	Wall      time.Duration
+	Durations []time.Duration // one per recorded operation, any outcome
+	Statuses  map[int]int64   // by HTTP status
+	Errors    map[string]int64
+	Stopped   string
+}
+
+// Requests returns the number of recorded operations.
+func (t *tally) Requests() int64 { return int64(len(t.Durations)) }
+
+// runLoad runs s with the given number of clients until lim says stop or ctx ends (Ctrl-C).
+// Every client calls s.Do in a loop; each call is timed from before it starts to after it
+// returns. An operation cut off by ctx or the hard cap is not recorded: its time and
+// outcome would be the tool's, not the server's. The run's wall time runs from the moment
+// every client is released to the end of the last operation.
+func runLoad(ctx context.Context, s Scenario, clients int, lim limits) *tally {
+	opCtx, cancel := context.WithTimeout(ctx, lim.Duration+lim.Timeout+stopGrace)
+	defer cancel()
+
+	var (
+		started atomic.Int64
+		cut     atomic.Bool
+		countOK atomic.Bool
+		wg      sync.WaitGroup
+		release = make(chan struct{})
+		parts   = make([]*tally, clients)
+	)
+	var deadline time.Time
+	for i := range clients {
+		part := &tally{Statuses: map[int]int64{}, Errors: map[string]int64{}}
+		parts[i] = part
+		wg.Go(func() {
+			<-release
+			for {
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					return
+				}
+				if lim.Count > 0 && started.Add(1) > lim.Count {
+					countOK.Store(true)
+					return
+				}
+				t0 := time.Now()
+				status, err := s.Do(opCtx, i)
+				d := time.Since(t0)
+				if err != nil && opCtx.Err() != nil {
+					cut.Store(true)
+					return
+				}
+				part.Durations = append(part.Durations, d)
+				if err != nil {
+					part.Errors[errorClass(err)]++
+				} else {
+					part.Statuses[status]++
+				}
+			}
+		})
+	}
+	start := time.Now()
+	deadline = start.Add(lim.Duration)
+	close(release)
+	wg.Wait()
+
+	t := &tally{Wall: time.Since(start), Statuses: map[int]int64{}, Errors: map[string]int64{}}
+	for _, p := range parts {
+		t.Durations = append(t.Durations, p.Durations...)
+		for k, v := range p.Statuses {
+			t.Statuses[k] += v
+		}
+		for k, v := range p.Errors {
+			t.Errors[k] += v
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		t.Stopped = stoppedByInterrupt
+	case cut.Load():
+		t.Stopped = stoppedByHardCap
+	case countOK.Load():
+		t.Stopped = stoppedByCount
+	default:
+		t.Stopped = stoppedByDuration
+	}
+	return t
+}
+
+// errorClass names a transport error briefly, so that a thousand refused connections are
+// one line of the report.
+func errorClass(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNotLoopback):
+		return "refused: not loopback"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no free local port"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "too many open files"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by server"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "other"
+}
