@@ -97,7 +97,10 @@ const rssInterval = 50 * time.Millisecond
 
 // watch follows one process during a run: its CPU time from start to stop, and the largest
 // resident set size seen when sampled every rssInterval. VmHWM alone is not enough: it is
-// the peak over the process's whole life, so it may come from before the run.
+// the peak over the process's whole life, so it may come from before the run; and the
+// kernel updates it lazily (and keeps RSS in per-CPU counters), so it can even read a little
+// below a VmRSS sampled earlier. Sampling misses peaks shorter than the interval: the report
+// gives both.
 type watch struct {
 	pid      int
 	cpuStart time.Duration

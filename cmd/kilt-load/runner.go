@@ -88,7 +88,7 @@ func runLoad(ctx context.Context, s Scenario, clients int, lim limits) *tally {
 				}
 				part.Durations = append(part.Durations, d)
 				if err != nil {
-					part.Errors[errorClass(err)]++
+					part.addError(err)
 				} else {
 					part.Statuses[status]++
 				}
@@ -123,6 +123,17 @@ func runLoad(ctx context.Context, s Scenario, clients int, lim limits) *tally {
 	return t
 }
 
+// maxErrorClasses bounds the distinct error texts a client keeps; the rest count as other.
+const maxErrorClasses = 20
+
+func (t *tally) addError(err error) {
+	c := errorClass(err)
+	if _, ok := t.Errors[c]; !ok && len(t.Errors) >= maxErrorClasses {
+		c = "other"
+	}
+	t.Errors[c]++
+}
+
 // errorClass names a transport error briefly, so that a thousand refused connections are
 // one line of the report.
 func errorClass(err error) string {
@@ -143,5 +154,9 @@ func errorClass(err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}
-	return "other"
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
+	}
+	return msg
 }

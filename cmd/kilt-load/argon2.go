@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"kilt/internal/password"
+)
+
+// rawRate is the machine's raw Argon2id rate.
+type rawRate struct {
+	Params  password.Params
+	Workers int
+	Hashes  int64
+	Wall    time.Duration
+}
+
+// PerSecond returns the hashes per second.
+func (r rawRate) PerSecond() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Hashes) / r.Wall.Seconds()
+}
+
+// measureArgon2 computes Argon2id at cost p on GOMAXPROCS goroutines, calling
+// argon2.IDKey directly (no pool, no HTTP, no database), with the salt and key sizes the
+// service uses. Each goroutine starts a hash while the window is open and finishes the one it
+// is on; the rate is all finished hashes over the time until the last one finished, so no
+// hash is counted half. ctx ending stops it early with what was measured.
+func measureArgon2(ctx context.Context, p password.Params, window time.Duration) rawRate {
+	workers := runtime.GOMAXPROCS(0)
+	var (
+		hashes atomic.Int64
+		wg     sync.WaitGroup
+	)
+	pw := []byte("Raw-Argon2id-rate-01!")
+	start := time.Now()
+	deadline := start.Add(window)
+	for range workers {
+		wg.Go(func() {
+			salt := make([]byte, password.SaltLen)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				rand.Read(salt)
+				argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, password.KeyLen)
+				hashes.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return rawRate{Params: p, Workers: workers, Hashes: hashes.Load(), Wall: time.Since(start)}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"kilt/internal/kilttest"
+	"kilt/internal/sqlstore/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+// cheapArgon2 is the cost kilttest runs the service at; accounts are made at the same cost,
+// or the first sign-in of each would re-hash.
+var cheapArgon2 = map[string]string{"KILT_ARGON2_MEMORY": "8192", "KILT_ARGON2_TIME": "1"}
+
+func runTool(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, func(k string) string { return env[k] }, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestLogin runs the login scenario end to end against a real Kilt: accounts created in
+// its database, 50 sign-ins from 4 clients, every one a 201 — and a second run on the same
+// database reuses the accounts.
+func TestLogin(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	args := []string{"--url", e.URL, "--database", e.DatabaseURL, "--count", "50", "--concurrency", "4",
+		"--pid", strconv.Itoa(os.Getpid()), "--json", "login"}
+	for _, want := range []string{"4 created, 0 reused", "0 created, 4 reused"} {
+		code, stdout, stderr := runTool(t, cheapArgon2, args...)
+		if code != exitOK {
+			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+		var r Result
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("decoding the JSON result: %v\n%s", err, stdout)
+		}
+		if r.Requests != 50 || r.Statuses["201"] != 50 || len(r.Statuses) != 1 || len(r.Errors) != 0 {
+			t.Errorf("requests %d, statuses %v, errors %v, want 50 × 201 and nothing else", r.Requests, r.Statuses, r.Errors)
+		}
+		if r.Stopped != stoppedByCount {
+			t.Errorf("stopped %q, want %q", r.Stopped, stoppedByCount)
+		}
+		if r.Throughput <= 0 || r.Latencies.P50 <= 0 || r.Latencies.Max < r.Latencies.P99 || r.Latencies.P99 < r.Latencies.P50 {
+			t.Errorf("throughput %v, latency %+v, want positive and ordered", r.Throughput, r.Latencies)
+		}
+		if r.Server == nil || r.Server.CPUSeconds <= 0 || r.Server.PeakRSSMiB <= 0 {
+			t.Errorf("server usage %+v, want CPU and RSS measured (the server runs in this process)", r.Server)
+		}
+		if !strings.Contains(stderr, "status 201") || !strings.Contains(stderr, "  50") {
+			t.Errorf("the table (on stderr with --json) does not show 50 × 201:\n%s", stderr)
+		}
+		if strings.Contains(stdout+stderr, loadPassword) {
+			t.Error("the output shows the accounts' password")
+		}
+	}
+}
+
+// TestLoginNeedsDatabase: without --database the scenario cannot create its accounts and
+// says so instead of guessing the database.
+func TestLoginNeedsDatabase(t *testing.T) {
+	code, _, stderr := runTool(t, cheapArgon2, "--url", "http://127.0.0.1:1", "--count", "1", "login")
+	if code != exitFailed || !strings.Contains(stderr, "--database") {
+		t.Errorf("exit %d, stderr %q, want %d and a word about --database", code, stderr, exitFailed)
+	}
+}
+
+// TestRefusesRemoteTarget: nothing is prepared or sent when the target is not loopback.
+func TestRefusesRemoteTarget(t *testing.T) {
+	code, _, stderr := runTool(t, cheapArgon2, "--url", "http://10.0.0.1:8080", "--database", "sqlite:"+t.TempDir()+"/x.db", "login")
+	if code != exitUsage || !strings.Contains(stderr, "refused") {
+		t.Errorf("exit %d, stderr %q, want %d and a refusal", code, stderr, exitUsage)
+	}
+}
+
+// TestArgon2 measures the raw rate at the cheap cost and reports the ratio.
+func TestArgon2(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	code, stdout, stderr := runTool(t, cheapArgon2, "--url", e.URL, "--database", e.DatabaseURL,
+		"--count", "10", "--concurrency", "2", "--argon2", "--argon2-time", "200ms", "login")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"argon2id raw", "m=8192,t=1,p=1", "login / raw"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the table does not show %q:\n%s", want, stdout)
+		}
+	}
+}
