@@ -1,0 +1,62 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSegments(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want int
+	}{
+		{"empty", "", 1},
+		{"GSM-7 160", strings.Repeat("a", 160), 1},
+		{"GSM-7 161", strings.Repeat("a", 161), 2},
+		{"GSM-7 two full parts", strings.Repeat("a", 306), 2},
+		{"GSM-7 one more", strings.Repeat("a", 307), 3},
+		{"GSM-7 accented letters of the default alphabet", strings.Repeat("é", 160), 1},
+		{"extension counts two", strings.Repeat("€", 80), 1},
+		{"extension over 160 septets", strings.Repeat("€", 81), 2},
+		{"extension not split across parts", strings.Repeat("a", 152) + "€" + strings.Repeat("a", 152), 3},
+		{"extension fits at the end of a part", strings.Repeat("a", 151) + "€" + strings.Repeat("a", 153), 2},
+		{"Cyrillic 70", strings.Repeat("я", 70), 1},
+		{"Cyrillic 71", strings.Repeat("я", 71), 2},
+		{"Cyrillic two full parts", strings.Repeat("ә", 134), 2},
+		{"Cyrillic one more", strings.Repeat("ә", 135), 3},
+		{"one Kazakh letter makes Latin UCS-2", strings.Repeat("a", 70) + "ң", 2},
+		{"curly apostrophe is not GSM-7", strings.Repeat("a", 70) + "’", 2},
+		{"emoji counts two", strings.Repeat("😀", 35), 1},
+		{"emoji over 70 units", strings.Repeat("😀", 36), 2},
+		{"surrogate pair not split", strings.Repeat("я", 66) + "😀" + strings.Repeat("я", 66), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Segments(tt.text); got != tt.want {
+				t.Errorf("Segments(%d runes) = %d, want %d", len([]rune(tt.text)), got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsGSM7(t *testing.T) {
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{"Kilt: code 123456. Valid 5 min. @$_!?\"'()#%&*+,-./:;<=>", true},
+		{"{}[]~|^\\€ ÄÖÑÜäöñüàèéùìòÇØøÅåÆæßÉ¡¿§£¥¤ΔΦΓΛΩΠΨΣΘΞ\n\r", true},
+		{"`", false},
+		{"’", false},
+		{"—", false},
+		{"ә", false},
+		{"Код", false},
+		{"\x1b", false},
+	}
+	for _, tt := range tests {
+		if got := IsGSM7(tt.text); got != tt.want {
+			t.Errorf("IsGSM7(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
