@@ -1,0 +1,41 @@
+// Package sms sends Kilt's text messages: the gateways (webhook, Mobizon, Twilio), the dev
+// console transport (Log), and the Guard every SMS passes through before a gateway sees it.
+// Each of them is an outbox.Sender; the outbox dispatcher retries what they report as
+// temporary and abandons what they mark outbox.Permanent or outbox.Blocked.
+//
+// Decisions:
+//
+//   - Classification. A gateway's answer decides: accepted → nil; HTTP 408, 425, 429 and 5xx,
+//     a network error or a timeout → a temporary error (the outbox backs off and retries, so
+//     Retry-After is not read: the backoff already spaces attempts, and a gateway that asks
+//     for hours would only be waiting on a code that expires in minutes); any other refusal →
+//     outbox.Permanent. A redirect is not followed (NewHTTPClient): it means a wrong URL, and
+//     following it could carry credentials elsewhere; it is permanent like any other refusal.
+//     Mobizon answers HTTP 200 with its own code; each documented code is classified in
+//     mobizon.go.
+//   - Errors are *kilt.Error with code CodeRefused (the gateway answered and did not take the
+//     message) or CodeNoAnswer (no answer, or none that could be read: the message may have
+//     been taken). They name the provider, the HTTP status and the provider's error code, and
+//     carry them as details. They never hold the message text (it carries a code), the
+//     destination number, an API key or token, the request URL (Mobizon's key is in its query
+//     string, as its API requires) or the gateway's free-text message (it may echo the
+//     number or the text).
+//   - Timeouts: NewHTTPClient gives 5 s to connect (and to finish TLS) and 15 s to the whole
+//     exchange; a nil client in a constructor means that one. At most 64 KiB of an answer is
+//     read.
+//   - The Guard refuses, before any gateway or budget is touched, a destination that is not
+//     exactly an E.164 number (what is checked is byte for byte what is sent), is not valid,
+//     lies outside the allowed countries (by libphonenumber region, since +7 is shared by
+//     Kazakhstan and Russia) or is not a mobile number (fixed-line-or-mobile ranges pass:
+//     libphonenumber cannot tell them apart, and refusing them would refuse real phones).
+//     These refusals are outbox.Blocked with a reason that is also a metric label.
+//   - The daily budget counts attempts, not deliveries, in UTC days: an SMS is taken from it
+//     before the gateway is called, so no failure mode can spend more than the budget. When
+//     the gateway answers with a refusal (CodeRefused: nothing was sent, nothing billed), the
+//     SMS is given back if the Budget can (BudgetRefunder); otherwise a gateway outage with
+//     retries would drain the day's budget and block the messages queued behind it. A
+//     request that got no answer stays counted: it may have been delivered and billed.
+//   - Log is the dev transport: it prints whole messages, codes included, because showing
+//     them on a developer's console is its purpose; it is only wired in --dev. It logs any
+//     outbox.Rendered, e-mail as well as SMS.
+package sms
