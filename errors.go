@@ -7,6 +7,7 @@ package kilt
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,7 +60,8 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
-	if e.Err != nil {
+	// Errorf's %w already put the cause in Message; say it once.
+	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {
 		msg += ": " + e.Err.Error()
 	}
 	return msg
