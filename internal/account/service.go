@@ -197,13 +197,13 @@ func (s *Service) Login(ctx context.Context, rawIdentifier, pw string) (*Account
 		// Same cost as a real verification, so timing does not tell the identifier is unknown;
 		// and under overload the same 503 a real verification would get.
 		if err := s.hasher.DummyVerify(ctx, pw); err != nil {
-			return nil, err
+			return nil, s.uncount(ctx, key, err)
 		}
 		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, pw, a.PasswordHash)
 	if err != nil {
-		return nil, err
+		return nil, s.uncount(ctx, key, err)
 	}
 	if !ok {
 		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
@@ -250,6 +250,17 @@ func (s *Service) countAttempt(ctx context.Context, key string) error {
 	})
 }
 
+// uncount takes back the attempt counted for key when its password was never checked (the
+// hashing pool was busy): an overloaded service must not slow honest people down, and an
+// attempt that checked nothing gave an attacker nothing. It returns err.
+func (s *Service) uncount(ctx context.Context, key string, err error) error {
+	_ = s.store.UpdateLoginThrottle(ctx, key, func(t *Throttle) error {
+		t.Failures = max(t.Failures-1, 0)
+		return nil
+	})
+	return err
+}
+
 // throttleKey is the account when the identifier names one, else a keyed hash of the
 // identifier (so the table never holds identifiers people merely typed).
 func (s *Service) throttleKey(a *Account, id Identifier) string {
@@ -282,7 +293,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID i
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
 	if err != nil {
-		return err
+		return s.uncount(ctx, key, err)
 	}
 	if !ok {
 		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
