@@ -71,7 +71,7 @@ type Env struct {
 // included), for a scenario to create its data directly. The caller closes it.
 func (e *Env) OpenApp(ctx context.Context) (*server.App, error) {
 	log := slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return server.Open(ctx, e.Config, log, nil)
+	return server.Open(ctx, e.Config, log, nil, io.Discard)
 }
 
 // endpoint returns the absolute URL of path on the target.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -23,6 +24,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/config"
+	"kilt/internal/outbox"
 	"kilt/internal/server"
 )
 
@@ -38,6 +40,9 @@ Usage:
                                    create an account (identifiers marked verified)
   kilt user show ID|E-MAIL|PHONE   show an account
   kilt user lock|unlock ID|E-MAIL|PHONE
+  kilt outbox list [--status S] [--limit N]
+                                   list messages, newest first (never their secrets)
+  kilt outbox retry ID             send an abandoned or blocked message again
   kilt config check [flags]        validate and print the configuration, secrets masked
   kilt version                     print the version
 
@@ -63,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = migrate(ctx, rest, stdout, stderr)
 	case "user":
 		err = user(ctx, rest, stdin, stdout, stderr)
+	case "outbox":
+		err = outboxCmd(ctx, rest, stdout, stderr)
 	case "config":
 		if len(rest) == 0 || rest[0] != "check" {
 			fmt.Fprint(stderr, usage)
@@ -122,8 +129,8 @@ func load(fs *flag.FlagSet, args []string, stderr io.Writer, opts config.Options
 	return config.Load(fs, args, nil, opts)
 }
 
-func openApp(ctx context.Context, cfg *config.Config, stderr io.Writer) (*server.App, error) {
-	return server.Open(ctx, cfg, server.NewLogger(cfg, stderr), nil)
+func openApp(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) (*server.App, error) {
+	return server.Open(ctx, cfg, server.NewLogger(cfg, stderr), nil, stdout)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -135,7 +142,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	app, err := openApp(ctx, cfg, stderr)
+	app, err := openApp(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -158,7 +165,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	app, err := openApp(ctx, cfg, stderr) // Open applies what is pending
+	app, err := openApp(ctx, cfg, stdout, stderr) // Open applies what is pending
 	if err != nil {
 		return err
 	}
@@ -204,7 +211,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err != nil {
 			return err
 		}
-		app, err := openApp(ctx, cfg, stderr)
+		app, err := openApp(ctx, cfg, stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -220,7 +227,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if fs.NArg() != 1 {
 			return usageError{"want one account: its ID, e-mail or phone"}
 		}
-		app, err := openApp(ctx, cfg, stderr)
+		app, err := openApp(ctx, cfg, stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -325,4 +332,62 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (pw, confir
 		return "", "", err
 	}
 	return string(a), string(b), nil
+}
+
+func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
+		return usageError{"want list or retry"}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("outbox "+sub, flag.ContinueOnError)
+	status := fs.String("status", "", "only messages in this status: pending, sending, sent, abandoned, blocked")
+	limit := fs.Int("limit", 50, "at most this many messages")
+	cfg, err := load(fs, args, stderr, config.Options{})
+	if err != nil {
+		return err
+	}
+	app, err := openApp(ctx, cfg, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if sub == "retry" {
+		if fs.NArg() != 1 {
+			return usageError{"want one message ID"}
+		}
+		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		if err != nil || id <= 0 {
+			return usageError{fmt.Sprintf("%q is not a message ID", fs.Arg(0))}
+		}
+		if err := app.Outbox.Retry(ctx, id, app.Clock()); err != nil {
+			if e, ok := kilt.AsError(err); ok && e.Kind != kilt.KindInternal {
+				if errors.Is(err, kilt.ErrNotFound) {
+					return errors.New("no such message")
+				}
+				return errors.New(e.Message)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "message %d will be sent again\n", id)
+		return nil
+	}
+	msgs, err := app.Outbox.List(ctx, outbox.Filter{Status: outbox.Status(*status), Limit: *limit})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED\tCHANNEL\tKIND\tTO\tSTATUS\tATTEMPTS\tLAST ERROR")
+	for _, m := range msgs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.CreatedAt.Format(time.RFC3339), m.Channel, m.Kind,
+			maskTo(m), m.Status, m.Attempts, m.LastError)
+	}
+	return tw.Flush()
+}
+
+// maskTo shows a message's destination masked, as the logs do.
+func maskTo(m outbox.Message) string {
+	if m.Channel == outbox.Email {
+		return account.MaskEmail(m.To)
+	}
+	return account.MaskPhone(m.To)
 }

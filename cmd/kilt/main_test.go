@@ -52,7 +52,8 @@ func TestUserAddThenSignIn(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			env := []string{"KILT_DATABASE_URL=" + kilttest.DatabaseURL(t, dialect), "KILT_BASE_URL=http://localhost:8080",
 				"KILT_LISTEN=127.0.0.1:0", "KILT_LOG_FORMAT=json",
-				"KILT_SMTP_URL=smtp://127.0.0.1:1?starttls=false", "KILT_SMS_PROVIDER=log"}
+				"KILT_SMTP_URL=smtp://127.0.0.1:1?starttls=false", "KILT_SMS_PROVIDER=webhook",
+				"KILT_SMS_WEBHOOK_URL=" + kilttest.StartSMSGateway(t).URL}
 			const pw = "Saryarka-Steppe-9"
 			out, errOut, code := runKilt(t, env, pw+"\n", "user", "add", "--email", "Operator@Example.KZ", "--password-stdin")
 			if code != 0 || !strings.Contains(out, "account 1 created") {

@@ -327,6 +327,9 @@ func (c *Config) crossCheck(opts Options) []string {
 	if opts.Serve && c.SMSProvider == "" {
 		p = append(p, "KILT_SMS_PROVIDER is required: webhook, mobizon or twilio (log only prints codes to the console: for development)")
 	}
+	if opts.Serve && c.SMSProvider == "log" && !c.Dev {
+		p = append(p, "KILT_SMS_PROVIDER=log prints codes to the console and is only for `kilt serve --dev`: choose webhook, mobizon or twilio")
+	}
 	need := map[string][]string{
 		"webhook": {"KILT_SMS_WEBHOOK_URL"},
 		"mobizon": {"KILT_MOBIZON_API_KEY"},

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kilt/internal/config"
+	"kilt/internal/mail/smtptest"
 	"kilt/internal/server"
 	"kilt/internal/sqlstore/pgtest"
 )
@@ -69,12 +70,15 @@ func (l *Log) String() string {
 	return l.buf.String()
 }
 
-// Env is a running Kilt.
+// Env is a running Kilt with its real SMTP server and SMS gateway.
 type Env struct {
 	App   *server.App
 	URL   string
 	Clock *Clock
 	Log   *Log
+	// Mail is the SMTP server Kilt sends e-mail to; SMS the webhook gateway it sends SMS to.
+	Mail *smtptest.Server
+	SMS  *SMSGateway
 	// DatabaseURL is the database the App uses, for a second process on the same data.
 	DatabaseURL string
 }
@@ -98,15 +102,18 @@ func DatabaseURL(t testing.TB, dialect string) string {
 func Start(t testing.TB, dialect string, env map[string]string) *Env {
 	t.Helper()
 	e := &Env{Clock: NewClock(), Log: &Log{}, DatabaseURL: DatabaseURL(t, dialect)}
+	e.Mail = smtptest.Start(t, smtptest.Options{Security: smtptest.Plain})
+	e.SMS = StartSMSGateway(t)
 	vars := map[string]string{
-		"KILT_BASE_URL":      "http://kilt.test",
-		"KILT_DATABASE_URL":  e.DatabaseURL,
-		"KILT_ARGON2_MEMORY": "8192",
-		"KILT_ARGON2_TIME":   "1",
-		"KILT_LOG_FORMAT":    "json",
-		"KILT_LOG_LEVEL":     "debug",
-		"KILT_SMTP_URL":      "smtp://127.0.0.1:1?starttls=false",
-		"KILT_SMS_PROVIDER":  "log",
+		"KILT_BASE_URL":        "http://kilt.test",
+		"KILT_DATABASE_URL":    e.DatabaseURL,
+		"KILT_ARGON2_MEMORY":   "8192",
+		"KILT_ARGON2_TIME":     "1",
+		"KILT_LOG_FORMAT":      "json",
+		"KILT_LOG_LEVEL":       "debug",
+		"KILT_SMTP_URL":        "smtp://" + e.Mail.Addr() + "?starttls=false",
+		"KILT_SMS_PROVIDER":    "webhook",
+		"KILT_SMS_WEBHOOK_URL": e.SMS.URL,
 	}
 	for k, v := range env {
 		vars[k] = v
@@ -118,15 +125,23 @@ func Start(t testing.TB, dialect string, env map[string]string) *Env {
 		t.Fatalf("kilttest: config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app, err := server.Open(context.Background(), cfg, log, e.Clock.Now)
+	app, err := server.Open(context.Background(), cfg, log, e.Clock.Now, io.Discard)
 	if err != nil {
 		t.Fatalf("kilttest: open: %v", err)
 	}
 	e.App = app
 	srv := httptest.NewServer(app.Handler(nil))
 	e.URL = srv.URL
+	ctx, stop := context.WithCancel(context.Background())
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		app.Dispatcher.Run(ctx)
+	}()
 	t.Cleanup(func() {
 		srv.Close()
+		stop()
+		<-dispatched
 		app.Close()
 	})
 	return e

@@ -31,7 +31,7 @@ const (
 	AlreadyRegistered Kind = "already_registered" // e-mail or SMS: "you already have an account — use recovery" (Data: recovery_url)
 	RecoveryLink      Kind = "recovery_link"      // e-mail: reset the password (Data: link, minutes)
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
-	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, support_url)
+	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
 )
 
 // Rendered is a message ready for its sender: the destination and the text in the

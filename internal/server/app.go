@@ -16,8 +16,11 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/config"
+	"kilt/internal/metrics"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/session"
+	"kilt/internal/sms"
 	"kilt/internal/sqlstore"
 )
 
@@ -32,6 +35,16 @@ type App struct {
 	Accounts *account.Service
 	Sessions *session.Service
 	Clock    kilt.Clock
+
+	Outbox     *sqlstore.Outbox
+	Dispatcher *outbox.Dispatcher
+	SMSGuard   *sms.Guard
+	Metrics    *metrics.Metrics
+	// DevLog keeps the messages the console transports printed, for /dev/outbox; nil unless
+	// a log transport is in use.
+	DevLog *sms.Log
+
+	closeSenders func()
 }
 
 // secretSetting is the settings key of the generated server secret.
@@ -41,7 +54,9 @@ const secretSetting = "server_secret"
 // configured one, else the one kept in the database, else a new one stored there — the
 // first of several instances starting together wins) and builds the services. clock is nil
 // but in tests that move time by hand.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.Clock) (*App, error) {
+//
+// console receives what the dev transports print (nil: standard output).
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.Clock, console io.Writer) (*App, error) {
 	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -78,17 +93,30 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	policy := password.DefaultPolicy()
 	throttle := account.DefaultThrottle()
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
-	return &App{
+	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret}),
 		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
 			session.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionLifetime}),
-	}, nil
+		Outbox:  sqlstore.NewOutbox(db),
+		Metrics: metrics.New(),
+	}
+	if a.DevLog, a.closeSenders, err = a.delivery(cfg, console); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the senders and the database.
+func (a *App) Close() error {
+	if a.closeSenders != nil {
+		a.closeSenders()
+	}
+	return a.DB.Close()
+}
+
 
 // NewLogger returns the process logger in the configured format and level.
 func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {

@@ -40,6 +40,10 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.readyz(w, r, ready) })
 	apiSrv.Routes(mux)
+	if a.Config.Dev && a.DevLog != nil {
+		mux.HandleFunc("GET /dev/outbox", a.devOutbox)
+		mux.HandleFunc("GET /dev/outbox.json", a.devOutboxJSON)
+	}
 
 	cop := http.NewCrossOriginProtection()
 	if a.Config.BaseURL != nil {
@@ -214,9 +218,10 @@ func (m *muxErrorWriter) Write(b []byte) (int, error) {
 	return m.ResponseWriter.Write(b)
 }
 
-// Serve listens on the configured address and serves until ctx ends, then stops gracefully:
-// /readyz turns unready, the listener closes, requests in flight get up to the shutdown
-// timeout to finish.
+// Serve serves on ln and runs the outbox dispatcher (and the metrics listener, when
+// configured) until ctx ends, then stops gracefully: /readyz turns unready, the listener
+// closes, requests in flight get up to the shutdown timeout to finish, and the dispatcher
+// finishes the batch in hand; what is unsent stays in the outbox for the next start.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var ready atomic.Bool
 	ready.Store(true)
@@ -228,6 +233,25 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	dctx, stopDispatch := context.WithCancel(context.Background())
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		a.Dispatcher.Run(dctx)
+	}()
+	defer func() {
+		stopDispatch()
+		<-dispatched
+	}()
+	if a.Config.MetricsListen != "" {
+		msrv := &http.Server{Addr: a.Config.MetricsListen, Handler: a.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", a.Config.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

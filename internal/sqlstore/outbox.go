@@ -212,23 +212,22 @@ func (s *Outbox) Depth(ctx context.Context) (int, time.Time, error) {
 }
 
 // SMSBudget is the global daily SMS budget, held in the database so that every instance
-// spends from the same one. It implements sms.Budget.
-type SMSBudget struct {
-	db    *DB
-	limit int
-}
+// spends from the same one. It implements sms.Budget, sms.BudgetRefunder and
+// sms.BudgetReporter.
+type SMSBudget struct{ db *DB }
 
-// NewSMSBudget returns a budget of limit SMS a day (0: unlimited).
-func NewSMSBudget(db *DB, limit int) *SMSBudget { return &SMSBudget{db: db, limit: limit} }
+// NewSMSBudget returns the budget store on db.
+func NewSMSBudget(db *DB) *SMSBudget { return &SMSBudget{db: db} }
 
-// Take reserves one SMS of day's budget and reports whether one was left.
-func (b *SMSBudget) Take(ctx context.Context, day string) (bool, error) {
+// Take reserves one SMS of day's budget of limit (0: unlimited) and reports whether one was
+// left. The conditional UPDATE is what makes it atomic across instances.
+func (b *SMSBudget) Take(ctx context.Context, day string, limit int) (bool, error) {
 	ok := false
 	err := b.db.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sms_budget (day, used) VALUES ($1, 0) ON CONFLICT (day) DO NOTHING`, day); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE sms_budget SET used = used + 1 WHERE day = $1 AND ($2 = 0 OR used < $2)`, day, b.limit)
+		res, err := tx.Exec(ctx, `UPDATE sms_budget SET used = used + 1 WHERE day = $1 AND ($2 = 0 OR used < $2)`, day, limit)
 		if err != nil {
 			return err
 		}
@@ -237,6 +236,14 @@ func (b *SMSBudget) Take(ctx context.Context, day string) (bool, error) {
 		return err
 	})
 	return ok, err
+}
+
+// Refund gives back one SMS of day's budget.
+func (b *SMSBudget) Refund(ctx context.Context, day string) error {
+	return b.db.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE sms_budget SET used = used - 1 WHERE day = $1 AND used > 0`, day)
+		return err
+	})
 }
 
 // Used reports how many SMS of day's budget were spent.
@@ -248,6 +255,3 @@ func (b *SMSBudget) Used(ctx context.Context, day string) (int, error) {
 	}
 	return n, err
 }
-
-// Limit is the daily budget (0: unlimited).
-func (b *SMSBudget) Limit() int { return b.limit }

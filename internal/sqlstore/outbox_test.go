@@ -164,7 +164,7 @@ func TestOutboxConcurrentClaimsNeverOverlap(t *testing.T) {
 func TestSMSBudget(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
-		b := NewSMSBudget(db, 3)
+		b := NewSMSBudget(db)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		granted := 0
@@ -172,7 +172,7 @@ func TestSMSBudget(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := b.Take(ctx, "2026-11-25")
+				ok, err := b.Take(ctx, "2026-11-25", 3)
 				if err != nil {
 					t.Error(err)
 				}
@@ -187,15 +187,20 @@ func TestSMSBudget(t *testing.T) {
 		if granted != 3 {
 			t.Errorf("granted %d of a budget of 3", granted)
 		}
-		if ok, _ := b.Take(ctx, "2026-11-26"); !ok {
+		if ok, _ := b.Take(ctx, "2026-11-26", 3); !ok {
 			t.Errorf("a new day has no budget")
 		}
 		if n, _ := b.Used(ctx, "2026-11-25"); n != 3 {
 			t.Errorf("used %d, want 3", n)
 		}
-		unlimited := NewSMSBudget(db, 0)
+		if err := b.Refund(ctx, "2026-11-25"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := b.Take(ctx, "2026-11-25", 3); !ok {
+			t.Errorf("a refunded SMS cannot be taken again")
+		}
 		for range 5 {
-			if ok, _ := unlimited.Take(ctx, "2026-11-27"); !ok {
+			if ok, _ := b.Take(ctx, "2026-11-27", 0); !ok {
 				t.Fatal("an unlimited budget refused")
 			}
 		}

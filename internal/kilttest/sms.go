@@ -1,0 +1,93 @@
+package kilttest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SMS is one message the gateway received.
+type SMS struct {
+	To   string `json:"to"`
+	Text string `json:"text"`
+	Lang string `json:"lang"`
+}
+
+// SMSGateway is a real HTTP server speaking Kilt's webhook SMS protocol (a JSON POST of
+// {"to","text","lang"}), keeping what it receives. Fail makes it answer 500 to the next n
+// requests, as a gateway in trouble does.
+type SMSGateway struct {
+	URL string
+
+	mu   sync.Mutex
+	msgs []SMS
+	fail int
+	hits int
+}
+
+// StartSMSGateway starts a gateway, stopped when the test ends.
+func StartSMSGateway(t testing.TB) *SMSGateway {
+	g := &SMSGateway{}
+	srv := httptest.NewServer(http.HandlerFunc(g.serve))
+	g.URL = srv.URL + "/sms"
+	t.Cleanup(srv.Close)
+	return g
+}
+
+func (g *SMSGateway) serve(w http.ResponseWriter, r *http.Request) {
+	var m SMS
+	if r.Method != http.MethodPost || r.URL.Path != "/sms" || json.NewDecoder(r.Body).Decode(&m) != nil || m.To == "" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hits++
+	if g.fail > 0 {
+		g.fail--
+		http.Error(w, "gateway trouble", http.StatusInternalServerError)
+		return
+	}
+	g.msgs = append(g.msgs, m)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// Fail makes the next n requests fail with 500.
+func (g *SMSGateway) Fail(n int) {
+	g.mu.Lock()
+	g.fail = n
+	g.mu.Unlock()
+}
+
+// Hits reports how many requests the gateway answered, failed ones included.
+func (g *SMSGateway) Hits() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hits
+}
+
+// Messages returns what the gateway accepted, oldest first.
+func (g *SMSGateway) Messages() []SMS {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]SMS(nil), g.msgs...)
+}
+
+// Wait waits until the gateway has accepted n messages and returns them, failing the test
+// after timeout.
+func (g *SMSGateway) Wait(t testing.TB, n int, timeout time.Duration) []SMS {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := g.Messages(); len(m) >= n {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kilttest: the SMS gateway received %d messages, want %d", len(g.Messages()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

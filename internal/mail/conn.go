@@ -1,0 +1,272 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// quitTimeout bounds the polite QUIT when a healthy connection is closed.
+const quitTimeout = 2 * time.Second
+
+// The SMTP steps of a transaction, as named in errors.
+const (
+	stepConnect = "connect"
+	stepMail    = "MAIL FROM"
+	stepRcpt    = "RCPT TO"
+	stepData    = "DATA"
+	stepBody    = "message data"
+)
+
+// conn is one SMTP connection, used by one Send at a time.
+type conn struct {
+	client *smtp.Client
+	dc     *deadlineConn
+	used   time.Time // when its last transaction ended, for the idle timeout
+}
+
+// failure is how an SMTP step failed: with a reply (code > 0), or without one (err).
+type failure struct {
+	step   string
+	code   int
+	text   string
+	err    error
+	connOK bool // the connection can carry the next transaction
+}
+
+// connDead reports whether the connection is gone: a network error or the server's 421
+// ("service not available, closing transmission channel").
+func (f *failure) connDead() bool { return f.code == 421 || f.code == 0 }
+
+// dial opens, secures and authenticates a connection through go-mail. The context bounds
+// all of it, as does Config.Timeout.
+func (s *Sender) dial(ctx context.Context) (*conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.sendError(ctx, &failure{step: stepConnect, err: err}, "")
+	}
+	var (
+		dc     *deadlineConn
+		unbind func()
+	)
+	// go-mail calls this once per dial; keeping the raw connection is what lets the
+	// context reach every later read and write.
+	dialFn := func(dctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		raw, err := d.DialContext(dctx, "tcp", dialAddr(s.cfg.Host, s.cfg.Port))
+		if err != nil {
+			return nil, err
+		}
+		dc = &deadlineConn{Conn: raw}
+		unbind = dc.bind(ctx)
+		if s.cfg.TLS != Implicit {
+			return dc, nil
+		}
+		tc := tls.Client(dc, s.tlsConf)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			return nil, err
+		}
+		return tc, nil
+	}
+	// go-mail's STARTTLS policy: mandatory for STARTTLS (an error, not a downgrade, when the
+	// server does not offer it); off for Implicit, whose TLS dialFn already set up.
+	policy := gomail.NoTLS
+	if s.cfg.TLS == STARTTLS {
+		policy = gomail.TLSMandatory
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(s.cfg.Port),
+		gomail.WithTimeout(s.cfg.Timeout),
+		gomail.WithTLSConfig(s.tlsConf),
+		gomail.WithTLSPolicy(policy),
+		gomail.WithDialContextFunc(dialFn),
+	}
+	if s.cfg.HelloName != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HelloName))
+	}
+	auth := &authenticator{user: s.cfg.Username, pass: s.cfg.Password, host: s.cfg.Host}
+	if s.cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuthCustom(auth))
+	}
+	client, err := gomail.NewClient(s.cfg.Host, opts...)
+	if err != nil {
+		return nil, s.sendError(ctx, &failure{step: stepConnect, err: err}, "")
+	}
+	sc, err := client.DialToSMTPClientWithContext(ctx)
+	if unbind != nil {
+		unbind()
+	}
+	if err != nil {
+		if dc != nil {
+			dc.Close() // go-mail leaves it open when EHLO, STARTTLS or AUTH fails
+		}
+		return nil, s.dialError(ctx, err, auth.started)
+	}
+	if s.cfg.TLS != None {
+		// Belt and braces: whatever the library did, no message leaves in clear text
+		// unless the configuration says so.
+		if st, err := sc.GetTLSConnectionState(); err != nil || !st.HandshakeComplete {
+			dc.Close()
+			return nil, s.sendError(ctx, &failure{step: stepConnect, err: errors.New("connection is not encrypted")}, "")
+		}
+	}
+	return &conn{client: sc, dc: dc}, nil
+}
+
+// transact sends one message: MAIL FROM, RCPT TO, DATA, the data. Each step is bounded by
+// timeout and by ctx. After a refusal it aborts the transaction (RSET) so the connection can
+// carry the next message; a successful transaction needs no RSET.
+func (c *conn) transact(ctx context.Context, timeout time.Duration, from, to string, data []byte) *failure {
+	unbind := c.dc.bind(ctx)
+	defer unbind()
+	if f := c.step(ctx, timeout, stepMail, func() error { return c.client.Mail(from) }); f != nil {
+		return f
+	}
+	if f := c.step(ctx, timeout, stepRcpt, func() error { return c.client.Rcpt(to) }); f != nil {
+		return f
+	}
+	var w io.WriteCloser
+	if f := c.step(ctx, timeout, stepData, func() (err error) { w, err = c.client.Data(); return err }); f != nil {
+		return f
+	}
+	return c.step(ctx, timeout, stepBody, func() error {
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		return w.Close() // writes the final "." and reads the server's verdict
+	})
+}
+
+func (c *conn) step(ctx context.Context, timeout time.Duration, name string, fn func() error) *failure {
+	if err := ctx.Err(); err != nil {
+		return &failure{step: name, err: err}
+	}
+	if err := c.client.UpdateDeadline(timeout); err != nil {
+		return &failure{step: name, err: err}
+	}
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	var reply *textproto.Error
+	if !errors.As(err, &reply) {
+		return &failure{step: name, err: err}
+	}
+	f := &failure{step: name, code: reply.Code, text: reply.Msg, connOK: reply.Code != 421}
+	// The reply to the data ends the transaction; a refusal before it leaves one open.
+	if f.connOK && name != stepBody {
+		if c.client.UpdateDeadline(timeout) != nil || c.client.Reset() != nil {
+			f.connOK = false
+		}
+	}
+	return f
+}
+
+// quit says QUIT and closes a healthy connection.
+func (c *conn) quit(timeout time.Duration) {
+	_ = c.client.UpdateDeadline(min(timeout, quitTimeout))
+	_ = c.client.Quit()
+	_ = c.dc.Close()
+}
+
+// abandon closes a connection in an unknown state without a word.
+func (c *conn) abandon() { _ = c.dc.Close() }
+
+// authenticator chooses PLAIN, or LOGIN when the server does not offer PLAIN, and hands
+// over to go-mail's implementation, which refuses to send the password over a connection
+// that is neither TLS nor to localhost.
+type authenticator struct {
+	user, pass, host string
+	started          bool
+	mech             smtp.Auth
+}
+
+func (a *authenticator) Start(info *smtp.ServerInfo) (string, []byte, error) {
+	a.started = true
+	offers := func(mech string) bool {
+		for _, m := range info.Auth {
+			if strings.EqualFold(m, mech) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case offers("PLAIN"):
+		a.mech = smtp.PlainAuth("", a.user, a.pass, a.host, false)
+	case offers("LOGIN"):
+		a.mech = smtp.LoginAuth(a.user, a.pass, a.host, false)
+	default:
+		return "", nil, errors.New("server offers neither AUTH PLAIN nor AUTH LOGIN")
+	}
+	return a.mech.Start(info)
+}
+
+func (a *authenticator) Next(fromServer []byte, more bool) ([]byte, error) {
+	return a.mech.Next(fromServer, more)
+}
+
+// deadlineConn is the raw connection under go-mail (and under TLS). go-mail sets deadlines
+// from its own timeout only; deadlineConn caps every deadline at that of the context bound
+// to it, and moves it to the past when the context is canceled, so a blocked read or write
+// returns at once.
+type deadlineConn struct {
+	net.Conn
+	mu    sync.Mutex
+	limit time.Time // zero: no cap
+}
+
+// longAgo is a deadline already passed.
+var longAgo = time.Unix(1, 0)
+
+// bind caps the connection's deadlines by ctx until the returned function is called.
+func (c *deadlineConn) bind(ctx context.Context) (unbind func()) {
+	c.mu.Lock()
+	c.limit, _ = ctx.Deadline()
+	c.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.limit = longAgo
+		_ = c.Conn.SetDeadline(longAgo)
+	})
+	return func() {
+		stop()
+		c.mu.Lock()
+		c.limit = time.Time{}
+		c.mu.Unlock()
+	}
+}
+
+func (c *deadlineConn) capped(t time.Time) time.Time {
+	if !c.limit.IsZero() && (t.IsZero() || t.After(c.limit)) {
+		return c.limit
+	}
+	return t
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.SetDeadline(c.capped(t))
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.SetReadDeadline(c.capped(t))
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(c.capped(t))
+}

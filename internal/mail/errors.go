@@ -1,0 +1,145 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"kilt"
+	"kilt/internal/outbox"
+)
+
+// The error codes of this package (kilt.Error.Code). Only CodeBadRecipient, CodeRejected
+// and CodeCompose come wrapped in outbox.Permanent; the others are temporary.
+const (
+	CodeConfig         = "smtp_config"          // ParseURL, New: the configuration is wrong
+	CodeBadRecipient   = "smtp_bad_recipient"   // To is not one valid address (permanent)
+	CodeRejected       = "smtp_rejected"        // 5xx to RCPT TO or the data (permanent)
+	CodeCompose        = "smtp_compose"         // the message could not be built (permanent)
+	CodeSenderRejected = "smtp_sender_rejected" // 5xx to MAIL FROM: check KILT_MAIL_FROM
+	CodeDeferred       = "smtp_deferred"        // 4xx: try again later
+	CodeAuthFailed     = "smtp_auth_failed"     // the server refused the credentials
+	CodeUnavailable    = "smtp_unavailable"     // no connection, TLS, timeout, network
+	CodeClosed         = "smtp_closed"          // Send after Close
+)
+
+const (
+	redactedPassword  = "******"
+	redactedRecipient = "[recipient]"
+	replyTextLimit    = 300 // bytes of a server's reply kept in an error
+)
+
+func configError(format string, args ...any) error {
+	return &kilt.Error{Kind: kilt.KindInvalid, Code: CodeConfig, Message: fmt.Sprintf(format, args...)}
+}
+
+func errClosed() error {
+	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeClosed, Message: "smtp: sender closed"}
+}
+
+// sendError turns a failed step into the error Send returns: permanent for a 5xx reply to
+// the recipient or the message, temporary otherwise. to is masked in the server's reply.
+func (s *Sender) sendError(ctx context.Context, f *failure, to string) error {
+	where := "smtp: " + f.step
+	if f.step == stepConnect {
+		where = "smtp: connecting to " + dialAddr(s.cfg.Host, s.cfg.Port)
+	}
+	if f.code == 0 {
+		if ctxErr := contextErr(ctx); ctxErr != nil {
+			return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: where + " interrupted", Err: ctxErr}
+		}
+		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: where + " failed", Err: s.clean(f.err)}
+	}
+	msg := fmt.Sprintf("%s: server replied %d %s", where, f.code, s.scrub(f.text, to))
+	switch {
+	case f.code >= 500 && f.step != stepMail && f.step != stepConnect:
+		return outbox.Permanent(&kilt.Error{Kind: kilt.KindInvalid, Code: CodeRejected, Message: msg})
+	case f.code >= 500 && f.step == stepMail:
+		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeSenderRejected, Message: msg}
+	case f.code >= 400 && f.code < 500:
+		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeDeferred, Message: msg}
+	}
+	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: msg}
+}
+
+// contextErr returns ctx.Err(), or context.DeadlineExceeded once the deadline has passed: a
+// connection deadline capped at the context's can fire before the context's own timer.
+func contextErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// dialError classifies a failure to connect. A failure once authentication has started is
+// CodeAuthFailed, and temporary: the credentials are the operator's to fix, and the
+// messages wait for that instead of being abandoned.
+func (s *Sender) dialError(ctx context.Context, err error, authStarted bool) error {
+	f := &failure{step: stepConnect, err: err}
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		f.code, f.text = reply.Code, reply.Msg
+	}
+	if !authStarted || contextErr(ctx) != nil {
+		return s.sendError(ctx, f, "")
+	}
+	msg := "smtp: authentication to " + dialAddr(s.cfg.Host, s.cfg.Port) + " failed"
+	if f.code != 0 {
+		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeAuthFailed,
+			Message: fmt.Sprintf("%s: server replied %d %s", msg, f.code, s.scrub(f.text, ""))}
+	}
+	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeAuthFailed, Message: msg, Err: s.clean(err)}
+}
+
+// scrub makes a server's reply text fit for logs: one bounded line, without the password
+// (a server may echo what it was sent) or the recipient's address.
+func (s *Sender) scrub(text, to string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if s.cfg.Password != "" {
+		text = strings.ReplaceAll(text, s.cfg.Password, redactedPassword)
+	}
+	if to != "" {
+		text = replaceFold(text, to, redactedRecipient)
+	}
+	if len(text) > replyTextLimit {
+		text = strings.ToValidUTF8(text[:replyTextLimit], "") + "…"
+	}
+	return text
+}
+
+// clean returns err, or an error with the same text minus the password if that text holds it.
+// The chain is dropped then: no wrapped error may carry the password further.
+func (s *Sender) clean(err error) error {
+	if s.cfg.Password == "" || !strings.Contains(err.Error(), s.cfg.Password) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), s.cfg.Password, redactedPassword))
+}
+
+// replaceFold replaces every case-insensitive (ASCII) occurrence of old in s by repl.
+func replaceFold(s, old, repl string) string {
+	if old == "" {
+		return s
+	}
+	lower, lowerOld := strings.ToLower(s), strings.ToLower(old)
+	if len(lower) != len(s) || len(lowerOld) != len(old) {
+		return strings.ReplaceAll(s, old, repl) // non-ASCII case folding changed lengths
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, lowerOld)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s, lower = s[i+len(old):], lower[i+len(old):]
+	}
+}

@@ -1,0 +1,105 @@
+// Package metrics exposes Kilt's Prometheus metrics on their own listener
+// (KILT_METRICS_LISTEN), never on the public one: delivery (sent, failed, abandoned,
+// blocked by reason, outbox depth and age), the SMS budget, the hashing pool, and the Go
+// runtime. The services report through small interfaces (outbox.Observer); gauges that
+// describe state are read when scraped.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kilt/internal/outbox"
+)
+
+// Metrics holds Kilt's collectors on a registry of its own.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	outboxSent      *prometheus.CounterVec
+	outboxFailed    *prometheus.CounterVec
+	outboxAbandoned *prometheus.CounterVec
+	outboxBlocked   *prometheus.CounterVec
+}
+
+// New returns the metrics with the Go runtime and process collectors registered.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		outboxSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_outbox_sent_total",
+			Help: "Messages accepted by their transport."}, []string{"channel"}),
+		outboxFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_outbox_send_failures_total",
+			Help: "Attempts that failed (retried or abandoned), by transport channel."}, []string{"channel"}),
+		outboxAbandoned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_outbox_abandoned_total",
+			Help: "Messages given up after a permanent failure or too many attempts."}, []string{"channel"}),
+		outboxBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_outbox_blocked_total",
+			Help: "Messages Kilt refused to send: destination country, not a mobile number, budget spent."},
+			[]string{"channel", "reason"}),
+	}
+	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked)
+	return m
+}
+
+// Sent implements outbox.Observer.
+func (m *Metrics) Sent(ch outbox.Channel) { m.outboxSent.WithLabelValues(string(ch)).Inc() }
+
+// Failed implements outbox.Observer.
+func (m *Metrics) Failed(ch outbox.Channel, abandoned bool) {
+	m.outboxFailed.WithLabelValues(string(ch)).Inc()
+	if abandoned {
+		m.outboxAbandoned.WithLabelValues(string(ch)).Inc()
+	}
+}
+
+// Blocked implements outbox.Observer.
+func (m *Metrics) Blocked(ch outbox.Channel, reason string) {
+	m.outboxBlocked.WithLabelValues(string(ch), reason).Inc()
+}
+
+var _ outbox.Observer = (*Metrics)(nil)
+
+// GaugeFunc registers a gauge read at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// CounterFunc registers a counter read at scrape time (from a counter kept elsewhere).
+func (m *Metrics) CounterFunc(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+}
+
+// OutboxDepth registers the outbox's depth and the age of its oldest waiting message,
+// read from the store at scrape time (bounded by a short timeout).
+func (m *Metrics) OutboxDepth(depth func(ctx context.Context) (int, time.Time, error), now func() time.Time) {
+	read := func() (int, time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, oldest, err := depth(ctx)
+		if err != nil {
+			return -1, time.Time{}
+		}
+		return n, oldest
+	}
+	m.GaugeFunc("kilt_outbox_depth", "Messages waiting to be sent (pending or being sent); -1 if the database did not answer.",
+		func() float64 { n, _ := read(); return float64(n) })
+	m.GaugeFunc("kilt_outbox_oldest_age_seconds", "Age of the oldest message waiting to be sent (0 when none).",
+		func() float64 {
+			_, oldest := read()
+			if oldest.IsZero() {
+				return 0
+			}
+			return now().Sub(oldest).Seconds()
+		})
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
