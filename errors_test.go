@@ -25,7 +25,7 @@ func TestErrorText(t *testing.T) {
 }
 
 func TestKindAndCodeThroughWrapping(t *testing.T) {
-	base := E(KindRateLimited, "login_throttled").WithRetryAfter(3 * time.Second).WithDetails("n", 1)
+	base := E(KindRateLimited, "login_throttled").WithRetryAfter(3*time.Second).WithDetails("n", 1)
 	wrapped := errors.Join(errors.New("context"), base)
 	if ErrorKind(wrapped) != KindRateLimited || ErrorCode(wrapped) != "login_throttled" {
 		t.Errorf("got %v %q", ErrorKind(wrapped), ErrorCode(wrapped))

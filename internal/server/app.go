@@ -117,7 +117,6 @@ func (a *App) Close() error {
 	return a.DB.Close()
 }
 
-
 // NewLogger returns the process logger in the configured format and level.
 func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if w == nil {
