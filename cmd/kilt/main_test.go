@@ -3,18 +3,22 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"kilt/internal/kilttest"
+	"kilt/internal/outbox"
+	"kilt/internal/sqlstore"
 	"kilt/internal/sqlstore/pgtest"
 )
 
@@ -217,5 +221,63 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("output shows %q", tt.wantNot)
 			}
 		})
+	}
+}
+
+func TestOutboxCommands(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
+	env := []string{"KILT_DATABASE_URL=" + dbURL}
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := sqlstore.NewOutbox(db)
+	now := time.Now().UTC()
+	link := &outbox.Message{Channel: outbox.Email, Kind: outbox.RecoveryLink, Lang: "kk", To: "aigerim@mail.kz",
+		Params: map[string]string{"minutes": "30"}, Secret: map[string]string{"link": "https://x/r?token=SECRET-TOKEN"}, CreatedAt: now}
+	notice := &outbox.Message{Channel: outbox.SMS, Kind: outbox.PasswordChanged, Lang: "ru", To: "+77011234567",
+		Params: map[string]string{"time": now.Format(time.RFC3339), "recovery_url": "https://x/recovery"}, CreatedAt: now}
+	for _, m := range []*outbox.Message{link, notice} {
+		if err := store.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := store.Claim(ctx, "test", now, time.Minute, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatal(claimed, err)
+	}
+	for _, m := range claimed {
+		if err := store.MarkFailed(ctx, m.ID, "test", now, outbox.Failure{Abandon: true, Error: "550 mailbox unavailable"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out, errOut, code := runKilt(t, env, "", "outbox", "list")
+	if code != 0 || !strings.Contains(out, "a***@mail.kz") || !strings.Contains(out, "+7********67") ||
+		!strings.Contains(out, "abandoned") || !strings.Contains(out, "550 mailbox unavailable") {
+		t.Errorf("outbox list: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "aigerim@") || strings.Contains(out, "SECRET-TOKEN") {
+		t.Errorf("outbox list shows a recipient or a secret:\n%s", out)
+	}
+	if _, errOut, code = runKilt(t, env, "", "outbox", "retry", strconv.FormatInt(link.ID, 10)); code != 1 || !strings.Contains(errOut, "must ask for a new one") {
+		t.Errorf("retry of an erased link: exit %d %q", code, errOut)
+	}
+	if out, _, code = runKilt(t, env, "", "outbox", "retry", strconv.FormatInt(notice.ID, 10)); code != 0 || !strings.Contains(out, "will be sent again") {
+		t.Errorf("retry of a notice: exit %d %q", code, out)
+	}
+	if out, _, _ = runKilt(t, env, "", "outbox", "list", "--status", "pending"); !strings.Contains(out, "password_changed") || strings.Contains(out, "recovery_link") {
+		t.Errorf("list --status pending:\n%s", out)
+	}
+	if _, errOut, code = runKilt(t, env, "", "outbox", "retry", "999"); code != 1 || !strings.Contains(errOut, "no such message") {
+		t.Errorf("retry unknown: exit %d %q", code, errOut)
+	}
+	if _, _, code = runKilt(t, env, "", "outbox", "retry", "abc"); code != 2 {
+		t.Errorf("retry abc: exit %d, want 2", code)
 	}
 }

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kilt/internal/config"
+	"kilt/internal/outbox"
+)
+
+// devApp opens a Kilt as `kilt serve --dev` would, in a temporary directory.
+func devApp(t *testing.T, console io.Writer) *App {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	env := map[string]string{"KILT_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "kilt.db"),
+		"KILT_ARGON2_MEMORY": "8192", "KILT_ARGON2_TIME": "1"}
+	cfg, err := config.Load(fs, []string{"--dev"}, func(k string) string { return env[k] }, config.Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app
+}
+
+func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec
+}
+
+func TestDevOutboxShowsMessagesNewestFirst(t *testing.T) {
+	var console bytes.Buffer
+	app := devApp(t, &console)
+	ctx := context.Background()
+	for i, to := range []string{"first@mail.kz", "second@mail.kz"} {
+		m := &outbox.Message{Channel: outbox.Email, Kind: outbox.RecoveryLink, Lang: "kk", To: to,
+			Params: map[string]string{"minutes": "30"},
+			Secret: map[string]string{"link": "http://localhost:8080/recovery/reset?token=tok" + string(rune('A'+i))}, CreatedAt: app.Clock()}
+		if err := app.Outbox.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Dispatcher.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sms := &outbox.Message{Channel: outbox.SMS, Kind: outbox.RecoveryCode, Lang: "ru", To: "+77011234567",
+		Params: map[string]string{"minutes": "5"}, Secret: map[string]string{"code": "654321"}, CreatedAt: app.Clock()}
+	if err := app.Outbox.Enqueue(ctx, sms); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Dispatcher.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(console.String(), "654321") || !strings.Contains(console.String(), "tokB") {
+		t.Errorf("the console does not show the dev messages:\n%s", console.String())
+	}
+	h := app.Handler(nil)
+	page := get(t, h, "/dev/outbox")
+	body := page.Body.String()
+	if page.Code != 200 || !strings.Contains(body, `<a href="http://localhost:8080/recovery/reset?token=tokA">`) {
+		t.Fatalf("dev outbox: %d, links not clickable:\n%s", page.Code, body)
+	}
+	if i, j, k := strings.Index(body, "+77011234567"), strings.Index(body, "second@mail.kz"), strings.Index(body, "first@mail.kz"); !(i < j && j < k) {
+		t.Errorf("not newest first: positions %d %d %d", i, j, k)
+	}
+	var list []struct {
+		Channel, To, Text string
+	}
+	rec := get(t, h, "/dev/outbox.json")
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list) != 3 || list[0].Channel != "sms" || !strings.Contains(list[0].Text, "654321") {
+		t.Errorf("dev outbox JSON: %v %s", err, rec.Body.String())
+	}
+}
+
+func TestDevOutboxOnlyInDev(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	env := map[string]string{"KILT_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "kilt.db"),
+		"KILT_BASE_URL": "https://id.example.kz", "KILT_SMTP_URL": "smtp://127.0.0.1:1?starttls=false",
+		"KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": "http://127.0.0.1:1/sms"}
+	cfg, err := config.Load(fs, nil, func(k string) string { return env[k] }, config.Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	h := app.Handler(nil)
+	for _, p := range []string{"/dev/outbox", "/dev/outbox.json"} {
+		if rec := get(t, h, p); rec.Code != 404 {
+			t.Errorf("%s outside --dev: %d, want 404", p, rec.Code)
+		}
+	}
+	rec := get(t, h, "/healthz")
+	if rec.Header().Get("Strict-Transport-Security") == "" {
+		t.Errorf("https base URL: no HSTS")
+	}
+}
+
+func TestMetricsExposed(t *testing.T) {
+	app := devApp(t, io.Discard)
+	rec := httptest.NewRecorder()
+	app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"kilt_outbox_depth 0", "kilt_hash_pool_size", "kilt_outbox_oldest_age_seconds 0",
+		"go_goroutines", "kilt_sms_budget_left 10000"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
