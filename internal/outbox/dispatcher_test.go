@@ -87,8 +87,8 @@ func (r *rig) enqueueMail(t *testing.T, n int) {
 	t.Helper()
 	for i := range n {
 		m := &outbox.Message{Channel: outbox.Email, Kind: outbox.RecoveryLink, Lang: "kk", To: fmt.Sprintf("user%d@mail.kz", i),
-			Params: map[string]string{"minutes": "30"},
-			Secret: map[string]string{"link": fmt.Sprintf("https://kilt.test/recovery/reset?token=tok%03d", i)},
+			Params:    map[string]string{"minutes": "30"},
+			Secret:    map[string]string{"link": fmt.Sprintf("https://kilt.test/recovery/reset?token=tok%03d", i)},
 			CreatedAt: r.clock.Now()}
 		if err := r.store.Enqueue(context.Background(), m); err != nil {
 			t.Fatal(err)
