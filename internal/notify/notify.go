@@ -305,6 +305,14 @@ func (r *Renderer) Render(kind outbox.Kind, ch outbox.Channel, lang string, data
 			return outbox.Rendered{}, r.execError(kc, lang, err)
 		}
 		out.Text = strings.TrimSpace(out.Text)
+		// A long product name must not make an SMS cost a second segment: the name is the
+		// one part the message can do without.
+		if n := Segments(out.Text); n > 1 && v.Product != "" {
+			v.Product = ""
+			if short, err := execText(c.text, v); err == nil && Segments(strings.TrimSpace(short)) < n {
+				out.Text = strings.TrimSpace(short)
+			}
+		}
 		return out, nil
 	}
 	if out.Subject, err = execText(c.subject, v); err != nil {

@@ -3,6 +3,8 @@ package notify
 import (
 	"strings"
 	"testing"
+
+	"kilt/internal/outbox"
 )
 
 func TestSegments(t *testing.T) {
@@ -58,5 +60,25 @@ func TestIsGSM7(t *testing.T) {
 		if got := IsGSM7(tt.text); got != tt.want {
 			t.Errorf("IsGSM7(%q) = %v, want %v", tt.text, got, tt.want)
 		}
+	}
+}
+
+// TestLongProductNameDoesNotCostASegment: a code SMS stays one segment whatever the
+// portal's name, by leaving the name out when it would not fit.
+func TestLongProductNameDoesNotCostASegment(t *testing.T) {
+	r := New(Config{ProductName: "Электрондық үкімет порталы"})
+	for _, lang := range []string{"kk", "ru", "en"} {
+		m, err := r.Render(outbox.RecoveryCode, outbox.SMS, lang, map[string]string{"code": "123456", "minutes": "5"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := Segments(m.Text); n != 1 || !strings.Contains(m.Text, "123456") {
+			t.Errorf("%s: %d segments: %q", lang, n, m.Text)
+		}
+	}
+	short := New(Config{ProductName: "eGov"})
+	m, _ := short.Render(outbox.RecoveryCode, outbox.SMS, "kk", map[string]string{"code": "123456", "minutes": "5"})
+	if !strings.HasPrefix(m.Text, "eGov: ") {
+		t.Errorf("a short name is kept: %q", m.Text)
 	}
 }

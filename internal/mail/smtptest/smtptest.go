@@ -257,6 +257,8 @@ func (s *Server) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	_ = s.smtp.Close()
+	// go-smtp closes only the listeners Serve has registered; Close may come first.
+	_ = s.ln.Close()
 	<-s.served
 }
 
