@@ -368,7 +368,13 @@ func (c *Config) Dump(w io.Writer) {
 // MaskURL hides the password of a URL ("postgres://kilt:******@db/kilt").
 func MaskURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// An unparsable URL may hold a password anywhere (an unescaped '/' in it, say):
+		// show the scheme only.
+		scheme, _, _ := strings.Cut(raw, ":")
+		return scheme + "://******"
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, ok := u.User.Password(); ok {

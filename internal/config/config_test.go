@@ -191,3 +191,17 @@ func TestDeliverySettings(t *testing.T) {
 		t.Errorf("dump of the SMTP URL:\n%s", buf.String())
 	}
 }
+
+func TestMaskURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://kilt:secret@db:5432/kilt", "postgres://kilt:******@db:5432/kilt"},
+		{"postgres://db:5432/kilt", "postgres://db:5432/kilt"},
+		{"smtp://u:pa/ss%zz@mail:587", "smtp://******"},
+		{"sqlite:kilt-data/kilt.db", "sqlite:kilt-data/kilt.db"},
+	}
+	for _, tt := range tests {
+		if got := MaskURL(tt.in); got != tt.want {
+			t.Errorf("MaskURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -27,13 +27,14 @@
 //     background sweep and when taken from the pool; Close stops the sweep, waits for the
 //     sends in flight and says QUIT on every connection.
 //   - Errors. A 5xx reply to RCPT TO or to the message data is permanent
-//     (outbox.Permanent: the recipient or the message is refused, retrying cannot help).
-//     A 5xx reply to MAIL FROM is temporary: the sender address is the operator's
-//     configuration, as with a refused login. 4xx replies, 421, timeouts, network, TLS and
-//     dial errors are temporary. Errors are *kilt.Error values whose text names the SMTP
-//     step and the server's reply; they never contain the password (it is scrubbed from
-//     replies too) nor the message body, and the recipient's address is replaced by
-//     "<recipient>" in server replies.
+//     (outbox.Permanent: the recipient or the message is refused, retrying cannot help), as
+//     is a To that is not one bare address or holds a line break. A 5xx reply to MAIL FROM
+//     is temporary: the sender address is the operator's configuration, as with a refused
+//     login. 4xx replies, 421, timeouts, network, TLS and dial errors are temporary. Errors
+//     are *kilt.Error values (the permanent ones wrapped by outbox.Permanent) whose code is
+//     one of the Code constants and whose text names the SMTP step and the server's reply;
+//     they never contain the password (it is scrubbed from replies too) nor the message
+//     body, and the recipient's address in a server reply becomes "[recipient]".
 //   - Timeouts. Connecting (TCP, TLS, EHLO, STARTTLS, AUTH) and each later SMTP command are
 //     bounded by Config.Timeout, and every one of them by the context given to Send: its
 //     deadline caps the connection's deadlines and its cancellation interrupts the command
@@ -42,7 +43,7 @@
 //     quoted-printable), with a random Message-ID in the sender's domain, Date,
 //     "Auto-Submitted: auto-generated" (RFC 3834: auto-responders must not answer) and
 //     "X-Auto-Response-Suppress: All" (the same for Exchange), and Content-Language.
-//     New does not connect: the outbox must start, and keep messages, while the SMTP
+//   - New does not connect: the outbox must start, and keep its messages, while the SMTP
 //     server is down.
 package mail
 
