@@ -14,6 +14,8 @@ import (
 	"context"
 	"time"
 
+	"kilt/internal/audit"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 )
 
@@ -28,9 +30,11 @@ type Account struct {
 	PhoneVerified bool
 	// PasswordHash is a PHC string (Argon2id, or an imported bcrypt/argon2 hash until the
 	// next sign-in upgrades it).
-	PasswordHash      string
-	Locked            bool
-	Lang              string
+	PasswordHash string
+	Locked       bool
+	Lang         string
+	// SMSPausedUntil: wrong codes paused the account's SMS channel until then.
+	SMSPausedUntil    time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
@@ -49,17 +53,33 @@ type Throttle struct {
 }
 
 // PasswordChange is everything that happens, in one transaction, when an account gets a new
-// password.
+// password: the hash and its history entry; the recovery token that allowed it consumed
+// (single use: if it was consumed meanwhile, nothing happens and the change fails with 410
+// link_invalid); every other link and code of the account killed; every session but
+// KeepSessionID ended; the sign-in slow-down of the account cleared; the notices queued;
+// the audit event recorded.
 type PasswordChange struct {
 	AccountID int64
 	Hash      string
 	History   password.HistoryEntry
 	// HistorySize is how many history entries to keep (the policy's N, current included).
 	HistorySize int
-	// KeepSessionID is the session that made the change (0 for none): every other session of
-	// the account is revoked.
+	// KeepSessionID is the session that made the change (0 for none).
 	KeepSessionID int64
-	Now           time.Time
+	// ConsumeTokenHash is the recovery token that allows the change (nil: a signed-in change).
+	ConsumeTokenHash []byte
+	// ThrottleKey is the account's sign-in slow-down key, cleared by the change.
+	ThrottleKey string
+	Notices     []outbox.Message
+	Audit       audit.Event
+	Now         time.Time
+}
+
+// Client describes who asks for a change, for the audit trail and the language of notices.
+type Client struct {
+	IP        string
+	UserAgent string
+	Lang      string
 }
 
 // Store is what the account services need from storage. Implementations return

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"kilt"
+	"kilt/internal/audit"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 )
 
@@ -60,6 +62,8 @@ type Config struct {
 	Throttle    ThrottleConfig
 	// Secret is the server secret; the services derive their keys from it.
 	Secret []byte
+	// RecoveryURL is the recovery page that "password changed" notices point to.
+	RecoveryURL string
 }
 
 // Service creates accounts, signs people in and changes passwords.
@@ -276,7 +280,7 @@ func (s *Service) throttleKey(a *Account, id Identifier) string {
 // one: the policy applies (history included), every other session of the account is
 // revoked, and keepSessionID stays signed in. A wrong current password counts as a failed
 // sign-in.
-func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID int64, current, pw, confirm string) error {
+func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID int64, current, pw, confirm string, c Client) error {
 	if current == "" {
 		return kilt.E(kilt.KindInvalid, CodePasswordRequired)
 	}
@@ -301,13 +305,22 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID i
 	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
 		return err
 	}
-	return s.SetPassword(ctx, a, keepSessionID, pw, confirm)
+	return s.setPassword(ctx, a, PasswordChange{KeepSessionID: keepSessionID,
+		Audit: audit.Event{Type: audit.PasswordChanged, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
 }
 
-// SetPassword applies the policy to pw for account a and stores it with its history entry,
-// revoking every session but keepSessionID (0: all). Recovery uses it after the account
-// proved control of a channel; ChangePassword after the current password.
-func (s *Service) SetPassword(ctx context.Context, a *Account, keepSessionID int64, pw, confirm string) error {
+// ResetPassword sets pw for account a with a recovery token (its hash), which the change
+// consumes in its own transaction: 410 link_invalid if the token was used meanwhile, 422
+// if the policy refuses pw (the token stays usable). Every session ends; no one is signed
+// in by it.
+func (s *Service) ResetPassword(ctx context.Context, a *Account, tokenHash []byte, pw, confirm string, c Client) error {
+	return s.setPassword(ctx, a, PasswordChange{ConsumeTokenHash: tokenHash,
+		Audit: audit.Event{Type: audit.PasswordReset, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
+}
+
+// setPassword applies the policy to pw for account a and stores it with its history entry
+// and everything else change describes.
+func (s *Service) setPassword(ctx context.Context, a *Account, change PasswordChange, pw, confirm, lang string) error {
 	history, err := s.store.PasswordHistory(ctx, a.ID, s.policy.HistorySize)
 	if err != nil {
 		return err
@@ -324,8 +337,28 @@ func (s *Service) SetPassword(ctx context.Context, a *Account, keepSessionID int
 	if err != nil {
 		return err
 	}
-	return s.store.ChangePassword(ctx, PasswordChange{
-		AccountID: a.ID, Hash: hash, History: h, HistorySize: s.policy.HistorySize,
-		KeepSessionID: keepSessionID, Now: now,
-	})
+	change.AccountID, change.Hash, change.History, change.HistorySize, change.Now = a.ID, hash, h, s.policy.HistorySize, now
+	change.ThrottleKey = s.throttleKey(a, Identifier{})
+	change.Notices = s.notices(a, lang, now)
+	change.Audit.AccountID, change.Audit.At = a.ID, now
+	return s.store.ChangePassword(ctx, change)
+}
+
+// notices are the "your password was changed" messages, one to every verified channel of
+// the account. They carry the time and the way to recover, never a link, code or password.
+func (s *Service) notices(a *Account, lang string, now time.Time) []outbox.Message {
+	if lang == "" {
+		lang = a.Lang
+	}
+	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}
+	var out []outbox.Message
+	if a.Email != "" && a.EmailVerified {
+		out = append(out, outbox.Message{Channel: outbox.Email, Kind: outbox.PasswordChanged, Lang: lang, To: a.Email,
+			AccountID: a.ID, Params: params, CreatedAt: now})
+	}
+	if a.Phone != "" && a.PhoneVerified {
+		out = append(out, outbox.Message{Channel: outbox.SMS, Kind: outbox.PasswordChanged, Lang: lang, To: a.Phone,
+			AccountID: a.ID, Params: params, CreatedAt: now})
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
 	"kilt/internal/password"
+	"kilt/internal/recovery"
 	"kilt/internal/session"
 )
 
@@ -33,15 +34,16 @@ type Config struct {
 type API struct {
 	accounts *account.Service
 	sessions *session.Service
+	recovery *recovery.Service
 	cfg      Config
 }
 
 // New returns the API.
-func New(accounts *account.Service, sessions *session.Service, cfg Config) *API {
+func New(accounts *account.Service, sessions *session.Service, rec *recovery.Service, cfg Config) *API {
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = "kk"
 	}
-	return &API{accounts: accounts, sessions: sessions, cfg: cfg}
+	return &API{accounts: accounts, sessions: sessions, recovery: rec, cfg: cfg}
 }
 
 // handlerFunc is an API handler: it writes a success response itself, or returns an error
@@ -207,4 +209,10 @@ func (a *API) passwordPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// client describes the request's client for the services: its IP (as the middleware
+// found it), user agent and language.
+func (a *API) client(r *http.Request) account.Client {
+	return account.Client{IP: httpx.InfoFrom(r.Context()).ClientIP, UserAgent: r.UserAgent(), Lang: a.lang(r)}
 }

@@ -23,7 +23,8 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	if err := a.accounts.ChangePassword(r.Context(), sess.AccountID, sess.ID, req.CurrentPassword, req.Password, req.PasswordConfirm); err != nil {
+	if err := a.accounts.ChangePassword(r.Context(), sess.AccountID, sess.ID, req.CurrentPassword, req.Password,
+		req.PasswordConfirm, a.client(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

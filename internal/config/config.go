@@ -69,6 +69,15 @@ type Config struct {
 	SMSCountries    []string
 	SMSDailyBudget  int
 
+	// Recovery lifetimes and limits (SPEC §3).
+	LinkLifetime         time.Duration
+	CodeLifetime         time.Duration
+	LimitRecoveryIP      Rate
+	LimitRecoveryID      Rate
+	LimitRecoveryAccount Rate
+	LimitSMSNumberHour   Rate
+	LimitSMSNumberDay    Rate
+
 	OutboxWorkers     int
 	OutboxMaxAttempts int
 	Timezone          *time.Location
@@ -228,6 +237,20 @@ var settings = []setting{
 			c.ProductName = v
 			return nil
 		}},
+	{Env: "KILT_LINK_LIFETIME", Default: "30m", Usage: "lifetime of an e-mail recovery link",
+		parse: func(c *Config, v string) error { return parseDuration(&c.LinkLifetime, v, time.Minute, 24*time.Hour) }},
+	{Env: "KILT_CODE_LIFETIME", Default: "5m", Usage: "lifetime of an SMS code",
+		parse: func(c *Config, v string) error { return parseDuration(&c.CodeLifetime, v, time.Minute, time.Hour) }},
+	{Env: "KILT_LIMIT_RECOVERY_IP", Default: "30/1h", Usage: "recovery requests per client IP (COUNT/PERIOD; 0/1h: off)",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitRecoveryIP, v) }},
+	{Env: "KILT_LIMIT_RECOVERY_IDENTIFIER", Default: "5/1h", Usage: "recovery requests per e-mail or number, with or without an account",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitRecoveryID, v) }},
+	{Env: "KILT_LIMIT_RECOVERY_ACCOUNT", Default: "5/1h", Usage: "links or codes sent per account (over it: the same answer, nothing sent)",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitRecoveryAccount, v) }},
+	{Env: "KILT_LIMIT_SMS_NUMBER_HOUR", Default: "5/1h", Usage: "SMS per number per hour",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberHour, v) }},
+	{Env: "KILT_LIMIT_SMS_NUMBER_DAY", Default: "10/24h", Usage: "SMS per number per day",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberDay, v) }},
 	{Env: "KILT_SHUTDOWN_TIMEOUT", Default: "15s", Usage: "how long SIGTERM waits for requests in flight",
 		parse: func(c *Config, v string) error { return parseDuration(&c.ShutdownTimeout, v, 0, 10*time.Minute) }},
 }
@@ -519,6 +542,23 @@ func parseProxies(c *Config, v string) error {
 		sort.Strings(bad)
 		return fmt.Errorf("not an address or CIDR prefix: %s", strings.Join(bad, ", "))
 	}
+	return nil
+}
+
+// Rate is a limit: at most Count in any Period (Count 0: off).
+type Rate struct {
+	Count  int
+	Period time.Duration
+}
+
+func parseRate(dst *Rate, v string) error {
+	n, p, ok := strings.Cut(v, "/")
+	count, err := strconv.Atoi(n)
+	period, perr := time.ParseDuration(p)
+	if !ok || err != nil || perr != nil || count < 0 || count > 1_000_000 || period < time.Second || period > 30*24*time.Hour {
+		return errors.New("want COUNT/PERIOD, e.g. 5/1h or 10/24h (0/1h turns the limit off)")
+	}
+	*dst = Rate{Count: count, Period: period}
 	return nil
 }
 

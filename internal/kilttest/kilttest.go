@@ -132,16 +132,8 @@ func Start(t testing.TB, dialect string, env map[string]string) *Env {
 	e.App = app
 	srv := httptest.NewServer(app.Handler(nil))
 	e.URL = srv.URL
-	ctx, stop := context.WithCancel(context.Background())
-	dispatched := make(chan struct{})
-	go func() {
-		defer close(dispatched)
-		app.Dispatcher.Run(ctx)
-	}()
 	t.Cleanup(func() {
 		srv.Close()
-		stop()
-		<-dispatched
 		app.Close()
 	})
 	return e
@@ -211,4 +203,52 @@ func (e *Env) Do(t testing.TB, method, path string, body any, headers ...string)
 		t.Fatal(err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// Deliver does now what the background loops do: it resolves the recorded recovery
+// requests and sends what the outbox holds, until nothing is left that is due. (The tests
+// drive these steps themselves, so what they see does not depend on timing.)
+func (e *Env) Deliver(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	for range 100 {
+		r, err := e.App.Processor.Step(ctx)
+		if err != nil {
+			t.Fatalf("kilttest: resolving requests: %v", err)
+		}
+		d, err := e.App.Dispatcher.Step(ctx)
+		if err != nil {
+			t.Fatalf("kilttest: dispatching: %v", err)
+		}
+		if r == 0 && d == 0 {
+			return
+		}
+	}
+	t.Fatalf("kilttest: delivery did not settle")
+}
+
+// MailTo returns the plain-text bodies of the mails the SMTP server received for to,
+// oldest first.
+func (e *Env) MailTo(t testing.TB, to string) []Mail {
+	t.Helper()
+	var out []Mail
+	for _, m := range e.Mail.Messages() {
+		for _, rcpt := range m.To {
+			if rcpt == to {
+				out = append(out, parseMail(t, m.Data))
+			}
+		}
+	}
+	return out
+}
+
+// SMSTo returns the texts of the SMS the gateway accepted for the number, oldest first.
+func (e *Env) SMSTo(to string) []string {
+	var out []string
+	for _, m := range e.SMS.Messages() {
+		if m.To == to {
+			out = append(out, m.Text)
+		}
+	}
+	return out
 }

@@ -19,6 +19,8 @@ import (
 	"kilt/internal/metrics"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
+	"kilt/internal/ratelimit"
+	"kilt/internal/recovery"
 	"kilt/internal/session"
 	"kilt/internal/sms"
 	"kilt/internal/sqlstore"
@@ -35,6 +37,10 @@ type App struct {
 	Accounts *account.Service
 	Sessions *session.Service
 	Clock    kilt.Clock
+
+	Recovery  *recovery.Service
+	Processor *recovery.Processor
+	Audit     *sqlstore.Audit
 
 	Outbox     *sqlstore.Outbox
 	Dispatcher *outbox.Dispatcher
@@ -96,7 +102,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), hasher, policy, clock,
-			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret}),
+			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
 		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
 			session.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionLifetime}),
 		Outbox:  sqlstore.NewOutbox(db),
@@ -106,6 +112,22 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		db.Close()
 		return nil, err
 	}
+	rcfg := recovery.Config{ResetURL: recoveryURL(cfg) + "/reset", RecoveryURL: recoveryURL(cfg), Secret: secret,
+		LinkLifetime: cfg.LinkLifetime, CodeLifetime: cfg.CodeLifetime,
+		Limits: recovery.Limits{
+			PerIP:         limit("recovery_ip", cfg.LimitRecoveryIP),
+			PerIdentifier: limit("recovery_identifier", cfg.LimitRecoveryID),
+			PerAccount:    limit("recovery_account", cfg.LimitRecoveryAccount),
+			SMSNumberHour: limit("sms_number_hour", cfg.LimitSMSNumberHour),
+			SMSNumberDay:  limit("sms_number_day", cfg.LimitSMSNumberDay),
+		}}
+	var check recovery.NumberCheck
+	if a.SMSGuard != nil {
+		check = a.SMSGuard.Check
+	}
+	a.Processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, rcfg, check, a.Dispatcher, log)
+	a.Recovery = recovery.NewService(sqlstore.NewRecovery(db), a.Accounts, clock, rcfg, a.Processor)
+	a.Audit = sqlstore.NewAudit(db)
 	return a, nil
 }
 
@@ -129,4 +151,17 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// recoveryURL is the recovery page that notices point to ("" for commands that do not
+// serve and have no base URL).
+func recoveryURL(cfg *config.Config) string {
+	if cfg.BaseURL == nil {
+		return ""
+	}
+	return cfg.BaseURL.String() + "/recovery"
+}
+
+func limit(name string, r config.Rate) ratelimit.Limit {
+	return ratelimit.Limit{Name: name, Count: r.Count, Period: r.Period}
 }

@@ -31,7 +31,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	if secure {
 		cookie = "__Host-kilt"
 	}
-	apiSrv := api.New(a.Accounts, a.Sessions, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
+	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +240,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(dispatched)
 		a.Dispatcher.Run(dctx)
 	}()
+	resolved := make(chan struct{})
+	go func() {
+		defer close(resolved)
+		a.Processor.Run(dctx)
+	}()
+	defer func() { <-resolved }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

@@ -21,14 +21,15 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 var _ account.Store = (*Accounts)(nil)
 
 const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
-	created_at, updated_at, password_changed_at`
+	created_at, updated_at, password_changed_at, sms_paused_until`
 
 // scanAccount is the one scan helper of accounts; its column order is accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {
 	var a account.Account
 	var email, phone sql.NullString
+	var paused *time.Time
 	err := row.Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.PasswordHash,
-		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt))
+		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
@@ -36,6 +37,9 @@ func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) 
 		return nil, err
 	}
 	a.Email, a.Phone = email.String, phone.String
+	if paused != nil {
+		a.SMSPausedUntil = *paused
+	}
 	return &a, nil
 }
 
@@ -116,6 +120,18 @@ func (s *Accounts) ChangePassword(ctx context.Context, c account.PasswordChange)
 		return fmt.Errorf("sqlstore: history size %d", c.HistorySize)
 	}
 	return s.db.InTx(ctx, func(tx *Tx) error {
+		if c.ConsumeTokenHash != nil {
+			// Single use: of two resets racing with one token, exactly one finds it unused.
+			res, err := tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1
+				WHERE token_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1`,
+				c.Now, c.ConsumeTokenHash, c.AccountID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return kilt.E(kilt.KindGone, "link_invalid")
+			}
+		}
 		res, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2, password_changed_at = $2
 			WHERE id = $3`, c.Hash, c.Now, c.AccountID)
 		if err != nil {
@@ -123,6 +139,30 @@ func (s *Accounts) ChangePassword(ctx context.Context, c account.PasswordChange)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return kilt.ErrNotFound
+		}
+		// Every outstanding link and code of the account dies with the old password.
+		if _, err := tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`,
+			c.Now, c.AccountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE recovery_flows SET code_hmac = NULL, expires_at = $1 WHERE account_id = $2 AND expires_at > $1`,
+			c.Now, c.AccountID); err != nil {
+			return err
+		}
+		if c.ThrottleKey != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, c.ThrottleKey); err != nil {
+				return err
+			}
+		}
+		for i := range c.Notices {
+			if err := enqueue(ctx, tx, &c.Notices[i]); err != nil {
+				return err
+			}
+		}
+		if c.Audit.Type != "" {
+			if err := recordAudit(ctx, tx, c.Audit); err != nil {
+				return err
+			}
 		}
 		if err := insertHistory(ctx, tx, c.AccountID, c.History); err != nil {
 			return err

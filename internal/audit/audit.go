@@ -1,0 +1,47 @@
+// Package audit is the trail of what happened to accounts: every registration, sign-in
+// (success and failure), recovery request, wrong code, password change and session
+// revocation, with its time, the client's IP and user agent. Events never hold a password,
+// token or code; an identifier that names no account is kept masked.
+package audit
+
+import (
+	"context"
+	"time"
+)
+
+// Event types.
+const (
+	RegistrationRequested = "registration_requested"
+	RegistrationCompleted = "registration_completed"
+	LoginSucceeded        = "login_succeeded"
+	LoginFailed           = "login_failed"
+	RecoveryRequested     = "recovery_requested"
+	RecoveryLimited       = "recovery_limited"
+	CodeFailed            = "code_failed"
+	SMSPaused             = "sms_paused"
+	PasswordChanged       = "password_changed"
+	PasswordReset         = "password_reset"
+	SessionRevoked        = "session_revoked"
+	SessionsRevokedAll    = "sessions_revoked_all"
+	AccountLocked         = "account_locked"
+	AccountUnlocked       = "account_unlocked"
+)
+
+// Event is one entry of the trail.
+type Event struct {
+	ID        int64
+	At        time.Time
+	Type      string
+	AccountID int64 // 0: none (an unknown identifier)
+	IP        string
+	UserAgent string
+	// Detail is a short, secret-free note: the channel, a masked identifier, a reason.
+	Detail string
+}
+
+// Store keeps the trail.
+type Store interface {
+	Record(ctx context.Context, e Event) error
+	// Recent returns the account's newest n events, newest first.
+	Recent(ctx context.Context, accountID int64, n int) ([]Event, error)
+}
