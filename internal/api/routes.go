@@ -2,17 +2,39 @@ package api
 
 import "net/http"
 
-// Routes registers every route of the API on mux, under /api/v1.
+// Route is one call of the API.
+type Route struct {
+	Method  string
+	Pattern string // as http.ServeMux reads it, e.g. /api/v1/registrations/{id}/verify
+	handler func(a *API) handlerFunc
+}
+
+// routes is every call of the API, in one table: Routes mounts it and the OpenAPI test
+// compares it with the document.
+var routes = []Route{
+	{"POST", "/api/v1/sessions", func(a *API) handlerFunc { return a.createSession }},
+	{"GET", "/api/v1/sessions/current", func(a *API) handlerFunc { return a.currentSession }},
+	{"DELETE", "/api/v1/sessions/current", func(a *API) handlerFunc { return a.deleteCurrentSession }},
+	{"DELETE", "/api/v1/sessions", func(a *API) handlerFunc { return a.deleteAllSessions }},
+	{"POST", "/api/v1/password", func(a *API) handlerFunc { return a.changePassword }},
+	{"GET", "/api/v1/password-policy", func(a *API) handlerFunc { return a.passwordPolicy }},
+	{"POST", "/api/v1/recovery/email", func(a *API) handlerFunc { return a.recoveryEmail }},
+	{"POST", "/api/v1/recovery/phone", func(a *API) handlerFunc { return a.recoveryPhone }},
+	{"POST", "/api/v1/recovery/phone/resend", func(a *API) handlerFunc { return a.recoveryResend }},
+	{"POST", "/api/v1/recovery/phone/verify", func(a *API) handlerFunc { return a.recoveryVerify }},
+	{"POST", "/api/v1/recovery/reset", func(a *API) handlerFunc { return a.recoveryReset }},
+}
+
+// Routes registers every route of the API on mux.
 func (a *API) Routes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/sessions", a.handle(a.createSession))
-	mux.Handle("GET /api/v1/sessions/current", a.handle(a.currentSession))
-	mux.Handle("DELETE /api/v1/sessions/current", a.handle(a.deleteCurrentSession))
-	mux.Handle("DELETE /api/v1/sessions", a.handle(a.deleteAllSessions))
-	mux.Handle("POST /api/v1/password", a.handle(a.changePassword))
-	mux.Handle("GET /api/v1/password-policy", a.handle(a.passwordPolicy))
-	mux.Handle("POST /api/v1/recovery/email", a.handle(a.recoveryEmail))
-	mux.Handle("POST /api/v1/recovery/phone", a.handle(a.recoveryPhone))
-	mux.Handle("POST /api/v1/recovery/phone/resend", a.handle(a.recoveryResend))
-	mux.Handle("POST /api/v1/recovery/phone/verify", a.handle(a.recoveryVerify))
-	mux.Handle("POST /api/v1/recovery/reset", a.handle(a.recoveryReset))
+	for _, r := range routes {
+		mux.Handle(r.Method+" "+r.Pattern, a.handle(r.handler(a)))
+	}
+}
+
+// RouteList returns the method and pattern of every route.
+func RouteList() []Route {
+	out := make([]Route, len(routes))
+	copy(out, routes)
+	return out
 }
