@@ -3,6 +3,7 @@ package kilt
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +39,46 @@ func TestKindAndCodeThroughWrapping(t *testing.T) {
 	}
 	if e, _ := AsError(wrapped); e.RetryAfter != 3*time.Second || e.Details["n"] != 1 {
 		t.Errorf("details lost: %+v", e)
+	}
+}
+
+func TestTokensAndCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		tok, hash, err := NewToken()
+		if err != nil || !WellFormedToken(tok) || len(hash) != 32 || string(HashToken(tok)) != string(hash) || seen[tok] {
+			t.Fatalf("token %q: %v", tok, err)
+		}
+		seen[tok] = true
+	}
+	for _, bad := range []string{"", "short", strings.Repeat("A", 42), strings.Repeat("A", 42) + "!", strings.Repeat("A", 44)} {
+		if WellFormedToken(bad) {
+			t.Errorf("WellFormedToken(%q) = true", bad)
+		}
+	}
+	// Codes are uniform over the six digits: every first digit turns up.
+	first := map[byte]int{}
+	for range 2000 {
+		c, err := NewCode()
+		if err != nil || !WellFormedCode(c) {
+			t.Fatalf("code %q: %v", c, err)
+		}
+		first[c[0]]++
+	}
+	if len(first) != 10 {
+		t.Errorf("first digits seen: %d of 10", len(first))
+	}
+	for _, bad := range []string{"12345", "1234567", "12345a", "+12345", "-12345", "１２３４５６"} {
+		if WellFormedCode(bad) {
+			t.Errorf("WellFormedCode(%q) = true", bad)
+		}
+	}
+	key := []byte("k")
+	if string(CodeMAC(key, "flow-a", "123456")) == string(CodeMAC(key, "flow-b", "123456")) {
+		t.Errorf("a code's MAC does not depend on what it is bound to")
+	}
+	id, _ := NewID()
+	if !WellFormedID(id) || WellFormedID(id+"x") {
+		t.Errorf("NewID %q", id)
 	}
 }

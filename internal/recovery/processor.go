@@ -146,7 +146,7 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 	}
 	msg := &outbox.Message{Channel: r.Channel, Lang: r.Lang, AccountID: a.ID, CreatedAt: now}
 	if r.Channel == outbox.Email {
-		token, hash, err := newToken()
+		token, hash, err := kilt.NewToken()
 		if err != nil {
 			return false, err
 		}
@@ -157,11 +157,11 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 		msg.Params = map[string]string{"minutes": strconv.Itoa(int(p.cfg.LinkLifetime / time.Minute))}
 		msg.Secret = map[string]string{"link": p.cfg.ResetURL + "?token=" + token}
 	} else {
-		code, err := newCode()
+		code, err := kilt.NewCode()
 		if err != nil {
 			return false, err
 		}
-		if err := tx.SetFlowCode(ctx, r.FlowID, a.ID, codeMAC(p.codes, r.FlowID, code)); err != nil {
+		if err := tx.SetFlowCode(ctx, r.FlowID, a.ID, kilt.CodeMAC(p.codes, r.FlowID, code)); err != nil {
 			return false, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryCode, a.Phone

@@ -21,12 +21,6 @@ package recovery
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
-	"math/big"
 	"time"
 
 	"kilt/internal/account"
@@ -155,65 +149,6 @@ func (c Config) withDefaults() Config {
 		c.Limits = DefaultLimits()
 	}
 	return c
-}
-
-// tokenBytes is the entropy of a link or reset token (SPEC §3).
-const tokenBytes = 32
-
-// newToken returns a fresh token and the hash the store keeps of it.
-func newToken() (string, []byte, error) {
-	raw := make([]byte, tokenBytes)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, err
-	}
-	t := base64.RawURLEncoding.EncodeToString(raw)
-	return t, HashToken(t), nil
-}
-
-// HashToken is what the store keeps of a token: its SHA-256. A token has 256 bits of
-// entropy, so a fast hash is enough — no dictionary can be run against it.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// wellFormedToken reports whether t looks like a token we issue, so garbage costs no
-// database round trip.
-func wellFormedToken(t string) bool {
-	if len(t) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(t)
-	return err == nil
-}
-
-// newCode returns 6 digits, uniform over 000000–999999 (crypto/rand's Int has no modulo
-// bias).
-func newCode() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%06d", n.Int64()), nil
-}
-
-// codeMAC binds a code to its flow under the code key: the store holds no code, and a
-// code is worthless in any other flow.
-func codeMAC(key []byte, flowID, code string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(flowID))
-	m.Write([]byte{0})
-	m.Write([]byte(code))
-	return m.Sum(nil)
-}
-
-// newFlowID returns an unguessable flow id.
-func newFlowID() (string, error) {
-	raw := make([]byte, 16)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
 // ResolveTx is what resolving one request may do, inside the transaction that removes the

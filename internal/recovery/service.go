@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"strconv"
 	"time"
 
 	"kilt"
 	"kilt/internal/account"
-	"kilt/internal/audit"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
 )
@@ -78,7 +76,7 @@ func (s *Service) RequestPhone(ctx context.Context, c Client, phone string) (Flo
 	if err != nil {
 		return FlowInfo{}, err
 	}
-	id, err := newFlowID()
+	id, err := kilt.NewID()
 	if err != nil {
 		return FlowInfo{}, err
 	}
@@ -100,7 +98,7 @@ func (s *Service) RequestPhone(ctx context.Context, c Client, phone string) (Flo
 // Resend asks for a new code in a flow, after the cool-down: 429 resend_too_soon with the
 // seconds left before it, 410 flow_gone for an unknown or expired flow.
 func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo, error) {
-	if !wellFormedFlowID(flowID) {
+	if !kilt.WellFormedID(flowID) {
 		return FlowInfo{}, kilt.E(kilt.KindGone, CodeFlowGone)
 	}
 	now := s.clock()
@@ -141,18 +139,18 @@ func (s *Service) requestChecks(c Client, identifier string) []ratelimit.Check {
 // or whose code was used up, 410 flow_gone. A flow without an account answers exactly as
 // one with an account answers a wrong code.
 func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (string, error) {
-	if !wellFormedFlowID(flowID) {
+	if !kilt.WellFormedID(flowID) {
 		return "", kilt.E(kilt.KindGone, CodeFlowGone)
 	}
-	if !wellFormedCode(code) {
+	if !kilt.WellFormedCode(code) {
 		return "", kilt.E(kilt.KindInvalid, CodeCodeFormat)
 	}
-	token, hash, err := newToken()
+	token, hash, err := kilt.NewToken()
 	if err != nil {
 		return "", err
 	}
 	now := s.clock()
-	mac := codeMAC(s.codeKey, flowID, code)
+	mac := kilt.CodeMAC(s.codeKey, flowID, code)
 	var out VerifyOutcome
 	f, err := s.store.Verify(ctx, flowID, now, s.cfg.AccountFailures, s.cfg.FailureWindow, s.cfg.PauseFor,
 		func(f Flow) VerifyOutcome {
@@ -190,10 +188,10 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 // code of the account and sends the "password changed" notice.
 func (s *Service) Reset(ctx context.Context, c Client, token, pw, confirm string) error {
 	gone := kilt.E(kilt.KindGone, CodeLinkInvalid)
-	if !wellFormedToken(token) {
+	if !kilt.WellFormedToken(token) {
 		return gone
 	}
-	hash := HashToken(token)
+	hash := kilt.HashToken(token)
 	accountID, err := s.store.TokenAccount(ctx, hash, s.clock())
 	if errors.Is(err, kilt.ErrNotFound) {
 		return gone
@@ -216,25 +214,3 @@ const (
 	CodeCodeFormat  = "code_format"
 	CodeCodeExpired = "code_expired"
 )
-
-func wellFormedFlowID(id string) bool { return len(id) == 22 && wellFormedB64(id) }
-
-func wellFormedB64(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func wellFormedCode(code string) bool {
-	if len(code) != 6 {
-		return false
-	}
-	_, err := strconv.Atoi(code)
-	return err == nil && code[0] != '-' && code[0] != '+'
-}
-
-var _ = audit.RecoveryRequested

@@ -7,9 +7,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"time"
 
@@ -18,9 +15,6 @@ import (
 
 // CodeUnauthorized is the error code of a missing, unknown or expired session.
 const CodeUnauthorized = kilt.CodeUnauthorized
-
-// tokenBytes is the entropy of a session token (SPEC §3).
-const tokenBytes = 32
 
 // Session is one signed-in browser or API client.
 type Session struct {
@@ -82,17 +76,16 @@ func (s *Service) Config() Config { return s.cfg }
 // Create starts a session for the account and returns it with its token, which is shown to
 // the client once and never stored.
 func (s *Service) Create(ctx context.Context, accountID int64, ip, userAgent string) (*Session, string, error) {
-	raw := make([]byte, tokenBytes)
-	if _, err := rand.Read(raw); err != nil {
+	token, hash, err := kilt.NewToken()
+	if err != nil {
 		return nil, "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.clock()
 	sess := &Session{
 		AccountID: accountID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: ip, UserAgent: truncate(userAgent, 512),
 	}
-	if err := s.store.CreateSession(ctx, sess, hashToken(token)); err != nil {
+	if err := s.store.CreateSession(ctx, sess, hash); err != nil {
 		return nil, "", err
 	}
 	return sess, token, nil
@@ -102,10 +95,10 @@ func (s *Service) Create(ctx context.Context, accountID int64, ip, userAgent str
 // malformed, unknown, idle or expired token gets 401 unauthorized; an expired session is
 // deleted on the way.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Session, error) {
-	if !wellFormed(token) {
+	if !kilt.WellFormedToken(token) {
 		return nil, kilt.E(kilt.KindUnauthorized, CodeUnauthorized)
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, hashToken(token))
+	sess, err := s.store.SessionByTokenHash(ctx, kilt.HashToken(token))
 	if errors.Is(err, kilt.ErrNotFound) {
 		return nil, kilt.E(kilt.KindUnauthorized, CodeUnauthorized)
 	}
@@ -143,27 +136,6 @@ func (s *Service) Revoke(ctx context.Context, id int64) error { return s.store.D
 // RevokeAll ends every session of the account (sign out everywhere) and reports how many.
 func (s *Service) RevokeAll(ctx context.Context, accountID int64) (int64, error) {
 	return s.store.DeleteAccountSessions(ctx, accountID, 0)
-}
-
-// hashToken is what the store keeps of a token.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// wellFormed reports whether token has the shape of a token Create makes, so that garbage
-// costs no database round trip.
-func wellFormed(token string) bool {
-	if len(token) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
-		return false
-	}
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func truncate(s string, n int) string {
