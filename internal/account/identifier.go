@@ -1,6 +1,7 @@
 package account
 
 import (
+	"crypto/hmac"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -170,3 +171,6 @@ func (id Identifier) Mask() string {
 	}
 	return MaskPhone(id.Value)
 }
+
+// hmacEqual compares two MACs in constant time.
+func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }

@@ -35,15 +35,17 @@ type API struct {
 	accounts *account.Service
 	sessions *session.Service
 	recovery *recovery.Service
-	cfg      Config
+	// registrations registers new accounts.
+	registrations *account.Registrations
+	cfg           Config
 }
 
 // New returns the API.
-func New(accounts *account.Service, sessions *session.Service, rec *recovery.Service, cfg Config) *API {
+func New(accounts *account.Service, sessions *session.Service, rec *recovery.Service, reg *account.Registrations, cfg Config) *API {
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = "kk"
 	}
-	return &API{accounts: accounts, sessions: sessions, recovery: rec, cfg: cfg}
+	return &API{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg}
 }
 
 // handlerFunc is an API handler: it writes a success response itself, or returns an error

@@ -439,3 +439,7 @@ func TestRecoverySecretsNeverLogged(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+func regexpReplace(pattern, s string) string {
+	return regexp.MustCompile(pattern).ReplaceAllString(s, "")
+}

@@ -38,9 +38,10 @@ type App struct {
 	Sessions *session.Service
 	Clock    kilt.Clock
 
-	Recovery  *recovery.Service
-	Processor *recovery.Processor
-	Audit     *sqlstore.Audit
+	Recovery      *recovery.Service
+	Registrations *account.Registrations
+	Processor     *recovery.Processor
+	Audit         *sqlstore.Audit
 
 	Outbox     *sqlstore.Outbox
 	Dispatcher *outbox.Dispatcher
@@ -128,6 +129,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, rcfg, check, a.Dispatcher, log)
 	a.Recovery = recovery.NewService(sqlstore.NewRecovery(db), a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
+	a.Registrations = account.NewRegistrations(sqlstore.NewRegistrations(db), a.Accounts, clock, account.RegistrationConfig{
+		PerIP:         ratelimit.Limit{Name: "registration_ip", Count: 20, Period: time.Hour},
+		PerIdentifier: ratelimit.Limit{Name: "registration_identifier", Count: 5, Period: time.Hour},
+		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,
+		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
+	}, check, a.Dispatcher)
 	return a, nil
 }
 
@@ -153,14 +160,16 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// recoveryURL is the recovery page that notices point to ("" for commands that do not
-// serve and have no base URL).
-func recoveryURL(cfg *config.Config) string {
+// baseURL is the configured base URL ("" for commands that do not serve and have none).
+func baseURL(cfg *config.Config) string {
 	if cfg.BaseURL == nil {
 		return ""
 	}
-	return cfg.BaseURL.String() + "/recovery"
+	return cfg.BaseURL.String()
 }
+
+// recoveryURL is the recovery page that notices point to.
+func recoveryURL(cfg *config.Config) string { return baseURL(cfg) + "/recovery" }
 
 func limit(name string, r config.Rate) ratelimit.Limit {
 	return ratelimit.Limit{Name: name, Count: r.Count, Period: r.Period}

@@ -31,7 +31,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	if secure {
 		cookie = "__Host-kilt"
 	}
-	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
+	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

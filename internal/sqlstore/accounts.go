@@ -53,25 +53,28 @@ func nullable(s string) any {
 
 // CreateAccount implements account.Store.
 func (s *Accounts) CreateAccount(ctx context.Context, a *account.Account, h password.HistoryEntry) error {
+	return s.db.InTx(ctx, func(tx *Tx) error { return insertAccount(ctx, tx, a, h) })
+}
+
+// insertAccount inserts a and its first history entry in tx, setting a.ID; a taken
+// identifier is a *kilt.Error of kind conflict, code identifier_taken.
+func insertAccount(ctx context.Context, tx *Tx, a *account.Account, h password.HistoryEntry) error {
 	emailKey := ""
 	if a.Email != "" {
 		emailKey = account.EmailKey(a.Email)
 	}
-	err := s.db.InTx(ctx, func(tx *Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
-			password_hash, locked, lang, created_at, updated_at, password_changed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			nullable(a.Email), nullable(emailKey), a.EmailVerified, nullable(a.Phone), a.PhoneVerified,
-			a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt).Scan(&a.ID)
-		if err != nil {
-			return err
-		}
-		return insertHistory(ctx, tx, a.ID, h)
-	})
+	err := tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
+		password_hash, locked, lang, created_at, updated_at, password_changed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		nullable(a.Email), nullable(emailKey), a.EmailVerified, nullable(a.Phone), a.PhoneVerified,
+		a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt).Scan(&a.ID)
 	if IsUniqueViolation(err) {
 		return kilt.Errorf(kilt.KindConflict, account.CodeIdentifierTaken, "identifier already has an account")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return insertHistory(ctx, tx, a.ID, h)
 }
 
 func insertHistory(ctx context.Context, q Querier, accountID int64, h password.HistoryEntry) error {
