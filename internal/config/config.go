@@ -77,6 +77,8 @@ type Config struct {
 	LimitRecoveryAccount Rate
 	LimitSMSNumberHour   Rate
 	LimitSMSNumberDay    Rate
+	LimitRegistrationIP  Rate
+	LimitRegistrationID  Rate
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
@@ -251,6 +253,10 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberHour, v) }},
 	{Env: "KILT_LIMIT_SMS_NUMBER_DAY", Default: "10/24h", Usage: "SMS per number per day",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberDay, v) }},
+	{Env: "KILT_LIMIT_REGISTRATION_IP", Default: "20/1h", Usage: "registrations per client IP",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
+	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
 	{Env: "KILT_SHUTDOWN_TIMEOUT", Default: "15s", Usage: "how long SIGTERM waits for requests in flight",
 		parse: func(c *Config, v string) error { return parseDuration(&c.ShutdownTimeout, v, 0, 10*time.Minute) }},
 }

@@ -130,8 +130,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Recovery = recovery.NewService(sqlstore.NewRecovery(db), a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Registrations = account.NewRegistrations(sqlstore.NewRegistrations(db), a.Accounts, clock, account.RegistrationConfig{
-		PerIP:         ratelimit.Limit{Name: "registration_ip", Count: 20, Period: time.Hour},
-		PerIdentifier: ratelimit.Limit{Name: "registration_identifier", Count: 5, Period: time.Hour},
+		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
+		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
 		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 	}, check, a.Dispatcher)
