@@ -23,6 +23,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/config"
 	"kilt/internal/outbox"
 	"kilt/internal/server"
@@ -238,9 +239,21 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		if sub == "show" {
 			printAccount(stdout, a)
+			events, err := app.Accounts.Recent(ctx, a.ID, 20)
+			if err != nil {
+				return err
+			}
+			printEvents(stdout, events)
 			return nil
 		}
 		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
+			return err
+		}
+		typ := audit.AccountUnlocked
+		if sub == "lock" {
+			typ = audit.AccountLocked
+		}
+		if err := app.Accounts.Record(ctx, audit.Event{Type: typ, AccountID: a.ID, Detail: "by an operator (kilt user " + sub + ")"}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
@@ -274,6 +287,20 @@ func printAccount(w io.Writer, a *account.Account) {
 	fmt.Fprintf(w, "created:             %s\n", a.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "password changed:    %s\n", a.PasswordChangedAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "password hash:       %s\n", hashScheme(a.PasswordHash))
+}
+
+// printEvents lists the account's recent audit events, newest first.
+func printEvents(w io.Writer, events []audit.Event) {
+	fmt.Fprintln(w, "recent events:")
+	if len(events) == 0 {
+		fmt.Fprintln(w, "  (none)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range events {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), e.Type, e.IP, e.Detail)
+	}
+	tw.Flush()
 }
 
 // hashScheme names the hash's algorithm and cost, never the hash itself.

@@ -91,6 +91,12 @@ func TestUserAddThenSignIn(t *testing.T) {
 			if _, _, code = runKilt(t, env, "", "user", "lock", "1"); code != 0 {
 				t.Errorf("user lock: exit %d", code)
 			}
+			out, _, _ = runKilt(t, env, "", "user", "show", "1")
+			for _, want := range []string{"recent events:", "login_succeeded", "127.0.0.1", "account_locked"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("user show lacks %q:\n%s", want, out)
+				}
+			}
 			resp, err = http.Post(base+"/api/v1/sessions", "application/json", strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)

@@ -69,6 +69,7 @@ type Config struct {
 // Service creates accounts, signs people in and changes passwords.
 type Service struct {
 	store  Store
+	audit  audit.Store
 	hasher *password.Hasher
 	policy password.Policy
 	clock  kilt.Clock
@@ -77,8 +78,8 @@ type Service struct {
 	idKey  []byte // keys the throttle key of unknown identifiers
 }
 
-// NewService returns a Service.
-func NewService(store Store, hasher *password.Hasher, policy password.Policy, clock kilt.Clock, cfg Config) *Service {
+// NewService returns a Service. Sign-ins are recorded in trail.
+func NewService(store Store, trail audit.Store, hasher *password.Hasher, policy password.Policy, clock kilt.Clock, cfg Config) *Service {
 	if cfg.PhoneRegion == "" {
 		cfg.PhoneRegion = "KZ"
 	}
@@ -86,7 +87,7 @@ func NewService(store Store, hasher *password.Hasher, policy password.Policy, cl
 		cfg.Throttle = DefaultThrottle()
 	}
 	return &Service{
-		store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
+		store: store, audit: trail, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
 		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
 		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"),
 	}
@@ -175,7 +176,7 @@ func (s *Service) SetLocked(ctx context.Context, id int64, locked bool) error {
 // failures gets 429 login_throttled with the seconds to wait, known or not; a locked account
 // with the right password gets 403 account_locked. A hash below the configured cost is
 // upgraded on success.
-func (s *Service) Login(ctx context.Context, rawIdentifier, pw string) (*Account, error) {
+func (s *Service) Login(ctx context.Context, rawIdentifier, pw string, c Client) (*Account, error) {
 	id, err := s.ParseIdentifier(rawIdentifier)
 	if err != nil {
 		return nil, err
@@ -197,20 +198,23 @@ func (s *Service) Login(ctx context.Context, rawIdentifier, pw string) (*Account
 	if err := s.countAttempt(ctx, key); err != nil {
 		return nil, err
 	}
+	ev := audit.Event{Type: audit.LoginFailed, IP: c.IP, UserAgent: c.UserAgent, At: s.clock()}
 	if a == nil {
 		// Same cost as a real verification, so timing does not tell the identifier is unknown;
 		// and under overload the same 503 a real verification would get.
 		if err := s.hasher.DummyVerify(ctx, pw); err != nil {
 			return nil, s.uncount(ctx, key, err)
 		}
-		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
+		ev.Detail = "unknown " + id.Mask()
+		return nil, s.failed(ctx, ev)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, pw, a.PasswordHash)
 	if err != nil {
 		return nil, s.uncount(ctx, key, err)
 	}
 	if !ok {
-		return nil, kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
+		ev.AccountID, ev.Detail = a.ID, "wrong password"
+		return nil, s.failed(ctx, ev)
 	}
 	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
 		return nil, err
@@ -221,7 +225,33 @@ func (s *Service) Login(ctx context.Context, rawIdentifier, pw string) (*Account
 	if rehash {
 		s.upgradeHash(ctx, a, pw)
 	}
+	ev.Type, ev.AccountID = audit.LoginSucceeded, a.ID
+	if err := s.audit.Record(ctx, ev); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// failed records a failed sign-in and returns the answer for it: the same whether the
+// identifier was unknown or the password wrong, after the same work.
+func (s *Service) failed(ctx context.Context, ev audit.Event) error {
+	if err := s.audit.Record(ctx, ev); err != nil {
+		return err
+	}
+	return kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
+}
+
+// Recent returns the account's newest n audit events, newest first.
+func (s *Service) Recent(ctx context.Context, accountID int64, n int) ([]audit.Event, error) {
+	return s.audit.Recent(ctx, accountID, n)
+}
+
+// Record adds an event to the audit trail (sign-outs, operators' actions).
+func (s *Service) Record(ctx context.Context, e audit.Event) error {
+	if e.At.IsZero() {
+		e.At = s.clock()
+	}
+	return s.audit.Record(ctx, e)
 }
 
 // upgradeHash re-hashes pw at the configured cost. A failure here must not fail the sign-in:

@@ -15,6 +15,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
 	"kilt/internal/password"
@@ -217,4 +218,10 @@ func (a *API) passwordPolicy(w http.ResponseWriter, r *http.Request) error {
 // found it), user agent and language.
 func (a *API) client(r *http.Request) account.Client {
 	return account.Client{IP: httpx.InfoFrom(r.Context()).ClientIP, UserAgent: r.UserAgent(), Lang: a.lang(r)}
+}
+
+// record adds an event about the account to the audit trail, with the request's client.
+func (a *API) record(r *http.Request, typ string, accountID int64, detail string) error {
+	c := a.client(r)
+	return a.accounts.Record(r.Context(), audit.Event{Type: typ, AccountID: accountID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail})
 }

@@ -443,3 +443,40 @@ func TestRecoverySecretsNeverLogged(t *testing.T) {
 func regexpReplace(pattern, s string) string {
 	return regexp.MustCompile(pattern).ReplaceAllString(s, "")
 }
+
+// TestAuditTrail: the events of SPEC §3 are recorded with time, IP and user agent.
+func TestAuditTrail(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	a := addAccount(t, e, "a@mail.kz", "+77011234567", goodPassword)
+	login(t, e, "a@mail.kz", "Wrong-Guess-1")
+	s := mustLogin(t, e, "a@mail.kz", goodPassword)
+	e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"})
+	var f struct {
+		FlowID string `json:"flow_id"`
+	}
+	e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}).JSON(t, &f)
+	e.Deliver(t)
+	e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": "000000"})
+	e.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": newPassword,
+		"password_confirm": newPassword}, append(bearer(s.Token), "User-Agent", "Kilt-Test/1.0")...)
+	e.Do(t, "DELETE", "/api/v1/sessions", nil, bearer(s.Token)...)
+	events, err := e.App.Accounts.Recent(t.Context(), a.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, ev := range events {
+		seen[ev.Type] = true
+		if ev.At.IsZero() || (ev.IP == "" && ev.Type != "code_failed") {
+			t.Errorf("event %s lacks time or IP: %+v", ev.Type, ev)
+		}
+		if ev.Type == "password_changed" && ev.UserAgent != "Kilt-Test/1.0" {
+			t.Errorf("password_changed user agent %q", ev.UserAgent)
+		}
+	}
+	for _, want := range []string{"login_failed", "login_succeeded", "recovery_requested", "code_failed", "password_changed", "sessions_revoked_all"} {
+		if !seen[want] {
+			t.Errorf("no %s event; got %v", want, seen)
+		}
+	}
+}

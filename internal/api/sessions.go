@@ -2,9 +2,11 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/httpx"
 	"kilt/internal/session"
 )
@@ -55,7 +57,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	acct, err := a.accounts.Login(r.Context(), req.Identifier, req.Password)
+	acct, err := a.accounts.Login(r.Context(), req.Identifier, req.Password, a.client(r))
 	if err != nil {
 		return err
 	}
@@ -98,6 +100,9 @@ func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error
 	if err := a.sessions.Revoke(r.Context(), sess.ID); err != nil {
 		return err
 	}
+	if err := a.record(r, audit.SessionRevoked, sess.AccountID, ""); err != nil {
+		return err
+	}
 	a.clearCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -109,7 +114,11 @@ func (a *API) deleteAllSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.sessions.RevokeAll(r.Context(), sess.AccountID); err != nil {
+	n, err := a.sessions.RevokeAll(r.Context(), sess.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := a.record(r, audit.SessionsRevokedAll, sess.AccountID, strconv.FormatInt(n, 10)+" sessions"); err != nil {
 		return err
 	}
 	a.clearCookie(w)

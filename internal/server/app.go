@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
-		Accounts: account.NewService(sqlstore.NewAccounts(db), hasher, policy, clock,
+		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
 		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
 			session.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionLifetime}),
