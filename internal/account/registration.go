@@ -73,6 +73,8 @@ type RegistrationConfig struct {
 	ConfirmURL    string // BASE_URL/register/confirm
 	RecoveryURL   string // BASE_URL/recovery
 	Secret        []byte
+	// OnLimit, when set, is told the name of every limit that refused something (metrics).
+	OnLimit func(name string)
 }
 
 // Registrations registers new accounts, enumeration-safe: a taken identifier gets the same
@@ -188,6 +190,11 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		return "", "", err
 	}
 	if !res.Allowed {
+		if g.cfg.OnLimit != nil {
+			for _, n := range res.Refused {
+				g.cfg.OnLimit(n)
+			}
+		}
 		return "", "", kilt.E(kilt.KindRateLimited, "rate_limited").WithRetryAfter(res.RetryAfter)
 	}
 	g.wake.Wake()

@@ -480,3 +480,57 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCodeEntriesOneWins: the right code entered many times at once gives exactly
+// one reset token.
+func TestConcurrentCodeEntriesOneWins(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		addAccount(t, e, "", "+77011234567", goodPassword)
+		var f struct {
+			FlowID string `json:"flow_id"`
+		}
+		e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}).JSON(t, &f)
+		e.Deliver(t)
+		code := kilttest.Code(e.SMSTo("+77011234567")[0])
+		const n = 10
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": code}).Status
+			}()
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, s := range statuses {
+			count[s]++
+		}
+		if count[200] != 1 || count[410] != n-1 {
+			t.Errorf("statuses %v, want one 200 and %d × 410", count, n-1)
+		}
+	})
+}
+
+func TestLimitHitsAreCounted(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	for range 6 {
+		e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "ghost@mail.kz"})
+	}
+	fams, err := e.App.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() == "kilt_rate_limit_hits_total" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["recovery_identifier"] != 1 || len(got) < 7 {
+		t.Errorf("limit metrics %v, want recovery_identifier 1 and every limit present", got)
+	}
+}

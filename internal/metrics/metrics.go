@@ -25,6 +25,7 @@ type Metrics struct {
 	outboxFailed    *prometheus.CounterVec
 	outboxAbandoned *prometheus.CounterVec
 	outboxBlocked   *prometheus.CounterVec
+	limits          *prometheus.CounterVec
 }
 
 // New returns the metrics with the Go runtime and process collectors registered.
@@ -43,8 +44,20 @@ func New() *Metrics {
 			Help: "Messages Kilt refused to send: destination country, not a mobile number, budget spent."},
 			[]string{"channel", "reason"}),
 	}
-	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked)
+	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_rate_limit_hits_total",
+		Help: "Requests or messages a rate limit refused, by limit."}, []string{"limit"})
+	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits)
 	return m
+}
+
+// LimitHit counts a refusal by the named limit.
+func (m *Metrics) LimitHit(name string) { m.limits.WithLabelValues(name).Inc() }
+
+// Limits makes every named limit's series exist from zero, so a dashboard sees them all.
+func (m *Metrics) Limits(names ...string) {
+	for _, n := range names {
+		m.limits.WithLabelValues(n)
+	}
 }
 
 // Sent implements outbox.Observer.

@@ -141,6 +141,7 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 		return false, err
 	}
 	if !res.Allowed {
+		p.cfg.refused(res)
 		ev.Type, ev.Detail = audit.RecoveryLimited, ev.Detail+" over "+joinNames(res.Refused)
 		return false, tx.Audit(ctx, ev)
 	}

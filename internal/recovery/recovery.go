@@ -124,6 +124,18 @@ type Config struct {
 	Limits      Limits
 	// Secret is the server secret; the code key is derived from it.
 	Secret []byte
+	// OnLimit, when set, is told the name of every limit that refused something (metrics).
+	OnLimit func(name string)
+}
+
+// refused tells cfg.OnLimit of the limits that refused.
+func (c Config) refused(res ratelimit.Result) {
+	if c.OnLimit == nil {
+		return
+	}
+	for _, n := range res.Refused {
+		c.OnLimit(n)
+	}
 }
 
 func (c Config) withDefaults() Config {

@@ -55,6 +55,7 @@ func (s *Service) RequestEmail(ctx context.Context, c Client, email string) erro
 		return err
 	}
 	if !res.Allowed {
+		s.cfg.refused(res)
 		return limited(res)
 	}
 	s.wake.Wake()
@@ -89,6 +90,7 @@ func (s *Service) RequestPhone(ctx context.Context, c Client, phone string) (Flo
 		return FlowInfo{}, err
 	}
 	if !res.Allowed {
+		s.cfg.refused(res)
 		return FlowInfo{}, limited(res)
 	}
 	s.wake.Wake()
@@ -113,6 +115,7 @@ func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo
 		return FlowInfo{}, err
 	}
 	if !res.Allowed {
+		s.cfg.refused(res)
 		code := CodeRateLimited
 		if len(res.Refused) == 0 {
 			code = CodeResendTooSoon

@@ -114,6 +114,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		return nil, err
 	}
 	rcfg := recovery.Config{ResetURL: recoveryURL(cfg) + "/reset", RecoveryURL: recoveryURL(cfg), Secret: secret,
+		OnLimit:      a.Metrics.LimitHit,
 		LinkLifetime: cfg.LinkLifetime, CodeLifetime: cfg.CodeLifetime,
 		Limits: recovery.Limits{
 			PerIP:         limit("recovery_ip", cfg.LimitRecoveryIP),
@@ -129,11 +130,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, rcfg, check, a.Dispatcher, log)
 	a.Recovery = recovery.NewService(sqlstore.NewRecovery(db), a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
+	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_account", "sms_number_hour", "sms_number_day",
+		"registration_ip", "registration_identifier")
 	a.Registrations = account.NewRegistrations(sqlstore.NewRegistrations(db), a.Accounts, clock, account.RegistrationConfig{
 		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
 		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
+		OnLimit: a.Metrics.LimitHit,
 	}, check, a.Dispatcher)
 	return a, nil
 }
