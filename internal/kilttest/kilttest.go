@@ -235,7 +235,7 @@ func (e *Env) MailTo(t testing.TB, to string) []Mail {
 	for _, m := range e.Mail.Messages() {
 		for _, rcpt := range m.To {
 			if rcpt == to {
-				out = append(out, parseMail(t, m.Data))
+				out = append(out, ParseMail(t, m.Data))
 			}
 		}
 	}

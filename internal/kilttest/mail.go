@@ -20,8 +20,8 @@ type Mail struct {
 	Header  mail.Header
 }
 
-// parseMail decodes a raw MIME message as a mail client would.
-func parseMail(t testing.TB, raw []byte) Mail {
+// ParseMail decodes a raw MIME message as a mail client would.
+func ParseMail(t testing.TB, raw []byte) Mail {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
