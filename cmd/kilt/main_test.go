@@ -287,3 +287,70 @@ func TestOutboxCommands(t *testing.T) {
 		t.Errorf("retry abc: exit %d, want 2", code)
 	}
 }
+
+// TestGracefulStop: on SIGTERM /readyz turns unready while the service still answers, then
+// the process stops cleanly.
+func TestGracefulStop(t *testing.T) {
+	env := []string{"KILT_LOG_FORMAT=json", "KILT_DRAIN_DELAY=1500ms"}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "serve", "--dev", "--listen", "127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Msg, Listen string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "kilt ready" {
+				addr <- line.Listen
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("not ready")
+	}
+	get := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get("/readyz"); s != 200 {
+		t.Fatalf("readyz before: %d", s)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r, h := get("/readyz"), get("/healthz"); r != 503 || h != 200 {
+		t.Errorf("while draining: readyz %d healthz %d, want 503 and 200", r, h)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("did not stop")
+	}
+	if s := get("/healthz"); s != -1 {
+		t.Errorf("still answering after the stop: %d", s)
+	}
+}

@@ -53,6 +53,7 @@ type Config struct {
 	LoginMaxDelay     time.Duration
 
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 
 	SMTPURL  string // "" in --dev: e-mail goes to the dev outbox
 	MailFrom string
@@ -257,6 +258,9 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
+	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
+		Usage: "on SIGTERM, how long /readyz answers 503 while requests are still served, so a load balancer stops sending new ones",
+		parse: func(c *Config, v string) error { return parseDuration(&c.DrainDelay, v, 0, 5*time.Minute) }},
 	{Env: "KILT_SHUTDOWN_TIMEOUT", Default: "15s", Usage: "how long SIGTERM waits for requests in flight",
 		parse: func(c *Config, v string) error { return parseDuration(&c.ShutdownTimeout, v, 0, 10*time.Minute) }},
 }

@@ -266,8 +266,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Unready first, still serving: a load balancer polling /readyz stops sending new
+	// requests before the listener closes.
 	ready.Store(false)
-	a.Log.Info("stopping", "timeout", a.Config.ShutdownTimeout.String())
+	a.Log.Info("stopping", "drain", a.Config.DrainDelay.String(), "timeout", a.Config.ShutdownTimeout.String())
+	select {
+	case <-time.After(a.Config.DrainDelay):
+	case err := <-errc:
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
