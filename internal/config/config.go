@@ -608,3 +608,25 @@ func parseDuration(dst *time.Duration, v string, lo, hi time.Duration) error {
 	*dst = d
 	return nil
 }
+
+// Reference renders every setting as a Markdown table: variable, flag, default (and the
+// --dev default), meaning. docs/deploy.md embeds it; a test keeps the two equal.
+func Reference() string {
+	var b strings.Builder
+	b.WriteString("| variable | flag | default | meaning |\n|---|---|---|---|\n")
+	for _, s := range Settings() {
+		def := "—"
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		if s.DevDefault != "" {
+			def += " (`--dev`: `" + s.DevDefault + "`)"
+		}
+		usage := strings.ReplaceAll(s.Usage, "|", "\\|")
+		if s.Secret {
+			usage += " *(secret: masked by `kilt config check`)*"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", s.Env, s.Flag, def, usage)
+	}
+	return b.String()
+}
