@@ -75,6 +75,15 @@ type RegistrationConfig struct {
 	Secret        []byte
 	// OnLimit, when set, is told the name of every limit that refused something (metrics).
 	OnLimit func(name string)
+	// OnFlow, when set, is told of registrations started and completed ("registration",
+	// channel, "started"|"completed") and of wrong codes.
+	OnFlow func(flow, channel, event string)
+}
+
+func (c RegistrationConfig) flow(channel outbox.Channel, event string) {
+	if c.OnFlow != nil {
+		c.OnFlow("registration", string(channel), event)
+	}
 }
 
 // Registrations registers new accounts, enumeration-safe: a taken identifier gets the same
@@ -197,6 +206,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		}
 		return "", "", kilt.E(kilt.KindRateLimited, "rate_limited").WithRetryAfter(res.RetryAfter)
 	}
+	g.cfg.flow(r.Channel, "started")
 	g.wake.Wake()
 	return r.ID, r.Channel, nil
 }
@@ -214,6 +224,9 @@ func (g *Registrations) Confirm(ctx context.Context, c Client, token string) (*A
 		audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "email"})
 	if errors.Is(err, kilt.ErrNotFound) || kilt.ErrorKind(err) == kilt.KindConflict {
 		return nil, gone
+	}
+	if err == nil {
+		g.cfg.flow(outbox.Email, "completed")
 	}
 	return a, err
 }
@@ -241,9 +254,11 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	case err != nil:
 		return nil, err
 	case a != nil:
+		g.cfg.flow(outbox.SMS, "completed")
 		return a, nil
 	case r.Attempts > g.cfg.CodeAttempts:
 		return nil, gone
 	}
+	g.cfg.flow(outbox.SMS, "code_failed")
 	return nil, kilt.E(kilt.KindRule, CodeCodeInvalid).WithDetails("attempts_left", g.cfg.CodeAttempts-r.Attempts)
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -532,5 +533,48 @@ func TestLimitHitsAreCounted(t *testing.T) {
 	}
 	if got["recovery_identifier"] != 1 || len(got) < 7 {
 		t.Errorf("limit metrics %v, want recovery_identifier 1 and every limit present", got)
+	}
+}
+
+// TestMetricsAfterARecovery scrapes /metrics after a recovery by phone and finds the flow,
+// outbox, HTTP and hashing series with the values the flow must have left.
+func TestMetricsAfterARecovery(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", map[string]string{"KILT_HASH_WORKERS": "3"})
+	addAccount(t, e, "", "+77011234567", goodPassword)
+	var f struct {
+		FlowID string `json:"flow_id"`
+	}
+	e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}).JSON(t, &f)
+	e.Deliver(t)
+	code := kilttest.Code(e.SMSTo("+77011234567")[0])
+	e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": "000000"})
+	var v struct {
+		ResetToken string `json:"reset_token"`
+	}
+	e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": code}).JSON(t, &v)
+	e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(v.ResetToken, newPassword))
+	e.Deliver(t)
+
+	rec := httptest.NewRecorder()
+	e.App.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`kilt_flow_events_total{channel="sms",event="started",flow="recovery"} 1`,
+		`kilt_flow_events_total{channel="sms",event="code_failed",flow="recovery"} 1`,
+		`kilt_flow_events_total{channel="sms",event="completed",flow="recovery"} 1`,
+		`kilt_outbox_sent_total{channel="sms"} 2`, // the code and the notice
+		`kilt_outbox_depth 0`,
+		`kilt_hash_pool_size 3`,
+		`kilt_http_requests_total{method="POST",route="POST /api/v1/recovery/phone",status="202"} 1`,
+		`kilt_http_requests_total{method="POST",route="POST /api/v1/recovery/phone/verify",status="422"} 1`,
+		`kilt_http_requests_total{method="POST",route="POST /api/v1/recovery/reset",status="204"} 1`,
+		`kilt_rate_limit_hits_total{limit="sms_number_hour"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, f.FlowID) || strings.Contains(body, code) {
+		t.Errorf("metrics contain a flow id or a code")
 	}
 }

@@ -26,6 +26,7 @@ var routes = []Route{
 	{"POST", "/api/v1/registrations", func(a *API) handlerFunc { return a.register }},
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},
+	{"GET", "/api/openapi.json", func(a *API) handlerFunc { return a.openAPI }},
 }
 
 // Routes registers every route of the API on mux.

@@ -8,6 +8,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,9 @@ type Metrics struct {
 	outboxAbandoned *prometheus.CounterVec
 	outboxBlocked   *prometheus.CounterVec
 	limits          *prometheus.CounterVec
+	flows           *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	latency         *prometheus.HistogramVec
 }
 
 // New returns the metrics with the Go runtime and process collectors registered.
@@ -46,8 +50,37 @@ func New() *Metrics {
 	}
 	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_rate_limit_hits_total",
 		Help: "Requests or messages a rate limit refused, by limit."}, []string{"limit"})
-	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits)
+	m.flows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_flow_events_total",
+		Help: "Flows started and completed, and wrong codes entered, by flow (recovery, registration) and channel."},
+		[]string{"flow", "channel", "event"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_http_requests_total",
+		Help: "HTTP requests by route pattern, method and status."}, []string{"route", "method", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kilt_http_request_duration_seconds",
+		Help: "HTTP request latency by route pattern.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}},
+		[]string{"route"})
+	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits, m.flows, m.requests, m.latency)
+	for _, f := range []string{"recovery", "registration"} {
+		for _, ch := range []string{"email", "sms"} {
+			for _, ev := range []string{"started", "completed"} {
+				m.flows.WithLabelValues(f, ch, ev)
+			}
+		}
+	}
 	return m
+}
+
+// Flow counts a flow event.
+func (m *Metrics) Flow(flow, channel, event string) {
+	m.flows.WithLabelValues(flow, channel, event).Inc()
+}
+
+// Request records one HTTP request. route is the matched pattern ("" for none: "unmatched").
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
 // LimitHit counts a refusal by the named limit.

@@ -126,6 +126,15 @@ type Config struct {
 	Secret []byte
 	// OnLimit, when set, is told the name of every limit that refused something (metrics).
 	OnLimit func(name string)
+	// OnFlow, when set, is told of flows started and completed ("recovery", channel,
+	// "started"|"completed") and of wrong codes ("recovery", "sms", "code_failed").
+	OnFlow func(flow, channel, event string)
+}
+
+func (c Config) flow(channel, event string) {
+	if c.OnFlow != nil {
+		c.OnFlow("recovery", channel, event)
+	}
 }
 
 // refused tells cfg.OnLimit of the limits that refused.
@@ -219,7 +228,6 @@ type Store interface {
 	// after the attempt, and kilt.ErrNotFound for an unknown flow.
 	Verify(ctx context.Context, flowID string, now time.Time, failures int, window, pause time.Duration,
 		check func(f Flow) VerifyOutcome) (Flow, error)
-	// TokenAccount returns the account of a live token of the purposes, or
-	// kilt.ErrNotFound.
-	TokenAccount(ctx context.Context, tokenHash []byte, now time.Time) (int64, error)
+	// TokenAccount returns the account and purpose of a live token, or kilt.ErrNotFound.
+	TokenAccount(ctx context.Context, tokenHash []byte, now time.Time) (int64, string, error)
 }

@@ -58,6 +58,7 @@ func (s *Service) RequestEmail(ctx context.Context, c Client, email string) erro
 		s.cfg.refused(res)
 		return limited(res)
 	}
+	s.cfg.flow("email", "started")
 	s.wake.Wake()
 	return nil
 }
@@ -93,6 +94,7 @@ func (s *Service) RequestPhone(ctx context.Context, c Client, phone string) (Flo
 		s.cfg.refused(res)
 		return FlowInfo{}, limited(res)
 	}
+	s.cfg.flow("sms", "started")
 	s.wake.Wake()
 	return FlowInfo{ID: id, ResendAfter: s.cfg.ResendCooldown, ExpiresIn: s.cfg.CodeLifetime}, nil
 }
@@ -181,6 +183,7 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 	case out.Correct:
 		return token, nil
 	}
+	s.cfg.flow("sms", "code_failed")
 	return "", kilt.E(kilt.KindRule, CodeWrongCode).WithDetails("attempts_left", max(s.cfg.CodeAttempts-f.Attempts, 0))
 }
 
@@ -195,7 +198,7 @@ func (s *Service) Reset(ctx context.Context, c Client, token, pw, confirm string
 		return gone
 	}
 	hash := kilt.HashToken(token)
-	accountID, err := s.store.TokenAccount(ctx, hash, s.clock())
+	accountID, purpose, err := s.store.TokenAccount(ctx, hash, s.clock())
 	if errors.Is(err, kilt.ErrNotFound) {
 		return gone
 	}
@@ -209,7 +212,15 @@ func (s *Service) Reset(ctx context.Context, c Client, token, pw, confirm string
 	if err != nil {
 		return err
 	}
-	return s.accounts.ResetPassword(ctx, a, hash, pw, confirm, account.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang})
+	if err := s.accounts.ResetPassword(ctx, a, hash, pw, confirm, account.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}); err != nil {
+		return err
+	}
+	channel := "email"
+	if purpose == PurposePhone {
+		channel = "sms"
+	}
+	s.cfg.flow(channel, "completed")
+	return nil
 }
 
 // Codes of malformed input.

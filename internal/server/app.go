@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		return nil, err
 	}
 	rcfg := recovery.Config{ResetURL: recoveryURL(cfg) + "/reset", RecoveryURL: recoveryURL(cfg), Secret: secret,
-		OnLimit:      a.Metrics.LimitHit,
+		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 		LinkLifetime: cfg.LinkLifetime, CodeLifetime: cfg.CodeLifetime,
 		Limits: recovery.Limits{
 			PerIP:         limit("recovery_ip", cfg.LimitRecoveryIP),
@@ -137,7 +137,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
 		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
-		OnLimit: a.Metrics.LimitHit,
+		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
 	return a, nil
 }

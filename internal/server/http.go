@@ -122,10 +122,14 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		log := a.Log.With("request_id", id)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(httpx.WithInfo(r.Context(), &httpx.Info{RequestID: id, ClientIP: ip, Logger: log})))
+		r2 := r.WithContext(httpx.WithInfo(r.Context(), &httpx.Info{RequestID: id, ClientIP: ip, Logger: log}))
+		next.ServeHTTP(sw, r2)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		// The mux sets the matched pattern on the request it was given: a bounded label,
+		// never the raw path (which may hold ids).
+		a.Metrics.Request(r2.Pattern, r.Method, sw.status, time.Since(start))
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug

@@ -248,12 +248,13 @@ func (s *Recovery) Verify(ctx context.Context, flowID string, now time.Time, fai
 }
 
 // TokenAccount implements recovery.Store.
-func (s *Recovery) TokenAccount(ctx context.Context, tokenHash []byte, now time.Time) (int64, error) {
+func (s *Recovery) TokenAccount(ctx context.Context, tokenHash []byte, now time.Time) (int64, string, error) {
 	var id int64
-	err := s.db.QueryRow(ctx, `SELECT account_id FROM recovery_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
-		tokenHash, now).Scan(&id)
+	var purpose string
+	err := s.db.QueryRow(ctx, `SELECT account_id, purpose FROM recovery_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
+		tokenHash, now).Scan(&id, &purpose)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, kilt.ErrNotFound
+		return 0, "", kilt.ErrNotFound
 	}
-	return id, err
+	return id, purpose, err
 }
