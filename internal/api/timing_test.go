@@ -72,38 +72,54 @@ func TestTimingDoesNotTellKnownFromUnknown(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var kt, ut []float64
-			measure := func(path string, body any) (float64, int) {
-				start := time.Now()
-				r := e.Do(t, "POST", path, body)
-				return float64(time.Since(start).Microseconds()), r.Status
-			}
-			for i := range c.n {
-				kp, kb := c.known(i)
-				up, ub := c.unknown(i)
-				var d1, d2 float64
-				var s1, s2 int
-				if i%2 == 0 { // alternate who goes first
-					d1, s1 = measure(kp, kb)
-					d2, s2 = measure(up, ub)
-				} else {
-					d2, s2 = measure(up, ub)
-					d1, s1 = measure(kp, kb)
+			// A shared machine's load can, rarely, skew one sample: a case fails only when two
+			// independent samples both show a difference (a real leak shows in every sample).
+			for attempt := 1; ; attempt++ {
+				d, crit, ok := sampleTiming(t, e, c.n, c.known, c.unknown)
+				if ok {
+					return
 				}
-				if s1 != s2 {
-					t.Fatalf("request %d: status %d for a known identifier, %d for an unknown one", i, s1, s2)
+				if attempt == 2 {
+					t.Errorf("response times tell known from unknown identifiers: KS D = %.3f > %.3f", d, crit)
+					return
 				}
-				kt, ut = append(kt, d1), append(ut, d2)
-			}
-			d := ksStatistic(kt, ut)
-			crit := 1.95 * math.Sqrt(float64(len(kt)+len(ut))/float64(len(kt)*len(ut))) // α = 0.001
-			t.Logf("median known %.0f µs, unknown %.0f µs; KS D = %.3f (critical %.3f at α = 0.001)",
-				median(kt), median(ut), d, crit)
-			if d > crit {
-				t.Errorf("response times tell known from unknown identifiers: KS D = %.3f > %.3f", d, crit)
+				t.Logf("KS D = %.3f > %.3f: measuring again", d, crit)
 			}
 		})
 	}
+}
+
+// sampleTiming measures n interleaved pairs and reports the KS statistic, its critical
+// value at α = 0.001, and whether the statistic is below it.
+func sampleTiming(t *testing.T, e *kilttest.Env, n int, known, unknown func(i int) (string, any)) (float64, float64, bool) {
+	t.Helper()
+	measure := func(path string, body any) (float64, int) {
+		start := time.Now()
+		r := e.Do(t, "POST", path, body)
+		return float64(time.Since(start).Microseconds()), r.Status
+	}
+	var kt, ut []float64
+	for i := range n {
+		kp, kb := known(i)
+		up, ub := unknown(i)
+		var dk, du float64
+		var sk, su int
+		if i%2 == 0 { // alternate who goes first
+			dk, sk = measure(kp, kb)
+			du, su = measure(up, ub)
+		} else {
+			du, su = measure(up, ub)
+			dk, sk = measure(kp, kb)
+		}
+		if sk != su {
+			t.Fatalf("request %d: status %d for a known identifier, %d for an unknown one", i, sk, su)
+		}
+		kt, ut = append(kt, dk), append(ut, du)
+	}
+	d := ksStatistic(kt, ut)
+	crit := 1.95 * math.Sqrt(float64(len(kt)+len(ut))/float64(len(kt)*len(ut))) // α = 0.001
+	t.Logf("median known %.0f µs, unknown %.0f µs; KS D = %.3f (critical %.3f at α = 0.001)", median(kt), median(ut), d, crit)
+	return d, crit, d <= crit
 }
 
 // ksStatistic is the two-sample Kolmogorov–Smirnov statistic: the largest distance between
