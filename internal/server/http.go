@@ -17,6 +17,7 @@ import (
 	"kilt"
 	"kilt/internal/api"
 	"kilt/internal/httpx"
+	"kilt/internal/web"
 )
 
 // contentSecurityPolicy allows nothing from another origin, no inline script and no framing.
@@ -40,6 +41,8 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.readyz(w, r, ready) })
 	apiSrv.Routes(mux)
+	web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
+		DefaultLang: a.Config.DefaultLang, Clock: a.Clock}).Routes(mux)
 	if a.Config.Dev && a.DevLog != nil {
 		mux.HandleFunc("GET /dev/outbox", a.devOutbox)
 		mux.HandleFunc("GET /dev/outbox.json", a.devOutboxJSON)

@@ -1,0 +1,48 @@
+package web
+
+import "net/http"
+
+// Routes registers every page on mux. Every state change is a POST; every successful POST
+// answers 303 to a page to GET.
+func (s *Site) Routes(mux *http.ServeMux) {
+	h := s.handle
+
+	mux.Handle("GET /{$}", h(s.home))
+
+	mux.Handle("GET /login", h(s.loginForm))
+	mux.Handle("POST /login", h(s.login))
+	mux.Handle("GET /logout", h(s.logoutForm))
+	mux.Handle("POST /logout", h(s.logout))
+	mux.Handle("POST /logout/everywhere", h(s.logoutEverywhere))
+
+	mux.Handle("GET /register", h(s.registerForm))
+	mux.Handle("POST /register", h(s.register))
+	mux.Handle("GET /register/sent", h(s.registerSent))
+	mux.Handle("GET /register/confirm", h(s.registerConfirmForm)) // ?token= (e-mail link) or ?id= (phone)
+	mux.Handle("POST /register/confirm", h(s.registerConfirm))    // the e-mail link's token
+	mux.Handle("POST /register/verify", h(s.registerVerify))      // the SMS code
+
+	mux.Handle("GET /recovery", h(s.recoveryChoice))
+	mux.Handle("GET /recovery/email", h(s.recoveryEmailForm))
+	mux.Handle("POST /recovery/email", h(s.recoveryEmail))
+	mux.Handle("GET /recovery/email/sent", h(s.recoveryEmailSent))
+	mux.Handle("GET /recovery/phone", h(s.recoveryPhoneForm))
+	mux.Handle("POST /recovery/phone", h(s.recoveryPhone))
+	mux.Handle("POST /recovery/phone/resend", h(s.recoveryResend))
+	mux.Handle("POST /recovery/phone/verify", h(s.recoveryVerify))
+	mux.Handle("GET /recovery/reset", h(s.resetForm)) // ?token= (e-mail link) → 303 to the clean URL
+	mux.Handle("POST /recovery/reset", h(s.reset))
+
+	mux.Handle("GET /account", h(s.accountPage))
+	mux.Handle("POST /account/password", h(s.changePassword))
+
+	mux.HandleFunc("GET /static/{file}", s.serveStatic)
+}
+
+// home serves /: the account page for someone signed in, else the sign-in page.
+func (s *Site) home(w http.ResponseWriter, r *http.Request) error {
+	if viewerFrom(r) != nil {
+		return redirect(w, r, "/account")
+	}
+	return redirect(w, r, "/login")
+}
