@@ -83,6 +83,7 @@ type Config struct {
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
+	OutboxLease       time.Duration
 	Timezone          *time.Location
 	ProductName       string
 
@@ -223,6 +224,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseInt(&c.OutboxWorkers, v, 1, 256) }},
 	{Env: "KILT_OUTBOX_MAX_ATTEMPTS", Default: "10", Usage: "attempts before a message is abandoned (backoff doubles from 5s, at most 1h)",
 		parse: func(c *Config, v string) error { return parseInt(&c.OutboxMaxAttempts, v, 1, 100) }},
+	{Env: "KILT_OUTBOX_LEASE", Default: "1m", Usage: "how long a claimed message is reserved for its dispatcher; a process that died leaves its messages to others after this",
+		parse: func(c *Config, v string) error { return parseDuration(&c.OutboxLease, v, 2*time.Second, time.Hour) }},
 	{Env: "KILT_TIMEZONE", Default: "Asia/Almaty", Usage: "time zone of times shown in messages",
 		parse: func(c *Config, v string) error {
 			loc, err := time.LoadLocation(v)

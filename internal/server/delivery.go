@@ -71,7 +71,7 @@ func (a *App) delivery(cfg *config.Config, console io.Writer) (devLog *sms.Log, 
 
 	renderer := notify.New(notify.Config{ProductName: cfg.ProductName, Location: cfg.Timezone})
 	a.Dispatcher = outbox.NewDispatcher(a.Outbox, senders, renderer, a.Clock,
-		outbox.Config{Workers: cfg.OutboxWorkers, MaxAttempts: cfg.OutboxMaxAttempts}, a.Log, a.Metrics)
+		outbox.Config{Workers: cfg.OutboxWorkers, MaxAttempts: cfg.OutboxMaxAttempts, Lease: cfg.OutboxLease}, a.Log, a.Metrics)
 	a.registerMetrics()
 	return devLog, closeFn, nil
 }
