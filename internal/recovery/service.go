@@ -187,6 +187,20 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 	return "", kilt.E(kilt.KindRule, CodeWrongCode).WithDetails("attempts_left", max(s.cfg.CodeAttempts-f.Attempts, 0))
 }
 
+// Check reports, changing nothing, whether token can still set a password: nil, or 410
+// link_invalid for an invalid, expired or used token (a page shows that at once instead of
+// after the person typed a new password twice).
+func (s *Service) Check(ctx context.Context, token string) error {
+	if !kilt.WellFormedToken(token) {
+		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+	}
+	_, _, err := s.store.TokenAccount(ctx, kilt.HashToken(token), s.clock())
+	if errors.Is(err, kilt.ErrNotFound) {
+		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+	}
+	return err
+}
+
 // Reset sets a new password with a token: an e-mail link's or the reset token of a
 // verified code. Invalid, expired and used tokens all get 410 link_invalid; a password the
 // policy refuses gets 422 and leaves the token usable. The token is consumed in the same

@@ -41,8 +41,18 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.readyz(w, r, ready) })
 	apiSrv.Routes(mux)
-	web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
-		DefaultLang: a.Config.DefaultLang, Clock: a.Clock}).Routes(mux)
+	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
+		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
+	site.Routes(mux)
+	// One error renderer per surface: JSON under /api, pages elsewhere.
+	renderError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			apiSrv.RenderErrorStatus(w, r, status, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		site.RenderErrorStatus(w, r, status, err)
+	}
 	if a.Config.Dev && a.DevLog != nil {
 		mux.HandleFunc("GET /dev/outbox", a.devOutbox)
 		mux.HandleFunc("GET /dev/outbox.json", a.devOutboxJSON)
@@ -55,14 +65,14 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		_ = cop.AddTrustedOrigin(a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiSrv.RenderError(w, r, kilt.E(kilt.KindForbidden, httpx.CodeCrossOrigin))
+		renderError(w, r, http.StatusForbidden, kilt.E(kilt.KindForbidden, httpx.CodeCrossOrigin))
 	}))
 
 	var h http.Handler = mux
-	h = apiMuxErrors(h, apiSrv)
+	h = muxErrors(h, renderError)
 	h = cop.Handler(h)
 	h = securityHeaders(h, secure)
-	h = recoverPanics(h, apiSrv)
+	h = recoverPanics(h, renderError)
 	h = a.requestInfo(h)
 	return h
 }
@@ -148,9 +158,12 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// errorRenderer writes an error answer with the given status for the request's surface.
+type errorRenderer func(w http.ResponseWriter, r *http.Request, status int, err error)
+
 // recoverPanics turns a panic into a 500 with the request id, logged once with its stack,
 // so no panic reaches a user as a dropped connection.
-func recoverPanics(next http.Handler, apiSrv *api.API) http.Handler {
+func recoverPanics(next http.Handler, render errorRenderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
@@ -161,7 +174,7 @@ func recoverPanics(next http.Handler, apiSrv *api.API) http.Handler {
 				return
 			}
 			httpx.InfoFrom(r.Context()).Logger.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			apiSrv.RenderError(w, r, errors.New("panic"))
+			render(w, r, http.StatusInternalServerError, errors.New("panic"))
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -183,24 +196,20 @@ func securityHeaders(next http.Handler, secure bool) http.Handler {
 	})
 }
 
-// apiMuxErrors renders the mux's own 404 and 405 answers on /api paths as the API's JSON
-// errors, so that an API client never gets a plain-text body.
-func apiMuxErrors(next http.Handler, apiSrv *api.API) http.Handler {
+// muxErrors renders the mux's own 404 and 405 answers (plain text) as the surface's errors:
+// JSON under /api, a page elsewhere.
+func muxErrors(next http.Handler, render errorRenderer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(&muxErrorWriter{ResponseWriter: w, r: r, api: apiSrv}, r)
+		next.ServeHTTP(&muxErrorWriter{ResponseWriter: w, r: r, render: render}, r)
 	})
 }
 
-// muxErrorWriter replaces a plain-text 404 or 405 (what http.ServeMux writes; the API's own
-// handlers write JSON) with the API's JSON error.
+// muxErrorWriter replaces a plain-text 404 or 405 (what http.ServeMux writes; Kilt's own
+// handlers write JSON or HTML) with the surface's error.
 type muxErrorWriter struct {
 	http.ResponseWriter
 	r        *http.Request
-	api      *api.API
+	render   errorRenderer
 	replaced bool
 }
 
@@ -212,7 +221,7 @@ func (m *muxErrorWriter) WriteHeader(code int) {
 		if code == http.StatusMethodNotAllowed {
 			err = kilt.E(kilt.KindInvalid, httpx.CodeMethod)
 		}
-		m.api.RenderErrorStatus(m.ResponseWriter, m.r, code, err)
+		m.render(m.ResponseWriter, m.r, code, err)
 		return
 	}
 	m.ResponseWriter.WriteHeader(code)
@@ -224,6 +233,8 @@ func (m *muxErrorWriter) Write(b []byte) (int, error) {
 	}
 	return m.ResponseWriter.Write(b)
 }
+
+func (m *muxErrorWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 // Serve serves on ln and runs the outbox dispatcher (and the metrics listener, when
 // configured) until ctx ends, then stops gracefully: /readyz turns unready, the listener

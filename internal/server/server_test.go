@@ -123,3 +123,34 @@ func TestMetricsExposed(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsSpeakTheSurfacesLanguage: unknown paths, wrong methods and cross-origin
+// refusals answer JSON under /api and a page elsewhere.
+func TestErrorsSpeakTheSurfacesLanguage(t *testing.T) {
+	app := devApp(t, io.Discard)
+	h := app.Handler(nil)
+	tests := []struct {
+		method, path string
+		headers      map[string]string
+		status       int
+		contentType  string
+	}{
+		{"GET", "/no-such-page", nil, 404, "text/html"},
+		{"GET", "/api/v1/no-such-call", nil, 404, "application/json"},
+		{"PUT", "/login", nil, 405, "text/html"},
+		{"PUT", "/api/v1/sessions", nil, 405, "application/json"},
+		{"POST", "/login", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403, "text/html"},
+		{"POST", "/api/v1/sessions", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403, "application/json"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+		for k, v := range tt.headers {
+			req.Header.Set(k, v)
+		}
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.contentType) {
+			t.Errorf("%s %s: %d %q, want %d %s", tt.method, tt.path, rec.Code, rec.Header().Get("Content-Type"), tt.status, tt.contentType)
+		}
+	}
+}

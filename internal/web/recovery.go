@@ -169,24 +169,13 @@ func (s *Site) resetForm(w http.ResponseWriter, r *http.Request) error {
 	return s.renderReset(w, http.StatusOK, p)
 }
 
-// liveToken reports whether token can still set a password, changing nothing: Reset checks
-// the token before the password, and refuses an empty password (422) leaving the token
-// usable, so an empty password tells a live token (422) from a dead one (410).
+// liveToken reports whether token can still set a password, changing nothing.
 func (s *Site) liveToken(r *http.Request, token string) (bool, error) {
-	if !kilt.WellFormedToken(token) {
+	err := s.recovery.Check(r.Context(), token)
+	if kilt.ErrorKind(err) == kilt.KindGone {
 		return false, nil
 	}
-	err := s.recovery.Reset(r.Context(), s.recoveryClient(r), token, "", "")
-	switch kilt.ErrorKind(err) {
-	case kilt.KindGone:
-		return false, nil
-	case kilt.KindRule, kilt.KindInvalid:
-		return true, nil
-	}
-	if err == nil {
-		return false, kilt.Errorf(kilt.KindInternal, kilt.CodeInternal, "an empty password was accepted")
-	}
-	return false, err
+	return err == nil, err
 }
 
 func (s *Site) renderReset(w http.ResponseWriter, status int, p *ResetPage) error {

@@ -184,11 +184,16 @@ func signedIn(r *http.Request) (*viewer, error) {
 // shows its message with its status; anything else is logged once with the request id and
 // shown as a generic failure that names the request id.
 func (s *Site) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	s.renderErrorStatus(w, r, httpx.Status(err), err)
+}
+
+// renderErrorStatus is renderError with the status chosen by the caller (405, which no
+// error kind maps to).
+func (s *Site) renderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if kilt.ErrorKind(err) == kilt.KindUnauthorized {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	status := httpx.Status(err)
 	e, ok := kilt.AsError(err)
 	info := httpx.InfoFrom(r.Context())
 	if !ok || e.Kind == kilt.KindInternal {
@@ -210,8 +215,13 @@ func (s *Site) renderError(w http.ResponseWriter, r *http.Request, err error) {
 // RenderError renders err as an HTML page for callers outside the pages' handlers
 // (middleware answering a page request: cross-origin refusals, panics, unknown paths).
 func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, err error) {
+	s.RenderErrorStatus(w, r, httpx.Status(err), err)
+}
+
+// RenderErrorStatus is RenderError with the status chosen by the caller.
+func (s *Site) RenderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	s.renderError(w, r, err)
+	s.renderErrorStatus(w, r, status, err)
 }
 
 // render executes the page's template into a buffer (so a failing template never sends half
