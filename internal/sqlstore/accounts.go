@@ -34,7 +34,7 @@ func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) 
 		return nil, kilt.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	a.Email, a.Phone = email.String, phone.String
 	if paused != nil {

@@ -49,6 +49,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"kilt"
 )
 
 // Dialect is the SQL dialect of a database.
@@ -297,6 +299,24 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // fn must use only tx, and InTx must not be nested (see the package documentation). fn runs
 // once: InTx never retries it.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return unavailable(db.inTx(ctx, fn))
+}
+
+// unavailable turns a database that cannot answer (down, restarting, disk full, busy) into
+// a *kilt.Error of kind unavailable — a 503 with Retry-After that tells a client to come
+// back, instead of a 500 — keeping the cause for the log. Other errors pass unchanged.
+func unavailable(err error) error {
+	if err == nil || !IsUnavailable(err) {
+		return err
+	}
+	if _, ok := kilt.AsError(err); ok {
+		return err
+	}
+	return &kilt.Error{Kind: kilt.KindUnavailable, Code: kilt.CodeUnavailable, Message: "database unavailable",
+		Err: err, RetryAfter: 5 * time.Second}
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := db.lockWrite(ctx); err != nil {
 		return err
 	}
@@ -532,7 +552,7 @@ func IsUnavailable(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff { // the primary result code
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
 			return true
 		}
 		return false

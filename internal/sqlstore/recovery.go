@@ -256,5 +256,5 @@ func (s *Recovery) TokenAccount(ctx context.Context, tokenHash []byte, now time.
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", kilt.ErrNotFound
 	}
-	return id, purpose, err
+	return id, purpose, unavailable(err)
 }

@@ -38,7 +38,7 @@ func (s *Sessions) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*s
 		return nil, kilt.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &sess, nil
 }
