@@ -51,10 +51,19 @@ func HashToken(token string) []byte {
 // WellFormedToken reports whether t has the shape of a token NewToken makes, so that
 // garbage costs no database round trip.
 func WellFormedToken(t string) bool {
-	if len(t) != base64.RawURLEncoding.EncodedLen(TokenBytes) {
-		return false
+	return len(t) == base64.RawURLEncoding.EncodedLen(TokenBytes) && base64URL(t)
+}
+
+// base64URL reports whether s is made of the base64url alphabet only and decodes. (The
+// decoder alone is not enough: it skips CR and LF.)
+func base64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
 	}
-	_, err := base64.RawURLEncoding.DecodeString(t)
+	_, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil
 }
 
@@ -101,10 +110,4 @@ func NewID() (string, error) {
 }
 
 // WellFormedID reports whether id has the shape NewID makes.
-func WellFormedID(id string) bool {
-	if len(id) != 22 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(id)
-	return err == nil
-}
+func WellFormedID(id string) bool { return len(id) == 22 && base64URL(id) }

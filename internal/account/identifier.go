@@ -77,7 +77,8 @@ func ParseEmail(s string) (string, error) {
 		return "", invalidEmail()
 	}
 	local, domain := s[:at], strings.ToLower(s[at+1:])
-	if len(local) > maxLocalPartLen || strings.ContainsRune(local, '@') {
+	// Lower-casing can lengthen a domain (Ⱥ is 2 bytes, ⱥ 3): the limit applies to the result.
+	if len(local) > maxLocalPartLen || len(local)+1+len(domain) > maxEmailLen || strings.ContainsRune(local, '@') {
 		return "", invalidEmail()
 	}
 	for _, r := range s {

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,16 @@ func TestThrottleWait(t *testing.T) {
 	for _, tt := range tests {
 		if got := c.wait(Throttle{Failures: tt.failures, LastFailedAt: last}, last.Add(tt.after)); got != tt.want {
 			t.Errorf("wait(%d failures, %v later) = %v, want %v", tt.failures, tt.after, got, tt.want)
+		}
+	}
+}
+
+func TestParseEmailLengthAfterLowerCasing(t *testing.T) {
+	// Ⱥ (2 bytes) lower-cases to ⱥ (3 bytes): 231 bytes in, 311 out — over the limit.
+	in := strings.Repeat("a", 64) + "@" + strings.Repeat(strings.Repeat("Ⱥ", 20)+".", 4) + "kz"
+	if got, err := ParseEmail(in); err == nil {
+		if _, err2 := ParseEmail(got); err2 != nil {
+			t.Errorf("ParseEmail returned %d bytes it then refuses", len(got))
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -152,7 +153,7 @@ func Unmarshal(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "body is not valid UTF-8")
 	}
-	if err := checkObject(body); err != nil {
+	if err := checkObject(body, fieldNames(dst)); err != nil {
 		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "%s", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -170,10 +171,37 @@ func Unmarshal(body []byte, dst any) error {
 	return nil
 }
 
+// fieldNames returns the JSON names of the fields of the struct dst points to, or nil when
+// dst is not a pointer to a struct.
+func fieldNames(dst any) map[string]bool {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
 // checkObject makes sure body is exactly one JSON object whose top-level keys are unique
-// (encoding/json would silently keep the last of duplicated keys, which lets a request mean
-// two things to two readers).
-func checkObject(body []byte) error {
+// and, when fields is given, each exactly one of its names. (encoding/json would silently
+// keep the last of duplicated keys, and matches names ignoring case — "PASSWORD" and
+// "paſſword" fill "password" — which lets one request mean two things to two readers.)
+func checkObject(body []byte, fields map[string]bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
@@ -191,6 +219,9 @@ func checkObject(body []byte) error {
 		key, _ := tok.(string)
 		if seen[key] {
 			return fmt.Errorf("field %q appears more than once", key)
+		}
+		if fields != nil && !fields[key] {
+			return fmt.Errorf("unknown field %q", key)
 		}
 		seen[key] = true
 		var skip json.RawMessage

@@ -30,6 +30,9 @@ const minSkeleton = 4
 // Skeleton returns what is left of pw after NFKC normalisation, lower-casing and dropping
 // every code point that is not a letter of some script (digits, punctuation, symbols,
 // spaces, combining marks): "Astana2024!" and "astana-2023" both give "astana".
+//
+// The letters left are normalised once more: dropping a digit between two Hangul jamo lets
+// them compose, and a skeleton must be a fixed point (the skeleton of a skeleton is itself).
 func Skeleton(pw string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(Normalize(pw)) {
@@ -37,7 +40,7 @@ func Skeleton(pw string) string {
 			b.WriteRune(r)
 		}
 	}
-	return b.String()
+	return strings.ToLower(Normalize(b.String()))
 }
 
 // skeletonSecret keys the skeleton with the server secret. The skeleton of a password has
