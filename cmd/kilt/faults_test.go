@@ -28,7 +28,7 @@ func startKilt(t *testing.T, env []string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve")
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ Usage:
                                    create an account (identifiers marked verified)
   kilt user show ID|E-MAIL|PHONE   show an account
   kilt user lock|unlock ID|E-MAIL|PHONE
+  kilt user import [flags] FILE    import users with bcrypt/argon2 hashes from JSON lines or CSV (-h)
   kilt outbox list [--status S] [--limit N]
                                    list messages, newest first (never their secrets)
   kilt outbox retry ID             send an abandoned or blocked message again
@@ -191,6 +192,9 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return usageError{"want add, show, lock or unlock"}
 	}
 	sub, args := args[0], args[1:]
+	if sub == "import" {
+		return userImport(ctx, args, stdin, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	var email, phone *string
 	var pwStdin *bool

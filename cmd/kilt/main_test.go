@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 func runKilt(t *testing.T, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0"), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -121,7 +121,7 @@ func startServe(t *testing.T, dir string, env []string, extra ...string) (string
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve"}, extra...)...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestGracefulStop(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "serve", "--dev", "--listen", "127.0.0.1:0")
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "KILT_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,10 @@
 // by account when the identifier is known and by a keyed hash of the identifier when it is
 // not, so a slowed-down answer says nothing about whether an account exists. It never blocks
 // recovery, which has its own limits.
+//
+// Operators bring existing users in with Import (kilt user import): the file formats, the
+// checks made on every row and the rules that make an import idempotent are described in
+// import.go.
 package account
 
 import (
