@@ -1,0 +1,64 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"kilt/internal/ratelimit"
+	"kilt/internal/session"
+)
+
+func benchDB(b *testing.B) *DB {
+	b.Helper()
+	db, err := Open(context.Background(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// BenchmarkSessionLookup is the work behind every signed-in request: the session by the
+// hash of its token.
+func BenchmarkSessionLookup(b *testing.B) {
+	db := benchDB(b)
+	ctx := context.Background()
+	a := newAccount("a@mail.kz", "")
+	if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
+		b.Fatal(err)
+	}
+	s := NewSessions(db)
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	if err := s.CreateSession(ctx, &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}, hash); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.SessionByTokenHash(ctx, hash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRateLimitTake is one request-path limit check (IP and identifier) in its own
+// transaction.
+func BenchmarkRateLimitTake(b *testing.B) {
+	db := benchDB(b)
+	s := NewRateLimits(db)
+	ctx := context.Background()
+	ip := ratelimit.Limit{Name: "ip", Count: 1 << 30, Period: time.Hour}
+	id := ratelimit.Limit{Name: "identifier", Count: 1 << 30, Period: time.Hour}
+	i := 0
+	for b.Loop() {
+		i++
+		checks := []ratelimit.Check{{Limit: ip, Key: "192.0.2.1"}, {Limit: id, Key: fmt.Sprintf("k%d", i%1000)}}
+		if res, err := s.Take(ctx, checks, t0); err != nil || !res.Allowed {
+			b.Fatal(res, err)
+		}
+	}
+}
