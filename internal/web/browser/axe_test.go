@@ -1,0 +1,186 @@
+package browser
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"kilt/internal/kilttest"
+)
+
+// axeResult is what the check reports of one broken rule.
+type axeResult struct {
+	ID     string    `json:"id"`
+	Impact string    `json:"impact"`
+	Help   string    `json:"help"`
+	Nodes  []axeNode `json:"nodes"`
+}
+
+type axeNode struct {
+	Target  string `json:"target"`
+	HTML    string `json:"html"`
+	Summary string `json:"summary"`
+}
+
+// axeRun runs axe-core on the whole document and sums up each violation.
+const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({
+	id: v.id, impact: v.impact || '', help: v.help,
+	nodes: v.nodes.map(n => ({target: JSON.stringify(n.target), html: n.html, summary: n.failureSummary || ''}))
+})))`
+
+// TestAccessibility injects axe-core into every page, in Kazakh, with JavaScript on and off,
+// and fails on any serious or critical violation; lesser ones are logged.
+func TestAccessibility(t *testing.T) {
+	axePath, err := Axe()
+	if err != nil {
+		unavailable(t, err)
+	}
+	axe, err := os.ReadFile(axePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx := startBrowser(t)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			e := kilttest.Start(t, "sqlite", nil)
+			addAccount(t, e, "page@mail.kz", "+77011234567", goodPassword)
+			b := newTab(t, bctx, e, m.js)
+			t.Run("a planted violation is found", func(t *testing.T) {
+				b.t = t
+				b.expect("the sign-in page", b.open("/login"), 200, "/login")
+				b.do("planting an image without a text", chromedp.Evaluate[chromedp.Void](
+					`document.querySelector("main").append(Object.assign(document.createElement("img"), {src: "/static/none.png"}))`))
+				var found bool
+				for _, v := range runAxe(b, string(axe)) {
+					found = found || v.ID == "image-alt" && (v.Impact == "serious" || v.Impact == "critical")
+				}
+				if !found {
+					t.Error("axe-core did not report the image without a text: the check cannot fail")
+				}
+			})
+			// The tab goes from page to page as a person does; each page's findings are
+			// its own subtest's.
+			for _, p := range accessibilityPages(e) {
+				t.Run(p.name, func(t *testing.T) {
+					b.t = t
+					p.open(b)
+					checkAxe(b, string(axe))
+				})
+			}
+		})
+	}
+}
+
+// page is a page of the site and how a person reaches it, one after the other in one tab.
+type page struct {
+	name string
+	open func(b *tab)
+}
+
+func accessibilityPages(e *kilttest.Env) []page {
+	var resetLink string
+	return []page{
+		{"login", func(b *tab) { b.expect("the sign-in page", b.open("/login"), 200, "/login") }},
+		{"register by e-mail", func(b *tab) { b.expect("registration", b.open("/register"), 200, "/register") }},
+		{"register by phone", func(b *tab) {
+			b.expect("registration by phone", b.open("/register?by=phone"), 200, "/register?by=phone")
+		}},
+		{"register with errors", func(b *tab) {
+			b.expect("registration", b.open("/register"), 200, "/register")
+			b.fill("email", "not an address")
+			b.fill("password", "short")
+			b.fill("password_confirm", "other")
+			b.expect("registering with errors", b.press(kk("button_register")), 400, "/register")
+		}},
+		{"register sent", func(b *tab) {
+			b.expect("registration", b.open("/register"), 200, "/register")
+			b.fill("email", "fresh@mail.kz")
+			b.fill("password", goodPassword)
+			b.fill("password_confirm", goodPassword)
+			b.expect("registering", b.press(kk("button_register")), 200, "/register/sent")
+		}},
+		{"register confirm link", func(b *tab) {
+			b.expect("the confirmation link", b.openLink(mailLink(b.t, e, "fresh@mail.kz", "/register/confirm?token=")), 200, "/register/confirm")
+		}},
+		{"register confirm code", func(b *tab) {
+			b.expect("registration by phone", b.open("/register?by=phone"), 200, "/register?by=phone")
+			b.fill("phone", "+7 747 123 45 67")
+			b.fill("password", goodPassword)
+			b.fill("password_confirm", goodPassword)
+			status := b.press(kk("button_register"))
+			if u, err := url.Parse(b.path()); status != 200 || err != nil || u.Path != "/register/confirm" {
+				b.t.Fatalf("registering by phone: got %d at %s, want 200 at /register/confirm?id=…", status, b.path())
+			}
+		}},
+		{"recovery", func(b *tab) { b.expect("recovery", b.open("/recovery"), 200, "/recovery") }},
+		{"recovery e-mail", func(b *tab) { b.expect("recovery by e-mail", b.open("/recovery/email"), 200, "/recovery/email") }},
+		{"recovery e-mail sent", func(b *tab) {
+			b.fill("email", "page@mail.kz")
+			b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
+			resetLink = mailLink(b.t, e, "page@mail.kz", "/recovery/reset?token=")
+		}},
+		{"recovery phone", func(b *tab) { b.expect("recovery by phone", b.open("/recovery/phone"), 200, "/recovery/phone") }},
+		{"recovery phone code", func(b *tab) {
+			b.fill("phone", "+7 701 123 45 67")
+			b.expect("«Кодты жіберу»", b.press("Кодты жіберу"), 200, "/recovery/phone")
+		}},
+		{"recovery phone wrong code", func(b *tab) {
+			b.fill("code", "000000")
+			b.expect("a wrong code", b.press("Жіберу"), 422, "/recovery/phone/verify")
+		}},
+		{"reset", func(b *tab) {
+			if resetLink == "" {
+				b.t.Fatal("no reset link: the e-mail recovery page failed")
+			}
+			b.expect("the reset link", b.openLink(resetLink), 200, "/recovery/reset")
+		}},
+		{"reset link used up", func(b *tab) {
+			b.expect("the reset page again", b.open("/recovery/reset"), 410, "/recovery/reset")
+		}},
+		{"account", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
+		{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
+		{"not found", func(b *tab) { b.expect("an unknown page", b.open("/no-such-page"), 404, "/no-such-page") }},
+	}
+}
+
+// checkAxe injects axe-core into the page the tab shows, runs it and fails the test for each
+// serious or critical violation, naming the rule, its impact and the elements.
+func checkAxe(b *tab, axe string) {
+	b.t.Helper()
+	results := runAxe(b, axe)
+	for _, v := range results {
+		var nodes strings.Builder
+		for _, n := range v.Nodes {
+			fmt.Fprintf(&nodes, "\n\t%s %s\n\t\t%s", n.Target, n.HTML, strings.ReplaceAll(n.Summary, "\n", "\n\t\t"))
+		}
+		switch v.Impact {
+		case "serious", "critical":
+			b.t.Errorf("%s: axe %s (%s): %s%s", b.path(), v.ID, v.Impact, v.Help, nodes.String())
+		default:
+			b.t.Logf("%s: axe %s (%s, not failing): %s%s", b.path(), v.ID, v.Impact, v.Help, nodes.String())
+		}
+	}
+}
+
+// runAxe injects axe-core into the page the tab shows and returns its violations. In a tab
+// without JavaScript it turns scripts on for the check alone: axe-core needs timers, and the
+// page's own script, skipped at load, does not run later, so axe sees the page a person
+// without JavaScript sees.
+func runAxe(b *tab, axe string) []axeResult {
+	b.t.Helper()
+	if !b.js {
+		b.setScripts(true)
+		defer func() {
+			b.setScripts(false)
+			b.checkScript()
+		}()
+	}
+	if !evaluate[bool](b, `typeof axe === "object"`) {
+		b.do("injecting axe-core", chromedp.Evaluate[chromedp.Void](axe))
+	}
+	return run(b, "running axe-core on "+b.path(), chromedp.Evaluate[[]axeResult](axeRun, chromedp.EvalAwaitPromise))
+}
