@@ -6,18 +6,41 @@
 // A scenario (one file each; see Scenario) prepares its data — accounts are created
 // directly in the server's database, not through the API, so that only what is being
 // measured is measured — then concurrent clients repeat its operation until the run's time
-// or count is up. The report gives throughput, exact latency percentiles (every duration is
-// kept and sorted; nothing is bucketed), answers by HTTP status and transport errors, and,
-// with --pid, the server's CPU time and peak memory read from /proc. With --argon2 it also
-// measures the raw Argon2id rate of the machine at the configured cost and gives the run's
-// rate of successes as a percentage of it (SPEC §7: login ≥ 90 % of the raw rate).
+// or count is up. The scenarios:
+//
+//   - login: sign in again and again (SPEC §7: ≥ 90 % of the raw Argon2id rate).
+//   - recovery-email, recovery-phone: ask for recovery, half for identifiers that have an
+//     account and half for ones that have none, timed apart (≥ 5,000 requests/s, p99 ≤ 25 ms,
+//     and the two alike).
+//   - full-recovery: one whole recovery by SMS code per operation — request, the code read
+//     at the tool's SMS sink, verify, a new password — timed whole and by step (median
+//     ≤ 250 ms at the default hashing cost).
+//   - delivery: e-mails written straight into the outbox, timed arriving at the tool's
+//     SMTP sink (≥ 500 a second).
+//
+// The report gives throughput, exact latency percentiles (every duration is kept and
+// sorted; nothing is bucketed), answers by HTTP status and transport errors, the latencies
+// of each class and step of operation, what the sinks received, and, with --pid, the
+// server's CPU time and peak memory read from /proc. With --argon2 it also measures the raw
+// Argon2id rate of the machine at the configured cost and gives the run's rate of successes
+// as a percentage of it.
+//
+// Sinks: the tool runs the SMTP server (--smtp-listen) and SMS webhook (--sms-listen) the
+// server under load must deliver to, so that a scenario can read a code or time a message
+// the moment it arrives; the operator starts kilt pointing at them. Server settings: the
+// recovery limits would answer a load test 429 within seconds, so the scenarios that meet
+// them need kilt started with them off. The usage text (-h) gives, for each scenario, the
+// environment to start kilt with; the tool reads the server's configuration from its own
+// environment (give it the server's) and warns before the run about each setting that is
+// not as the scenario needs.
 //
 // Safety: load only ever goes to this machine. A --url whose host is not 127.0.0.0/8, ::1
 // or localhost is refused, the client checks every address it dials again, ignores
-// HTTP_PROXY and follows no redirect. Every run ends by itself: --duration is at most 10
-// minutes, --count runs under the same cap, and requests in flight when the time is up
-// get their own timeout and a few seconds more. Ctrl-C stops the clients, drops the
-// operations it cut short, and still prints what was measured; a second Ctrl-C kills.
+// HTTP_PROXY and follows no redirect; the sinks listen on loopback addresses only. Every
+// run ends by itself: --duration is at most 10 minutes, --count runs under the same cap,
+// and requests in flight when the time is up get their own timeout and a few seconds more.
+// Ctrl-C stops the clients, drops the operations it cut short, and still prints what was
+// measured; a second Ctrl-C kills.
 //
 // The tool runs on the machine it measures and takes CPU from the server; the report shows
 // how much ("client CPU").
@@ -32,6 +55,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,17 +103,26 @@ type options struct {
 	argon2      bool
 	argon2Time  time.Duration
 	json        bool
+	sinks       sinkAddrs
+	// mailSet and smsSet: the sink's flag was given, so the sink runs whatever the scenario.
+	mailSet, smsSet bool
 }
 
-func printUsage(w io.Writer, fs *flag.FlagSet) {
+func printUsage(w io.Writer, fs *flag.FlagSet, a sinkAddrs) {
 	fmt.Fprint(w, "Usage: kilt-load [flags] SCENARIO\n\nScenarios:\n")
 	for _, s := range scenarios() {
-		fmt.Fprintf(w, "  %-8s %s\n", s.Name(), s.Summary())
+		fmt.Fprintf(w, "  %-15s %s\n", s.Name(), s.Summary())
+		if reqs := requirementsOf(s, a); len(reqs) > 0 {
+			fmt.Fprintf(w, "  %-15s start kilt with: %s\n", "", startWith(reqs))
+		}
 	}
 	fmt.Fprint(w, "\nFlags:\n")
 	fs.PrintDefaults()
-	fmt.Fprint(w, "\nThe configuration (KILT_ARGON2_*, KILT_HASH_WORKERS, KILT_SECRET, …) is read from the\n"+
-		"environment like the server reads it: give the tool the server's environment.\n")
+	fmt.Fprint(w, "\nThe configuration (KILT_ARGON2_*, KILT_HASH_WORKERS, KILT_SECRET, the limits, …) is read from\n"+
+		"the environment like the server reads it: give the tool the server's environment. The tool\n"+
+		"warns when it does not have what the scenario needs (the limits above are per hour and per\n"+
+		"day; 0 turns one off). The sinks are the tool's own SMTP server and SMS webhook, running while\n"+
+		"it runs, on loopback addresses only; the scenarios that need them start them.\n")
 }
 
 // parseArgs reads the command line. Flags may come before and after the scenario.
@@ -97,18 +130,20 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("kilt-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { printUsage(stderr, fs) }
+	fs.Usage = func() { printUsage(stderr, fs, o.sinks) }
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the service under load; only loopback addresses are accepted")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop after this long (at most 10m)")
-	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (at most 10,000,000; still within 10m)")
-	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest one request may take")
+	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (delivery: e-mails to write; at most 10,000,000; still within 10m)")
+	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest one request, or one wait for an SMS code, may take")
 	fs.IntVar(&o.pid, "pid", 0, "process ID of the server: report its CPU time and peak RSS during the run")
 	fs.StringVar(&o.database, "database", "", "the server's KILT_DATABASE_URL, for scenarios that create data before the run")
 	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency)")
 	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost and compare")
 	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 measures (at most 1m)")
 	fs.BoolVar(&o.json, "json", false, "write the result as JSON to stdout (the table then goes to stderr)")
+	fs.StringVar(&o.sinks.Mail, "smtp-listen", "127.0.0.1:2525", "loopback address of the tool's SMTP sink (KILT_SMTP_URL=smtp://ADDR?starttls=false)")
+	fs.StringVar(&o.sinks.SMS, "sms-listen", "127.0.0.1:2526", "loopback address of the tool's SMS webhook sink (KILT_SMS_WEBHOOK_URL=http://ADDR/sms)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -125,8 +160,13 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments after the scenario: %s", strings.Join(fs.Args(), " "))
 	}
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "duration" {
+		switch f.Name {
+		case "duration":
 			o.durationSet = true
+		case "smtp-listen":
+			o.mailSet = true
+		case "sms-listen":
+			o.smsSet = true
 		}
 	})
 	if o.scenario = findScenario(name); o.scenario == nil {
@@ -178,6 +218,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // measure prepares the scenario, runs it and prints the result.
 func measure(ctx context.Context, o *options, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
+	// The sinks' goroutines log to stderr too.
+	stderr = &gatedWriter{w: stderr}
 	target, err := parseTarget(o.url)
 	if err != nil {
 		return exitUsage, err
@@ -191,16 +233,18 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 	if err != nil {
 		return exitUsage, err
 	}
-	if o.accounts < o.concurrency {
-		fmt.Fprintf(stderr, "warning: %d accounts for %d clients: clients sharing an account sign in concurrently, "+
-			"which counts as failed attempts until each succeeds, and may be slowed down (429)\n", o.accounts, o.concurrency)
-	}
 	env := &Env{
 		Target: target, HTTP: newHTTPClient(o.concurrency, o.timeout),
-		Clients: o.concurrency, Accounts: o.accounts,
+		Clients: o.concurrency, Accounts: o.accounts, Count: o.count, Timeout: o.timeout,
 		Config: cfg, HasDatabase: o.database != "", Log: stderr,
 	}
 	defer env.HTTP.CloseIdleConnections()
+	closeSinks, err := startSinks(o, env)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer closeSinks()
+	warnUnmet(stderr, o.scenario.Name(), requirementsOf(o.scenario, o.sinks), cfg)
 
 	if err := o.scenario.Prepare(ctx, env); err != nil {
 		if ctx.Err() != nil {
@@ -233,13 +277,28 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 	selfStart := time.Now()
 	stopAt := o.duration.String()
 	if o.count > 0 {
-		stopAt = fmt.Sprintf("%d operations (at most %v)", o.count, o.duration)
+		stopAt = fmt.Sprintf("%d %s (at most %v)", o.count, unitOf(o.scenario), o.duration)
 	}
-	fmt.Fprintf(stderr, "running %s: %d clients against %s until %s…\n", o.scenario.Name(), o.concurrency, target, stopAt)
+	if _, ok := o.scenario.(measurer); ok {
+		fmt.Fprintf(stderr, "running %s against %s until %s…\n", o.scenario.Name(), target, stopAt)
+	} else {
+		fmt.Fprintf(stderr, "running %s: %d clients against %s until %s…\n", o.scenario.Name(), o.concurrency, target, stopAt)
+	}
 
-	t := runLoad(ctx, o.scenario, o.concurrency, limits{Duration: o.duration, Count: o.count, Timeout: o.timeout})
+	sinksBefore := sinkCounts(env)
+	lim := limits{Duration: o.duration, Count: o.count, Timeout: o.timeout}
+	var t *tally
+	switch s := o.scenario.(type) {
+	case measurer:
+		t = s.Measure(ctx, lim)
+	case looper:
+		t = runLoad(ctx, s, o.concurrency, lim)
+	default:
+		return exitFailed, fmt.Errorf("scenario %s neither loops nor measures", s.Name())
+	}
 
 	res := newResult(o.scenario, env, t)
+	res.Sinks = sinkCounts(env).minus(sinksBefore)
 	if cpu, err := procCPU(os.Getpid()); err == nil {
 		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: (cpu - selfCPU).Seconds(),
 			CPUCores: (cpu - selfCPU).Seconds() / time.Since(selfStart).Seconds()}
@@ -276,6 +335,95 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, serverErr
 	}
 	return exitOK, nil
+}
+
+// startSinks starts the sinks the scenario needs and those whose flags were given, puts
+// them in env, and returns the function that stops them.
+func startSinks(o *options, env *Env) (func(), error) {
+	var mail, sms bool
+	if u, ok := o.scenario.(sinkUser); ok {
+		mail, sms = u.Sinks()
+	}
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	if mail || o.mailSet {
+		s, err := startMailSink(o.sinks.Mail, env.Log)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, s.Close)
+		env.Mail = s
+		fmt.Fprintf(env.Log, "SMTP sink listening on %s (KILT_SMTP_URL=%s)\n", s.Addr(), shellQuote(smtpURL(s.Addr())))
+	}
+	if sms || o.smsSet {
+		s, err := startSMSSink(o.sinks.SMS, env.Log)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		closers = append(closers, s.Close)
+		env.SMS = s
+		fmt.Fprintf(env.Log, "SMS sink listening on %s (KILT_SMS_PROVIDER=webhook KILT_SMS_WEBHOOK_URL=%s)\n", s.Addr(), smsURL(s.Addr()))
+	}
+	return closeAll, nil
+}
+
+// sinkCounts returns what the running sinks have received so far; nil when none runs.
+func sinkCounts(env *Env) *SinkUsage {
+	if env.Mail == nil && env.SMS == nil {
+		return nil
+	}
+	u := &SinkUsage{}
+	if s := env.Mail; s != nil {
+		u.Mail = &SinkCount{Addr: s.Addr(), Messages: s.Messages(), Connections: s.Conns()}
+	}
+	if s := env.SMS; s != nil {
+		u.SMS = &SinkCount{Addr: s.Addr(), Messages: s.Messages()}
+	}
+	return u
+}
+
+// minus returns what u counts beyond before (the same sinks, counted earlier).
+func (u *SinkUsage) minus(before *SinkUsage) *SinkUsage {
+	if u == nil || before == nil {
+		return u
+	}
+	if u.Mail != nil && before.Mail != nil {
+		u.Mail.Messages -= before.Mail.Messages
+		u.Mail.Connections -= before.Mail.Connections
+	}
+	if u.SMS != nil && before.SMS != nil {
+		u.SMS.Messages -= before.SMS.Messages
+	}
+	return u
+}
+
+// gatedWriter passes writes on to w, one at a time, until it is shut; after that it drops
+// them. It is safe for concurrent use.
+type gatedWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	shut bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+// Shut makes every later write a no-op.
+func (g *gatedWriter) Shut() {
+	g.mu.Lock()
+	g.shut = true
+	g.mu.Unlock()
 }
 
 // loadConfig reads the configuration as the server would from the same environment, with

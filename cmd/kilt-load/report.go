@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -18,11 +19,13 @@ type Result struct {
 	Accounts    int    `json:"accounts"`
 	Stopped     string `json:"stopped"`
 
+	// Unit names the operations in the plural: "requests", "recoveries", "messages".
+	Unit       string        `json:"unit"`
 	Requests   int64         `json:"requests"`
 	Duration   time.Duration `json:"-"`
 	DurationS  float64       `json:"duration_s"`
 	Throughput float64       `json:"throughput_per_s"`
-	// SuccessRate is the 2xx answers per second: operations that did their work.
+	// SuccessRate is the operations per second that did their work (2xx answers).
 	SuccessRate float64 `json:"success_per_s"`
 
 	Latency   Latency   `json:"-"`
@@ -32,12 +35,57 @@ type Result struct {
 	Statuses map[string]int64 `json:"statuses"`
 	Errors   map[string]int64 `json:"transport_errors"`
 
+	// Classes are the latencies of each class of operation (known and unknown identifiers);
+	// Steps those of each step of operations made of several.
+	Classes []ClassResult `json:"classes,omitempty"`
+	Steps   []StepResult  `json:"steps,omitempty"`
+	// Notes are the scenario's own figures.
+	Notes []Note `json:"notes,omitempty"`
+	// Sinks is what the tool's SMTP server and SMS webhook received during the run.
+	Sinks *SinkUsage `json:"sinks,omitempty"`
+
 	Server *ProcessUsage `json:"server,omitempty"`
 	// Client is this tool's own CPU use during the run: on one machine it competes with
 	// the server for the same cores.
 	Client ProcessUsage `json:"client"`
 
 	Argon2 *Argon2Result `json:"argon2,omitempty"`
+}
+
+// ClassResult is one class of operation.
+type ClassResult struct {
+	Name      string           `json:"name"`
+	Requests  int64            `json:"requests"`
+	Statuses  map[string]int64 `json:"statuses"`
+	Errors    int64            `json:"transport_errors"`
+	Latencies latencyMS        `json:"latency_ms"`
+}
+
+// StepResult is one step of operations made of several.
+type StepResult struct {
+	Name      string    `json:"name"`
+	Count     int64     `json:"count"`
+	Latencies latencyMS `json:"latency_ms"`
+}
+
+// A Note is one figure of a scenario's own, as the report shows it.
+type Note struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SinkUsage counts what the sinks received during the run (nil fields: not running).
+type SinkUsage struct {
+	Mail *SinkCount `json:"smtp,omitempty"`
+	SMS  *SinkCount `json:"sms,omitempty"`
+}
+
+// SinkCount is one sink's count.
+type SinkCount struct {
+	Addr     string `json:"addr"`
+	Messages int64  `json:"messages"`
+	// Connections is the SMTP connections opened (a sender that reuses them opens few).
+	Connections int64 `json:"connections,omitempty"`
 }
 
 type latencyMS struct {
@@ -80,27 +128,48 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 func newResult(sc Scenario, env *Env, t *tally) *Result {
 	r := &Result{
 		Scenario: sc.Name(), URL: env.Target.String(), Concurrency: env.Clients, Accounts: env.Accounts,
-		Stopped: t.Stopped, Requests: t.Requests(), Duration: t.Wall, DurationS: t.Wall.Seconds(),
+		Stopped: t.Stopped, Unit: unitOf(sc), Requests: t.Requests(), Duration: t.Wall, DurationS: t.Wall.Seconds(),
 		Latency:  summarise(t.Durations),
-		Statuses: map[string]int64{}, Errors: map[string]int64{},
-	}
-	var ok int64
-	for code, n := range t.Statuses {
-		r.Statuses[strconv.Itoa(code)] = n
-		if code >= 200 && code < 300 {
-			ok += n
-		}
+		Statuses: statusNames(t.Statuses), Errors: map[string]int64{},
 	}
 	for class, n := range t.Errors {
 		r.Errors[class] = n
 	}
 	if s := t.Wall.Seconds(); s > 0 {
 		r.Throughput = float64(r.Requests) / s
-		r.SuccessRate = float64(ok) / s
+		r.SuccessRate = float64(t.Successes) / s
 	}
-	l := r.Latency
-	r.Latencies = latencyMS{Mean: ms(l.Mean), P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99), Max: ms(l.Max)}
+	r.Latencies = inMS(r.Latency)
+	names := make([]string, 0, len(t.Classes))
+	for name := range t.Classes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c := t.Classes[name]
+		r.Classes = append(r.Classes, ClassResult{Name: name, Requests: int64(len(c.Durations)),
+			Statuses: statusNames(c.Statuses), Errors: c.Errors, Latencies: inMS(summarise(c.Durations))})
+	}
+	for _, name := range t.StepOrder {
+		ds := t.Steps[name]
+		r.Steps = append(r.Steps, StepResult{Name: name, Count: int64(len(ds)), Latencies: inMS(summarise(ds))})
+	}
+	if n, ok := sc.(noter); ok {
+		r.Notes = n.Notes()
+	}
 	return r
+}
+
+func inMS(l Latency) latencyMS {
+	return latencyMS{Mean: ms(l.Mean), P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99), Max: ms(l.Max)}
+}
+
+func statusNames(m map[int]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for code, n := range m {
+		out[strconv.Itoa(code)] = n
+	}
+	return out
 }
 
 // processUsage turns a watch's measurement into the report's form.
@@ -129,10 +198,10 @@ func (r *Result) printTable(w io.Writer) error {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	fmt.Fprintf(tw, "kilt-load %s → %s: %d clients, %d accounts; stopped: %s\n",
 		r.Scenario, r.URL, r.Concurrency, r.Accounts, r.Stopped)
-	row("requests", "%d", r.Requests)
+	row(r.Unit, "%d", r.Requests)
 	row("duration", "%.3f s", r.DurationS)
-	row("throughput", "%.1f req/s", r.Throughput)
-	row("successes (2xx)", "%.1f /s", r.SuccessRate)
+	row("throughput", "%.1f %s/s", r.Throughput, r.Unit)
+	row("successes", "%.1f /s", r.SuccessRate)
 	row("latency mean", "%.1f ms", r.Latencies.Mean)
 	row("latency p50", "%.1f ms", r.Latencies.P50)
 	row("latency p95", "%.1f ms", r.Latencies.P95)
@@ -157,6 +226,25 @@ func (r *Result) printTable(w io.Writer) error {
 	if len(classes) == 0 {
 		row("transport errors", "0")
 	}
+	for _, c := range r.Classes {
+		row(c.Name, "%d  %s; p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (mean %.1f)",
+			c.Requests, c.statusText(), c.Latencies.P50, c.Latencies.P95, c.Latencies.P99, c.Latencies.Max, c.Latencies.Mean)
+	}
+	for _, s := range r.Steps {
+		row("step "+s.Name, "p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (mean %.1f; %d)",
+			s.Latencies.P50, s.Latencies.P95, s.Latencies.P99, s.Latencies.Max, s.Latencies.Mean, s.Count)
+	}
+	for _, n := range r.Notes {
+		row(n.Name, "%s", n.Value)
+	}
+	if k := r.Sinks; k != nil {
+		if m := k.Mail; m != nil {
+			row("SMTP sink", "%d e-mails on %d connections, at %s", m.Messages, m.Connections, m.Addr)
+		}
+		if m := k.SMS; m != nil {
+			row("SMS sink", "%d SMS, at %s", m.Messages, m.Addr)
+		}
+	}
 	if s := r.Server; s != nil {
 		row("server CPU", "%.2f s  (%.2f cores), pid %d", s.CPUSeconds, s.CPUCores, s.PID)
 		row("server peak RSS", "%.1f MiB  (max of %d samples, every 50 ms, during the run)", s.PeakRSSMiB, s.RSSSamples)
@@ -169,6 +257,31 @@ func (r *Result) printTable(w io.Writer) error {
 		row(r.Scenario+" / raw", "%.1f %%  (2xx answers per second ÷ raw hashes per second)", a.RatioPercent)
 	}
 	return tw.Flush()
+}
+
+// statusText lists the class's answers by status, then its transport errors.
+func (c ClassResult) statusText() string {
+	codes := make([]string, 0, len(c.Statuses))
+	for code := range c.Statuses {
+		codes = append(codes, code)
+	}
+	slices.Sort(codes)
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, code := range codes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s: %d", code, c.Statuses[code])
+	}
+	if c.Errors > 0 {
+		if len(codes) > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "no answer: %d", c.Errors)
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // writeJSON writes the result as one indented JSON document.

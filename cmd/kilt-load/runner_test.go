@@ -4,23 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// fakeScenario answers without a network: status(n) for the n-th call (from 0).
+// fakeScenario answers without a network: do(n) for the n-th call (from 0), or the
+// outcome of status(n).
 type fakeScenario struct {
 	calls  atomic.Int64
 	status func(ctx context.Context, n int64) (int, error)
+	do     func(ctx context.Context, n int64) (Outcome, error)
 }
 
 func (*fakeScenario) Name() string                        { return "fake" }
 func (*fakeScenario) Summary() string                     { return "" }
 func (*fakeScenario) Prepare(context.Context, *Env) error { return nil }
-func (f *fakeScenario) Do(ctx context.Context, client int) (int, error) {
-	return f.status(ctx, f.calls.Add(1)-1)
+func (f *fakeScenario) Do(ctx context.Context, client int) (Outcome, error) {
+	n := f.calls.Add(1) - 1
+	if f.do != nil {
+		return f.do(ctx, n)
+	}
+	status, err := f.status(ctx, n)
+	return Outcome{Status: status}, err
 }
 
 func TestRunLoadCount(t *testing.T) {
@@ -42,6 +50,41 @@ func TestRunLoadCount(t *testing.T) {
 	}
 	if got.Stopped != stoppedByCount {
 		t.Errorf("stopped %q, want %q", got.Stopped, stoppedByCount)
+	}
+}
+
+// TestRunLoadClassesAndSteps: the classes and steps of the outcomes are tallied apart, a
+// class's failures included, and the steps keep their order.
+func TestRunLoadClassesAndSteps(t *testing.T) {
+	f := &fakeScenario{do: func(_ context.Context, n int64) (Outcome, error) {
+		steps := []Step{{"first", time.Millisecond}, {"second", 2 * time.Millisecond}}
+		switch n % 3 {
+		case 0:
+			return Outcome{Status: 202, Class: "known", Steps: steps}, nil
+		case 1:
+			return Outcome{Status: 429, Class: "unknown", Steps: steps[:1]}, nil
+		}
+		return Outcome{Class: "unknown"}, fmt.Errorf("dial: %w", syscall.ECONNRESET)
+	}}
+	got := runLoad(context.Background(), f, 3, limits{Duration: time.Minute, Count: 30, Timeout: time.Second})
+	if got.Successes != 10 {
+		t.Errorf("successes %d, want 10", got.Successes)
+	}
+	known, unknown := got.Classes["known"], got.Classes["unknown"]
+	if known == nil || unknown == nil || len(got.Classes) != 2 {
+		t.Fatalf("classes %v, want known and unknown", got.Classes)
+	}
+	if len(known.Durations) != 10 || known.Statuses[202] != 10 || known.Errors != 0 {
+		t.Errorf("known: %d durations, statuses %v, %d errors; want 10, 10×202, 0", len(known.Durations), known.Statuses, known.Errors)
+	}
+	if len(unknown.Durations) != 20 || unknown.Statuses[429] != 10 || unknown.Errors != 10 {
+		t.Errorf("unknown: %d durations, statuses %v, %d errors; want 20, 10×429, 10", len(unknown.Durations), unknown.Statuses, unknown.Errors)
+	}
+	if want := []string{"first", "second"}; !slices.Equal(got.StepOrder, want) {
+		t.Errorf("step order %v, want %v", got.StepOrder, want)
+	}
+	if len(got.Steps["first"]) != 20 || len(got.Steps["second"]) != 10 {
+		t.Errorf("steps: %d first, %d second; want 20 and 10", len(got.Steps["first"]), len(got.Steps["second"]))
 	}
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"kilt/internal/config"
 	"kilt/internal/server"
@@ -14,10 +16,9 @@ import (
 
 // A Scenario is one kind of load. Each lives in its own file and is listed in scenarios.
 //
-// The runner calls Prepare once, before the clock starts, then Do from every client in a
-// loop until the run ends. What Do does is one operation as the report counts it: usually
-// one HTTP request, but a scenario may make an operation of a whole flow (a recovery from
-// request to new password) and report the status of its last step.
+// The runner calls Prepare once, before the clock starts, then either Do from every client
+// in a loop until the run ends (a looper: most scenarios), or Measure once (a measurer:
+// the server does the work by itself and the tool watches).
 type Scenario interface {
 	// Name is what the command line calls the scenario.
 	Name() string
@@ -25,16 +26,77 @@ type Scenario interface {
 	Summary() string
 	// Prepare readies what the run needs (accounts, request bodies). It is not timed.
 	Prepare(ctx context.Context, env *Env) error
-	// Do performs client's next operation and returns its HTTP status, or 0 and the error
-	// when no response came. It must be safe to call from every client at once; calls with
-	// the same client number never overlap.
-	Do(ctx context.Context, client int) (status int, err error)
+}
+
+// A looper is a scenario of client operations. What Do does is one operation as the report
+// counts it: usually one HTTP request, but a scenario may make an operation of a whole flow
+// (a recovery from request to new password) and report the status of its last step.
+type looper interface {
+	Scenario
+	// Do performs client's next operation. It returns what the operation came to, and an
+	// error when no answer came (the outcome's Class and Steps still count then). It must
+	// be safe to call from every client at once; calls with the same client number never
+	// overlap.
+	Do(ctx context.Context, client int) (Outcome, error)
+}
+
+// An Outcome is what one operation came to.
+type Outcome struct {
+	// Status is the HTTP status of the operation's last answer; 0 when none came.
+	Status int
+	// Class sorts operations whose latencies the report gives apart as well ("known" and
+	// "unknown" identifiers, which must look alike); "" for none.
+	Class string
+	// Steps are the timed parts of an operation made of several (request, code, verify,
+	// reset), in order; the report gives each step's latencies.
+	Steps []Step
+}
+
+// A Step is one timed part of an operation.
+type Step struct {
+	Name     string
+	Duration time.Duration
+}
+
+// A measurer is a scenario that is not a loop of client operations: the server does the
+// work by itself (its outbox dispatcher) and the tool watches. The tally Measure returns is
+// reported like a looper's.
+type measurer interface {
+	Scenario
+	Measure(ctx context.Context, lim limits) *tally
+}
+
+// A unitNamer is a scenario whose operations are not single requests: Unit names them in
+// the plural ("recoveries", "messages") for the report's rates.
+type unitNamer interface {
+	Unit() string
+}
+
+// A noter is a scenario with figures of its own for the report, asked after the run.
+type noter interface {
+	Notes() []Note
+}
+
+// A sinkUser is a scenario whose messages the tool must receive: the sinks it names are
+// started (see sink.go) before Prepare, at the addresses of --smtp-listen and --sms-listen.
+type sinkUser interface {
+	Sinks() (mail, sms bool)
+}
+
+// A requirer is a scenario that measures what it means to only when the server runs with
+// certain settings; see requirement.
+type requirer interface {
+	Requirements(a sinkAddrs) []requirement
 }
 
 // scenarios returns every scenario, in the order the usage text lists them.
 func scenarios() []Scenario {
 	return []Scenario{
 		&login{},
+		newRecoveryEmail(),
+		newRecoveryPhone(),
+		&fullRecovery{},
+		&delivery{},
 	}
 }
 
@@ -48,6 +110,14 @@ func findScenario(name string) Scenario {
 	return nil
 }
 
+// unitOf returns the plural noun of s's operations.
+func unitOf(s Scenario) string {
+	if u, ok := s.(unitNamer); ok {
+		return u.Unit()
+	}
+	return "requests"
+}
+
 // Env is what a scenario gets to work with.
 type Env struct {
 	// Target is the base URL of the service under load; it has been checked to be loopback.
@@ -57,12 +127,19 @@ type Env struct {
 	HTTP *http.Client
 	// Clients is the number of concurrent clients; Accounts how many accounts to use.
 	Clients, Accounts int
+	// Count is --count: the operations the run stops after, 0 when not given.
+	Count int64
+	// Timeout bounds one request, and one wait for a message to arrive at a sink.
+	Timeout time.Duration
 	// Config is the configuration as the server would read it from the same environment,
 	// with the database of --database. Its Argon2 cost is the one accounts are created at.
 	Config *config.Config
 	// HasDatabase reports whether --database was given: a scenario that writes data first
 	// refuses to guess which database the server uses.
 	HasDatabase bool
+	// Mail and SMS are the tool's own SMTP server and SMS webhook, when running.
+	Mail *mailSink
+	SMS  *smsSink
 	// Log receives progress lines for the person running the tool.
 	Log io.Writer
 }
@@ -80,4 +157,28 @@ func (e *Env) endpoint(path string) string {
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	return u.String()
+}
+
+// maxAnswer bounds what is read of one answer: no answer of Kilt's comes near it.
+const maxAnswer = 1 << 20
+
+// post sends body as JSON to the absolute URL and returns the status and the answer's body,
+// read to the end so that the connection goes back to the pool for the next request.
+func (e *Env) post(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, b, nil
 }
