@@ -82,3 +82,12 @@ func TestTokensAndCodes(t *testing.T) {
 		t.Errorf("NewID %q", id)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	if got := Truncate("Қазақ", 3); got != "Қ" {
+		t.Errorf("got %q, want a whole first rune", got)
+	}
+	if got := Truncate("abc", 5); got != "abc" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -111,3 +111,15 @@ func NewID() (string, error) {
 
 // WellFormedID reports whether id has the shape NewID makes.
 func WellFormedID(id string) bool { return len(id) == 22 && base64URL(id) }
+
+// Truncate cuts s to at most n bytes at a rune boundary (for user agents and other
+// client-given text kept in the database).
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -252,3 +252,31 @@ func (e *Env) SMSTo(to string) []string {
 	}
 	return out
 }
+
+// LatestLink delivers what is due and returns the link containing substr of the newest
+// mail the SMTP server received for to, failing the test when there is none.
+func (e *Env) LatestLink(t testing.TB, to, substr string) string {
+	t.Helper()
+	e.Deliver(t)
+	mails := e.MailTo(t, to)
+	if len(mails) == 0 {
+		t.Fatalf("kilttest: the SMTP server received no mail to %s", to)
+	}
+	link := mails[len(mails)-1].Link(substr)
+	if link == "" {
+		t.Fatalf("kilttest: the mail to %s has no link with %q:\n%s", to, substr, mails[len(mails)-1].Text)
+	}
+	return link
+}
+
+// LatestCode delivers what is due and returns the code of the newest SMS the gateway
+// received for the number, failing the test when there is none.
+func (e *Env) LatestCode(t testing.TB, to string) string {
+	t.Helper()
+	e.Deliver(t)
+	sms := e.SMSTo(to)
+	if len(sms) == 0 || Code(sms[len(sms)-1]) == "" {
+		t.Fatalf("kilttest: the gateway received no SMS with a code for %s: %q", to, sms)
+	}
+	return Code(sms[len(sms)-1])
+}

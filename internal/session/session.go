@@ -83,7 +83,7 @@ func (s *Service) Create(ctx context.Context, accountID int64, ip, userAgent str
 	now := s.clock()
 	sess := &Session{
 		AccountID: accountID, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: ip, UserAgent: truncate(userAgent, 512),
+		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: ip, UserAgent: kilt.Truncate(userAgent, 512),
 	}
 	if err := s.store.CreateSession(ctx, sess, hash); err != nil {
 		return nil, "", err
@@ -136,15 +136,4 @@ func (s *Service) Revoke(ctx context.Context, id int64) error { return s.store.D
 // RevokeAll ends every session of the account (sign out everywhere) and reports how many.
 func (s *Service) RevokeAll(ctx context.Context, accountID int64) (int64, error) {
 	return s.store.DeleteAccountSessions(ctx, accountID, 0)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut at a rune boundary.
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"kilt"
 	"kilt/internal/audit"
 )
 
@@ -23,18 +24,8 @@ func recordAudit(ctx context.Context, q Querier, e audit.Event) error {
 		account = e.AccountID
 	}
 	_, err := q.Exec(ctx, `INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.At, e.Type, account, e.IP, truncate(e.UserAgent, 256), e.Detail)
+		VALUES ($1, $2, $3, $4, $5, $6)`, e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
 	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // Record implements audit.Store.

@@ -28,7 +28,7 @@ func insertRequest(ctx context.Context, tx *Tx, r recovery.Request) error {
 		flow = r.FlowID
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO recovery_requests (channel, identifier, flow_id, lang, ip, user_agent, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.Channel, r.Identifier, flow, r.Lang, r.IP, truncate(r.UserAgent, 256), r.CreatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.Channel, r.Identifier, flow, r.Lang, r.IP, kilt.Truncate(r.UserAgent, 256), r.CreatedAt)
 	return err
 }
 

@@ -20,7 +20,7 @@ func TestRegistrationByEmail(t *testing.T) {
 		t.Fatalf("register: got %d to %q, want 303 to /register/sent; body:\n%s", r.Status, r.Location, r.Body)
 	}
 	contains(t, "sent page", b.follow(r).Body, text(i18n.T("en", "register_email_sent")))
-	link := mailLink(t, e, "Dana@mail.kz", "/register/confirm?token=")
+	link := e.LatestLink(t, "Dana@mail.kz", "/register/confirm?token=")
 	tok := tokenOf(t, link)
 
 	// Opening the link (a mail scanner does it too) changes nothing: it only moves the token
@@ -78,7 +78,7 @@ func TestRegistrationByPhone(t *testing.T) {
 	id := u.Query().Get("id")
 	page := b.follow(r)
 	contains(t, "code page", page.Body, text(i18n.T("ru", "register_code_sent")), `<label for="code">`+text(i18n.T("ru", "label_code")))
-	code := smsCode(t, e, "+77471234567")
+	code := e.LatestCode(t, "+77471234567")
 
 	r = b.post("/register/verify", url.Values{"id": {id}, "code": {wrongCode(code)}})
 	if r.Status != http.StatusUnprocessableEntity {
@@ -211,7 +211,7 @@ func TestRecoveryByEmail(t *testing.T) {
 		t.Errorf("an unknown address is answered differently: %d to %q", r.Status, r.Location)
 	}
 
-	link := mailLink(t, e, "aigerim@mail.kz", "/recovery/reset?token=")
+	link := e.LatestLink(t, "aigerim@mail.kz", "/recovery/reset?token=")
 	tok := tokenOf(t, link)
 	// Opening the link changes nothing on the server: it moves the token into a cookie and
 	// sends the browser to the clean address.
@@ -290,7 +290,7 @@ func TestResetLinkGETChangesNothing(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	addAccount(t, e, "aigerim@mail.kz", "", goodPassword)
 	newBrowser(t, e).post("/recovery/email", url.Values{"email": {"aigerim@mail.kz"}})
-	link := mailLink(t, e, "aigerim@mail.kz", "/recovery/reset?token=")
+	link := e.LatestLink(t, "aigerim@mail.kz", "/recovery/reset?token=")
 	tok := tokenOf(t, link)
 	for range 3 {
 		b := newBrowser(t, e)
@@ -353,7 +353,7 @@ func TestRecoveryByPhone(t *testing.T) {
 	contains(t, "resend too soon", r2.Body, text(i18n.T("ru", "resend_too_soon")), `data-countdown="40"`, `<span class="seconds">40</span>`)
 	// After a wrong code the countdown still shows what is left.
 	e.Clock.Advance(5 * time.Second)
-	code := smsCode(t, e, "+77011234567")
+	code := e.LatestCode(t, "+77011234567")
 	r2 = b.post("/recovery/phone/verify", form(wrongCode(code)))
 	if r2.Status != http.StatusUnprocessableEntity || hidden(r2.Body, "flow_id") != flow {
 		t.Fatalf("wrong code: got %d, want 422 with the flow kept", r2.Status)
@@ -374,7 +374,7 @@ func TestRecoveryByPhone(t *testing.T) {
 		t.Fatalf("resend after the cool-down: got %d; body:\n%s", r2.Status, r2.Body)
 	}
 	contains(t, "resent", r2.Body, text(i18n.T("ru", "recovery_phone_sent")), `data-countdown="60"`)
-	code = smsCode(t, e, "+77011234567")
+	code = e.LatestCode(t, "+77011234567")
 
 	r2 = b.post("/recovery/phone/verify", form(code))
 	if r2.Status != http.StatusSeeOther || r2.Location != "/recovery/reset" {

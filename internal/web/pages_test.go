@@ -40,12 +40,12 @@ func newPageFixture(t *testing.T) *pageFixture {
 	if r := b.post("/recovery/email", url.Values{"email": {"page@mail.kz"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("recovery request: %d", r.Status)
 	}
-	f.resetLink = mailLink(t, e, "page@mail.kz", "/recovery/reset?token=")
+	f.resetLink = e.LatestLink(t, "page@mail.kz", "/recovery/reset?token=")
 	r := b.post("/register", url.Values{"by": {"email"}, "email": {"fresh@mail.kz"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("registration by e-mail: %d\n%s", r.Status, r.Body)
 	}
-	f.confirmLink = mailLink(t, e, "fresh@mail.kz", "/register/confirm?token=")
+	f.confirmLink = e.LatestLink(t, "fresh@mail.kz", "/register/confirm?token=")
 	r = b.post("/register", url.Values{"by": {"phone"}, "phone": {"+7 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 	u, err := url.Parse(r.Location)
 	if r.Status != http.StatusSeeOther || err != nil || u.Query().Get("id") == "" {

@@ -180,32 +180,6 @@ func tokenOf(t *testing.T, link string) string {
 	return u.Query().Get("token")
 }
 
-// mailLink delivers what is due and returns the link containing substr of the newest mail to
-// to.
-func mailLink(t *testing.T, e *kilttest.Env, to, substr string) string {
-	t.Helper()
-	e.Deliver(t)
-	mails := e.MailTo(t, to)
-	if len(mails) == 0 {
-		t.Fatalf("no mail to %s", to)
-	}
-	link := mails[len(mails)-1].Link(substr)
-	if link == "" {
-		t.Fatalf("the mail to %s has no link with %q:\n%s", to, substr, mails[len(mails)-1].Text)
-	}
-	return link
-}
-
-// smsCode delivers what is due and returns the code of the newest SMS to the number.
-func smsCode(t *testing.T, e *kilttest.Env, to string) string {
-	t.Helper()
-	e.Deliver(t)
-	sms := e.SMSTo(to)
-	if len(sms) == 0 || kilttest.Code(sms[len(sms)-1]) == "" {
-		t.Fatalf("no SMS with a code to %s: %q", to, sms)
-	}
-	return kilttest.Code(sms[len(sms)-1])
-}
 
 // wrongCode is a code that is not code.
 func wrongCode(code string) string {

@@ -316,30 +316,3 @@ func addAccount(t *testing.T, e *kilttest.Env, email, phone, password string) {
 	}
 }
 
-// mailLink delivers what is due and returns the link containing substr of the newest mail
-// the SMTP server received for to.
-func mailLink(t *testing.T, e *kilttest.Env, to, substr string) string {
-	t.Helper()
-	e.Deliver(t)
-	mails := e.MailTo(t, to)
-	if len(mails) == 0 {
-		t.Fatalf("the SMTP server received no mail to %s", to)
-	}
-	link := mails[len(mails)-1].Link(substr)
-	if link == "" {
-		t.Fatalf("the mail to %s has no link with %q:\n%s", to, substr, mails[len(mails)-1].Text)
-	}
-	return link
-}
-
-// smsCode delivers what is due and returns the code of the newest SMS the gateway received
-// for the number.
-func smsCode(t *testing.T, e *kilttest.Env, to string) string {
-	t.Helper()
-	e.Deliver(t)
-	sms := e.SMSTo(to)
-	if len(sms) == 0 || kilttest.Code(sms[len(sms)-1]) == "" {
-		t.Fatalf("the gateway received no SMS with a code for %s: %q", to, sms)
-	}
-	return kilttest.Code(sms[len(sms)-1])
-}

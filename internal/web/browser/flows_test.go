@@ -73,7 +73,7 @@ func registrationByEmail(t *testing.T, b *tab) {
 	b.expect("«"+kk("button_register")+"»", b.press(kk("button_register")), 200, "/register/sent")
 	b.contains("main", kk("register_email_sent"))
 
-	link := mailLink(t, b.e, "Dana@mail.kz", "/register/confirm?token=")
+	link := b.e.LatestLink(t, "Dana@mail.kz", "/register/confirm?token=")
 	b.expect("opening the mail's link", b.openLink(link), 200, "/register/confirm")
 	b.checkNoToken(link)
 	b.contains("main", kk("register_confirm_intro"))
@@ -102,7 +102,7 @@ func registrationByPhone(t *testing.T, b *tab) {
 	b.contains("main", kk("register_code_sent"))
 	b.contains(`label[for="code"]`, "Растау коды")
 
-	code := smsCode(t, b.e, "+77471234567")
+	code := b.e.LatestCode(t, "+77471234567")
 	b.fill("code", code)
 	b.expect("«Жіберу»", b.press("Жіберу"), 200, "/login")
 	b.contains("#messages", kk("flash_registered"))
@@ -125,7 +125,7 @@ func recoveryByEmail(t *testing.T, b *tab) {
 	b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
 	b.contains("#messages", "Сіз көрсеткен e-mail-ге құпия сөзді қалпына келтіруге арналған қосымша нұсқаулық жіберілді")
 
-	link := mailLink(t, b.e, "aigerim@mail.kz", "/recovery/reset?token=")
+	link := b.e.LatestLink(t, "aigerim@mail.kz", "/recovery/reset?token=")
 	b.expect("opening the mail's link", b.openLink(link), 200, "/recovery/reset")
 	b.checkNoToken(link)
 	b.checkResetPage()
@@ -161,7 +161,7 @@ func recoveryByPhone(t *testing.T, b *tab) {
 		t.Errorf("«%s» disabled during the cool-down: %v, want %v (the script counts down)", kk("button_resend"), got, b.js)
 	}
 
-	code := smsCode(t, b.e, "+77011234567")
+	code := b.e.LatestCode(t, "+77011234567")
 	b.fill("code", code)
 	b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/reset")
 	b.checkResetPage()
