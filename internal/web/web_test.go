@@ -180,7 +180,6 @@ func tokenOf(t *testing.T, link string) string {
 	return u.Query().Get("token")
 }
 
-
 // wrongCode is a code that is not code.
 func wrongCode(code string) string {
 	b := []byte(code)

@@ -315,4 +315,3 @@ func addAccount(t *testing.T, e *kilttest.Env, email, phone, password string) {
 		t.Fatalf("adding %s%s: %v", email, phone, err)
 	}
 }
-
