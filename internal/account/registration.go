@@ -43,11 +43,12 @@ type Registration struct {
 
 // RegistrationStore is what registration needs from storage.
 type RegistrationStore interface {
-	// Register applies checks and, when they allow, records r and enqueues one message, in
-	// one transaction: fresh when r's identifier has no account, else dup (and r is marked
-	// Duplicate, its token and code dropped). The work is the same either way.
-	Register(ctx context.Context, r *Registration, fresh, dup outbox.Message, checks []ratelimit.Check,
-		ev audit.Event, now time.Time) (ratelimit.Result, error)
+	// Take applies rate-limit checks (all or nothing).
+	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
+	// Register records r and enqueues one message, in one transaction: fresh when r's
+	// identifier has no account, else dup (and r is marked Duplicate, its token and code
+	// dropped). The work is the same either way.
+	Register(ctx context.Context, r *Registration, fresh, dup outbox.Message, ev audit.Event) error
 	// Complete finds the live registration by token hash (e-mail) and creates its account,
 	// verified, in one transaction. kilt.ErrNotFound when there is none; kind conflict when
 	// the identifier got an account meanwhile.
@@ -151,6 +152,25 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	if err := g.policy.Validate(ctx, g.hasher, g.pepper, pw, confirm, subject); err != nil {
 		return "", "", err
 	}
+	// The limits come before the hashing, so a client over them costs no Argon2id work. They
+	// apply to taken and free identifiers alike.
+	key := kilt.KeyedHash(g.keys, limitKey)
+	checks := []ratelimit.Check{{Limit: g.cfg.PerIP, Key: c.IP}, {Limit: g.cfg.PerIdentifier, Key: key}}
+	if r.Channel == outbox.SMS {
+		checks = append(checks, ratelimit.Check{Limit: g.cfg.SMSNumberHour, Key: key}, ratelimit.Check{Limit: g.cfg.SMSNumberDay, Key: key})
+	}
+	res, err := g.store.Take(ctx, checks, g.clock())
+	if err != nil {
+		return "", "", err
+	}
+	if !res.Allowed {
+		if g.cfg.OnLimit != nil {
+			for _, n := range res.Refused {
+				g.cfg.OnLimit(n)
+			}
+		}
+		return "", "", kilt.E(kilt.KindRateLimited, "rate_limited").WithRetryAfter(res.RetryAfter)
+	}
 	// The password is hashed for a taken identifier too: the same work, the same time.
 	hash, err := g.hasher.Hash(ctx, pw)
 	if err != nil {
@@ -166,10 +186,6 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	}
 	r.PasswordHash, r.SkeletonHash, r.CreatedAt = hash, h.SkeletonHash, now
 	fresh := outbox.Message{Channel: r.Channel, Lang: c.Lang, To: r.Identifier, CreatedAt: now}
-	checks := []ratelimit.Check{
-		{Limit: g.cfg.PerIP, Key: c.IP},
-		{Limit: g.cfg.PerIdentifier, Key: kilt.KeyedHash(g.keys, limitKey)},
-	}
 	if r.Channel == outbox.Email {
 		token, tokenHash, err := kilt.NewToken()
 		if err != nil {
@@ -188,23 +204,12 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		fresh.Kind = outbox.RegistrationCode
 		fresh.Params = map[string]string{"minutes": strconv.Itoa(int(g.cfg.CodeLifetime / time.Minute))}
 		fresh.Secret = map[string]string{"code": code}
-		key := kilt.KeyedHash(g.keys, limitKey)
-		checks = append(checks, ratelimit.Check{Limit: g.cfg.SMSNumberHour, Key: key}, ratelimit.Check{Limit: g.cfg.SMSNumberDay, Key: key})
 	}
 	dup := outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: c.Lang, To: r.Identifier,
 		Params: map[string]string{"recovery_url": g.cfg.RecoveryURL}, CreatedAt: now}
 	ev := audit.Event{Type: audit.RegistrationRequested, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: string(r.Channel)}
-	res, err := g.store.Register(ctx, r, fresh, dup, checks, ev, now)
-	if err != nil {
+	if err := g.store.Register(ctx, r, fresh, dup, ev); err != nil {
 		return "", "", err
-	}
-	if !res.Allowed {
-		if g.cfg.OnLimit != nil {
-			for _, n := range res.Refused {
-				g.cfg.OnLimit(n)
-			}
-		}
-		return "", "", kilt.E(kilt.KindRateLimited, "rate_limited").WithRetryAfter(res.RetryAfter)
 	}
 	g.cfg.flow(r.Channel, "started")
 	g.wake.Wake()

@@ -147,3 +147,23 @@ func TestRegistrationInputErrors(t *testing.T) {
 		t.Errorf("refused registrations sent %d messages", n)
 	}
 }
+
+// TestRegistrationOverTheLimitCostsNoHashing: a client over the registration limits is
+// refused before any Argon2id work.
+func TestRegistrationOverTheLimitCostsNoHashing(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", map[string]string{"KILT_LIMIT_REGISTRATION_IP": "2/1h"})
+	for i := range 2 {
+		if r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": fmt.Sprintf("r%d@mail.kz", i),
+			"password": goodPassword, "password_confirm": goodPassword}); r.Status != 202 {
+			t.Fatalf("registration %d: %d", i, r.Status)
+		}
+	}
+	before := e.App.Pool.Stats().Served
+	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "r9@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third: %d %s, want 429", r.Status, r.Body)
+	}
+	if got := e.App.Pool.Stats().Served - before; got != 0 {
+		t.Errorf("a refused registration cost %d hashes", got)
+	}
+}

@@ -22,22 +22,21 @@ func NewRegistrations(db *DB) *Registrations { return &Registrations{db: db} }
 
 var _ account.RegistrationStore = (*Registrations)(nil)
 
+// Take implements account.RegistrationStore.
+func (s *Registrations) Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
+	return NewRateLimits(s.db).Take(ctx, checks, now)
+}
+
 // Register implements account.RegistrationStore.
-func (s *Registrations) Register(ctx context.Context, r *account.Registration, fresh, dup outbox.Message,
-	checks []ratelimit.Check, ev audit.Event, now time.Time) (ratelimit.Result, error) {
-	var res ratelimit.Result
-	err := s.db.InTx(ctx, func(tx *Tx) error {
-		var err error
-		if res, err = takeLimits(ctx, tx, checks, now); err != nil || !res.Allowed {
-			return err
-		}
+func (s *Registrations) Register(ctx context.Context, r *account.Registration, fresh, dup outbox.Message, ev audit.Event) error {
+	return s.db.InTx(ctx, func(tx *Tx) error {
 		q, key := `SELECT id, email FROM accounts WHERE email_key = $1`, account.EmailKey(r.Identifier)
 		if r.Channel == outbox.SMS {
 			q, key = `SELECT id, phone FROM accounts WHERE phone = $1`, r.Identifier
 		}
 		var id int64
 		var to string
-		err = tx.QueryRow(ctx, q, key).Scan(&id, &to)
+		err := tx.QueryRow(ctx, q, key).Scan(&id, &to)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -60,7 +59,6 @@ func (s *Registrations) Register(ctx context.Context, r *account.Registration, f
 		}
 		return recordAudit(ctx, tx, ev)
 	})
-	return res, err
 }
 
 const registrationColumns = `id, channel, identifier, password_hash, skeleton_hash, lang, token_hash, code_hmac,
