@@ -73,36 +73,57 @@ type Dispatcher struct {
 	log      *slog.Logger
 	obs      Observer
 	owner    string
-	wake     chan struct{}
+	// lanes: one per channel, each with its own wake-up, so one channel's backlog never
+	// delays another's messages.
+	lanes map[Channel]chan struct{}
 }
 
 // NewDispatcher returns a dispatcher. obs may be nil.
 func NewDispatcher(store Store, senders map[Channel]Sender, renderer Renderer, clock kilt.Clock, cfg Config, log *slog.Logger, obs Observer) *Dispatcher {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &Dispatcher{store: store, senders: senders, renderer: renderer, clock: clock, cfg: cfg.withDefaults(),
-		log: log, obs: obs, owner: "d-" + hex.EncodeToString(b[:]), wake: make(chan struct{}, 1)}
+	d := &Dispatcher{store: store, senders: senders, renderer: renderer, clock: clock, cfg: cfg.withDefaults(),
+		log: log, obs: obs, owner: "d-" + hex.EncodeToString(b[:]), lanes: map[Channel]chan struct{}{}}
+	for ch := range senders {
+		d.lanes[ch] = make(chan struct{}, 1)
+	}
+	return d
 }
 
 // Wake makes a running dispatcher look for messages now. It never blocks.
 func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	for _, wake := range d.lanes {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run dispatches until ctx ends: whenever woken, and every poll interval as a fallback
-// (another instance's messages, retries falling due). It returns when ctx ends, after the
-// batch in hand is marked; what is unsent stays in the outbox for the next start.
+// Run dispatches until ctx ends, each channel in its own lane: whenever woken, and every
+// poll interval as a fallback (another instance's messages, retries falling due). It
+// returns when ctx ends, after the batches in hand are marked; what is unsent stays in the
+// outbox for the next start.
 func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for ch, wake := range d.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runLane(ctx, ch, wake)
+		}()
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) runLane(ctx context.Context, ch Channel, wake chan struct{}) {
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
 		for {
-			n, err := d.Step(context.WithoutCancel(ctx))
+			n, err := d.stepLane(context.WithoutCancel(ctx), ch)
 			if err != nil {
-				d.log.Error("outbox dispatch failed", "err", err)
+				d.log.Error("outbox dispatch failed", "channel", string(ch), "err", err)
 				break
 			}
 			if n < d.cfg.Batch || ctx.Err() != nil {
@@ -112,16 +133,29 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.wake:
+		case <-wake:
 		case <-t.C:
 		}
 	}
 }
 
-// Step claims one batch of due messages and attempts each, Workers at a time. It reports
-// how many it claimed.
+// Step claims one batch of due messages of every channel and attempts each, Workers at a
+// time per channel. It reports how many it claimed.
 func (d *Dispatcher) Step(ctx context.Context) (int, error) {
-	msgs, err := d.store.Claim(ctx, d.owner, d.clock(), d.cfg.Lease, d.cfg.Batch)
+	total := 0
+	for ch := range d.lanes {
+		n, err := d.stepLane(ctx, ch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// stepLane claims one batch of the channel's due messages and attempts each.
+func (d *Dispatcher) stepLane(ctx context.Context, ch Channel) (int, error) {
+	msgs, err := d.store.Claim(ctx, ch, d.owner, d.clock(), d.cfg.Lease, d.cfg.Batch)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}

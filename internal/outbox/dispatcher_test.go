@@ -222,7 +222,7 @@ func TestDeadDispatchersClaimIsTakenOverAfterLease(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			r := newRig(t, dialect)
 			r.enqueueMail(t, 3)
-			claimed, err := r.store.Claim(context.Background(), "killed-dispatcher", r.clock.Now(), time.Minute, 10)
+			claimed, err := r.store.Claim(context.Background(), outbox.Email, "killed-dispatcher", r.clock.Now(), time.Minute, 10)
 			if err != nil || len(claimed) != 3 {
 				t.Fatalf("claim: %d, %v", len(claimed), err)
 			}
@@ -318,4 +318,29 @@ func metricSum(t *testing.T, m *metrics.Metrics, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestCodesDoNotWaitBehindABurst: a burst of e-mail does not delay an SMS code (each channel
+// is its own lane), and within a lane links and codes go before notices.
+func TestCodesDoNotWaitBehindABurst(t *testing.T) {
+	r := newRig(t, "sqlite")
+	ctx := context.Background()
+	for i := range 200 {
+		m := &outbox.Message{Channel: outbox.Email, Kind: outbox.PasswordChanged, Lang: "kk", To: fmt.Sprintf("n%d@mail.kz", i),
+			Params: map[string]string{"time": r.clock.Now().Format(time.RFC3339), "recovery_url": "https://kilt.test/recovery"}, CreatedAt: r.clock.Now()}
+		if err := r.store.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clock.Advance(time.Second)
+	r.enqueueMail(t, 1) // a recovery link, queued after the notices
+	r.enqueueSMS(t, "+77011234567")
+	got, err := r.store.Claim(ctx, outbox.Email, "me", r.clock.Now(), time.Minute, 1)
+	if err != nil || len(got) != 1 || got[0].Kind != outbox.RecoveryLink {
+		t.Fatalf("first e-mail claimed: %+v, %v; want the link before 200 older notices", got, err)
+	}
+	sms, err := r.store.Claim(ctx, outbox.SMS, "me", r.clock.Now(), time.Minute, 64)
+	if err != nil || len(sms) != 1 || sms[0].Kind != outbox.RecoveryCode {
+		t.Fatalf("SMS lane: %+v, %v; want the code whatever the e-mail backlog", sms, err)
+	}
 }

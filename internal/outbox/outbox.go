@@ -73,10 +73,11 @@ type Store interface {
 	// Enqueue inserts m as pending, due at once, setting its ID. Flows enqueue inside their
 	// own transactions; this is for messages that stand alone.
 	Enqueue(ctx context.Context, m *Message) error
-	// Claim takes up to limit messages that are due (pending and due, or sending with a
-	// lease that ended) for owner until now+lease, counting an attempt for each, and
-	// returns them. Several dispatchers claiming at once never get the same message.
-	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error)
+	// Claim takes up to limit messages of the channel that are due (pending and due, or
+	// sending with a lease that ended) for owner until now+lease, counting an attempt for
+	// each, and returns them: messages carrying a link or a code first, then by due time.
+	// Several dispatchers claiming at once never get the same message.
+	Claim(ctx context.Context, ch Channel, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error)
 	// MarkSent records delivery and erases the secret, if owner still holds the claim.
 	MarkSent(ctx context.Context, id int64, owner string, now time.Time) error
 	// MarkFailed records a failed attempt: retry at f.Next, or abandon or block (erasing

@@ -72,10 +72,15 @@ func enqueue(ctx context.Context, q Querier, m *outbox.Message) error {
 		account = m.AccountID
 	}
 	m.Status, m.Attempts, m.NextAttemptAt = outbox.StatusPending, 0, m.CreatedAt
+	// A message someone is waiting for (a link, a code) goes before notices.
+	priority := 1
+	if secret != nil {
+		priority = 0
+	}
 	return q.QueryRow(ctx, `INSERT INTO outbox (channel, kind, lang, recipient, account_id, params, secret, status,
-		attempts, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $9) RETURNING id`,
-		m.Channel, m.Kind, m.Lang, m.To, account, string(params), secret, m.Status, m.CreatedAt).Scan(&m.ID)
+		attempts, next_attempt_at, created_at, updated_at, priority)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $9, $10) RETURNING id`,
+		m.Channel, m.Kind, m.Lang, m.To, account, string(params), secret, m.Status, m.CreatedAt, priority).Scan(&m.ID)
 }
 
 func nonNil(m map[string]string) map[string]string {
@@ -93,16 +98,16 @@ func (s *Outbox) Enqueue(ctx context.Context, m *outbox.Message) error {
 // Claim implements outbox.Store. On PostgreSQL the due rows are locked with SKIP LOCKED, so
 // dispatchers of several instances each take different messages without waiting for one
 // another; on SQLite the write transaction already serialises claims.
-func (s *Outbox) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
+func (s *Outbox) Claim(ctx context.Context, ch outbox.Channel, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
 	var out []outbox.Message
 	err := s.db.InTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2,
 			attempts = attempts + 1, updated_at = $3
 			WHERE id IN (SELECT id FROM outbox
-				WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until <= $3)
-				ORDER BY next_attempt_at, id LIMIT $4`+skipLocked[tx.Dialect()]+`)
-			RETURNING `+outboxColumns, owner, now.Add(lease), now, limit)
+				WHERE channel = $5 AND ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until <= $3))
+				ORDER BY priority, next_attempt_at, id LIMIT $4`+skipLocked[tx.Dialect()]+`)
+			RETURNING `+outboxColumns, owner, now.Add(lease), now, limit, ch)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 		if n, oldest, err := s.Depth(ctx); err != nil || n != 3 || !oldest.Equal(t0) {
 			t.Errorf("depth: %d %v %v, want 3 at t0", n, oldest, err)
 		}
-		got, err := s.Claim(ctx, "me", t0, time.Minute, 2)
+		got, err := s.Claim(ctx, outbox.Email, "me", t0, time.Minute, 2)
 		if err != nil || len(got) != 2 {
 			t.Fatalf("claim: %d, %v; want 2", len(got), err)
 		}
@@ -43,7 +43,7 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 			t.Errorf("claimed message: %+v", m)
 		}
 		// A claimed message is not claimed again before its lease ends.
-		again, _ := s.Claim(ctx, "other", t0.Add(30*time.Second), time.Minute, 10)
+		again, _ := s.Claim(ctx, outbox.Email, "other", t0.Add(30*time.Second), time.Minute, 10)
 		if len(again) != 1 || again[0].ID != ids[2] {
 			t.Errorf("second claimer got %d messages, want only the unclaimed one", len(again))
 		}
@@ -72,11 +72,11 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 		if m := byID[ids[1]]; m.Status != outbox.StatusPending || m.LastError != "451 try later" || !m.NextAttemptAt.Equal(next) || m.Secret == nil {
 			t.Errorf("failed message: %+v; want pending for a retry, secret kept", m)
 		}
-		if got, _ := s.Claim(ctx, "me", next.Add(-time.Millisecond), time.Minute, 10); len(got) != 0 {
+		if got, _ := s.Claim(ctx, outbox.Email, "me", next.Add(-time.Millisecond), time.Minute, 10); len(got) != 0 {
 			t.Errorf("claimed %d before the retry was due", len(got))
 		}
 		// The lease of "other" ends: the message is claimed again, its attempt counted.
-		got, _ = s.Claim(ctx, "me", t0.Add(2*time.Minute), time.Minute, 10)
+		got, _ = s.Claim(ctx, outbox.Email, "me", t0.Add(2*time.Minute), time.Minute, 10)
 		if len(got) != 2 {
 			t.Fatalf("after the lease and the backoff: claimed %d, want 2", len(got))
 		}
@@ -103,7 +103,7 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 			t.Errorf("retry of a sent message: got %v", err)
 		}
 		notice := enqueueN(t, s, 1, outbox.PasswordChanged)[0]
-		got, _ = s.Claim(ctx, "me", t0.Add(time.Hour), time.Minute, 10)
+		got, _ = s.Claim(ctx, outbox.Email, "me", t0.Add(time.Hour), time.Minute, 10)
 		if len(got) != 1 {
 			t.Fatalf("claimed %d", len(got))
 		}
@@ -111,7 +111,7 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 		if err := s.Retry(ctx, notice, t0.Add(time.Hour)); err != nil {
 			t.Errorf("retry of an abandoned notice: %v", err)
 		}
-		if got, _ := s.Claim(ctx, "me", t0.Add(time.Hour), time.Minute, 10); len(got) != 1 || got[0].Attempts != 1 {
+		if got, _ := s.Claim(ctx, outbox.Email, "me", t0.Add(time.Hour), time.Minute, 10); len(got) != 1 || got[0].Attempts != 1 {
 			t.Errorf("after retry: claimed %v", got)
 		}
 		if n, _, _ := s.Depth(ctx); n != 1 {
@@ -135,7 +135,7 @@ func TestOutboxConcurrentClaimsNeverOverlap(t *testing.T) {
 				defer wg.Done()
 				owner := string(rune('A' + w))
 				for {
-					got, err := s.Claim(context.Background(), owner, t0, time.Minute, 7)
+					got, err := s.Claim(context.Background(), outbox.Email, owner, t0, time.Minute, 7)
 					if err != nil {
 						t.Error(err)
 						return
