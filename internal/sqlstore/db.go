@@ -96,6 +96,8 @@ type DB struct {
 	// SQLite has one write lock per file anyway; queueing here hands it over without the
 	// busy handler's sleeps. Writers in other processes are still handled by busy_timeout.
 	writeGate chan struct{}
+	// batch, on SQLite only, runs write transactions in groups (batch.go).
+	batch *batcher
 }
 
 // The PRAGMAs set on every SQLite connection, in order. busy_timeout comes first so that the
@@ -204,6 +206,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlstore: opening SQLite database: %w", err)
 	}
+	db.startBatcher()
 	return db, nil
 }
 
@@ -242,7 +245,10 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every connection of the pool.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stopBatcher()
+	return db.db.Close()
+}
 
 // Ping reports whether the database can be reached.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
@@ -272,6 +278,17 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 type Tx struct {
 	tx *sql.Tx
 	db *DB
+	// shared: the transaction carries a batch of callers (batch.go); one caller's
+	// cancellation must not interrupt a statement, which would roll back the others' work.
+	shared bool
+}
+
+// stmtCtx is the context a statement of the transaction runs under.
+func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
+	if tx.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Dialect reports the SQL dialect of the transaction's database.
@@ -279,17 +296,17 @@ func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
 // Exec runs a statement that returns no rows.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	return tx.tx.ExecContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // Query runs a statement that returns rows.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	return tx.tx.QueryContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // QueryRow runs a statement that returns at most one row; errors are deferred to Scan.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	return tx.tx.QueryRowContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // InTx runs fn in a transaction: it commits if fn returns nil and rolls back otherwise,
@@ -299,6 +316,9 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // fn must use only tx, and InTx must not be nested (see the package documentation). fn runs
 // once: InTx never retries it.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.batch != nil {
+		return unavailable(db.inTxBatched(ctx, fn))
+	}
 	return unavailable(db.inTx(ctx, fn))
 }
 
