@@ -1,7 +1,6 @@
 package account
 
 import (
-	"crypto/hmac"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -172,6 +171,3 @@ func (id Identifier) Mask() string {
 	}
 	return MaskPhone(id.Value)
 }
-
-// hmacEqual compares two MACs in constant time.
-func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"strconv"
 	"time"
@@ -251,7 +252,7 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	now := g.clock()
 	mac := kilt.CodeMAC(g.codeKey, id, code)
 	a, r, err := g.store.VerifyCode(ctx, id, now, func(r Registration) bool {
-		return r.Attempts < g.cfg.CodeAttempts && !r.Duplicate && r.CodeMAC != nil && hmacEqual(r.CodeMAC, mac)
+		return r.Attempts < g.cfg.CodeAttempts && !r.Duplicate && r.CodeMAC != nil && hmac.Equal(r.CodeMAC, mac)
 	}, audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "sms"})
 	switch {
 	case errors.Is(err, kilt.ErrNotFound), kilt.ErrorKind(err) == kilt.KindConflict:

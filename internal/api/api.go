@@ -141,15 +141,9 @@ func (a *API) NotFound() http.Handler {
 	})
 }
 
-// RenderError renders err for callers outside the API's handlers (middleware answering an
-// /api request: panics, cross-origin refusals, method not allowed).
-func (a *API) RenderError(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header().Set("Cache-Control", "no-store")
-	a.renderError(w, r, err)
-}
-
-// RenderErrorStatus is RenderError with a status of the caller's choosing (405, which no
-// error kind maps to).
+// RenderErrorStatus renders err as the API's JSON error with the given status, for callers
+// outside the API's handlers (middleware answering an /api request: panics, cross-origin
+// refusals, unknown paths and methods).
 func (a *API) RenderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	a.renderErrorStatus(w, r, status, err)

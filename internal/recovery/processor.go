@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"kilt"
@@ -142,7 +143,7 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 	}
 	if !res.Allowed {
 		p.cfg.refused(res)
-		ev.Type, ev.Detail = audit.RecoveryLimited, ev.Detail+" over "+joinNames(res.Refused)
+		ev.Type, ev.Detail = audit.RecoveryLimited, ev.Detail+" over "+strings.Join(res.Refused, ",")
 		return false, tx.Audit(ctx, ev)
 	}
 	msg := &outbox.Message{Channel: r.Channel, Lang: r.Lang, AccountID: a.ID, CreatedAt: now}
@@ -181,15 +182,4 @@ func mask(r Request) string {
 		return account.MaskEmail(r.Identifier)
 	}
 	return account.MaskPhone(r.Identifier)
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ","
-		}
-		out += n
-	}
-	return out
 }

@@ -127,8 +127,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	if a.SMSGuard != nil {
 		check = a.SMSGuard.Check
 	}
-	a.Processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, rcfg, check, a.Dispatcher, log)
-	a.Recovery = recovery.NewService(sqlstore.NewRecovery(db), a.Accounts, clock, rcfg, a.Processor)
+	recoveries := sqlstore.NewRecovery(db)
+	a.Processor = recovery.NewProcessor(recoveries, clock, rcfg, check, a.Dispatcher, log)
+	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_account", "sms_number_hour", "sms_number_day",
 		"registration_ip", "registration_identifier")

@@ -70,9 +70,6 @@ func NewService(store Store, clock kilt.Clock, cfg Config) *Service {
 	return &Service{store: store, clock: clock, cfg: cfg}
 }
 
-// Config returns the lifetimes in force.
-func (s *Service) Config() Config { return s.cfg }
-
 // Create starts a session for the account and returns it with its token, which is shown to
 // the client once and never stored.
 func (s *Service) Create(ctx context.Context, accountID int64, ip, userAgent string) (*Session, string, error) {

@@ -212,13 +212,9 @@ func (s *Site) renderErrorStatus(w http.ResponseWriter, r *http.Request, status 
 	}
 }
 
-// RenderError renders err as an HTML page for callers outside the pages' handlers
-// (middleware answering a page request: cross-origin refusals, panics, unknown paths).
-func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, err error) {
-	s.RenderErrorStatus(w, r, httpx.Status(err), err)
-}
-
-// RenderErrorStatus is RenderError with the status chosen by the caller.
+// RenderErrorStatus renders err as an HTML error page with the given status, for callers
+// outside the pages' handlers (middleware answering a page request: cross-origin refusals,
+// panics, unknown paths and methods).
 func (s *Site) RenderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	s.renderErrorStatus(w, r, status, err)
