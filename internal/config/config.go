@@ -36,6 +36,8 @@ type Config struct {
 	PhoneRegion    string
 	TrustedProxies []netip.Prefix
 	MetricsListen  string
+	// Pprof serves net/http/pprof on the metrics listener (profiling under load).
+	Pprof bool
 
 	LogLevel  string
 	LogFormat string
@@ -138,6 +140,16 @@ var settings = []setting{
 				return nil
 			}
 			return parseListen(&c.MetricsListen, v)
+		}},
+	{Env: "KILT_METRICS_PPROF", Default: "false",
+		Usage: "true: also serve Go's profiler (/debug/pprof/) on the metrics listener; never expose it beyond operators",
+		parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, not %q", v)
+			}
+			c.Pprof = b
+			return nil
 		}},
 	{Env: "KILT_LOG_LEVEL", Default: "info", DevDefault: "debug", Usage: "debug, info, warn or error",
 		parse: func(c *Config, v string) error { return oneOf(&c.LogLevel, v, "debug", "info", "warn", "error") }},
@@ -375,6 +387,9 @@ func (c *Config) crossCheck(opts Options) []string {
 		if c.raw[v] == "" {
 			p = append(p, fmt.Sprintf("%s is required with KILT_SMS_PROVIDER=%s", v, c.SMSProvider))
 		}
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		p = append(p, "KILT_METRICS_PPROF=true needs KILT_METRICS_LISTEN: the profiler is served only on the metrics listener")
 	}
 	if opts.Serve && c.BaseURL == nil && c.raw["KILT_BASE_URL"] == "" {
 		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")

@@ -205,3 +205,18 @@ func TestMaskURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofNeedsMetricsListener(t *testing.T) {
+	_, err := load(t, []string{"--dev"}, map[string]string{"KILT_METRICS_PPROF": "true"}, Options{Serve: true})
+	if err == nil || !strings.Contains(err.Error(), "needs KILT_METRICS_LISTEN") {
+		t.Errorf("pprof without a metrics listener: got %v", err)
+	}
+	_, err = load(t, []string{"--dev"}, map[string]string{"KILT_METRICS_PPROF": "maybe"}, Options{Serve: true})
+	if err == nil || !strings.Contains(err.Error(), "KILT_METRICS_PPROF") {
+		t.Errorf("KILT_METRICS_PPROF=maybe: got %v", err)
+	}
+	c, err := load(t, []string{"--dev"}, map[string]string{"KILT_METRICS_PPROF": "true", "KILT_METRICS_LISTEN": "127.0.0.1:9100"}, Options{Serve: true})
+	if err != nil || !c.Pprof {
+		t.Errorf("pprof with a metrics listener: %v, on=%v", err, c != nil && c.Pprof)
+	}
+}

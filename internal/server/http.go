@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -269,7 +270,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		<-dispatched
 	}()
 	if a.Config.MetricsListen != "" {
-		msrv := &http.Server{Addr: a.Config.MetricsListen, Handler: a.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Addr: a.Config.MetricsListen, Handler: a.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", a.Config.MetricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
@@ -299,4 +300,20 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("graceful stop: %w", err)
 	}
 	return nil
+}
+
+// metricsHandler serves the metrics listener: Prometheus metrics, and Go's profiler under
+// /debug/pprof/ when KILT_METRICS_PPROF is on.
+func (a *App) metricsHandler() http.Handler {
+	if !a.Config.Pprof {
+		return a.Metrics.Handler()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", a.Metrics.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -124,6 +124,23 @@ func TestMetricsExposed(t *testing.T) {
 	}
 }
 
+// TestPprofOnlyWhenAsked: the metrics listener serves the profiler only with
+// KILT_METRICS_PPROF=true, and metrics either way.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	app := devApp(t, io.Discard)
+	for _, on := range []bool{false, true} {
+		app.Config.Pprof = on
+		h := app.metricsHandler()
+		if rec := get(t, h, "/metrics"); rec.Code != 200 || !strings.Contains(rec.Body.String(), "go_goroutines") {
+			t.Errorf("pprof %v: /metrics %d", on, rec.Code)
+		}
+		rec := get(t, h, "/debug/pprof/goroutine?debug=1")
+		if got := rec.Code == 200 && strings.Contains(rec.Body.String(), "goroutine profile:"); got != on {
+			t.Errorf("pprof %v: /debug/pprof/goroutine answered %d, profile served %v", on, rec.Code, got)
+		}
+	}
+}
+
 // TestErrorsSpeakTheSurfacesLanguage: unknown paths, wrong methods and cross-origin
 // refusals answer JSON under /api and a page elsewhere.
 func TestErrorsSpeakTheSurfacesLanguage(t *testing.T) {
