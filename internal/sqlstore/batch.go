@@ -125,13 +125,13 @@ func (db *DB) runBatch(batch []*batchReq) {
 			r.err = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kilt_tx"); err != nil {
+		if _, err := tx.Exec(ctx, "SAVEPOINT kilt_tx"); err != nil {
 			r.err = err
 			continue
 		}
 		r.err, r.pan = runSaved(tx, r.fn)
 		if r.err != nil || r.pan != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO kilt_tx"); err != nil {
+			if _, err := tx.Exec(ctx, "ROLLBACK TO kilt_tx"); err != nil {
 				_ = sqlTx.Rollback()
 				fail(fmt.Errorf("sqlstore: rolling back one transaction of a batch: %w", err))
 				return
@@ -139,7 +139,7 @@ func (db *DB) runBatch(batch []*batchReq) {
 		} else {
 			applied++
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE kilt_tx"); err != nil {
+		if _, err := tx.Exec(ctx, "RELEASE kilt_tx"); err != nil {
 			_ = sqlTx.Rollback()
 			fail(fmt.Errorf("sqlstore: releasing a savepoint: %w", err))
 			return

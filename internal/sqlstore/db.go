@@ -98,16 +98,21 @@ type DB struct {
 	writeGate chan struct{}
 	// batch, on SQLite only, runs write transactions in groups (batch.go).
 	batch *batcher
+	// stmts, on SQLite only, keeps the prepared statements (stmts.go).
+	stmts *stmtCache
 }
 
 // The PRAGMAs set on every SQLite connection, in order. busy_timeout comes first so that the
 // others wait for a lock instead of failing. synchronous=NORMAL is durable in WAL mode except
 // for the last transactions before a power loss, never corrupting, and saves an fsync per
-// commit.
+// commit. temp_store=MEMORY keeps temporary structures — above all the journal of the
+// savepoints that group commit wraps each transaction in (batch.go) — off the disk: without
+// it every batch wrote and re-read a temporary file.
 const sqliteParams = "_pragma=busy_timeout(5000)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
+	"&_pragma=temp_store(MEMORY)" +
 	"&_txlock=immediate"
 
 // sqliteMemory is the path of a private in-memory SQLite database.
@@ -201,7 +206,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sqldb.SetMaxOpenConns(n)
 		sqldb.SetMaxIdleConns(n)
 	}
-	db := &DB{db: sqldb, dialect: SQLite, writeGate: make(chan struct{}, 1)}
+	db := &DB{db: sqldb, dialect: SQLite, writeGate: make(chan struct{}, 1), stmts: &stmtCache{}}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlstore: opening SQLite database: %w", err)
@@ -247,6 +252,7 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Close closes every connection of the pool.
 func (db *DB) Close() error {
 	db.stopBatcher()
+	db.closeStmts()
 	return db.db.Close()
 }
 
@@ -260,17 +266,26 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, err
 	}
 	defer db.unlockWrite()
+	if st := db.prepared(query, true); st != nil {
+		return st.ExecContext(ctx, db.convertArgs(args)...)
+	}
 	return db.db.ExecContext(ctx, db.rewrite(query), db.convertArgs(args)...)
 }
 
 // Query runs a statement that returns rows. A write with RETURNING belongs in InTx.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.prepared(query, true); st != nil {
+		return st.QueryContext(ctx, db.convertArgs(args)...)
+	}
 	return db.db.QueryContext(ctx, db.rewrite(query), db.convertArgs(args)...)
 }
 
 // QueryRow runs a statement that returns at most one row; errors are deferred to Scan, which
 // returns sql.ErrNoRows when there is no row. A write with RETURNING belongs in InTx.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.prepared(query, true); st != nil {
+		return st.QueryRowContext(ctx, db.convertArgs(args)...)
+	}
 	return db.db.QueryRowContext(ctx, db.rewrite(query), db.convertArgs(args)...)
 }
 
@@ -296,17 +311,29 @@ func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
 // Exec runs a statement that returns no rows.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	ctx = tx.stmtCtx(ctx)
+	if st := tx.db.prepared(query, false); st != nil {
+		return tx.tx.StmtContext(ctx, st).ExecContext(ctx, tx.db.convertArgs(args)...)
+	}
+	return tx.tx.ExecContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // Query runs a statement that returns rows.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	ctx = tx.stmtCtx(ctx)
+	if st := tx.db.prepared(query, false); st != nil {
+		return tx.tx.StmtContext(ctx, st).QueryContext(ctx, tx.db.convertArgs(args)...)
+	}
+	return tx.tx.QueryContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // QueryRow runs a statement that returns at most one row; errors are deferred to Scan.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.stmtCtx(ctx), tx.db.rewrite(query), tx.db.convertArgs(args)...)
+	ctx = tx.stmtCtx(ctx)
+	if st := tx.db.prepared(query, false); st != nil {
+		return tx.tx.StmtContext(ctx, st).QueryRowContext(ctx, tx.db.convertArgs(args)...)
+	}
+	return tx.tx.QueryRowContext(ctx, tx.db.rewrite(query), tx.db.convertArgs(args)...)
 }
 
 // InTx runs fn in a transaction: it commits if fn returns nil and rolls back otherwise,
