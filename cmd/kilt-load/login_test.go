@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"kilt/internal/kilttest"
+	"kilt/internal/password"
 	"kilt/internal/sqlstore/pgtest"
 )
 
@@ -91,9 +93,29 @@ func TestArgon2(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"argon2id raw", "m=8192,t=1,p=1", "login / raw"} {
+	for _, want := range []string{"argon2id raw", "m=8192,t=1,p=1", "login / raw", "before the run", "after"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the table does not show %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestSetArgon2 checks the arithmetic: the raw rate is over both windows, and the ratio is
+// the run's successes per second against it.
+func TestSetArgon2(t *testing.T) {
+	r := &Result{SuccessRate: 45}
+	p := password.Params{Memory: 8192, Time: 1, Threads: 1}
+	r.setArgon2(rawRate{Params: p, Workers: 2, Hashes: 100, Wall: 2 * time.Second},
+		rawRate{Params: p, Workers: 2, Hashes: 50, Wall: time.Second})
+	a := r.Argon2
+	if a.Hashes != 150 || a.Seconds != 3 || a.PerSecond != 50 || a.BeforePerSecond != 50 || a.AfterPerSecond != 50 {
+		t.Errorf("got %+v, want 150 hashes in 3 s, 50/s before, after and overall", *a)
+	}
+	if a.RatioPercent != 90 {
+		t.Errorf("ratio %.2f %%, want 90 %%", a.RatioPercent)
+	}
+	r.setArgon2(rawRate{Params: p, Hashes: 90, Wall: time.Second}, rawRate{Params: p, Hashes: 10, Wall: time.Second})
+	if a := r.Argon2; a.PerSecond != 50 || a.BeforePerSecond != 90 || a.AfterPerSecond != 10 {
+		t.Errorf("got %+v, want 50/s overall, 90/s before, 10/s after", *a)
 	}
 }

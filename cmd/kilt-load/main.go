@@ -22,8 +22,8 @@
 // sorted; nothing is bucketed), answers by HTTP status and transport errors, the latencies
 // of each class and step of operation, what the sinks received, and, with --pid, the
 // server's CPU time and peak memory read from /proc. With --argon2 it also measures the raw
-// Argon2id rate of the machine at the configured cost and gives the run's rate of successes
-// as a percentage of it.
+// Argon2id rate of the machine at the configured cost, just before the run and again just
+// after it, and gives the run's rate of successes as a percentage of the two together.
 //
 // Sinks: the tool runs the SMTP server (--smtp-listen) and SMS webhook (--sms-listen) the
 // server under load must deliver to, so that a scenario can read a code or time a message
@@ -139,8 +139,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "process ID of the server: report its CPU time and peak RSS during the run")
 	fs.StringVar(&o.database, "database", "", "the server's KILT_DATABASE_URL, for scenarios that create data before the run")
 	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency)")
-	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost and compare")
-	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 measures (at most 1m)")
+	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost, before and after the run, and compare")
+	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 measures, before and again after the run (at most 1m)")
 	fs.BoolVar(&o.json, "json", false, "write the result as JSON to stdout (the table then goes to stderr)")
 	fs.StringVar(&o.sinks.Mail, "smtp-listen", "127.0.0.1:2525", "loopback address of the tool's SMTP sink (KILT_SMTP_URL=smtp://ADDR?starttls=false)")
 	fs.StringVar(&o.sinks.SMS, "sms-listen", "127.0.0.1:2526", "loopback address of the tool's SMS webhook sink (KILT_SMS_WEBHOOK_URL=http://ADDR/sms)")
@@ -253,15 +253,14 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, fmt.Errorf("preparing %s: %w", o.scenario.Name(), err)
 	}
 
-	var raw *rawRate
+	var rawBefore rawRate
+	argon2Params := password.Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}
 	if o.argon2 {
-		p := password.Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}
-		fmt.Fprintf(stderr, "measuring the raw Argon2id rate (%s) for %v…\n", p, o.argon2Time)
-		r := measureArgon2(ctx, p, o.argon2Time)
+		fmt.Fprintf(stderr, "measuring the raw Argon2id rate (%s) for %v before the run…\n", argon2Params, o.argon2Time)
+		rawBefore = measureArgon2(ctx, argon2Params, o.argon2Time)
 		if ctx.Err() != nil {
 			return exitInterrupted, errors.New("interrupted while measuring Argon2id")
 		}
-		raw = &r
 	}
 
 	var server *watch
@@ -312,8 +311,13 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 			res.Server = processUsage(o.pid, u)
 		}
 	}
-	if raw != nil {
-		res.setArgon2(*raw)
+	if o.argon2 && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "measuring the raw Argon2id rate for %v after the run…\n", o.argon2Time)
+		rawAfter := measureArgon2(ctx, argon2Params, o.argon2Time)
+		if ctx.Err() != nil {
+			return exitInterrupted, errors.New("interrupted while measuring Argon2id")
+		}
+		res.setArgon2(rawBefore, rawAfter)
 	}
 
 	table := stdout

@@ -109,13 +109,19 @@ type ProcessUsage struct {
 	RSSSamples     int     `json:"rss_samples,omitempty"`
 }
 
-// Argon2Result is the raw Argon2id rate and the run's rate against it.
+// Argon2Result is the raw Argon2id rate and the run's rate against it. The raw rate is
+// measured just before the run and again just after it; PerSecond is over both windows
+// together, so a machine whose speed drifts during the run (other work, frequency) is
+// compared with what it could do around that run rather than at one moment.
 type Argon2Result struct {
 	Params     string  `json:"params"`
 	Goroutines int     `json:"goroutines"`
 	Hashes     int64   `json:"hashes"`
 	Seconds    float64 `json:"seconds"`
 	PerSecond  float64 `json:"hashes_per_s"`
+	// BeforePerSecond and AfterPerSecond are the two windows' rates.
+	BeforePerSecond float64 `json:"before_hashes_per_s"`
+	AfterPerSecond  float64 `json:"after_hashes_per_s"`
 	// RatioPercent is the run's 2xx answers per second as a percentage of PerSecond.
 	RatioPercent float64 `json:"success_to_raw_percent"`
 }
@@ -183,9 +189,11 @@ func processUsage(pid int, u usage) *ProcessUsage {
 }
 
 // setArgon2 adds the raw Argon2id rate and the run's success rate as a share of it.
-func (r *Result) setArgon2(raw rawRate) {
-	a := &Argon2Result{Params: raw.Params.String(), Goroutines: raw.Workers, Hashes: raw.Hashes,
-		Seconds: raw.Wall.Seconds(), PerSecond: raw.PerSecond()}
+func (r *Result) setArgon2(before, after rawRate) {
+	both := rawRate{Hashes: before.Hashes + after.Hashes, Wall: before.Wall + after.Wall}
+	a := &Argon2Result{Params: before.Params.String(), Goroutines: before.Workers, Hashes: both.Hashes,
+		Seconds: both.Wall.Seconds(), PerSecond: both.PerSecond(),
+		BeforePerSecond: before.PerSecond(), AfterPerSecond: after.PerSecond()}
 	if a.PerSecond > 0 {
 		a.RatioPercent = 100 * r.SuccessRate / a.PerSecond
 	}
@@ -252,8 +260,8 @@ func (r *Result) printTable(w io.Writer) error {
 	}
 	row("client CPU", "%.2f s  (%.2f cores; this tool, on the same machine)", r.Client.CPUSeconds, r.Client.CPUCores)
 	if a := r.Argon2; a != nil {
-		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s)",
-			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds)
+		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
+			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
 		row(r.Scenario+" / raw", "%.1f %%  (2xx answers per second ÷ raw hashes per second)", a.RatioPercent)
 	}
 	return tw.Flush()
