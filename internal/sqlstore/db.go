@@ -100,6 +100,10 @@ type DB struct {
 	batch *batcher
 	// stmts, on SQLite only, keeps the prepared statements (stmts.go).
 	stmts *stmtCache
+	// ckptStop and ckptDone, on a SQLite file only, stop and await the checkpointer
+	// (checkpoint.go).
+	ckptStop, ckptDone chan struct{}
+	ckptOnce           sync.Once
 }
 
 // The PRAGMAs set on every SQLite connection, in order. busy_timeout comes first so that the
@@ -184,7 +188,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("sqlstore: creating the database file: %w", err)
 		}
 		f.Close()
-		dsn = "file:" + escapeSQLitePath(path) + "?" + sqliteParams
+		dsn = "file:" + escapeSQLitePath(path) + "?" + sqliteParams +
+			fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", walBackstopPages)
 	}
 
 	sqldb, err := sql.Open("sqlite", dsn)
@@ -212,6 +217,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: opening SQLite database: %w", err)
 	}
 	db.startBatcher()
+	if path != sqliteMemory {
+		db.startCheckpointer()
+	}
 	return db, nil
 }
 
@@ -252,6 +260,7 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // Close closes every connection of the pool.
 func (db *DB) Close() error {
 	db.stopBatcher()
+	db.stopCheckpointer()
 	db.closeStmts()
 	return db.db.Close()
 }
