@@ -1,18 +1,24 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
-	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"kilt/internal/ratelimit"
 )
 
 // takeLimits applies checks in the transaction tx: it reads the state of each key, lets
-// ratelimit.Apply decide, and writes the new states only when every check allows. On
-// PostgreSQL the rows are made first and locked, so concurrent requests of one key are
-// decided one after the other.
+// ratelimit.Apply decide, and writes the new states only when every check allows. Whatever
+// the number of checks, that is one read and at most one write (on PostgreSQL one more
+// statement first: the rows are made and then locked, so concurrent requests of one key are
+// decided one after the other, and always in the order of (name, key), so that two requests
+// sharing keys never wait for each other in a cycle). The checks' (name, key) pairs must be
+// distinct.
 func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
 	var live []ratelimit.Check
 	for _, c := range checks {
@@ -23,31 +29,97 @@ func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.
 	if len(live) == 0 {
 		return ratelimit.Result{Allowed: true}, nil
 	}
+	// The statements name the keys in the order of (name, key).
+	sorted := slices.Clone(live)
+	slices.SortFunc(sorted, func(a, b ratelimit.Check) int {
+		return cmp.Or(strings.Compare(a.Limit.Name, b.Limit.Name), strings.Compare(a.Key, b.Key))
+	})
+	keys := make([]any, 0, 2*len(sorted))
+	for i, c := range sorted {
+		if i > 0 && c.Limit.Name == sorted[i-1].Limit.Name && c.Key == sorted[i-1].Key {
+			return ratelimit.Result{}, fmt.Errorf("sqlstore: limit %s checked twice for one key", c.Limit.Name)
+		}
+		keys = append(keys, c.Limit.Name, c.Key)
+	}
+	q := limitQueries(tx.Dialect(), len(sorted))
+	if tx.Dialect() == Postgres {
+		zero := make([]any, 0, 3*len(sorted))
+		for _, c := range sorted {
+			zero = append(zero, c.Limit.Name, c.Key, time.Unix(0, 0))
+		}
+		if _, err := tx.Exec(ctx, q.create, zero...); err != nil {
+			return ratelimit.Result{}, err
+		}
+	}
+	rows, err := tx.Query(ctx, q.read, keys...)
+	if err != nil {
+		return ratelimit.Result{}, err
+	}
 	states := make([]time.Time, len(live))
-	for i, c := range live {
-		if tx.Dialect() == Postgres {
-			if _, err := tx.Exec(ctx, `INSERT INTO rate_limits (name, key, tat) VALUES ($1, $2, $3)
-				ON CONFLICT (name, key) DO NOTHING`, c.Limit.Name, c.Key, time.Unix(0, 0)); err != nil {
-				return ratelimit.Result{}, err
+	for rows.Next() {
+		var name, key string
+		var tat time.Time
+		if err := rows.Scan(&name, &key, TimeCol(&tat)); err != nil {
+			rows.Close()
+			return ratelimit.Result{}, err
+		}
+		for i, c := range live {
+			if c.Limit.Name == name && c.Key == key {
+				states[i] = tat
 			}
 		}
-		err := tx.QueryRow(ctx, `SELECT tat FROM rate_limits WHERE name = $1 AND key = $2`+forUpdate[tx.Dialect()],
-			c.Limit.Name, c.Key).Scan(TimeCol(&states[i]))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return ratelimit.Result{}, err
-		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ratelimit.Result{}, err
 	}
 	res, next := ratelimit.Apply(live, states, now)
-	for i, c := range live {
-		if next == nil {
-			break
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO rate_limits (name, key, tat) VALUES ($1, $2, $3)
-			ON CONFLICT (name, key) DO UPDATE SET tat = excluded.tat`, c.Limit.Name, c.Key, next[i]); err != nil {
-			return ratelimit.Result{}, err
-		}
+	if next == nil {
+		return res, nil
+	}
+	args := make([]any, 0, 3*len(sorted))
+	for _, c := range sorted {
+		i := slices.IndexFunc(live, func(l ratelimit.Check) bool { return l.Limit.Name == c.Limit.Name && l.Key == c.Key })
+		args = append(args, c.Limit.Name, c.Key, next[i])
+	}
+	if _, err := tx.Exec(ctx, q.write, args...); err != nil {
+		return ratelimit.Result{}, err
 	}
 	return res, nil
+}
+
+// limitStatements are the statements of takeLimits for a number of keys.
+type limitStatements struct {
+	create string // PostgreSQL: make the missing rows
+	read   string // the keys' states, locked on PostgreSQL
+	write  string // the new states
+}
+
+// limitStatementsCache holds limitQueries's answers by dialect and number of keys.
+var limitStatementsCache sync.Map // [2]int{dialect, n} → limitStatements
+
+// limitQueries returns the statements of takeLimits for n keys on dialect d.
+func limitQueries(d Dialect, n int) limitStatements {
+	k := [2]int{int(d), n}
+	if v, ok := limitStatementsCache.Load(k); ok {
+		return v.(limitStatements)
+	}
+	var match, values strings.Builder
+	for i := range n {
+		if i > 0 {
+			match.WriteString(" OR ")
+			values.WriteString(", ")
+		}
+		fmt.Fprintf(&match, "(name = $%d AND key = $%d)", 2*i+1, 2*i+2)
+		fmt.Fprintf(&values, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
+	}
+	q := limitStatements{
+		create: `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() + ` ON CONFLICT (name, key) DO NOTHING`,
+		read:   `SELECT name, key, tat FROM rate_limits WHERE ` + match.String() + ` ORDER BY name, key` + forUpdate[d],
+		write:  `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() + ` ON CONFLICT (name, key) DO UPDATE SET tat = excluded.tat`,
+	}
+	limitStatementsCache.Store(k, q)
+	return q
 }
 
 // RateLimits implements ratelimit.Store.
