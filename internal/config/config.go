@@ -584,7 +584,7 @@ func parseRate(dst *Rate, v string) error {
 	count, err := strconv.Atoi(n)
 	period, perr := time.ParseDuration(p)
 	if !ok || err != nil || perr != nil || count < 0 || count > 1_000_000 || period < time.Second || period > 30*24*time.Hour {
-		return errors.New("want COUNT/PERIOD, e.g. 5/1h or 10/24h (0/1h turns the limit off)")
+		return errors.New("want COUNT/PERIOD, e.g. 5/1h or 10/24h: COUNT from 0 (the limit off) to 1000000, PERIOD from 1s to 720h")
 	}
 	*dst = Rate{Count: count, Period: period}
 	return nil
