@@ -106,7 +106,9 @@ func invalidEmail() error { return kilt.E(kilt.KindInvalid, CodeInvalidEmail) }
 // ParsePhone parses a phone number written any common way (`+7 701 123 45 67`,
 // `87011234567`, `7011234567`), with region as the default country (ISO 3166 alpha-2, "KZ"
 // by default), and returns it in E.164. Numbers that libphonenumber does not consider valid
-// are refused with code invalid_phone.
+// are refused with code invalid_phone, and so are the few it accepts with more digits than
+// E.164 allows (15 with the country code: some German ranges run longer), which no SMS
+// gateway would take.
 func ParsePhone(s, region string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > maxPhoneInput || !utf8.ValidString(s) {
@@ -124,8 +126,16 @@ func ParsePhone(s, region string) (string, error) {
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", invalidPhone()
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if len(e164) > 1+maxE164Digits {
+		return "", invalidPhone()
+	}
+	return e164, nil
 }
+
+// maxE164Digits is the most digits an E.164 number has, its country code included (ITU-T
+// E.164 §6).
+const maxE164Digits = 15
 
 func invalidPhone() error { return kilt.E(kilt.KindInvalid, CodeInvalidPhone) }
 

@@ -57,6 +57,8 @@ func TestParsePhone(t *testing.T) {
 		{"+7 701 123 45 67 ext 5", "", false},
 		{"", "", false},
 		{"+77011234567\n", "+77011234567", true},
+		{"+49 2100 0000000000", "", false}, // valid to libphonenumber, but 16 digits: not E.164 (found by FuzzParsePhone)
+		{"+49 30 1234567", "+49301234567", true},
 	}
 	for _, tt := range tests {
 		got, err := ParsePhone(tt.in, "KZ")
