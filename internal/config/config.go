@@ -176,7 +176,7 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{Env: "KILT_HASH_WAIT", Default: "2s", Usage: "longest a request waits for a hashing worker before 503 with Retry-After",
+	{Env: "KILT_HASH_WAIT", Default: "5s", Usage: "longest a request waits for a hashing worker before 503 with Retry-After",
 		parse: func(c *Config, v string) error { return parseDuration(&c.HashWait, v, time.Millisecond, time.Minute) }},
 	{Env: "KILT_SESSION_IDLE", Default: "30m", Usage: "a session unused this long ends",
 		parse: func(c *Config, v string) error { return parseDuration(&c.SessionIdle, v, time.Minute, 30*24*time.Hour) }},

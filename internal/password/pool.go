@@ -10,8 +10,12 @@ import (
 )
 
 // DefaultMaxWait is how long a hash waits for a free slot before the caller is told the
-// service is busy, when NewHasher is given no pool.
-const DefaultMaxWait = 2 * time.Second
+// service is busy, when NewHasher is given no pool (and KILT_HASH_WAIT's default). Five
+// seconds lets a burst of 256 sign-ins at once — about three seconds of hashing on two cores
+// — be served whole: a 503 after two seconds of waiting was the worst answer a person could
+// get (kept waiting, then told to come back), and each cost the work of an attempt counted
+// and taken back. Memory does not depend on it: waiting callers hold no hashing memory.
+const DefaultMaxWait = 5 * time.Second
 
 // Pool bounds how many password hashes run at once. Argon2id at the default cost holds
 // 19 MiB for the whole computation, so an unbounded number of concurrent hashes is an
