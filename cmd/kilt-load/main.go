@@ -102,8 +102,10 @@ type options struct {
 	accounts    int
 	argon2      bool
 	argon2Time  time.Duration
-	json        bool
-	sinks       sinkAddrs
+	// forwardedFor is --forwarded-for: the client addresses requests are spread over.
+	forwardedFor int
+	json         bool
+	sinks        sinkAddrs
 	// mailSet and smsSet: the sink's flag was given, so the sink runs whatever the scenario.
 	mailSet, smsSet bool
 }
@@ -141,6 +143,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency)")
 	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost, before and after the run, and compare")
 	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 measures, before and again after the run (at most 1m)")
+	fs.IntVar(&o.forwardedFor, "forwarded-for", 0, fmt.Sprintf("send the requests as from this many client addresses in turn (X-Forwarded-For, from %s; at most %d), as behind a proxy: start kilt with KILT_TRUSTED_PROXIES=127.0.0.1", forwardedBlock, maxForwardedFor))
 	fs.BoolVar(&o.json, "json", false, "write the result as JSON to stdout (the table then goes to stderr)")
 	fs.StringVar(&o.sinks.Mail, "smtp-listen", "127.0.0.1:2525", "loopback address of the tool's SMTP sink (KILT_SMTP_URL=smtp://ADDR?starttls=false)")
 	fs.StringVar(&o.sinks.SMS, "sms-listen", "127.0.0.1:2526", "loopback address of the tool's SMS webhook sink (KILT_SMS_WEBHOOK_URL=http://ADDR/sms)")
@@ -187,6 +190,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--pid: want a process ID")
 	case o.accounts < 0 || o.accounts > maxAccounts:
 		return nil, fmt.Errorf("--accounts: want 1 to %d", maxAccounts)
+	case o.forwardedFor < 0 || o.forwardedFor > maxForwardedFor:
+		return nil, fmt.Errorf("--forwarded-for: want 0 (off) to %d", maxForwardedFor)
 	}
 	if o.count > 0 && !o.durationSet {
 		// A count alone still runs under the hard cap.
@@ -236,7 +241,7 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 	env := &Env{
 		Target: target, HTTP: newHTTPClient(o.concurrency, o.timeout),
 		Clients: o.concurrency, Accounts: o.accounts, Count: o.count, Timeout: o.timeout,
-		Config: cfg, HasDatabase: o.database != "", Log: stderr,
+		Config: cfg, HasDatabase: o.database != "", Log: stderr, ForwardedFor: o.forwardedFor,
 	}
 	defer env.HTTP.CloseIdleConnections()
 	closeSinks, err := startSinks(o, env)
@@ -244,7 +249,11 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitUsage, err
 	}
 	defer closeSinks()
-	warnUnmet(stderr, o.scenario.Name(), requirementsOf(o.scenario, o.sinks), cfg)
+	reqs := requirementsOf(o.scenario, o.sinks)
+	if o.forwardedFor > 0 {
+		reqs = append(reqs, needTrustedLoopback)
+	}
+	warnUnmet(stderr, o.scenario.Name(), reqs, cfg)
 
 	if err := o.scenario.Prepare(ctx, env); err != nil {
 		if ctx.Err() != nil {

@@ -17,7 +17,10 @@ type Result struct {
 	URL         string `json:"url"`
 	Concurrency int    `json:"concurrency"`
 	Accounts    int    `json:"accounts"`
-	Stopped     string `json:"stopped"`
+	// ForwardedFor is the number of client addresses the requests came from in turn
+	// (--forwarded-for); 0: all from the tool's own address.
+	ForwardedFor int    `json:"forwarded_for,omitempty"`
+	Stopped      string `json:"stopped"`
 
 	// Unit names the operations in the plural: "requests", "recoveries", "messages".
 	Unit       string        `json:"unit"`
@@ -133,7 +136,7 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 // newResult builds the result of a run from its tally.
 func newResult(sc Scenario, env *Env, t *tally) *Result {
 	r := &Result{
-		Scenario: sc.Name(), URL: env.Target.String(), Concurrency: env.Clients, Accounts: env.Accounts,
+		Scenario: sc.Name(), URL: env.Target.String(), Concurrency: env.Clients, Accounts: env.Accounts, ForwardedFor: env.ForwardedFor,
 		Stopped: t.Stopped, Unit: unitOf(sc), Requests: t.Requests(), Duration: t.Wall, DurationS: t.Wall.Seconds(),
 		Latency:  summarise(t.Durations),
 		Statuses: statusNames(t.Statuses), Errors: map[string]int64{},
@@ -207,6 +210,9 @@ func (r *Result) printTable(w io.Writer) error {
 	fmt.Fprintf(tw, "kilt-load %s → %s: %d clients, %d accounts; stopped: %s\n",
 		r.Scenario, r.URL, r.Concurrency, r.Accounts, r.Stopped)
 	row(r.Unit, "%d", r.Requests)
+	if r.ForwardedFor > 0 {
+		row("client addresses", "%d in turn (X-Forwarded-For, from %s)", r.ForwardedFor, forwardedBlock)
+	}
 	row("duration", "%.3f s", r.DurationS)
 	row("throughput", "%.1f %s/s", r.Throughput, r.Unit)
 	row("successes", "%.1f /s", r.SuccessRate)

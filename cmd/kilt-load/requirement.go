@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -62,6 +63,29 @@ var (
 		met: func(c *config.Config) bool { return c.SMSDailyBudget == 0 || c.SMSDailyBudget >= largeLimit },
 		now: func(c *config.Config) string { return fmt.Sprint(c.SMSDailyBudget) }}
 )
+
+// needTrustedLoopback requires the server to believe X-Forwarded-For from the tool, for
+// --forwarded-for.
+var needTrustedLoopback = requirement{Env: "KILT_TRUSTED_PROXIES", Want: "127.0.0.1",
+	Why: "with --forwarded-for the requests name their client in X-Forwarded-For, which kilt believes only from a trusted proxy: every request counts for 127.0.0.1",
+	met: func(c *config.Config) bool {
+		for _, p := range c.TrustedProxies {
+			if p.Contains(netip.MustParseAddr("127.0.0.1")) {
+				return true
+			}
+		}
+		return false
+	},
+	now: func(c *config.Config) string {
+		if len(c.TrustedProxies) == 0 {
+			return "unset"
+		}
+		parts := make([]string, len(c.TrustedProxies))
+		for i, p := range c.TrustedProxies {
+			parts[i] = p.String()
+		}
+		return strings.Join(parts, ",")
+	}}
 
 // needMailSink requires the server to send e-mail to the mail sink on addr.
 func needMailSink(addr, why string) requirement {

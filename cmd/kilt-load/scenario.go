@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"kilt/internal/config"
@@ -142,6 +144,22 @@ type Env struct {
 	SMS  *smsSink
 	// Log receives progress lines for the person running the tool.
 	Log io.Writer
+	// ForwardedFor is --forwarded-for: when more than 0, post sends each request as from the
+	// next of that many client addresses (forwardedAddr), in turn.
+	ForwardedFor int
+	forwarded    atomic.Int64
+}
+
+// forwardedBlock is where --forwarded-for takes client addresses from: 198.18.0.0/15, the
+// block RFC 2544 sets aside for benchmarks, which no real client has.
+const forwardedBlock = "198.18.0.0/15"
+
+// maxForwardedFor is the number of addresses in forwardedBlock.
+const maxForwardedFor = 1 << 17
+
+// forwardedAddr returns the i-th address of forwardedBlock (0 ≤ i < maxForwardedFor).
+func forwardedAddr(i int) string {
+	return netip.AddrFrom4([4]byte{198, 18 + byte(i>>16), byte(i >> 8), byte(i)}).String()
 }
 
 // OpenApp opens the server's database and services, as the service itself does (migrations
@@ -171,6 +189,10 @@ func (e *Env) post(ctx context.Context, url string, body []byte) (int, []byte, e
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if e.ForwardedFor > 0 {
+		n := e.forwarded.Add(1) - 1
+		req.Header.Set("X-Forwarded-For", forwardedAddr(int(n%int64(e.ForwardedFor))))
+	}
 	resp, err := e.HTTP.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +125,54 @@ func TestRecoveryEmailLimited(t *testing.T) {
 	for _, want := range []string{"KILT_LIMIT_RECOVERY_IP=0/1h  (now 30/1h", "KILT_LIMIT_RECOVERY_IDENTIFIER=0/1h  (now 5/1h", "status 429"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestForwardedFor: with --forwarded-for the requests come from several client addresses, as
+// behind a proxy the server trusts, and the per-IP limit (here 1 an hour) counts each
+// address apart: 5 addresses in turn let 5 of 20 requests through; then 20 addresses (the
+// same 5 first) let the 15 new ones through. A server
+// that does not trust the tool as a proxy counts every request for 127.0.0.1, and the tool
+// warns of it.
+func TestForwardedFor(t *testing.T) {
+	mail := freeAddr(t)
+	oneAnHour := map[string]string{"KILT_LIMIT_RECOVERY_IP": "1/1h", "KILT_LIMIT_RECOVERY_IDENTIFIER": "0/1h"}
+	url, env := startKilt(t, withEnv(sinkEnv(mail, freeAddr(t)), oneAnHour, map[string]string{"KILT_TRUSTED_PROXIES": "127.0.0.1"}))
+	for _, tt := range []struct {
+		addrs, allowed int
+	}{{5, 5}, {20, 15}} {
+		r, stderr := runJSON(t, env, "--url", url, "--database", env["KILT_DATABASE_URL"], "--count", "20",
+			"--concurrency", "4", "--accounts", "20", "--smtp-listen", mail, "--forwarded-for", fmt.Sprint(tt.addrs), "recovery-email")
+		if r.Statuses["202"] != int64(tt.allowed) || r.Statuses["429"] != int64(20-tt.allowed) {
+			t.Errorf("%d addresses: statuses %v, want %d × 202 and the rest 429", tt.addrs, r.Statuses, tt.allowed)
+		}
+		if r.ForwardedFor != tt.addrs || !regexp.MustCompile(fmt.Sprintf(`client addresses +%d in turn`, tt.addrs)).MatchString(stderr) {
+			t.Errorf("%d addresses: the report says %d:\n%s", tt.addrs, r.ForwardedFor, stderr)
+		}
+		if strings.Contains(stderr, "KILT_TRUSTED_PROXIES") {
+			t.Errorf("a warning about KILT_TRUSTED_PROXIES although the server trusts 127.0.0.1:\n%s", stderr)
+		}
+	}
+
+	url, env = startKilt(t, withEnv(sinkEnv(mail, freeAddr(t)), oneAnHour))
+	r, stderr := runJSON(t, env, "--url", url, "--database", env["KILT_DATABASE_URL"], "--count", "6",
+		"--concurrency", "2", "--accounts", "6", "--smtp-listen", mail, "--forwarded-for", "6", "recovery-email")
+	if r.Statuses["202"] != 1 || r.Statuses["429"] != 5 {
+		t.Errorf("untrusted: statuses %v, want 1 × 202 and 5 × 429", r.Statuses)
+	}
+	if !strings.Contains(stderr, "KILT_TRUSTED_PROXIES=127.0.0.1  (now unset") {
+		t.Errorf("untrusted: no warning about KILT_TRUSTED_PROXIES:\n%s", stderr)
+	}
+}
+
+func TestForwardedAddr(t *testing.T) {
+	for i, want := range map[int]string{0: "198.18.0.0", 1: "198.18.0.1", 258: "198.18.1.2", 1 << 16: "198.19.0.0", maxForwardedFor - 1: "198.19.255.255"} {
+		if got := forwardedAddr(i); got != want {
+			t.Errorf("forwardedAddr(%d) = %s, want %s", i, got, want)
+		}
+		if !netip.MustParsePrefix(forwardedBlock).Contains(netip.MustParseAddr(forwardedAddr(i))) {
+			t.Errorf("forwardedAddr(%d) is outside %s", i, forwardedBlock)
 		}
 	}
 }
