@@ -144,6 +144,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	gc := server.TuneGC(cfg, os.Getenv)
 	app, err := openApp(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
@@ -154,7 +155,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	app.Log.Info("kilt ready", "version", versionString(), "listen", ln.Addr().String(),
-		"base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "startup_ms", time.Since(start).Milliseconds())
+		"base_url", cfg.BaseURL.String(), "dev", cfg.Dev, "gc", gc, "startup_ms", time.Since(start).Milliseconds())
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "Kilt is running at %s (development mode; Ctrl-C stops it)\n", cfg.BaseURL)
 	}
