@@ -14,6 +14,8 @@ import (
 // transaction, each in a SAVEPOINT of its own: a function that fails is rolled back to its
 // savepoint alone, and one COMMIT makes all the others durable together. Each caller still
 // sees exactly the outcome of its own function — applied with the batch, or not at all.
+// A transaction that finds no writer at all does not wait for the writer goroutine: InTx
+// runs it at once in the caller's goroutine (db.go).
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64

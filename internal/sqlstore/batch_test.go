@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -70,5 +72,28 @@ func TestBatchedTransactionsKeepTheirOwnOutcome(t *testing.T) {
 		if got := countSample(t, db, fmt.Sprintf("row%d", i)); got != want {
 			t.Errorf("row%d: %d rows, want %d", i, got, want)
 		}
+	}
+}
+
+// TestLoneTransactionRunsInItsCaller: a write transaction that meets no other runs in its
+// caller's goroutine, not handed to the writer goroutine and back; it still commits.
+func TestLoneTransactionRunsInItsCaller(t *testing.T) {
+	db := openTestDB(t, "sqlite:"+filepath.Join(t.TempDir(), "lone.db"))
+	createSample(t, db)
+	var stack string
+	err := db.InTx(t.Context(), func(tx *Tx) error {
+		buf := make([]byte, 64<<10)
+		stack = string(buf[:runtime.Stack(buf, false)])
+		insertSample(t, tx, "lone")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stack, "(*DB).writer") || !strings.Contains(stack, "TestLoneTransactionRunsInItsCaller") {
+		t.Errorf("the transaction did not run in its caller's goroutine:\n%s", stack)
+	}
+	if got := countSample(t, db, "lone"); got != 1 {
+		t.Errorf("%d rows, want 1", got)
 	}
 }

@@ -353,6 +353,13 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // once: InTx never retries it.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.batch != nil {
+		// Nobody writing: the transaction runs at once in the caller's goroutine. Handing
+		// it to the writer goroutine and back costs two waits for a core, long ones when
+		// the cores are busy hashing; batching pays only when writers queue.
+		if db.tryLockWrite() {
+			defer db.unlockWrite()
+			return unavailable(db.runTx(ctx, fn))
+		}
 		return unavailable(db.inTxBatched(ctx, fn))
 	}
 	return unavailable(db.inTx(ctx, fn))
@@ -377,7 +384,11 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	defer db.unlockWrite()
+	return db.runTx(ctx, fn)
+}
 
+// runTx runs fn in a transaction of its own; on SQLite the caller holds the write gate.
+func (db *DB) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -411,6 +422,17 @@ func (db *DB) lockWrite(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// tryLockWrite takes the write gate, on SQLite, only if no writer of this process holds it
+// or waits for it.
+func (db *DB) tryLockWrite() bool {
+	select {
+	case db.writeGate <- struct{}{}:
+		return true
+	default:
+		return false
 	}
 }
 
