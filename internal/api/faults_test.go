@@ -90,6 +90,14 @@ func TestPostgreSQLRestartUnderLoad(t *testing.T) {
 			t.Errorf("during the outage: %d %s, want a clean 503", o.status, o.code)
 		}
 	}
+	if t.Failed() {
+		// What the service logged of the unexpected errors.
+		for _, l := range strings.Split(e.Log.String(), "\n") {
+			if strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "database unavailable") {
+				t.Logf("log: %s", l)
+			}
+		}
+	}
 	if counts["503 unavailable"] == 0 {
 		t.Errorf("no request during the outage got 503 unavailable: %v", counts)
 	}

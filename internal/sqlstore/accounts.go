@@ -201,18 +201,17 @@ func (s *Accounts) SetLocked(ctx context.Context, accountID int64, locked bool, 
 	return nil
 }
 
-// UpdateLoginThrottle implements account.Store. The row is made first, so that there is a
-// row for SELECT … FOR UPDATE to lock on PostgreSQL even for a key's first attempt; SQLite's
+// UpdateLoginThrottle implements account.Store. One upsert makes the key's row if it is
+// missing, locks it and returns it: a separate insert and SELECT … FOR UPDATE left a window
+// in which a concurrent successful sign-in could delete the row (ClearLoginThrottle) between
+// the two, and the SELECT found nothing (seen on PostgreSQL as a 500). On SQLite the
 // IMMEDIATE transaction already holds the database's write lock.
 func (s *Accounts) UpdateLoginThrottle(ctx context.Context, key string, fn func(t *account.Throttle) error) error {
 	return s.db.InTx(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, 0, $2)
-			ON CONFLICT (key) DO NOTHING`, key, time.Unix(0, 0)); err != nil {
-			return err
-		}
 		var t account.Throttle
-		err := tx.QueryRow(ctx, `SELECT failures, last_failed_at FROM login_throttle WHERE key = $1`+
-			forUpdate[s.db.Dialect()], key).Scan(&t.Failures, TimeCol(&t.LastFailedAt))
+		err := tx.QueryRow(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, 0, $2)
+			ON CONFLICT (key) DO UPDATE SET key = excluded.key
+			RETURNING failures, last_failed_at`, key, time.Unix(0, 0)).Scan(&t.Failures, TimeCol(&t.LastFailedAt))
 		if err != nil {
 			return err
 		}

@@ -275,18 +275,26 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, err
 	}
 	defer db.unlockWrite()
+	var res sql.Result
+	var err error
 	if st := db.prepared(query, true); st != nil {
-		return st.ExecContext(ctx, db.convertArgs(args)...)
+		res, err = st.ExecContext(ctx, db.convertArgs(args)...)
+	} else {
+		res, err = db.db.ExecContext(ctx, db.rewrite(query), db.convertArgs(args)...)
 	}
-	return db.db.ExecContext(ctx, db.rewrite(query), db.convertArgs(args)...)
+	return res, unavailable(err)
 }
 
 // Query runs a statement that returns rows. A write with RETURNING belongs in InTx.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	var err error
 	if st := db.prepared(query, true); st != nil {
-		return st.QueryContext(ctx, db.convertArgs(args)...)
+		rows, err = st.QueryContext(ctx, db.convertArgs(args)...)
+	} else {
+		rows, err = db.db.QueryContext(ctx, db.rewrite(query), db.convertArgs(args)...)
 	}
-	return db.db.QueryContext(ctx, db.rewrite(query), db.convertArgs(args)...)
+	return rows, unavailable(err)
 }
 
 // QueryRow runs a statement that returns at most one row; errors are deferred to Scan, which

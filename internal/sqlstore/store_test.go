@@ -260,3 +260,33 @@ func TestLoginThrottleCountsConcurrentAttempts(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginThrottleRacesClear: attempts counted while successful sign-ins clear the same key
+// never fail — the row a count reads cannot vanish between being made and being locked.
+func TestLoginThrottleRacesClear(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		s := NewAccounts(db)
+		var wg sync.WaitGroup
+		errs := make(chan error, 400)
+		for i := range 400 {
+			wg.Go(func() {
+				if i%2 == 0 {
+					errs <- s.ClearLoginThrottle(ctx, "race")
+					return
+				}
+				errs <- s.UpdateLoginThrottle(ctx, "race", func(th *account.Throttle) error {
+					th.Failures++
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("racing a clear: %v", err)
+			}
+		}
+	})
+}
