@@ -144,12 +144,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	gc := server.TuneGC(cfg, os.Getenv)
 	app, err := openApp(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
+	gc := app.TuneGC(os.Getenv)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -2,10 +2,7 @@ package server
 
 import (
 	"fmt"
-	"runtime"
 	"runtime/debug"
-
-	"kilt/internal/config"
 )
 
 // Garbage collection for password hashing. Each Argon2id hash allocates its whole memory
@@ -28,17 +25,18 @@ func memoryBudget(workers int, argon2KiB uint32) int64 {
 	return 64<<20 + 3*int64(workers)*int64(argon2KiB)<<10
 }
 
-// TuneGC sets the runtime's collector for the configured hashing pool, unless getenv names
-// GOGC or GOMEMLIMIT. It returns what it did, for the log.
-func TuneGC(cfg *config.Config, getenv func(string) string) string {
+// TuneGC sets the runtime's collector for the app's hashing pool, unless getenv names GOGC
+// or GOMEMLIMIT. It returns what it did, for the log.
+func (a *App) TuneGC(getenv func(string) string) string {
+	return tuneGC(a.Pool.Stats().Size, a.Config.Argon2Memory, getenv)
+}
+
+// tuneGC is TuneGC for a pool of workers hashing at argon2KiB each.
+func tuneGC(workers int, argon2KiB uint32, getenv func(string) string) string {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return "GOGC and GOMEMLIMIT from the environment"
 	}
-	workers := cfg.HashWorkers
-	if workers <= 0 {
-		workers = runtime.NumCPU() // the pool's own default
-	}
-	limit := memoryBudget(workers, cfg.Argon2Memory)
+	limit := memoryBudget(workers, argon2KiB)
 	debug.SetMemoryLimit(limit)
 	debug.SetGCPercent(gcPercent)
 	return fmt.Sprintf("GOGC=%d, memory limit %d MiB", gcPercent, limit>>20)

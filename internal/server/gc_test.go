@@ -1,12 +1,11 @@
 package server
 
 import (
+	"io"
 	"math"
 	"runtime/debug"
 	"strings"
 	"testing"
-
-	"kilt/internal/config"
 )
 
 func TestTuneGC(t *testing.T) {
@@ -18,8 +17,7 @@ func TestTuneGC(t *testing.T) {
 		debug.SetGCPercent(oldPercent)
 	})
 
-	cfg := &config.Config{HashWorkers: 4, Argon2Memory: 19456}
-	got := TuneGC(cfg, func(string) string { return "" })
+	got := tuneGC(4, 19456, func(string) string { return "" })
 	want := int64(64<<20 + 3*4*19456<<10)
 	if limit := debug.SetMemoryLimit(-1); limit != want {
 		t.Errorf("memory limit %d, want %d (64 MiB + 3 × 4 workers × 19456 KiB)", limit, want)
@@ -28,14 +26,21 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("GOGC %d, want %d", p, gcPercent)
 	}
 	if !strings.Contains(got, "GOGC=400") || !strings.Contains(got, "memory limit 292 MiB") {
-		t.Errorf("TuneGC says %q", got)
+		t.Errorf("tuneGC says %q", got)
+	}
+
+	// An app's budget is that of its own pool (devApp: 8192 KiB a hash).
+	app := devApp(t, io.Discard)
+	app.TuneGC(func(string) string { return "" })
+	if limit, want := debug.SetMemoryLimit(-1), int64(64<<20+3*app.Pool.Stats().Size*8192<<10); limit != want {
+		t.Errorf("app: memory limit %d, want %d for a pool of %d", limit, want, app.Pool.Stats().Size)
 	}
 
 	// An operator's GOGC or GOMEMLIMIT wins: nothing is changed.
 	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
 		debug.SetMemoryLimit(math.MaxInt64)
 		debug.SetGCPercent(100)
-		got := TuneGC(cfg, func(k string) string {
+		got := tuneGC(4, 19456, func(k string) string {
 			if k == env {
 				return "200"
 			}
@@ -45,7 +50,7 @@ func TestTuneGC(t *testing.T) {
 			t.Errorf("%s set: limit %d and GOGC %d changed", env, limit, p)
 		}
 		if !strings.Contains(got, "from the environment") {
-			t.Errorf("%s set: TuneGC says %q", env, got)
+			t.Errorf("%s set: tuneGC says %q", env, got)
 		}
 	}
 }
