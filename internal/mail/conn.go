@@ -36,11 +36,12 @@ type conn struct {
 
 // failure is how an SMTP step failed: with a reply (code > 0), or without one (err).
 type failure struct {
-	step   string
-	code   int
-	text   string
-	err    error
-	connOK bool // the connection can carry the next transaction
+	step     string
+	code     int
+	enhanced string // the reply's enhanced status code (RFC 3463), "" if it has none
+	text     string
+	err      error
+	connOK   bool // the connection can carry the next transaction
 }
 
 // connDead reports whether the connection is gone: a network error or the server's 421
@@ -160,7 +161,7 @@ func (c *conn) step(ctx context.Context, timeout time.Duration, name string, fn 
 	if !errors.As(err, &reply) {
 		return &failure{step: name, err: err}
 	}
-	f := &failure{step: name, code: reply.Code, text: reply.Msg, connOK: reply.Code != 421}
+	f := &failure{step: name, code: reply.Code, enhanced: enhancedCode(reply.Msg), text: reply.Msg, connOK: reply.Code != 421}
 	// The reply to the data ends the transaction; a refusal before it leaves one open.
 	if f.connOK && name != stepBody {
 		if c.client.UpdateDeadline(timeout) != nil || c.client.Reset() != nil {

@@ -54,6 +54,14 @@ func (s *Sender) sendError(ctx context.Context, f *failure, to string) error {
 		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: where + " failed", Err: s.clean(f.err)}
 	}
 	msg := fmt.Sprintf("%s: server replied %d %s", where, f.code, s.scrub(f.text, to))
+	if f.step == stepRcpt || f.step == stepData || f.step == stepBody {
+		// Once the recipient is named, a reply may echo it in a form no scrubbing finds
+		// (its local part alone, an address the server rewrote): keep the codes only.
+		msg = fmt.Sprintf("%s: server replied %d", where, f.code)
+		if f.enhanced != "" {
+			msg += " " + f.enhanced
+		}
+	}
 	switch {
 	case f.code >= 500 && f.step != stepMail && f.step != stepConnect:
 		return outbox.Permanent(&kilt.Error{Kind: kilt.KindInvalid, Code: CodeRejected, Message: msg})
@@ -63,6 +71,22 @@ func (s *Sender) sendError(ctx context.Context, f *failure, to string) error {
 		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeDeferred, Message: msg}
 	}
 	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: msg}
+}
+
+// enhancedCode returns the enhanced status code (RFC 3463, "5.1.1") that opens a reply's
+// text, or "".
+func enhancedCode(text string) string {
+	code, _, _ := strings.Cut(text, " ")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if len(p) < 1 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return code
 }
 
 // contextErr returns ctx.Err(), or context.DeadlineExceeded once the deadline has passed: a

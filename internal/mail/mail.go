@@ -34,7 +34,8 @@
 //     are *kilt.Error values (the permanent ones wrapped by outbox.Permanent) whose code is
 //     one of the Code constants and whose text names the SMTP step and the server's reply;
 //     they never contain the password (it is scrubbed from replies too) nor the message
-//     body, and the recipient's address in a server reply becomes "[recipient]".
+//     body. A reply to RCPT TO, DATA or the data is kept as its status and enhanced status
+//     codes only ("550 5.1.1"): its text may echo the recipient in a form no scrubbing finds.
 //   - Timeouts. Connecting (TCP, TLS, EHLO, STARTTLS, AUTH) and each later SMTP command are
 //     bounded by Config.Timeout, and every one of them by the context given to Send: its
 //     deadline caps the connection's deadlines and its cancellation interrupts the command
