@@ -71,6 +71,8 @@ type Config struct {
 	TwilioFrom      string
 	SMSCountries    []string
 	SMSDailyBudget  int
+	// SMSRecoveryReserve is the percentage of the daily budget registration SMS may not spend.
+	SMSRecoveryReserve int
 
 	// Recovery lifetimes and limits (SPEC §3).
 	LinkLifetime         time.Duration
@@ -82,6 +84,7 @@ type Config struct {
 	LimitSMSNumberDay    Rate
 	LimitRegistrationIP  Rate
 	LimitRegistrationID  Rate
+	LimitSMSNumberRange  Rate
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
@@ -232,6 +235,9 @@ var settings = []setting{
 		parse: parseCountries},
 	{Env: "KILT_SMS_DAILY_BUDGET", Default: "10000", Usage: "SMS sent a day across all instances before sending stops (0: unlimited)",
 		parse: func(c *Config, v string) error { return parseInt(&c.SMSDailyBudget, v, 0, 100000000) }},
+	{Env: "KILT_SMS_RECOVERY_RESERVE", Default: "30",
+		Usage: "percent of the daily SMS budget kept for recovery codes: registration codes stop when the rest is spent",
+		parse: func(c *Config, v string) error { return parseInt(&c.SMSRecoveryReserve, v, 0, 100) }},
 	{Env: "KILT_OUTBOX_WORKERS", Default: "4", Usage: "messages the outbox sends at once",
 		parse: func(c *Config, v string) error { return parseInt(&c.OutboxWorkers, v, 1, 256) }},
 	{Env: "KILT_OUTBOX_MAX_ATTEMPTS", Default: "10", Usage: "attempts before a message is abandoned (backoff doubles from 5s, at most 1h)",
@@ -273,6 +279,9 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
+	{Env: "KILT_LIMIT_SMS_NUMBER_RANGE", Default: "20/24h",
+		Usage: "registration SMS per range of 10,000 numbers (the number but its last 4 digits)",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberRange, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
 		Usage: "on SIGTERM, how long /readyz answers 503 while requests are still served, so a load balancer stops sending new ones",
 		parse: func(c *Config, v string) error { return parseDuration(&c.DrainDelay, v, 0, 5*time.Minute) }},
