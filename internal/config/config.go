@@ -391,6 +391,11 @@ func (c *Config) crossCheck(opts Options) []string {
 	if c.Pprof && c.MetricsListen == "" {
 		p = append(p, "KILT_METRICS_PPROF=true needs KILT_METRICS_LISTEN: the profiler is served only on the metrics listener")
 	}
+	// /dev/outbox shows every message, codes and links included, to whoever can reach the
+	// listener: --dev must never listen beyond this machine.
+	if opts.Serve && c.Dev && c.Listen != "" && !loopbackListen(c.Listen) {
+		p = append(p, fmt.Sprintf("KILT_LISTEN %q is not a loopback address: `kilt serve --dev` shows every message (codes and links included) at /dev/outbox, so it listens only on 127.0.0.1, ::1 or localhost", c.Listen))
+	}
 	if opts.Serve && c.BaseURL == nil && c.raw["KILT_BASE_URL"] == "" {
 		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")
 	}
@@ -433,6 +438,20 @@ func MaskURL(raw string) string {
 		return strings.Replace(u.String(), "xxxxxx", "******", 1)
 	}
 	return raw
+}
+
+// loopbackListen reports whether a host:port listen address is reachable only from this
+// machine: localhost or a loopback IP. An empty host or 0.0.0.0 listens everywhere.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func parseListen(dst *string, v string) error {
