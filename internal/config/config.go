@@ -82,6 +82,7 @@ type Config struct {
 	LimitSMSNumberDay    Rate
 	LimitRegistrationIP  Rate
 	LimitRegistrationID  Rate
+	LimitLoginIP         Rate
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
@@ -271,6 +272,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberDay, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IP", Default: "20/1h", Usage: "registrations per client IP",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
+	{Env: "KILT_LIMIT_LOGIN_IP", Default: "30/1m", Usage: "sign-in attempts per client IP, checked before any password is hashed",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitLoginIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
