@@ -17,7 +17,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"kilt"
@@ -61,7 +60,7 @@ func Status(err error) int {
 // SetRetryAfter sets Retry-After in whole seconds, rounded up, when err asks for it.
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	if e, ok := kilt.AsError(err); ok && e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After", strconv.Itoa(Seconds(e.RetryAfter)))
 	}
 }
 

@@ -44,7 +44,7 @@ const (
 	maxBcryptCost = 16 // 2^16 rounds: far beyond any cost seen in practice, still under a few seconds
 )
 
-// DefaultParams returns the cost of SPEC §3 (OWASP's Argon2id minimum): m=19456 KiB, t=2, p=1.
+// DefaultParams returns the default cost, OWASP's Argon2id minimum: m=19456 KiB, t=2, p=1.
 func DefaultParams() Params { return Params{Memory: 19456, Time: 2, Threads: 1} }
 
 // Validate reports whether Argon2id can run with p, within the limits Verify accepts.
@@ -124,52 +124,46 @@ func (h *Hasher) hashBytes(ctx context.Context, secret []byte) (string, error) {
 // Verify reports whether pw matches encoded, and whether encoded should be replaced by a
 // fresh Hash of pw (rehash), which it should when it matched and is not Argon2id at least
 // at h's cost: lower memory, time or threads, a salt shorter or key other than Hash makes,
-// another algorithm (argon2i, bcrypt), or a match only of the unnormalised password.
+// or another algorithm (argon2i, bcrypt).
 //
 // encoded may be $argon2id$ or $argon2i$ (version 19) or bcrypt $2a$, $2b$, $2y$; anything
 // else, including argon2d, which golang.org/x/crypto does not implement, is a
 // kilt.KindInternal error, since stored hashes are our own data. Keys are compared in
 // constant time.
 //
-// pw is tried in NFKC form and, if that fails and NFKC changes it, as given, because hashes
-// imported from elsewhere may have been made from the raw bytes. DummyVerify does the same.
+// pw is checked in its NFKC form only: one hash per attempt, whatever the password, so that
+// a password NFKC changes costs no more than another (docs/security.md, "one hash per
+// attempt"). A hash imported from a system that hashed such a password unnormalised does
+// not match; its owner recovers the account.
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
 	ph, err := parseHash(encoded)
 	if err != nil {
 		return false, false, err
 	}
-	ok, raw, err := h.verify(ctx, ph, pw)
+	ok, err = h.verify(ctx, ph, pw)
 	if err != nil || !ok {
 		return false, false, err
 	}
-	return true, raw || h.needsRehash(ph), nil
+	return true, h.needsRehash(ph), nil
 }
 
-// DummyVerify does the work of a Verify of pw against an account's hash at h's cost,
-// including the second try of an unnormalised pw, and discards the result. It is called
-// where no account was found so that the answer takes as long as for a real account. It
-// returns the error Verify would have returned (busy pool, ended ctx), so that an unknown
-// account gets the same 503 as a known one under overload.
+// DummyVerify does the work of a Verify of pw against an account's hash at h's cost and
+// discards the result. It is called where no account was found so that the answer takes as
+// long as for a real account. It returns the error Verify would have returned (busy pool,
+// ended ctx), so that an unknown account gets the same 503 as a known one under overload.
 func (h *Hasher) DummyVerify(ctx context.Context, pw string) error {
-	_, _, err := h.verify(ctx, h.dummy, pw)
+	_, err := h.verify(ctx, h.dummy, pw)
 	return err
 }
 
-// verify checks pw against ph in one pool slot: its NFKC form first, then, if that fails
-// and differs, pw as given (raw reports that only the latter matched).
-func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok, raw bool, err error) {
-	normal := Normalize(pw)
-	err = h.pool.Do(ctx, func() {
-		ok = h.matches(ph, []byte(normal))
-		if !ok && normal != pw {
-			ok = h.matches(ph, []byte(pw))
-			raw = ok
-		}
-	})
+// verify checks the NFKC form of pw against ph in one pool slot.
+func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok bool, err error) {
+	normal := []byte(Normalize(pw))
+	err = h.pool.Do(ctx, func() { ok = h.matches(ph, normal) })
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
-	return ok, raw, nil
+	return ok, nil
 }
 
 // verifyBytes checks secret as given against encoded in one pool slot.

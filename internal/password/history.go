@@ -133,7 +133,7 @@ func (h *Hasher) Similar(ctx context.Context, pepper []byte, pw string, history 
 			} else if ph, err := parseHash(e.PasswordHash); err != nil {
 				r.err = err
 			} else {
-				r.similar, _, r.err = h.verify(ctx, ph, pw)
+				r.similar, r.err = h.verify(ctx, ph, pw)
 			}
 			results <- r
 		}()
