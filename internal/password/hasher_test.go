@@ -387,7 +387,7 @@ func TestParamsValidate(t *testing.T) {
 	}
 }
 
-// TestDefaultParams runs one hash at the cost of SPEC §3.
+// TestDefaultParams runs one hash at the default cost.
 func TestDefaultParams(t *testing.T) {
 	if got, want := DefaultParams(), (Params{Memory: 19456, Time: 2, Threads: 1}); got != want {
 		t.Fatalf("DefaultParams: got %v, want %v", got, want)
