@@ -271,15 +271,17 @@ func (s *Service) notices(a *Account, lang string, now time.Time) []outbox.Messa
 	if lang == "" {
 		lang = a.Lang
 	}
-	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}
+	notice := func(ch outbox.Channel, to string) outbox.Message {
+		m := outbox.Message{Channel: ch, Kind: outbox.PasswordChanged, Lang: lang, To: to, AccountID: a.ID, CreatedAt: now}
+		m.SetPayload(outbox.PasswordChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL})
+		return m
+	}
 	var out []outbox.Message
 	if a.Email != "" && a.EmailVerified {
-		out = append(out, outbox.Message{Channel: outbox.Email, Kind: outbox.PasswordChanged, Lang: lang, To: a.Email,
-			AccountID: a.ID, Params: params, CreatedAt: now})
+		out = append(out, notice(outbox.Email, a.Email))
 	}
 	if a.Phone != "" && a.PhoneVerified {
-		out = append(out, outbox.Message{Channel: outbox.SMS, Kind: outbox.PasswordChanged, Lang: lang, To: a.Phone,
-			AccountID: a.ID, Params: params, CreatedAt: now})
+		out = append(out, notice(outbox.SMS, a.Phone))
 	}
 	return out
 }

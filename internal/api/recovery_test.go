@@ -451,7 +451,7 @@ func regexpReplace(pattern, s string) string {
 	return regexp.MustCompile(pattern).ReplaceAllString(s, "")
 }
 
-// TestAuditTrail: the events of SPEC §3 are recorded with time, IP and user agent.
+// TestAuditTrail: the audit events (docs/security.md, "Logs and audit") are recorded with time, IP and user agent.
 func TestAuditTrail(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	a := addAccount(t, e, "a@mail.kz", "+77011234567", goodPassword)

@@ -74,7 +74,7 @@ type Config struct {
 	// SMSRecoveryReserve is the percentage of the daily budget registration SMS may not spend.
 	SMSRecoveryReserve int
 
-	// Recovery lifetimes and limits (SPEC §3).
+	// Recovery lifetimes and limits (docs/security.md).
 	LinkLifetime         time.Duration
 	CodeLifetime         time.Duration
 	LimitRecoveryIP      Rate

@@ -1,5 +1,5 @@
 // Package password hashes passwords with Argon2id, bounds the hashing work with a Pool, and
-// holds the password policy of SPEC §2: composition, length, the blocklist of commonly used
+// holds Kilt's password policy: composition, length, the blocklist of commonly used
 // passwords, the account's identifiers and the history of its last passwords.
 //
 // # Normalisation
@@ -27,7 +27,7 @@
 //
 // # Policy decisions
 //
-// Where SPEC §2 leaves room, these are the rules, each with its own Violation code:
+// These are the rules, each with its own Violation code:
 //
 //   - Character classes are counted on the NFKC form: upper is A–Z, lower a–z, digit 0–9,
 //     and special any other code point, so a space, Cyrillic and Kazakh letters are special

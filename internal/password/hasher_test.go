@@ -328,10 +328,25 @@ func TestVerifyMalformed(t *testing.T) {
 			if CheckHash(tt.encoded) == nil {
 				t.Errorf("CheckHash: got nil, want the error Verify gave")
 			}
+			var he *HashError
+			if !errors.As(CheckHash(tt.encoded), &he) || he.Reason < HashUnsupported || he.Reason > HashBeyondLimits ||
+				strings.Contains(he.Detail, "password hash") {
+				t.Errorf("CheckHash: %v holds no *HashError with a reason and a bare detail", CheckHash(tt.encoded))
+			}
 		})
 	}
 	if err := CheckHash(good); err != nil {
 		t.Errorf("CheckHash(good): got %v, want nil", err)
+	}
+	for encoded, want := range map[string]HashReason{
+		"$argon2d$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s": HashUnsupported,
+		"$2a$xx$" + string(bc)[7:]: HashMalformed,
+		"$2a$31$" + string(bc)[7:]: HashBeyondLimits,
+	} {
+		var he *HashError
+		if err := CheckHash(encoded); !errors.As(err, &he) || he.Reason != want {
+			t.Errorf("CheckHash: got %v, want reason %v", err, want)
+		}
 	}
 	if got := h.kdfRuns.Load(); got != 0 {
 		t.Errorf("key derivations for malformed hashes: got %d, want 0", got)
@@ -373,7 +388,7 @@ func TestParamsValidate(t *testing.T) {
 	}
 }
 
-// TestDefaultParams runs one hash at the cost of SPEC §3.
+// TestDefaultParams runs one hash at the default cost.
 func TestDefaultParams(t *testing.T) {
 	if got, want := DefaultParams(), (Params{Memory: 19456, Time: 2, Threads: 1}); got != want {
 		t.Fatalf("DefaultParams: got %v, want %v", got, want)

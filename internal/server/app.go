@@ -1,6 +1,9 @@
-// Package server assembles Kilt: it opens and migrates the database, settles the server
-// secret, builds the services, mounts the API (and later the pages) behind one middleware
-// chain, and runs the HTTP server with a graceful stop.
+// Package server is Kilt's wiring, the one layer that knows every other: it opens and
+// migrates the database, settles the server secret, builds the adapters (sqlstore, the mail
+// and SMS senders) and the domain services on them, mounts the pages and the API behind one
+// middleware chain, and runs the HTTP server with a graceful stop. It is therefore the only
+// package besides cmd that imports sqlstore, mail and sms; the layering is drawn in
+// README's Layout section and kept by TestLayering.
 package server
 
 import (
