@@ -1,0 +1,137 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"kilt/internal/kilttest"
+)
+
+// TestLinksComeFromTheBaseURL: every link in a message is built from KILT_BASE_URL, never
+// from the request's Host or X-Forwarded-* headers, even from a trusted proxy: a poisoned
+// Host cannot send a citizen's recovery link to the attacker's site.
+func TestLinksComeFromTheBaseURL(t *testing.T) {
+	forEachDialect(t, behindProxy, func(t *testing.T, e *kilttest.Env) {
+		addAccount(t, e, "victim@mail.kz", "", goodPassword)
+		poisoned := func(path string, body any) {
+			t.Helper()
+			data, _ := json.Marshal(body)
+			req, err := http.NewRequest("POST", e.URL+path, bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = "evil.example"
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-Host", "evil.example")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			req.Header.Set("Forwarded", "host=evil.example;proto=https")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+			}
+		}
+		poisoned("/api/v1/recovery/email", map[string]string{"email": "victim@mail.kz"})
+		poisoned("/api/v1/registrations", map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		poisoned("/api/v1/registrations", map[string]string{"email": "victim@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		e.Deliver(t)
+		var links int
+		for _, to := range []string{"victim@mail.kz", "new@mail.kz"} {
+			for _, m := range e.MailTo(t, to) {
+				for _, body := range []string{m.Text, m.HTML} {
+					if strings.Contains(body, "evil.example") {
+						t.Errorf("mail to %s (%s) names the poisoned host:\n%s", to, m.Subject, body)
+					}
+					links += strings.Count(body, "http://kilt.test/")
+				}
+			}
+		}
+		// The recovery link, the confirmation link, the "already registered" notice's
+		// recovery address: each in the text and the HTML part.
+		if links < 6 {
+			t.Errorf("found %d links to the base URL in the mails, want at least 6", links)
+		}
+	})
+}
+
+// TestSecretsStoredOnlyHashed: the database holds a link token and a session token only as
+// their SHA-256, an SMS code only as an HMAC, and a sent message loses its secret part: a
+// copy of the database gives nobody a working link, code or session.
+func TestSecretsStoredOnlyHashed(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		ctx := context.Background()
+		addAccount(t, e, "a@mail.kz", "+77011234567", goodPassword)
+		if r := e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "a@mail.kz"}); r.Status != 202 {
+			t.Fatalf("recovery by e-mail: %d %s", r.Status, r.Body)
+		}
+		if r := e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}); r.Status != 202 {
+			t.Fatalf("recovery by phone: %d %s", r.Status, r.Body)
+		}
+		e.Deliver(t)
+		tok := tokenOf(t, e.MailTo(t, "a@mail.kz")[0].Link("/recovery/reset?token="))
+		sms := e.SMSTo("+77011234567")
+		if len(sms) != 1 {
+			t.Fatalf("got %d SMS, want 1", len(sms))
+		}
+		code := kilttest.Code(sms[0])
+		sess := mustLogin(t, e, "a@mail.kz", goodPassword)
+
+		db := e.App.DB
+		count := func(q string, args ...any) int {
+			t.Helper()
+			var n int
+			if err := db.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			return n
+		}
+		tokHash, sessHash := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(sess.Token))
+		if n := count(`SELECT COUNT(*) FROM recovery_tokens WHERE token_hash = $1`, tokHash[:]); n != 1 {
+			t.Errorf("recovery_tokens: %d rows hold the link token's SHA-256, want 1", n)
+		}
+		if n := count(`SELECT COUNT(*) FROM sessions WHERE token_hash = $1`, sessHash[:]); n != 1 {
+			t.Errorf("sessions: %d rows hold the session token's SHA-256, want 1", n)
+		}
+		for _, q := range []string{`SELECT COUNT(*) FROM recovery_tokens WHERE token_hash = $1`, `SELECT COUNT(*) FROM sessions WHERE token_hash = $1`} {
+			if n := count(q, []byte(tok)) + count(q, []byte(sess.Token)); n != 0 {
+				t.Errorf("%s: a raw token is stored", q)
+			}
+		}
+		var hmacs [][]byte
+		rows, err := db.Query(ctx, `SELECT code_hmac FROM recovery_flows WHERE code_hmac IS NOT NULL`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var h []byte
+			if err := rows.Scan(&h); err != nil {
+				t.Fatal(err)
+			}
+			hmacs = append(hmacs, h)
+		}
+		rows.Close()
+		if len(hmacs) != 1 || len(hmacs[0]) != sha256.Size || bytes.Contains(hmacs[0], []byte(code)) {
+			t.Errorf("recovery_flows.code_hmac: %d values %x, want one 32-byte HMAC not holding the code", len(hmacs), hmacs)
+		}
+		if sum := sha256.Sum256([]byte(code)); len(hmacs) == 1 && bytes.Equal(hmacs[0], sum[:]) {
+			t.Errorf("the code is stored as its plain SHA-256, which six digits make trivial to reverse")
+		}
+		if n := count(`SELECT COUNT(*) FROM outbox WHERE secret IS NOT NULL`); n != 0 {
+			t.Errorf("outbox: %d sent messages still hold their link or code", n)
+		}
+		if n := count(`SELECT COUNT(*) FROM outbox WHERE params LIKE $1 OR params LIKE $2 OR last_error LIKE $1 OR last_error LIKE $2`,
+			"%"+tok+"%", "%"+code+"%"); n != 0 {
+			t.Errorf("outbox: %d rows hold the token or the code outside the secret column", n)
+		}
+	})
+}
