@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"kilt/internal/account"
 	"kilt/internal/kilttest"
 )
 
@@ -132,6 +134,93 @@ func TestSecretsStoredOnlyHashed(t *testing.T) {
 		if n := count(`SELECT COUNT(*) FROM outbox WHERE params LIKE $1 OR params LIKE $2 OR last_error LIKE $1 OR last_error LIKE $2`,
 			"%"+tok+"%", "%"+code+"%"); n != 0 {
 			t.Errorf("outbox: %d rows hold the token or the code outside the secret column", n)
+		}
+	})
+}
+
+// TestRecoverySMSOnlyToVerifiedNumbers: a recovery code goes only to a number an account
+// has verified; an unverified or unknown number gets the same answer and no SMS.
+func TestRecoverySMSOnlyToVerifiedNumbers(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		if _, err := e.App.Accounts.Add(context.Background(), account.NewAccount{Email: "a@mail.kz", EmailVerified: true,
+			Phone: "+77011112233", PhoneVerified: false, Password: goodPassword, Confirm: goodPassword}); err != nil {
+			t.Fatal(err)
+		}
+		addAccount(t, e, "", "+77014445566", goodPassword)
+		for _, n := range []string{"+77011112233", "+77017778899", "+77014445566"} {
+			if r := e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": n}); r.Status != 202 {
+				t.Fatalf("%s: %d %s", n, r.Status, r.Body)
+			}
+		}
+		e.Deliver(t)
+		if got := len(e.SMSTo("+77011112233")) + len(e.SMSTo("+77017778899")); got != 0 {
+			t.Errorf("%d recovery SMS went to an unverified or unknown number, want none", got)
+		}
+		if got := len(e.SMSTo("+77014445566")); got != 1 {
+			t.Errorf("the verified number got %d SMS, want 1", got)
+		}
+	})
+}
+
+// TestResetTokenLastsFifteenMinutes: after a correct code, the flow may set the password
+// for 15 minutes and no longer.
+func TestResetTokenLastsFifteenMinutes(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		addAccount(t, e, "", "+77011234567", goodPassword)
+		resetToken := func() string {
+			t.Helper()
+			var f struct {
+				FlowID string `json:"flow_id"`
+			}
+			e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}).JSON(t, &f)
+			e.Deliver(t)
+			sms := e.SMSTo("+77011234567")
+			var v struct {
+				ResetToken string `json:"reset_token"`
+			}
+			r := e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": kilttest.Code(sms[len(sms)-1])})
+			if r.Status != 200 {
+				t.Fatalf("verify: %d %s", r.Status, r.Body)
+			}
+			r.JSON(t, &v)
+			return v.ResetToken
+		}
+		late := resetToken()
+		e.Clock.Advance(15*time.Minute + time.Second)
+		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(late, newPassword)); r.Status != 410 {
+			t.Errorf("a reset token after 15 min: got %d %s, want 410", r.Status, r.Body)
+		}
+		e.Clock.Advance(time.Hour) // out of the way of the per-number SMS limits
+		inTime := resetToken()
+		e.Clock.Advance(14 * time.Minute)
+		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(inTime, newPassword)); r.Status != 204 {
+			t.Errorf("a reset token after 14 min: got %d %s, want 204", r.Status, r.Body)
+		}
+	})
+}
+
+// TestTokensBoundToTheirPurpose: a registration's confirmation token does not reset a
+// password, and a recovery link's token does not confirm a registration.
+func TestTokensBoundToTheirPurpose(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		addAccount(t, e, "a@mail.kz", "", goodPassword)
+		e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "a@mail.kz"})
+		e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		e.Deliver(t)
+		recoveryTok := tokenOf(t, e.MailTo(t, "a@mail.kz")[0].Link("/recovery/reset?token="))
+		confirmTok := tokenOf(t, e.MailTo(t, "new@mail.kz")[0].Link("/register/confirm?token="))
+		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(confirmTok, newPassword)); r.Status != 410 {
+			t.Errorf("a confirmation token as a reset token: got %d %s, want 410", r.Status, r.Body)
+		}
+		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": recoveryTok}); r.Status != 410 {
+			t.Errorf("a recovery token as a confirmation token: got %d %s, want 410", r.Status, r.Body)
+		}
+		// Both still work for what they are.
+		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(recoveryTok, newPassword)); r.Status != 204 {
+			t.Errorf("the recovery token: got %d %s, want 204", r.Status, r.Body)
+		}
+		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": confirmTok}); r.Status != 201 {
+			t.Errorf("the confirmation token: got %d %s, want 201", r.Status, r.Body)
 		}
 	})
 }
