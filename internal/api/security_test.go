@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -223,4 +224,32 @@ func TestTokensBoundToTheirPurpose(t *testing.T) {
 			t.Errorf("the confirmation token: got %d %s, want 201", r.Status, r.Body)
 		}
 	})
+}
+
+// TestForwardedForOnlyFromTrustedProxies: a client cannot pick its own rate-limit key with
+// X-Forwarded-For: from an untrusted peer the header is ignored, and behind a trusted
+// proxy only the address the proxy saw (the right-most untrusted one) counts.
+func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		xff  func(i int) string
+	}{
+		{"no trusted proxy", nil, func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }},
+		{"spoofed hops before the proxy's", behindProxy, func(i int) string { return fmt.Sprintf("198.51.100.%d, 203.0.113.9", i) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := kilttest.Start(t, "sqlite", tt.env)
+			passed := 0
+			for i := range 40 {
+				r := e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": fmt.Sprintf("x%d@mail.kz", i)}, "X-Forwarded-For", tt.xff(i))
+				if r.Status == 202 {
+					passed++
+				}
+			}
+			if passed != 30 {
+				t.Errorf("40 requests with 40 forged addresses: %d passed, want the per-IP limit of 30", passed)
+			}
+		})
+	}
 }
