@@ -253,3 +253,60 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongCodesPauseTheSMSChannel: ten wrong codes within 24 hours, across resends (which
+// do not reset the count), pause the account's SMS channel for 24 hours: requests still
+// answer as ever, and no code is sent until the pause ends.
+func TestWrongCodesPauseTheSMSChannel(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		const phone = "+77011234567"
+		addAccount(t, e, "", phone, goodPassword)
+		var f struct {
+			FlowID string `json:"flow_id"`
+		}
+		e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": phone}).JSON(t, &f)
+		e.Deliver(t)
+		wrong := func(n int) {
+			t.Helper()
+			sms := e.SMSTo(phone)
+			code := kilttest.Code(sms[len(sms)-1])
+			bad := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+			for range n {
+				if r := e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": bad}); r.Status != 422 {
+					t.Fatalf("a wrong code: got %d %s, want 422", r.Status, r.Body)
+				}
+			}
+		}
+		resend := func() {
+			t.Helper()
+			e.Clock.Advance(61 * time.Second)
+			if r := e.Do(t, "POST", "/api/v1/recovery/phone/resend", map[string]string{"flow_id": f.FlowID}); r.Status != 202 {
+				t.Fatalf("resend: %d %s", r.Status, r.Body)
+			}
+			e.Deliver(t)
+		}
+		wrong(4)
+		resend()
+		wrong(4)
+		resend()
+		wrong(2) // ten in all
+		sent := len(e.SMSTo(phone))
+		if sent != 3 {
+			t.Fatalf("SMS before the pause: %d, want 3", sent)
+		}
+		e.Clock.Advance(time.Hour)
+		if r := e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": phone}); r.Status != 202 {
+			t.Fatalf("a request while paused: got %d %s, want the usual 202", r.Status, r.Body)
+		}
+		e.Deliver(t)
+		if got := len(e.SMSTo(phone)) - sent; got != 0 {
+			t.Errorf("while paused: %d SMS sent, want none", got)
+		}
+		e.Clock.Advance(24 * time.Hour)
+		e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": phone})
+		e.Deliver(t)
+		if got := len(e.SMSTo(phone)) - sent; got != 1 {
+			t.Errorf("after the pause: %d SMS sent, want 1", got)
+		}
+	})
+}
