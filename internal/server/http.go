@@ -126,8 +126,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // requestInfo gives every request an id, its client IP and a logger carrying both, and
-// writes one access-log line per request. It logs the path only, never the query (a
-// recovery link carries its token there) nor any header that could hold a secret.
+// writes one access-log line per request. It logs the matched route pattern only, never the
+// path (ids), the query (a recovery link carries its token there) nor any header that could
+// hold a secret.
 func (a *App) requestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -148,7 +149,13 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		// The route pattern, not the path: a path can carry an id that is a bearer secret
+		// of its own (a phone registration's); a request no route matched logs none.
+		route := r2.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
 	})
 }
@@ -265,6 +272,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Processor.Run(dctx)
 	}()
 	defer func() { <-resolved }()
+	// The retention job stops with the dispatcher: its batch in hand is one short
+	// transaction, rolled back if cancelled, and the next start picks up where it stopped.
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		a.Retention.Run(dctx)
+	}()
+	defer func() { <-pruned }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kilt/internal/config"
 	"kilt/internal/outbox"
@@ -168,6 +170,63 @@ func TestErrorsSpeakTheSurfacesLanguage(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), tt.contentType) {
 			t.Errorf("%s %s: %d %q, want %d %s", tt.method, tt.path, rec.Code, rec.Header().Get("Content-Type"), tt.status, tt.contentType)
+		}
+	}
+}
+
+// TestAccessLogShowsRouteNotPath: a phone registration's id is a bearer secret of its own,
+// and it is in the path; the access log names the route pattern, never the path or query.
+func TestAccessLogShowsRouteNotPath(t *testing.T) {
+	app := devApp(t, io.Discard)
+	var logBuf bytes.Buffer
+	app.Log = slog.New(slog.NewJSONHandler(&logBuf, nil))
+	h := app.Handler(nil)
+	const id = "Zr9SecretRegistrationId0000000000000000000"
+	for _, tt := range []struct{ method, path, route string }{
+		{"POST", "/api/v1/registrations/" + id + "/verify", `"route":"POST /api/v1/registrations/{id}/verify"`},
+		{"GET", "/api/v1/registrations/" + id + "/verify", `"route":"unmatched"`},
+		{"GET", "/register/confirm?id=" + id, `"route":"GET /register/confirm"`},
+	} {
+		logBuf.Reset()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"code":"123456"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		line := logBuf.String()
+		if !strings.Contains(line, tt.route) {
+			t.Errorf("%s %s: the access log lacks %s:\n%s", tt.method, tt.path, tt.route, line)
+		}
+		if strings.Contains(line, id) {
+			t.Errorf("%s %s: the access log shows the registration id:\n%s", tt.method, tt.path, line)
+		}
+	}
+}
+
+// TestRetentionWiredWithItsMetric: kilt serve's retention job prunes the app's database
+// with the configured ages and counts what it deleted per table.
+func TestRetentionWiredWithItsMetric(t *testing.T) {
+	app := devApp(t, io.Discard)
+	ctx := context.Background()
+	now := app.Clock()
+	for i, tat := range []time.Time{now.Add(-time.Minute), now.Add(-time.Hour), now.Add(time.Hour)} {
+		if _, err := app.DB.Exec(ctx, `INSERT INTO rate_limits (name, key, tat) VALUES ('recovery_ip', $1, $2)`,
+			fmt.Sprint("k", i), tat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if app.Config.RetentionInterval != time.Hour {
+		t.Errorf("retention interval: got %v, want the default 1h", app.Config.RetentionInterval)
+	}
+	got, err := app.Retention.RunOnce(ctx)
+	if err != nil || got["rate_limits"] != 2 {
+		t.Fatalf("RunOnce: %v, %v; want 2 rate-limit rows deleted", got, err)
+	}
+	rec := httptest.NewRecorder()
+	app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`kilt_retention_deleted_rows_total{table="rate_limits"} 2`,
+		`kilt_retention_deleted_rows_total{table="sessions"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }
