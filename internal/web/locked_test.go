@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -33,4 +34,34 @@ func TestLockedAccountPages(t *testing.T) {
 	if !b.signedIn() {
 		t.Error("after unlock: the session does not open the account page")
 	}
+	// A locked account's session may sign out: it ends, and an unlock does not revive it.
+	if err := e.App.Sessions.SetLocked(context.Background(), a.ID, true, "by a test"); err != nil {
+		t.Fatal(err)
+	}
+	tok := sessionToken(t, b)
+	if r := b.post("/logout", nil); r.Status != http.StatusSeeOther || r.Location != "/login" {
+		t.Fatalf("sign-out when locked: got %d to %q", r.Status, r.Location)
+	}
+	if err := e.App.Sessions.SetLocked(context.Background(), a.ID, false, "by a test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.App.Sessions.Current(context.Background(), tok); err == nil {
+		t.Error("the session signed out while locked is alive after unlock")
+	}
+}
+
+// sessionToken is the session cookie the browser holds.
+func sessionToken(t *testing.T, b *browser) string {
+	t.Helper()
+	u, err := url.Parse(b.e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "kilt" {
+			return c.Value
+		}
+	}
+	t.Fatal("the browser holds no session cookie")
+	return ""
 }
