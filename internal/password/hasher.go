@@ -137,9 +137,9 @@ func (h *Hasher) hashBytes(ctx context.Context, secret []byte) (string, error) {
 // constant time.
 //
 // pw is checked in its NFKC form only: one hash per attempt, whatever the password, so that
-// a password NFKC changes costs no more than another (docs/security.md, "one hash per
-// attempt"). A hash imported from a system that hashed such a password unnormalised does
-// not match; its owner recovers the account.
+// a password NFKC changes costs no more than another (docs/security.md, section "Hashing").
+// A hash imported from a system that hashed such a password unnormalised does not match;
+// its owner recovers the account. The check is padded to the cost of any other (pad.go).
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
 	ph, err := parseHash(encoded)
 	if err != nil {

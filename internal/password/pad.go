@@ -15,8 +15,7 @@ import (
 // Every check of a password costs the same, whatever hash it is checked against: Verify
 // and DummyVerify pad the work of the stored hash up to one budget, so that the time of a
 // sign-in tells neither that an account exists nor that its hash was imported or made
-// before the operator raised the cost (docs/security.md, "every hash costs the same to
-// check").
+// before the operator raised the cost (docs/security.md, section "Hashing").
 //
 // The budget has two parts, each padded within its own algorithm (a bcrypt round and an
 // Argon2 block cost different, unknown amounts of time, so one cannot pay for the other):

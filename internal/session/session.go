@@ -8,7 +8,7 @@
 // Every rule lives here and runs in one transaction of the Store port: counting a sign-in
 // attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
 // audit event of each step. The properties and the tests that prove them are listed in
-// docs/security.md (section "Sign-in and sessions").
+// docs/security.md (sections "Hashing", "Rate limits", "Sessions").
 package session
 
 import (
