@@ -80,11 +80,7 @@ func (a *API) currentSession(w http.ResponseWriter, r *http.Request) error {
 
 // deleteCurrentSession serves DELETE /sessions/current: sign out.
 func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error {
-	sess, _, err := a.current(r)
-	if err != nil {
-		return err
-	}
-	if err := a.sessions.SignOut(r.Context(), sess, a.sessionClient(r)); err != nil {
+	if err := a.sessions.SignOut(r.Context(), a.token(r), a.sessionClient(r)); err != nil {
 		return err
 	}
 	a.clearCookie(w)
@@ -94,11 +90,7 @@ func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error
 
 // deleteAllSessions serves DELETE /sessions: sign out everywhere.
 func (a *API) deleteAllSessions(w http.ResponseWriter, r *http.Request) error {
-	sess, _, err := a.current(r)
-	if err != nil {
-		return err
-	}
-	if _, err := a.sessions.SignOutAll(r.Context(), sess, a.sessionClient(r)); err != nil {
+	if _, err := a.sessions.SignOutAll(r.Context(), a.token(r), a.sessionClient(r)); err != nil {
 		return err
 	}
 	a.clearCookie(w)

@@ -80,6 +80,10 @@ type Hasher struct {
 
 	// kdfRuns counts key derivations; tests use it to prove two paths do the same work.
 	kdfRuns atomic.Uint64
+
+	// budget is the work every check is padded to, work the work done (pad.go).
+	budget budget
+	work   workCounters
 }
 
 // NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
@@ -93,6 +97,7 @@ func NewHasher(p Params, pool *Pool) *Hasher {
 		pool = NewPool(0, DefaultMaxWait)
 	}
 	h := &Hasher{params: p, pool: pool}
+	h.budget.memory, h.budget.time = p.Memory, p.Time
 	h.dummy = parsedHash{alg: algArgon2id, params: p, salt: randomBytes(SaltLen), key: randomBytes(KeyLen)}
 	return h
 }
@@ -132,9 +137,9 @@ func (h *Hasher) hashBytes(ctx context.Context, secret []byte) (string, error) {
 // constant time.
 //
 // pw is checked in its NFKC form only: one hash per attempt, whatever the password, so that
-// a password NFKC changes costs no more than another (docs/security.md, "one hash per
-// attempt"). A hash imported from a system that hashed such a password unnormalised does
-// not match; its owner recovers the account.
+// a password NFKC changes costs no more than another (docs/security.md, section "Hashing").
+// A hash imported from a system that hashed such a password unnormalised does not match;
+// its owner recovers the account. The check is padded to the cost of any other (pad.go).
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
 	ph, err := parseHash(encoded)
 	if err != nil {
@@ -156,10 +161,14 @@ func (h *Hasher) DummyVerify(ctx context.Context, pw string) error {
 	return err
 }
 
-// verify checks the NFKC form of pw against ph in one pool slot.
+// verify checks the NFKC form of pw against ph in one pool slot, padded to the budget
+// (pad.go) so that it costs what any other check costs.
 func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok bool, err error) {
 	normal := []byte(Normalize(pw))
-	err = h.pool.Do(ctx, func() { ok = h.matches(ph, normal) })
+	err = h.pool.Do(ctx, func() {
+		ok = h.matches(ph, normal)
+		h.pad(ph)
+	})
 	if err != nil {
 		return false, err
 	}
@@ -184,6 +193,9 @@ func (h *Hasher) verifyBytes(ctx context.Context, secret []byte, encoded string)
 func (h *Hasher) matches(ph parsedHash, secret []byte) bool {
 	if ph.alg == algBcrypt {
 		h.kdfRuns.Add(1)
+		if c, err := bcrypt.Cost(ph.bcrypt); err == nil {
+			h.countBcrypt(c)
+		}
 		// CompareHashAndPassword compares in constant time. Like every bcrypt, it uses only
 		// the first 72 bytes of secret, which is what the system that made the hash did.
 		return bcrypt.CompareHashAndPassword(ph.bcrypt, secret) == nil
@@ -195,6 +207,7 @@ func (h *Hasher) matches(ph parsedHash, secret []byte) bool {
 // when ph has no key yet). It must run inside the pool.
 func (h *Hasher) derive(ph parsedHash, secret []byte) []byte {
 	h.kdfRuns.Add(1)
+	h.countArgon2(ph.params.Memory, ph.params.Time)
 	n := uint32(len(ph.key))
 	if n == 0 {
 		n = KeyLen

@@ -114,9 +114,16 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
+	// Every check of a password is padded to the costliest hash the database holds, so that
+	// sign-in timing does not tell imported or older accounts apart.
+	sessions := sqlstore.NewSessions(db)
+	if err := sessions.HashHeads(ctx, hasher.Head(), hasher.Observe); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the costs of the stored password hashes: %w", err)
+	}
 	scfg := sessionConfig(cfg, secret)
 	scfg.OnLimit = a.Metrics.LimitHit
-	a.Sessions = session.NewService(sqlstore.NewSessions(db), hasher, policy, clock, scfg)
+	a.Sessions = session.NewService(sessions, hasher, policy, clock, scfg)
 	if a.DevLog, a.closeSenders, err = a.delivery(cfg, secret, console); err != nil {
 		db.Close()
 		return nil, err

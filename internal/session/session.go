@@ -8,7 +8,7 @@
 // Every rule lives here and runs in one transaction of the Store port: counting a sign-in
 // attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
 // audit event of each step. The properties and the tests that prove them are listed in
-// docs/security.md (section "Sign-in and sessions").
+// docs/security.md (sections "Hashing", "Rate limits", "Sessions").
 package session
 
 import (
@@ -184,28 +184,14 @@ func unauthorized() error { return kilt.E(kilt.KindUnauthorized, CodeUnauthorize
 // idle timer. A malformed, unknown, idle or expired token gets 401 unauthorized (an expired
 // session is deleted on the way), and so does a session whose account is gone. A locked
 // account's session gets 403 account_locked, on every surface: the session is kept, so an
-// operator's unlock restores it, but nothing may be done with it meanwhile.
+// operator's unlock restores it, but nothing may be done with it meanwhile but sign out.
 func (s *Service) Current(ctx context.Context, token string) (*Session, *account.Account, error) {
-	if !kilt.WellFormedToken(token) {
-		return nil, nil, unauthorized()
-	}
 	var sess *Session
 	var acct *account.Account
 	var answer error
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		var err error
-		sess, err = tx.SessionByTokenHash(ctx, kilt.HashToken(token))
-		if errors.Is(err, kilt.ErrNotFound) {
-			answer = unauthorized()
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)) {
-			answer = unauthorized()
-			_, err := tx.DeleteSession(ctx, sess.ID)
+		if sess, answer, err = s.live(ctx, tx, token); err != nil || answer != nil {
 			return err
 		}
 		acct, err = tx.AccountByID(ctx, sess.AccountID)
@@ -221,7 +207,7 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 			answer = kilt.E(kilt.KindForbidden, CodeAccountLocked)
 			return nil
 		}
-		if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if now := s.clock(); now.Sub(sess.LastSeenAt) >= touchEvery {
 			if err := tx.TouchSession(ctx, sess.ID, now); err != nil {
 				return err
 			}
@@ -238,6 +224,27 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 	return sess, acct, nil
 }
 
+// live returns the live session token names in tx, or the answer for there being none
+// (401 unauthorized); an expired session is deleted on the way. err is a storage error.
+func (s *Service) live(ctx context.Context, tx Tx, token string) (sess *Session, answer, err error) {
+	if !kilt.WellFormedToken(token) {
+		return nil, unauthorized(), nil
+	}
+	sess, err = tx.SessionByTokenHash(ctx, kilt.HashToken(token))
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, unauthorized(), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.clock()
+	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)) {
+		_, err = tx.DeleteSession(ctx, sess.ID)
+		return nil, unauthorized(), err
+	}
+	return sess, nil, nil
+}
+
 // IdleExpiresAt is when the session ends if it is not used again.
 func (s *Service) IdleExpiresAt(sess *Session) time.Time {
 	t := sess.LastSeenAt.Add(s.cfg.IdleTimeout)
@@ -247,30 +254,47 @@ func (s *Service) IdleExpiresAt(sess *Session) time.Time {
 	return t
 }
 
-// SignOut ends the session (sign out) and records it in the audit trail, in one
-// transaction. A session already ended is not an error.
-func (s *Service) SignOut(ctx context.Context, sess *Session, c Client) error {
-	return s.store.InTx(ctx, func(tx Tx) error {
-		ok, err := tx.DeleteSession(ctx, sess.ID)
-		if err != nil || !ok {
+// SignOut ends the session token names (sign out) and records it in the audit trail, in
+// one transaction: 401 unauthorized if there is no live session. A locked account's session
+// may sign out too: it only takes access away.
+func (s *Service) SignOut(ctx context.Context, token string, c Client) error {
+	var answer error
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		sess, a, err := s.live(ctx, tx, token)
+		if answer = a; err != nil || a != nil {
+			return err
+		}
+		if _, err := tx.DeleteSession(ctx, sess.ID); err != nil {
 			return err
 		}
 		return tx.RecordAudit(ctx, s.event(audit.SessionRevoked, sess.AccountID, c, ""))
 	})
+	if err != nil {
+		return err
+	}
+	return answer
 }
 
-// SignOutAll ends every session of the session's account (sign out everywhere), records it
-// in the audit trail in the same transaction, and reports how many sessions ended.
-func (s *Service) SignOutAll(ctx context.Context, sess *Session, c Client) (int64, error) {
+// SignOutAll ends every session of the account whose session token names (sign out
+// everywhere), records it in the audit trail in the same transaction, and reports how many
+// sessions ended: 401 unauthorized if there is no live session. A locked account may too.
+func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64, error) {
 	var n int64
+	var answer error
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		var err error
+		sess, a, err := s.live(ctx, tx, token)
+		if answer = a; err != nil || a != nil {
+			return err
+		}
 		if n, err = tx.DeleteAccountSessions(ctx, sess.AccountID, 0); err != nil {
 			return err
 		}
 		return tx.RecordAudit(ctx, s.event(audit.SessionsRevokedAll, sess.AccountID, c, strconv.FormatInt(n, 10)+" sessions"))
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, answer
 }
 
 // SetLocked locks or unlocks an account (an operator's action) and records it, with by

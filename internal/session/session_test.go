@@ -109,8 +109,11 @@ func TestSignInRotatesSessionAndAudits(t *testing.T) {
 	if err != nil || sess.ID != second.Session.ID || acct.ID != a.ID {
 		t.Errorf("current: %v %v %v", sess, acct, err)
 	}
-	if err := f.svc.SignOut(ctx, sess, client("192.0.2.1")); err != nil {
+	if err := f.svc.SignOut(ctx, second.Token, client("192.0.2.1")); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.svc.SignOut(ctx, second.Token, client("192.0.2.1")); kilt.ErrorKind(err) != kilt.KindUnauthorized {
+		t.Errorf("signing out again: got %v, want 401", err)
 	}
 	if _, _, err := f.svc.Current(ctx, second.Token); kilt.ErrorKind(err) != kilt.KindUnauthorized {
 		t.Errorf("after sign-out: got %v, want 401", err)
@@ -199,10 +202,18 @@ func TestLockedAccount(t *testing.T) {
 	if _, _, err := f.svc.Current(ctx, in.Token); err != nil {
 		t.Errorf("after unlock: %v", err)
 	}
+	// A locked account's session may still sign out.
+	if err := f.svc.SetLocked(ctx, a.ID, true, "by a test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SignOut(ctx, in.Token, client("192.0.2.1")); err != nil {
+		t.Errorf("sign-out of a locked account: %v", err)
+	}
 	if err := f.svc.SetLocked(ctx, a.ID+100, true, "x"); err == nil {
 		t.Error("locking an unknown account succeeded")
 	}
-	want := []string{audit.LoginSucceeded, audit.AccountLocked, audit.LoginFailed, audit.AccountUnlocked}
+	want := []string{audit.LoginSucceeded, audit.AccountLocked, audit.LoginFailed, audit.AccountUnlocked,
+		audit.AccountLocked, audit.SessionRevoked}
 	if got := f.events(t, a.ID); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("audit: got %v, want %v", got, want)
 	}
@@ -225,11 +236,7 @@ func TestSignOutAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, _, err := f.svc.Current(ctx, toks[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := f.svc.SignOutAll(ctx, sess, client("192.0.2.1")); err != nil || n != 3 {
+	if n, err := f.svc.SignOutAll(ctx, toks[0], client("192.0.2.1")); err != nil || n != 3 {
 		t.Errorf("sign out everywhere: %d %v, want 3", n, err)
 	}
 	for _, tok := range toks {

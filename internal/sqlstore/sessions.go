@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"kilt"
@@ -141,4 +142,48 @@ func (t sessionTx) DeleteAccountSessions(ctx context.Context, accountID, except 
 
 func (t sessionTx) RecordAudit(ctx context.Context, e audit.Event) error {
 	return recordAudit(ctx, t.tx, e)
+}
+
+// HashHeads calls fn with the head (algorithm and cost) of every kind of password hash the
+// accounts hold other than current, the head of the hashes made now: the bcrypt costs, and
+// each Argon2 hash not made at the current cost. The hasher pads every check to the
+// costliest of them (password.Hasher.Observe).
+func (s *Sessions) HashHeads(ctx context.Context, current string, fn func(head string)) error {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT substr(password_hash, 1, 7) FROM accounts WHERE password_hash LIKE '$2%'`)
+	if err != nil {
+		return err
+	}
+	if err := eachString(rows, fn); err != nil {
+		return err
+	}
+	rows, err = s.db.Query(ctx, `SELECT password_hash FROM accounts WHERE password_hash LIKE '$argon2%' AND password_hash NOT LIKE $1`,
+		current+"%")
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	return eachString(rows, func(h string) {
+		parts := strings.SplitN(h, "$", 5)
+		if len(parts) < 5 {
+			return
+		}
+		head := strings.Join(parts[:4], "$") + "$"
+		if !seen[head] {
+			seen[head] = true
+			fn(head)
+		}
+	})
+}
+
+// eachString calls fn with the one string column of every row and closes rows.
+func eachString(rows *sql.Rows, fn func(string)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		fn(v)
+	}
+	return rows.Err()
 }

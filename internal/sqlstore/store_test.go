@@ -258,3 +258,35 @@ func TestLoginThrottleRacesClear(t *testing.T) {
 		}
 	})
 }
+
+// TestHashHeads: the heads of the stored hashes not made at the current cost, each once.
+func TestHashHeads(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		current := "$argon2id$v=19$m=19456,t=2,p=1$"
+		for i, h := range []string{
+			current + "c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			current + "b3RoZXJzYWx0b3RoZXJzYQ$aGFzaA",
+			"$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			"$argon2id$v=19$m=8192,t=1,p=1$b3RoZXJzYWx0b3RoZXJzYQ$aGFzaA",
+			"$argon2i$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			"$2a$10$abcdefghijklmnopqrstuu1234567890123456789012345678901",
+			"$2b$12$abcdefghijklmnopqrstuu1234567890123456789012345678901",
+			"$2a$10$zbcdefghijklmnopqrstuu1234567890123456789012345678901",
+		} {
+			a := newAccount(fmt.Sprintf("h%d@mail.kz", i), "")
+			a.PasswordHash = h
+			if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := map[string]int{}
+		if err := NewSessions(db).HashHeads(ctx, current, func(h string) { got[h]++ }); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"$2a$10$": 1, "$2b$12$": 1, "$argon2id$v=19$m=8192,t=1,p=1$": 1, "$argon2i$v=19$m=65536,t=3,p=4$": 1}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("heads (-want +got):\n%s", diff)
+		}
+	})
+}

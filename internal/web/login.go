@@ -2,6 +2,9 @@ package web
 
 import (
 	"net/http"
+
+	"kilt"
+	"kilt/internal/session"
 )
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
@@ -41,11 +44,15 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 // logout serves POST /logout: this session ends. Signing out when not signed in just goes to
 // the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
-	if v := viewerFrom(r); v != nil {
-		if err := s.sessions.SignOut(r.Context(), v.session, s.sessionClient(r)); err != nil {
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		// A locked account's session may sign out too; no live session is nothing to end.
+		err := s.sessions.SignOut(r.Context(), c.Value, s.sessionClient(r))
+		switch {
+		case err == nil:
+			s.setFlash(w, flashSignedOut)
+		case kilt.ErrorKind(err) != kilt.KindUnauthorized:
 			return err
 		}
-		s.setFlash(w, flashSignedOut)
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
 	return redirect(w, r, "/login")
@@ -53,11 +60,11 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 
 // logoutEverywhere serves POST /logout/everywhere: every session of the account ends.
 func (s *Site) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
-	v, err := signedIn(r)
+	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil {
-		return err
+		return kilt.E(kilt.KindUnauthorized, session.CodeUnauthorized)
 	}
-	if _, err := s.sessions.SignOutAll(r.Context(), v.session, s.sessionClient(r)); err != nil {
+	if _, err := s.sessions.SignOutAll(r.Context(), c.Value, s.sessionClient(r)); err != nil {
 		return err
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
