@@ -192,4 +192,3 @@ func (s *Service) PublicKeys(ctx context.Context) ([]*SigningKey, error) {
 	}
 	return out, nil
 }
-

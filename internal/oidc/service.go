@@ -166,7 +166,7 @@ func (s *Service) AddClient(ctx context.Context, n NewClient) (*Client, string, 
 // or (public native clients) a private-use scheme (RFC 8252).
 func checkRedirectURI(raw string, public bool) error {
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(raw, "#") {
+	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.ContainsAny(raw, "# \t\r\n") {
 		return invalidClient("%q is not an absolute URI without fragment", raw)
 	}
 	switch {
@@ -619,7 +619,7 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 					return err
 				}
 				reused = true
-			return nil
+				return nil
 			}
 		case g.Refresh != nil:
 			authReqID, family = g.Refresh.AuthRequestID, g.Refresh.Family
@@ -632,7 +632,7 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 					return err
 				}
 				reused = true
-			return nil
+				return nil
 			}
 		default:
 			return errInvalidGrant

@@ -17,6 +17,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/config"
 	"kilt/internal/metrics"
+	"kilt/internal/oidc"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -42,6 +43,8 @@ type App struct {
 	Registrations *account.Registrations
 	Processor     *recovery.Processor
 	Audit         *sqlstore.Audit
+	// OIDC is the OpenID provider's domain (single sign-on).
+	OIDC *oidc.Service
 
 	Outbox     *sqlstore.Outbox
 	Dispatcher *outbox.Dispatcher
@@ -52,6 +55,7 @@ type App struct {
 	DevLog *sms.Log
 
 	closeSenders func()
+	secret       []byte
 }
 
 // secretSetting is the settings key of the generated server secret.
@@ -101,7 +105,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	throttle := account.DefaultThrottle()
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	a := &App{
-		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
+		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
 		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
@@ -140,6 +144,19 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
+	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime})
+	// The first start makes the signing key; the instances of one database share it.
+	if err := a.OIDC.EnsureKey(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("making the signing key: %w", err)
+	}
+	if cfg.Dev {
+		if err := a.devClient(ctx); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("registering the demo client: %w", err)
+		}
+	}
 	return a, nil
 }
 

@@ -18,6 +18,8 @@ import (
 	"kilt"
 	"kilt/internal/api"
 	"kilt/internal/httpx"
+	"kilt/internal/oidc"
+	"kilt/internal/oidcop"
 	"kilt/internal/web"
 )
 
@@ -45,6 +47,26 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
 		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
 	site.Routes(mux)
+	var bypass []string
+	if a.Config.BaseURL != nil {
+		prov, err := oidcop.New(a.OIDC, oidcop.Config{Issuer: a.Config.BaseURL.String(), Secret: a.secret, SecureCookie: secure,
+			Session: func(r *http.Request) (*oidc.Session, error) { return a.browserSession(r, cookie) },
+			EndSession: func(ctx context.Context, id int64) error {
+				if err := a.OIDC.EndSession(ctx, id); err != nil {
+					return err
+				}
+				return a.Sessions.Revoke(ctx, id)
+			},
+			RenderError: func(w http.ResponseWriter, r *http.Request, status int, err error) {
+				w.Header().Set("Cache-Control", "no-store")
+				site.RenderErrorStatus(w, r, status, err)
+			}})
+		if err != nil {
+			panic(err) // a static configuration error
+		}
+		bypass = prov.Routes(mux)
+		site.SetSSO(prov)
+	}
 	// One error renderer per surface: JSON under /api, pages elsewhere.
 	renderError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -65,6 +87,9 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		// ours whatever the Host says.
 		_ = cop.AddTrustedOrigin(a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host)
 	}
+	for _, p := range bypass {
+		cop.AddInsecureBypassPattern(p)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		renderError(w, r, http.StatusForbidden, kilt.E(kilt.KindForbidden, httpx.CodeCrossOrigin))
 	}))
@@ -76,6 +101,31 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	h = recoverPanics(h, renderError)
 	h = a.requestInfo(h)
 	return h
+}
+
+// browserSession is the request's live Kilt session for the OpenID provider: nil when none,
+// or when its account is gone or locked (as for the pages).
+func (a *App) browserSession(r *http.Request, cookie string) (*oidc.Session, error) {
+	c, err := r.Cookie(cookie)
+	if err != nil {
+		return nil, nil
+	}
+	sess, err := a.Sessions.Authenticate(r.Context(), c.Value)
+	if kilt.ErrorKind(err) == kilt.KindUnauthorized {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acct, err := a.Accounts.ByID(r.Context(), sess.AccountID)
+	if errors.Is(err, kilt.ErrNotFound) || err == nil && acct.Locked {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &oidc.Session{ID: sess.ID, AccountID: sess.AccountID, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt,
+		ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // readyz answers 200 when the database answers and every migration is applied, 503 when not

@@ -10,17 +10,22 @@ import (
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
 func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if viewerFrom(r) != nil {
+	name, hint, force, sso := s.pendingSSO(r)
+	if viewerFrom(r) != nil && !force {
+		if sso {
+			return redirect(w, r, s.sso.ResumePath())
+		}
 		return redirect(w, r, "/account")
 	}
-	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login")})
+	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login"), ContinueTo: name, Identifier: hint})
 }
 
 // login serves POST /login. An unknown identifier and a wrong password get the same page
 // (the service answers both alike, after the same work). A session the browser already had
 // is ended and a new one started: a token planted before sign-in is worth nothing after it.
 func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
-	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier")}
+	name, _, _, sso := s.pendingSSO(r)
+	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier"), ContinueTo: name}
 	acct, err := s.accounts.Login(r.Context(), p.Identifier, r.PostForm.Get("password"), s.accountClient(r))
 	if err != nil {
 		return s.fail(w, "login", p, err, nil)
@@ -35,6 +40,9 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.setSession(w, token)
+	if sso {
+		return redirect(w, r, s.sso.ResumePath())
+	}
 	return redirect(w, r, "/account")
 }
 

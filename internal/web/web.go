@@ -71,6 +71,7 @@ type Site struct {
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets
+	sso           SSO
 }
 
 // New returns the pages. It panics if the embedded templates do not parse (a build error).
