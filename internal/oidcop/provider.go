@@ -96,7 +96,7 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 // cross-origin protection.
 func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
-	mux.Handle(pathAuthorize, withIss(p.op, p.base))
+	mux.Handle(pathAuthorize, p.checkClient(withIss(p.op, p.base)))
 	for _, path := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathKeys} {
 		mux.Handle(path, p.op)
 	}
@@ -113,6 +113,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	conf := op.CreateDiscoveryConfig(ctx, p.op, p.st)
 	conf.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	conf.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	conf.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	conf.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	raw, err := json.Marshal(conf)
 	var m map[string]any
@@ -126,6 +127,37 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	m["authorization_response_iss_parameter_supported"] = true
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(m)
+}
+
+// checkClient answers an unknown client or a redirect URI that is not registered exactly
+// with Kilt's error page (in the citizen's language), never a redirect: nothing is sent to an
+// address the operator did not register.
+func (p *Provider) checkClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
+		if r.Form.Get("request") != "" || r.Form.Get("request_uri") != "" {
+			// Request objects could carry another redirect URI than the one checked here.
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
+		c, err := p.svc.Client(r.Context(), r.Form.Get("client_id"))
+		if kilt.ErrorKind(err) == kilt.KindNotFound {
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeUnknownClient))
+			return
+		}
+		if err != nil {
+			p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+			return
+		}
+		if !c.RedirectAllowed(r.Form.Get("redirect_uri")) {
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withIss adds `iss` to every redirect the authorization endpoint answers with to a client

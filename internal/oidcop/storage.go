@@ -315,8 +315,8 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	l, err := s.svc.AccessToken(ctx, tokenID)
 	if err != nil || l.Token.ClientID != clientID || s.svc.Subject(l.Account.ID) != subject {
-		resp.Active = false
-		return nil
+		// op answers {"active": false} on an error.
+		return errors.New("oidcop: token is not active")
 	}
 	resp.Active = true
 	resp.Scope = l.Token.Scopes
