@@ -15,6 +15,7 @@ import (
 
 	"kilt"
 	kiltoidc "kilt/internal/oidc"
+	"kilt/internal/web"
 )
 
 // Config is what the provider needs from the wiring.
@@ -343,6 +344,11 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, a *kiltoidc.Au
 		http.Redirect(w, r, pathConsent, http.StatusSeeOther)
 		return
 	}
+	p.complete(w, r, a, sess)
+}
+
+// complete answers the authorization with a code.
+func (p *Provider) complete(w http.ResponseWriter, r *http.Request, a *kiltoidc.AuthRequest, sess *kiltoidc.Session) {
 	a, code, err := p.svc.Complete(r.Context(), a.ID, sess, []string{"pwd"})
 	if err != nil {
 		p.cfg.RenderError(w, r, http.StatusGone, err)
@@ -376,6 +382,67 @@ func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, a *kiltoidc.
 func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, a *kiltoidc.AuthRequest, code string) {
 	p.clearPending(w)
 	p.redirect(w, r, a, url.Values{"error": {code}})
+}
+
+// ---- consent ----
+
+// Consent reports what the pending authorization asks the signed-in citizen to grant.
+func (p *Provider) Consent(r *http.Request) (string, []string, bool) {
+	a := p.pending(r)
+	if a == nil {
+		return "", nil, false
+	}
+	c, err := p.svc.Client(r.Context(), a.ClientID)
+	if err != nil {
+		return "", nil, false
+	}
+	return c.Name, a.Scopes, true
+}
+
+// Decide answers the pending authorization with the citizen's decision: access_denied to
+// the application, or the consent kept (once per client and scope set) and a code.
+func (p *Provider) Decide(w http.ResponseWriter, r *http.Request, allow bool) {
+	a := p.pending(r)
+	if a == nil {
+		p.cfg.RenderError(w, r, http.StatusGone, kilt.E(kilt.KindGone, kiltoidc.CodeAuthorizationGone))
+		return
+	}
+	sess, err := p.cfg.Session(r)
+	if err != nil {
+		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return
+	}
+	if sess == nil || !p.svc.SessionSatisfies(a, sess) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if !allow {
+		p.redirectError(w, r, a, "access_denied")
+		return
+	}
+	if err := p.svc.GrantConsent(r.Context(), a, sess.AccountID); err != nil {
+		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return
+	}
+	p.complete(w, r, a, sess)
+}
+
+// Connected lists the account's connected applications.
+func (p *Provider) Connected(ctx context.Context, accountID int64) ([]web.ConnectedApp, error) {
+	cs, err := p.svc.ConnectedClients(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.ConnectedApp, len(cs))
+	for i, c := range cs {
+		out[i] = web.ConnectedApp{ClientID: c.ClientID, Name: c.Name}
+	}
+	return out, nil
+}
+
+// Disconnect revokes the account's tokens and consent for the client.
+func (p *Provider) Disconnect(ctx context.Context, accountID int64, clientID string) error {
+	return p.svc.Disconnect(ctx, accountID, clientID)
 }
 
 // ---- end of a session ----

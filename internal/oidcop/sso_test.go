@@ -785,3 +785,81 @@ func TestSecondInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConsent: a third-party application gets the consent page (in the citizen's language)
+// once per client and scope set; a refusal answers access_denied; /account lists the
+// application and revoking it ends its tokens. A first-party one is never asked (the other
+// tests).
+func TestConsent(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		k := startKilt(t, dbURL)
+		addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{Name: "Bank KZ"})
+		b := browser(t)
+		get := func(u string) (*http.Response, string) {
+			resp, err := b.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp, string(body)
+		}
+		post := func(path string, v url.Values) *http.Response {
+			resp, err := b.PostForm(k.url+path, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		f := newFlow()
+		authorize(t, b, r.authURL(f, oauth2.SetAuthURLParam("ui_locales", "kk")))
+		resp := signIn(t, b, k, "a@mail.kz")
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/oauth/consent" {
+			t.Fatalf("third-party sign-in: %d at %s, want the consent page", resp.StatusCode, resp.Request.URL)
+		}
+		for _, lang := range []string{"kk", "ru", "en"} {
+			_, body := get(k.url + "/oauth/consent?lang=" + lang)
+			want := map[string]string{"kk": "«Bank KZ» мыналарды сұрайды:", "ru": "«Bank KZ» запрашивает:", "en": "Bank KZ asks for:"}[lang]
+			if !strings.Contains(body, want) || !strings.Contains(body, `lang="`+lang+`"`) {
+				t.Errorf("consent page in %s lacks %q", lang, want)
+			}
+		}
+		q := answer(t, post("/oauth/consent", url.Values{"decision": {"deny"}}))
+		if q.Get("error") != "access_denied" || q.Get("state") != f.state || q.Get("iss") != k.url {
+			t.Errorf("deny: %v", q)
+		}
+
+		f = newFlow()
+		if resp := authorize(t, b, r.authURL(f)); resp.Request.URL.Path != "/oauth/consent" {
+			t.Fatalf("after a refusal: %s, want the consent page again", resp.Request.URL)
+		}
+		q = answer(t, post("/oauth/consent", url.Values{"decision": {"allow"}}))
+		tok, err := r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Once per client and scope set: the next authorization answers at once, unless
+		// prompt=consent.
+		if q := answer(t, authorize(t, b, r.authURL(newFlow()))); q.Get("code") == "" {
+			t.Errorf("consent asked twice: %v", q)
+		}
+		if resp := authorize(t, b, r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "consent"))); resp.Request.URL.Path != "/oauth/consent" {
+			t.Errorf("prompt=consent: %s, want the consent page", resp.Request.URL)
+		}
+
+		_, body := get(k.url + "/account?lang=en")
+		if !strings.Contains(body, "Bank KZ") || !strings.Contains(body, "Revoke access") {
+			t.Fatalf("the account page does not list the application")
+		}
+		post("/account/apps/revoke", url.Values{"client_id": {r.conf.ClientID}})
+		if refresh(t, r, tok.RefreshToken) != nil || introspect(t, k, r, tok.AccessToken) {
+			t.Error("tokens survived revoking the application")
+		}
+		if _, body := get(k.url + "/account?lang=en"); strings.Contains(body, "Bank KZ") {
+			t.Error("a revoked application is still listed")
+		}
+	})
+}

@@ -65,7 +65,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 			panic(err) // a static configuration error
 		}
 		bypass = prov.Routes(mux)
-		site.SetSSO(prov)
+		site.SetSSO(prov, mux)
 	}
 	// One error renderer per surface: JSON under /api, pages elsewhere.
 	renderError := func(w http.ResponseWriter, r *http.Request, status int, err error) {

@@ -324,6 +324,8 @@ type AccountPage struct {
 	Base
 	Account AccountView
 	Events  []EventView
+	// Apps are the applications the account has granted (single sign-on).
+	Apps []ConnectedApp
 }
 
 // EventView is one entry of the recent activity.
