@@ -102,4 +102,3 @@ func (s *Site) connectedApps(ctx context.Context, accountID int64) ([]ConnectedA
 	}
 	return s.sso.Connected(ctx, accountID)
 }
-
