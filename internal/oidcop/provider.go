@@ -242,6 +242,22 @@ func (p *Provider) Pending(r *http.Request) (clientName, loginHint string, force
 	return c.Name, a.LoginHint, forceLogin, true
 }
 
+// FormTarget is the origin of the pending authorization's redirect URI.
+func (p *Provider) FormTarget(r *http.Request) string {
+	a := p.pending(r)
+	if a == nil {
+		return ""
+	}
+	u, err := url.Parse(a.RedirectURI)
+	if err != nil {
+		return ""
+	}
+	if u.Host == "" {
+		return u.Scheme + ":" // a native app's private-use scheme
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // ResumePath is where the sign-in page sends the citizen after signing in when an
 // authorization is pending.
 func (p *Provider) ResumePath() string { return pathResume }

@@ -45,6 +45,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/config"
 	"kilt/internal/kilttest"
+	"kilt/internal/mail/smtptest"
 	"kilt/internal/oidc"
 	"kilt/internal/server"
 	"kilt/internal/sqlstore/pgtest"
@@ -71,12 +73,15 @@ type kilt struct {
 	url     string
 	app     *server.App
 	handler *atomic.Value
+	// env delivers mail and SMS to real in-process servers.
+	env *kilttest.Env
 }
 
-func openApp(t *testing.T, dbURL, base string) *server.App {
+func openApp(t *testing.T, dbURL, base string, env *kilttest.Env) *server.App {
 	t.Helper()
 	vars := map[string]string{"KILT_BASE_URL": base, "KILT_DATABASE_URL": dbURL, "KILT_ARGON2_MEMORY": "8192",
-		"KILT_ARGON2_TIME": "1", "KILT_SMTP_URL": "smtp://127.0.0.1:1?starttls=false", "KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": "http://127.0.0.1:1/sms"}
+		"KILT_ARGON2_TIME": "1", "KILT_SMTP_URL": "smtp://" + env.Mail.Addr() + "?starttls=false",
+		"KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": env.SMS.URL}
 	fs := flag.NewFlagSet("sso", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg, err := config.Load(fs, nil, func(k string) string { return vars[k] }, config.Options{Serve: true})
@@ -93,12 +98,14 @@ func openApp(t *testing.T, dbURL, base string) *server.App {
 
 func startKilt(t *testing.T, dbURL string) *kilt {
 	t.Helper()
-	k := &kilt{handler: &atomic.Value{}}
+	k := &kilt{handler: &atomic.Value{}, env: &kilttest.Env{DatabaseURL: dbURL,
+		Mail: smtptest.Start(t, smtptest.Options{Security: smtptest.Plain}), SMS: kilttest.StartSMSGateway(t)}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.handler.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	k.url = "http://" + srv.Listener.Addr().String()
-	k.app = openApp(t, dbURL, k.url)
+	k.app = openApp(t, dbURL, k.url, k.env)
+	k.env.App, k.env.URL = k.app, k.url
 	k.handler.Store(k.app.Handler(nil))
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -291,6 +298,10 @@ func TestCodeFlow(t *testing.T) {
 		resp.Body.Close()
 		if !strings.Contains(string(page), "Sign in to continue to Tax office") || !strings.Contains(string(page), `value="aigerim@mail.kz"`) {
 			t.Fatalf("sign-in page does not name the application or prefill the hint:\n%s", page)
+		}
+		// The form's redirects end at the application: form-action allows its origin only.
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+			t.Errorf("sign-in page CSP %q does not allow the application's origin in form-action", csp)
 		}
 		q := answer(t, signIn(t, b, k, "aigerim@mail.kz"))
 		if q.Get("state") != f.state || q.Get("iss") != k.url {
@@ -765,7 +776,7 @@ func TestSecondInstance(t *testing.T) {
 	dbURL := kilttest.DatabaseURL(t, "postgres")
 	k := startKilt(t, dbURL)
 	addAccount(t, k, "a@mail.kz")
-	second := openApp(t, dbURL, k.url)
+	second := openApp(t, dbURL, k.url, k.env)
 	r := newRP(t, k, oidc.NewClient{FirstParty: true})
 	b := browser(t)
 	f := newFlow()
@@ -860,6 +871,73 @@ func TestConsent(t *testing.T) {
 		}
 		if _, body := get(k.url + "/account?lang=en"); strings.Contains(body, "Bank KZ") {
 			t.Error("a revoked application is still listed")
+		}
+	})
+}
+
+// TestRecoveryDetour: from the application's sign-in page the citizen forgets the password,
+// resets it by the e-mail link in the same browser, signs in and lands back in the
+// application with a code; the tokens issued before the reset no longer work.
+func TestRecoveryDetour(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		k := startKilt(t, dbURL)
+		addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{FirstParty: true})
+		// Tokens from an earlier sign-in in another browser.
+		f0 := newFlow()
+		old, err := r.conf.Exchange(ctx, login(t, k, r, browser(t), "a@mail.kz", f0), oauth2.VerifierOption(f0.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		b := browser(t)
+		f := newFlow()
+		authorize(t, b, r.authURL(f))
+		resp, err := b.PostForm(k.url+"/recovery/email", url.Values{"email": {"a@mail.kz"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		link := k.env.LatestLink(t, "a@mail.kz", "/recovery/reset")
+		resp, err = b.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no reset form after the link: %d\n%s", resp.StatusCode, page)
+		}
+		const newPassword = "Zhana-Kupiya-2026!"
+		resp, err = b.PostForm(k.url+"/recovery/reset", url.Values{"token": {string(m[1])}, "password": {newPassword},
+			"password_confirm": {newPassword}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Request.URL.Path != "/login" || !strings.Contains(string(page), "Tax office") {
+			t.Fatalf("after «Сақтау»: %s, want the sign-in page still naming the application", resp.Request.URL)
+		}
+		resp, err = b.PostForm(k.url+"/login", url.Values{"identifier": {"a@mail.kz"}, "password": {newPassword}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		q := answer(t, resp)
+		if q.Get("state") != f.state || q.Get("code") == "" {
+			t.Fatalf("after the detour: %v", q)
+		}
+		if _, err := r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier)); err != nil {
+			t.Fatal(err)
+		}
+		if refresh(t, r, old.RefreshToken) != nil || introspect(t, k, r, old.AccessToken) {
+			t.Error("tokens issued before the password reset still work")
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(old)); err == nil {
+			t.Error("userinfo answered a token issued before the reset")
 		}
 	})
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"kilt"
 )
@@ -19,6 +20,10 @@ type SSO interface {
 	Pending(r *http.Request) (clientName, loginHint string, forceLogin, ok bool)
 	// ResumePath is where to go after signing in.
 	ResumePath() string
+	// FormTarget is the origin of the pending authorization's redirect URI ("" for none):
+	// a form posted on the sign-in or consent page ends, through redirects, there, and the
+	// Content-Security-Policy's form-action must allow it.
+	FormTarget(r *http.Request) string
 	// Consent reports what the pending authorization asks the signed-in citizen to grant.
 	Consent(r *http.Request) (clientName string, scopes []string, ok bool)
 	// Decide answers the pending authorization with the citizen's decision (it writes the
@@ -50,12 +55,28 @@ func (s *Site) SetSSO(sso SSO, mux *http.ServeMux) {
 	mux.Handle("POST /account/apps/revoke", s.handle(s.revokeApp))
 }
 
-// pendingSSO is the pending authorization, if any.
-func (s *Site) pendingSSO(r *http.Request) (name, hint string, force, ok bool) {
+// pendingSSO is the pending authorization, if any; its page may post to the application.
+func (s *Site) pendingSSO(w http.ResponseWriter, r *http.Request) (name, hint string, force, ok bool) {
 	if s.sso == nil {
 		return "", "", false, false
 	}
-	return s.sso.Pending(r)
+	name, hint, force, ok = s.sso.Pending(r)
+	if ok {
+		s.allowFormTarget(w, r)
+	}
+	return name, hint, force, ok
+}
+
+// allowFormTarget adds the application's origin to the page's form-action: browsers check
+// form-action on every redirect a form submission follows, and the sign-in form's ends at
+// the application.
+func (s *Site) allowFormTarget(w http.ResponseWriter, r *http.Request) {
+	origin := s.sso.FormTarget(r)
+	csp := w.Header().Get("Content-Security-Policy")
+	if origin == "" || csp == "" || strings.ContainsAny(origin, " ;,'") {
+		return
+	}
+	w.Header().Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' "+origin, 1))
 }
 
 // consentForm serves GET /oauth/consent: what the application asks for, allow or deny.
@@ -67,6 +88,7 @@ func (s *Site) consentForm(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return kilt.E(kilt.KindGone, "oidc_authorization_gone")
 	}
+	s.allowFormTarget(w, r)
 	p := &ConsentPage{Base: s.base(w, r, "title_consent"), ClientName: name}
 	for _, sc := range scopes {
 		p.Scopes = append(p.Scopes, p.T("scope_"+sc))

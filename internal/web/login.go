@@ -10,7 +10,7 @@ import (
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
 func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
-	name, hint, force, sso := s.pendingSSO(r)
+	name, hint, force, sso := s.pendingSSO(w, r)
 	if viewerFrom(r) != nil && !force {
 		if sso {
 			return redirect(w, r, s.sso.ResumePath())
@@ -24,7 +24,7 @@ func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
 // (the service answers both alike, after the same work). A session the browser already had
 // is ended and a new one started: a token planted before sign-in is worth nothing after it.
 func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
-	name, _, _, sso := s.pendingSSO(r)
+	name, _, _, sso := s.pendingSSO(w, r)
 	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier"), ContinueTo: name}
 	acct, err := s.accounts.Login(r.Context(), p.Identifier, r.PostForm.Get("password"), s.accountClient(r))
 	if err != nil {
