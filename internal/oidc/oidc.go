@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kilt"
+	"kilt/internal/outbox"
 )
 
 // Error codes of the domain (also i18n keys of the error pages).
@@ -223,6 +224,9 @@ type Tx interface {
 
 	Account(ctx context.Context, id int64) (*Account, error)
 	Session(ctx context.Context, id int64) (*Session, error)
+
+	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
+	Enqueue(ctx context.Context, m *outbox.Message) error
 }
 
 // ErrConflict is what a store returns for a duplicate key.

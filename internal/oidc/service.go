@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"kilt"
+	"kilt/internal/outbox"
 )
 
 // Config is what the provider needs beyond its store.
@@ -29,9 +30,10 @@ type Config struct {
 	SessionLifetime time.Duration
 	// Alg is the signing algorithm of new keys: RS256 (default) or ES256.
 	Alg string
-	// OnLogout, when set, is called inside the transaction that ends a session's tokens, once
-	// per client with a back-channel logout URI that had tokens from it.
-	OnLogout func(ctx context.Context, tx Tx, c *Client, subject string, sessionID int64) error
+	// LogoutToken, when set, signs a logout token (Back-Channel Logout 1.0) for a client
+	// with a back-channel logout URI that had tokens from an ended session.
+	// It is given the active signing key.
+	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64) (string, error)
 }
 
 // Service applies the provider's rules.
@@ -758,19 +760,22 @@ func (s *Service) RevokeAccount(ctx context.Context, accountID int64) error {
 	})
 }
 
-// EndSession revokes the tokens issued under the session and tells every client with a
-// back-channel logout URI that had them (Config.OnLogout, in the same transaction).
+// EndSession revokes the tokens issued under the session and sends each client with a
+// back-channel logout URI that had them a logout token, through the outbox (retried like
+// every message) in the transaction that revokes.
 func (s *Service) EndSession(ctx context.Context, sessionID int64) error {
-	return s.store.InTx(ctx, func(tx Tx) error {
-		sess, err := tx.Session(ctx, sessionID)
-		if err != nil && !errors.Is(err, kilt.ErrNotFound) {
-			return err
-		}
-		if _, err := tx.RevokeTokens(ctx, TokenFilter{SessionID: sessionID}, s.clock()); err != nil {
-			return err
-		}
-		if s.cfg.OnLogout == nil || sess == nil {
+	var sess *Session
+	var notify []*Client
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		notify = notify[:0]
+		sess, err = tx.Session(ctx, sessionID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			sess = nil
 			return nil
+		}
+		if err != nil || s.cfg.LogoutToken == nil {
+			return err
 		}
 		ids, err := tx.SessionClients(ctx, sessionID)
 		if err != nil {
@@ -784,10 +789,38 @@ func (s *Service) EndSession(ctx context.Context, sessionID int64) error {
 			if err != nil {
 				return err
 			}
-			if c.BackchannelLogoutURI == "" {
-				continue
+			if c.BackchannelLogoutURI != "" {
+				notify = append(notify, c)
 			}
-			if err := s.cfg.OnLogout(ctx, tx, c, s.Subject(sess.AccountID), sessionID); err != nil {
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Signed outside the transaction: the key is read in a transaction of its own.
+	var msgs []*outbox.Message
+	var key *SigningKey
+	if len(notify) > 0 {
+		if key, err = s.SigningKey(ctx); err != nil {
+			return err
+		}
+	}
+	for _, c := range notify {
+		tok, err := s.cfg.LogoutToken(key, c, s.Subject(sess.AccountID), sessionID)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, &outbox.Message{Channel: outbox.Backchannel, Kind: outbox.BackchannelLogout, To: c.BackchannelLogoutURI,
+			AccountID: sess.AccountID, Params: map[string]string{"client_id": c.ID}, Secret: map[string]string{"logout_token": tok},
+			CreatedAt: s.clock()})
+	}
+	return s.store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.RevokeTokens(ctx, TokenFilter{SessionID: sessionID}, s.clock()); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := tx.Enqueue(ctx, m); err != nil {
 				return err
 			}
 		}

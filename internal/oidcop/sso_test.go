@@ -59,6 +59,7 @@ import (
 	"kilt/internal/kilttest"
 	"kilt/internal/mail/smtptest"
 	"kilt/internal/oidc"
+	"kilt/internal/outbox"
 	"kilt/internal/server"
 	"kilt/internal/sqlstore/pgtest"
 )
@@ -938,6 +939,91 @@ func TestRecoveryDetour(t *testing.T) {
 		}
 		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(old)); err == nil {
 			t.Error("userinfo answered a token issued before the reset")
+		}
+	})
+}
+
+// TestBackchannelLogout: signing out on Kilt sends each client that had the session a
+// logout token through the outbox; a failed delivery stays pending for a retry; the token
+// verifies against Kilt's keys and names the session (sid) and the subject.
+func TestBackchannelLogout(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		var got atomic.Value
+		var fail atomic.Bool
+		fail.Store(true)
+		rpSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if fail.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			got.Store(r.PostFormValue("logout_token"))
+		}))
+		defer rpSrv.Close()
+		k := startKilt(t, dbURL)
+		addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{FirstParty: true, BackchannelLogoutURI: rpSrv.URL + "/backchannel"})
+		b := browser(t)
+		f := newFlow()
+		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := r.verifier.Verify(ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idc struct {
+			SID string `json:"sid"`
+		}
+		_ = idt.Claims(&idc)
+
+		resp, err := b.PostForm(k.url+"/logout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if refresh(t, r, tok.RefreshToken) != nil {
+			t.Error("the refresh token outlived the sign-out")
+		}
+		if _, err := k.app.Dispatcher.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := k.app.Outbox.List(ctx, outbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 1 || msgs[0].Channel != outbox.Backchannel || msgs[0].Status != outbox.StatusPending || msgs[0].Attempts != 1 {
+			t.Fatalf("after a failed delivery: %+v, want one pending back-channel message", msgs)
+		}
+		// The relying party recovers; the message is sent again after its backoff.
+		fail.Store(false)
+		deadline := time.Now().Add(time.Minute)
+		for got.Load() == nil && time.Now().Before(deadline) {
+			if _, err := k.app.Dispatcher.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		raw, _ := got.Load().(string)
+		if raw == "" {
+			t.Fatal("no logout token delivered after the retry")
+		}
+		lt, err := r.provider.VerifierContext(ctx, &gooidc.Config{ClientID: r.conf.ClientID, SkipExpiryCheck: false}).Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("logout token: %v", err)
+		}
+		var c struct {
+			SID    string         `json:"sid"`
+			Events map[string]any `json:"events"`
+			Nonce  string         `json:"nonce"`
+		}
+		_ = lt.Claims(&c)
+		if c.SID != idc.SID || lt.Subject != idt.Subject || c.Nonce != "" {
+			t.Errorf("logout token sid %q sub %q nonce %q; want sid %q sub %q and no nonce", c.SID, lt.Subject, c.Nonce, idc.SID, idt.Subject)
+		}
+		if _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; !ok {
+			t.Errorf("logout token events %v", c.Events)
 		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"kilt/internal/config"
 	"kilt/internal/metrics"
 	"kilt/internal/oidc"
+	"kilt/internal/oidcop"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -145,7 +146,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
 	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
-		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime})
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
 	// The first start makes the signing key; the instances of one database share it.
 	if err := a.OIDC.EnsureKey(ctx); err != nil {
 		a.Close()

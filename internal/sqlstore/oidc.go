@@ -9,6 +9,7 @@ import (
 
 	"kilt"
 	"kilt/internal/oidc"
+	"kilt/internal/outbox"
 )
 
 // OIDC implements oidc.Store.
@@ -361,3 +362,5 @@ func (t oidcTx) Session(ctx context.Context, id int64) (*oidc.Session, error) {
 	}
 	return &s, nil
 }
+
+func (t oidcTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, t.tx, m) }

@@ -59,6 +59,9 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 // the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 	if v := viewerFrom(r); v != nil {
+		if err := s.ssoSessionEnding(r.Context(), v.session.ID); err != nil {
+			return err
+		}
 		if err := s.sessions.Revoke(r.Context(), v.session.ID); err != nil {
 			return err
 		}
