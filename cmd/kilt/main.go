@@ -264,6 +264,12 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
 			return err
 		}
+		if sub == "lock" {
+			// Its applications' tokens end too (they are also refused while it is locked).
+			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
+				return err
+			}
+		}
 		typ := audit.AccountUnlocked
 		if sub == "lock" {
 			typ = audit.AccountLocked

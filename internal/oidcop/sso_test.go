@@ -1027,3 +1027,32 @@ func TestBackchannelLogout(t *testing.T) {
 		}
 	})
 }
+
+// TestTokensAfterLock: an operator's lock ends the account's tokens at once; unlocking
+// does not bring them back.
+func TestTokensAfterLock(t *testing.T) {
+	ctx := context.Background()
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	acct := addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	f := newFlow()
+	tok, err := r.conf.Exchange(ctx, login(t, k, r, browser(t), "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.app.Accounts.SetLocked(ctx, acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if introspect(t, k, r, tok.AccessToken) {
+		t.Error("an access token of a locked account is active")
+	}
+	if err := k.app.OIDC.RevokeAccount(ctx, acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.app.Accounts.SetLocked(ctx, acct.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if refresh(t, r, tok.RefreshToken) != nil || introspect(t, k, r, tok.AccessToken) {
+		t.Error("tokens came back after the unlock")
+	}
+}
