@@ -249,4 +249,3 @@ func TestRedirectMatching(t *testing.T) {
 		}
 	}
 }
-
