@@ -572,6 +572,12 @@ func TestRedirectURIMismatch(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/login" {
 		t.Errorf("public client on another loopback port: %d at %s, want the sign-in page", resp.StatusCode, resp.Request.URL)
 	}
+	// A request object could carry another redirect URI: refused with the error page.
+	r.conf.RedirectURL = reg
+	resp, _ = browser(t).Get(r.authURL(f, oauth2.SetAuthURLParam("request", "eyJhbGciOiJub25lIn0.e30.")))
+	if resp.StatusCode != http.StatusBadRequest || resp.Request.URL.Path != "/oauth/authorize" {
+		t.Errorf("request object: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
 	// An unknown client: the error page too.
 	r.conf.ClientID, r.conf.RedirectURL = "unknown", reg
 	resp, _ = browser(t).Get(r.authURL(f))
@@ -1054,5 +1060,46 @@ func TestTokensAfterLock(t *testing.T) {
 	}
 	if refresh(t, r, tok.RefreshToken) != nil || introspect(t, k, r, tok.AccessToken) {
 		t.Error("tokens came back after the unlock")
+	}
+}
+
+// TestRegistrationDetour: from the application's sign-in page the citizen registers (the
+// e-mail link opened in the same browser), signs in and lands back in the application.
+func TestRegistrationDetour(t *testing.T) {
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	b := browser(t)
+	f := newFlow()
+	authorize(t, b, r.authURL(f))
+	post := func(u string, v url.Values) (*http.Response, string) {
+		resp, err := b.PostForm(u, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	post(k.url+"/register", url.Values{"email": {"new@mail.kz"}, "password": {password}, "password_confirm": {password}})
+	resp, err := b.Get(k.env.LatestLink(t, "new@mail.kz", "/register/confirm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no confirmation form: %s\n%s", resp.Request.URL, page)
+	}
+	resp, body := post(k.url+"/register/confirm", url.Values{"token": {string(m[1])}})
+	if resp.Request.URL.Path != "/login" || !strings.Contains(body, "Tax office") {
+		t.Fatalf("after confirming: %s, want the sign-in page still naming the application", resp.Request.URL)
+	}
+	q := answer(t, signIn(t, b, k, "new@mail.kz"))
+	if q.Get("state") != f.state || q.Get("code") == "" {
+		t.Fatalf("after the registration detour: %v", q)
+	}
+	if _, err := r.conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(f.verifier)); err != nil {
+		t.Fatal(err)
 	}
 }
