@@ -218,12 +218,31 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		return nil
 	})
 
+	// Expired rows go: tokens by their expiry, requests (and codes) by theirs.
+	in(func(tx Tx) error {
+		n, err := tx.DeleteExpired(ctx, t0, t0.Add(30*time.Minute))
+		if err != nil || n != 1 {
+			t.Errorf("DeleteExpired: %d, %v; want 1 (the access token)", n, err)
+		}
+		if _, err := tx.Token(ctx, "a1"); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("an expired token stayed: %v", err)
+		}
+		if _, err := tx.AuthRequest(ctx, "ar1"); err != nil {
+			t.Errorf("a live request went: %v", err)
+		}
+		n, err = tx.DeleteExpired(ctx, t0.Add(2*time.Hour), t0)
+		if err != nil || n != 1 {
+			t.Errorf("DeleteExpired of the request: %d, %v; want 1", n, err)
+		}
+		if _, err := tx.Code(ctx, []byte("code-hash")); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("the code of a deleted request stayed: %v", err)
+		}
+		return nil
+	})
+
 	// Removing a client removes what hangs on it.
 	in(func(tx Tx) error { return tx.DeleteClient(ctx, "c1") })
 	in(func(tx Tx) error {
-		if _, err := tx.AuthRequest(ctx, "ar1"); !errors.Is(err, kilt.ErrNotFound) {
-			t.Errorf("auth request of a removed client: got %v", err)
-		}
 		if _, err := tx.Token(ctx, "r1"); !errors.Is(err, kilt.ErrNotFound) {
 			t.Errorf("token of a removed client: got %v", err)
 		}

@@ -225,6 +225,11 @@ type Tx interface {
 	Account(ctx context.Context, id int64) (*Account, error)
 	Session(ctx context.Context, id int64) (*Session, error)
 
+	// DeleteExpired deletes the authorization requests (with their codes) that expired
+	// before requestsBefore and the tokens that expired before tokensBefore, and reports how
+	// many rows it deleted.
+	DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error)
+
 	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
 	Enqueue(ctx context.Context, m *outbox.Message) error
 }

@@ -871,6 +871,19 @@ func (s *Service) Disconnect(ctx context.Context, accountID int64, clientID stri
 	})
 }
 
+// Prune deletes what can no longer be used: tokens an hour after they expired, and
+// authorization requests (with their codes) once every token descending from them has
+// expired — until then a replayed code must still find its request to revoke them.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	now := s.clock()
+	var n int64
+	err := s.store.InTx(ctx, func(tx Tx) (err error) {
+		n, err = tx.DeleteExpired(ctx, now.Add(-RefreshTokenLifetime-time.Hour), now.Add(-time.Hour))
+		return err
+	})
+	return n, err
+}
+
 // Account returns the account's claims source.
 func (s *Service) Account(ctx context.Context, id int64) (*Account, error) {
 	var a *Account

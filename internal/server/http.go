@@ -103,6 +103,25 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	return h
 }
 
+// pruneOIDC deletes the provider's expired rows at start and then every hour, until ctx
+// ends.
+func (a *App) pruneOIDC(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.OIDC.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("pruning single sign-on rows failed", "err", err)
+		} else if n > 0 {
+			a.Log.Info("single sign-on rows pruned", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // browserSession is the request's live Kilt session for the OpenID provider: nil when none,
 // or when its account is gone or locked (as for the pages).
 func (a *App) browserSession(r *http.Request, cookie string) (*oidc.Session, error) {
@@ -322,6 +341,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Processor.Run(dctx)
 	}()
 	defer func() { <-resolved }()
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		a.pruneOIDC(dctx)
+	}()
+	defer func() { <-pruned }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

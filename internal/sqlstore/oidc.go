@@ -364,3 +364,17 @@ func (t oidcTx) Session(ctx context.Context, id int64) (*oidc.Session, error) {
 }
 
 func (t oidcTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, t.tx, m) }
+
+func (t oidcTx) DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error) {
+	a, err := t.tx.Exec(ctx, `DELETE FROM oidc_tokens WHERE expires_at < $1`, tokensBefore)
+	if err != nil {
+		return 0, err
+	}
+	b, err := t.tx.Exec(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at < $1`, requestsBefore)
+	if err != nil {
+		return 0, err
+	}
+	na, _ := a.RowsAffected()
+	nb, _ := b.RowsAffected()
+	return na + nb, nil
+}
