@@ -127,7 +127,7 @@ func (s *Service) newKey(alg string) (*Key, error) {
 // EnsureKey makes the first signing key if there is none. Several instances starting
 // together: one inserts, the others find its key.
 func (s *Service) EnsureKey(ctx context.Context) error {
-	_, err := s.SigningKey(ctx)
+	_, err := s.activeKey(ctx)
 	if !errors.Is(err, kilt.ErrNotFound) {
 		return err
 	}
@@ -164,19 +164,33 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) (*Key, error) {
 	return k, nil
 }
 
-// SigningKey returns the active key, opened; kilt.ErrNotFound before the first.
+// SigningKey returns the active key, opened, making the first one if there is none yet.
 func (s *Service) SigningKey(ctx context.Context) (*SigningKey, error) {
-	var k *Key
-	err := s.store.InTx(ctx, func(tx Tx) (err error) { k, err = tx.ActiveKey(ctx); return err })
+	k, err := s.activeKey(ctx)
+	if errors.Is(err, kilt.ErrNotFound) {
+		if err := s.EnsureKey(ctx); err != nil {
+			return nil, err
+		}
+		k, err = s.activeKey(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return s.open(k)
 }
 
+func (s *Service) activeKey(ctx context.Context) (*Key, error) {
+	var k *Key
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { k, err = tx.ActiveKey(ctx); return err })
+	return k, err
+}
+
 // PublicKeys returns the keys whose public halves are published: the active one and those
 // retired less than KeyGrace ago.
 func (s *Service) PublicKeys(ctx context.Context) ([]*SigningKey, error) {
+	if _, err := s.SigningKey(ctx); err != nil { // the first key, if none yet
+		return nil, err
+	}
 	var ks []Key
 	err := s.store.InTx(ctx, func(tx Tx) (err error) { ks, err = tx.Keys(ctx, s.clock().Add(-KeyGrace)); return err })
 	if err != nil {

@@ -126,6 +126,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m["authorization_response_iss_parameter_supported"] = true
+	delete(m, "device_authorization_endpoint") // no device flow
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(m)
 }

@@ -147,11 +147,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	}, check, a.Dispatcher)
 	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
 		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
-	// The first start makes the signing key; the instances of one database share it.
-	if err := a.OIDC.EnsureKey(ctx); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("making the signing key: %w", err)
-	}
 	if cfg.Dev {
 		if err := a.devClient(ctx); err != nil {
 			a.Close()

@@ -103,9 +103,15 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	return h
 }
 
-// pruneOIDC deletes the provider's expired rows at start and then every hour, until ctx
-// ends.
+// pruneOIDC makes the first signing key if needed, then deletes the provider's expired rows
+// at start and every hour, until ctx ends.
 func (a *App) pruneOIDC(ctx context.Context) {
+	// The first start makes the signing key (the instances of one database share it) here,
+	// beside the listener, so that startup does not wait for an RSA key; the first token
+	// would make it too.
+	if err := a.OIDC.EnsureKey(ctx); err != nil && ctx.Err() == nil {
+		a.Log.Warn("making the signing key failed", "err", err)
+	}
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
