@@ -261,7 +261,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			printEvents(stdout, events)
 			return nil
 		}
-		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
+		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
 		}
 		if sub == "lock" {
@@ -269,13 +269,6 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
 				return err
 			}
-		}
-		typ := audit.AccountUnlocked
-		if sub == "lock" {
-			typ = audit.AccountLocked
-		}
-		if err := app.Accounts.Record(ctx, audit.Event{Type: typ, AccountID: a.ID, Detail: "by an operator (kilt user " + sub + ")"}); err != nil {
-			return err
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil

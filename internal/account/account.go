@@ -101,10 +101,6 @@ type Store interface {
 	// ChangePassword applies c atomically: new hash, history entry added and trimmed to
 	// c.HistorySize, every session of the account but c.KeepSessionID deleted.
 	ChangePassword(ctx context.Context, c PasswordChange) error
-	// UpgradePasswordHash replaces the hash only if it is still oldHash (a concurrent change
-	// of password wins over an upgrade).
-	UpgradePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) error
-	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
 
 	// UpdateLoginThrottle runs fn on the throttle state of key (zero if none) while holding
 	// a lock on it, and stores what fn left there unless fn returns an error, which it then

@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	s := &session.Session{AccountID: a.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour)}
-	if err := sqlstore.NewSessions(db).CreateSession(ctx, s, []byte("token-hash")); err != nil {
+	if err := sqlstore.NewSessions(db).InTx(ctx, func(tx session.Tx) error { return tx.InsertSession(ctx, s, []byte("token-hash")) }); err != nil {
 		t.Fatal(err)
 	}
 	svc := oidc.NewService(sqlstore.NewOIDC(db), clock.Now, oidc.Config{Secret: []byte("a server secret of at least 32 bytes!")})

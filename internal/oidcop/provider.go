@@ -30,7 +30,7 @@ type Config struct {
 	// Session returns the browser's live Kilt session (nil when none).
 	Session func(r *http.Request) (*kiltoidc.Session, error)
 	// EndSession ends a Kilt session (sign-out), which ends its tokens too.
-	EndSession func(ctx context.Context, sessionID int64) error
+	EndSession func(ctx context.Context, sess *kiltoidc.Session) error
 	// RenderError shows an error page (never a redirect).
 	RenderError func(w http.ResponseWriter, r *http.Request, status int, err error)
 }
@@ -486,9 +486,9 @@ func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
 	p.op.ServeHTTP(w, r.WithContext(ctx))
 }
 
-func (p *Provider) endSession(ctx context.Context, sessionID int64) error {
+func (p *Provider) endSession(ctx context.Context, sess *kiltoidc.Session) error {
 	if p.cfg.EndSession == nil {
 		return errors.New("oidcop: no EndSession")
 	}
-	return p.cfg.EndSession(ctx, sessionID)
+	return p.cfg.EndSession(ctx, sess)
 }

@@ -1046,7 +1046,7 @@ func TestTokensAfterLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.app.Accounts.SetLocked(ctx, acct.ID, true); err != nil {
+	if err := k.app.Sessions.SetLocked(ctx, acct.ID, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if introspect(t, k, r, tok.AccessToken) {
@@ -1055,7 +1055,7 @@ func TestTokensAfterLock(t *testing.T) {
 	if err := k.app.OIDC.RevokeAccount(ctx, acct.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.app.Accounts.SetLocked(ctx, acct.ID, false); err != nil {
+	if err := k.app.Sessions.SetLocked(ctx, acct.ID, false, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if refresh(t, r, tok.RefreshToken) != nil || introspect(t, k, r, tok.AccessToken) {

@@ -153,7 +153,7 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		return s.p.base + "/logout", nil
 	}
 	if sess, ok := ctx.Value(browserSessionKey{}).(*kiltoidc.Session); ok && s.svc.Subject(sess.AccountID) == req.UserID {
-		if err := s.p.endSession(ctx, sess.ID); err != nil {
+		if err := s.p.endSession(ctx, sess); err != nil {
 			return "", err
 		}
 	}

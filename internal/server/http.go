@@ -20,6 +20,7 @@ import (
 	"kilt/internal/httpx"
 	"kilt/internal/oidc"
 	"kilt/internal/oidcop"
+	"kilt/internal/session"
 	"kilt/internal/web"
 )
 
@@ -51,11 +52,12 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	if a.Config.BaseURL != nil {
 		prov, err := oidcop.New(a.OIDC, oidcop.Config{Issuer: a.Config.BaseURL.String(), Secret: a.secret, SecureCookie: secure,
 			Session: func(r *http.Request) (*oidc.Session, error) { return a.browserSession(r, cookie) },
-			EndSession: func(ctx context.Context, id int64) error {
-				if err := a.OIDC.EndSession(ctx, id); err != nil {
+			EndSession: func(ctx context.Context, sess *oidc.Session) error {
+				if err := a.OIDC.EndSession(ctx, sess.ID); err != nil {
 					return err
 				}
-				return a.Sessions.Revoke(ctx, id)
+				return a.Sessions.SignOut(ctx, &session.Session{ID: sess.ID, AccountID: sess.AccountID},
+					session.Client{Lang: a.Config.DefaultLang, UserAgent: "end_session"})
 			},
 			RenderError: func(w http.ResponseWriter, r *http.Request, status int, err error) {
 				w.Header().Set("Cache-Control", "no-store")
@@ -135,16 +137,9 @@ func (a *App) browserSession(r *http.Request, cookie string) (*oidc.Session, err
 	if err != nil {
 		return nil, nil
 	}
-	sess, err := a.Sessions.Authenticate(r.Context(), c.Value)
-	if kilt.ErrorKind(err) == kilt.KindUnauthorized {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	acct, err := a.Accounts.ByID(r.Context(), sess.AccountID)
-	if errors.Is(err, kilt.ErrNotFound) || err == nil && acct.Locked {
-		return nil, nil
+	sess, _, err := a.Sessions.Current(r.Context(), c.Value)
+	if k := kilt.ErrorKind(err); k == kilt.KindUnauthorized || k == kilt.KindForbidden {
+		return nil, nil // none, or its account is locked
 	}
 	if err != nil {
 		return nil, err
@@ -228,7 +223,7 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		// of its own (a phone registration's); a request no route matched logs none.
 		route := r2.Pattern
 		if route == "" {
-			route = "(unmatched)"
+			route = "unmatched"
 		}
 		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
@@ -263,7 +258,8 @@ func recoverPanics(next http.Handler, render errorRenderer) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers of SPEC §3 on every response.
+// securityHeaders sets the security headers on every response (docs/security.md, "CSRF and
+// headers").
 func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -347,12 +343,20 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Processor.Run(dctx)
 	}()
 	defer func() { <-resolved }()
+	// The retention job stops with the dispatcher: its batch in hand is one short
+	// transaction, rolled back if cancelled, and the next start picks up where it stopped.
 	pruned := make(chan struct{})
 	go func() {
 		defer close(pruned)
-		a.pruneOIDC(dctx)
+		a.Retention.Run(dctx)
 	}()
 	defer func() { <-pruned }()
+	ssoPruned := make(chan struct{})
+	go func() {
+		defer close(ssoPruned)
+		a.pruneOIDC(dctx)
+	}()
+	defer func() { <-ssoPruned }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

@@ -15,7 +15,9 @@ func TestOIDCContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * 3600e9)}
-			if err := NewSessions(db).CreateSession(t.Context(), s, []byte("session-token-hash")); err != nil {
+			if err := NewSessions(db).InTx(t.Context(), func(tx session.Tx) error {
+				return tx.InsertSession(t.Context(), s, []byte("session-token-hash"))
+			}); err != nil {
 				t.Fatal(err)
 			}
 			return a.ID, s.ID

@@ -2,10 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
-
-	"kilt/internal/audit"
-	"kilt/internal/httpx"
 )
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
@@ -21,25 +17,20 @@ func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // login serves POST /login. An unknown identifier and a wrong password get the same page
-// (the service answers both alike, after the same work). A session the browser already had
-// is ended and a new one started: a token planted before sign-in is worth nothing after it.
+// (the service answers both alike, after the same work). The session the browser already
+// had ends and a new one starts (session.Service.SignIn).
 func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 	name, _, _, sso := s.pendingSSO(w, r)
 	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier"), ContinueTo: name}
-	acct, err := s.accounts.Login(r.Context(), p.Identifier, r.PostForm.Get("password"), s.accountClient(r))
+	var old string
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		old = c.Value
+	}
+	in, err := s.sessions.SignIn(r.Context(), p.Identifier, r.PostForm.Get("password"), old, s.sessionClient(r))
 	if err != nil {
 		return s.fail(w, "login", p, err, nil)
 	}
-	if v := viewerFrom(r); v != nil {
-		if err := s.sessions.Revoke(r.Context(), v.session.ID); err != nil {
-			return err
-		}
-	}
-	_, token, err := s.sessions.Create(r.Context(), acct.ID, httpx.InfoFrom(r.Context()).ClientIP, r.UserAgent())
-	if err != nil {
-		return err
-	}
-	s.setSession(w, token)
+	s.setSession(w, in.Token)
 	if sso {
 		return redirect(w, r, s.sso.ResumePath())
 	}
@@ -62,10 +53,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 		if err := s.ssoSessionEnding(r.Context(), v.session.ID); err != nil {
 			return err
 		}
-		if err := s.sessions.Revoke(r.Context(), v.session.ID); err != nil {
-			return err
-		}
-		if err := s.record(r, audit.SessionRevoked, v.account.ID, ""); err != nil {
+		if err := s.sessions.SignOut(r.Context(), v.session, s.sessionClient(r)); err != nil {
 			return err
 		}
 		s.setFlash(w, flashSignedOut)
@@ -80,11 +68,7 @@ func (s *Site) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.sessions.RevokeAll(r.Context(), v.account.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.record(r, audit.SessionsRevokedAll, v.account.ID, strconv.FormatInt(n, 10)+" sessions"); err != nil {
+	if _, err := s.sessions.SignOutAll(r.Context(), v.session, s.sessionClient(r)); err != nil {
 		return err
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
