@@ -45,6 +45,12 @@ Usage:
   kilt outbox list [--status S] [--limit N]
                                    list messages, newest first (never their secrets)
   kilt outbox retry ID             send an abandoned or blocked message again
+  kilt client add --name NAME --redirect-uri URI [--redirect-uri URI …] [--public] [--first-party]
+                  [--post-logout-redirect-uri URI] [--backchannel-logout-uri URI] [--scope S …]
+                                   register an application that signs citizens in (OpenID Connect)
+  kilt client list | show ID | remove ID | rotate-secret ID
+  kilt keys rotate [--alg RS256|ES256]
+                                   a new token signing key (the old one stays published a while)
   kilt config check [flags]        validate and print the configuration, secrets masked
   kilt version                     print the version
 
@@ -72,6 +78,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = user(ctx, rest, stdin, stdout, stderr)
 	case "outbox":
 		err = outboxCmd(ctx, rest, stdout, stderr)
+	case "client":
+		err = clientCmd(ctx, rest, stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, rest, stdout, stderr)
 	case "config":
 		if len(rest) == 0 || rest[0] != "check" {
 			fmt.Fprint(stderr, usage)
@@ -253,6 +263,12 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
+		}
+		if sub == "lock" {
+			// Its applications' tokens end too (they are also refused while it is locked).
+			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil

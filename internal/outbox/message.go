@@ -25,6 +25,9 @@ type Channel string
 const (
 	Email Channel = "email"
 	SMS   Channel = "sms"
+	// Backchannel is an HTTP POST of a logout token to a relying party's back-channel
+	// logout URI (OpenID Connect Back-Channel Logout 1.0); To is the URI.
+	Backchannel Channel = "backchannel"
 )
 
 // Kind names a message template (notify renders it).
@@ -38,6 +41,7 @@ const (
 	RecoveryLink      Kind = "recovery_link"      // e-mail: reset the password (Data: link, minutes)
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
 	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
+	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
 )
 
 // Rendered is a message ready for its sender: the destination and the text in the

@@ -20,6 +20,8 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/config"
 	"kilt/internal/metrics"
+	"kilt/internal/oidc"
+	"kilt/internal/oidcop"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -46,6 +48,8 @@ type App struct {
 	Registrations *account.Registrations
 	Processor     *recovery.Processor
 	Audit         *sqlstore.Audit
+	// OIDC is the OpenID provider's domain (single sign-on).
+	OIDC *oidc.Service
 
 	// Retention deletes expired rows while serving.
 	Retention *retention.Job
@@ -59,6 +63,7 @@ type App struct {
 	DevLog *sms.Log
 
 	closeSenders func()
+	secret       []byte
 }
 
 // secretSetting is the settings key of the generated server secret.
@@ -108,7 +113,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	throttle := account.DefaultThrottle()
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	a := &App{
-		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
+		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
 		Outbox:  sqlstore.NewOutbox(db),
@@ -163,6 +168,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Ages: map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
 			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
 		log, a.Metrics.RetentionDeleted)
+	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
+	if cfg.Dev {
+		if err := a.devClient(ctx); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("registering the demo client: %w", err)
+		}
+	}
 	return a, nil
 }
 

@@ -275,6 +275,19 @@ func (s *Service) SignOut(ctx context.Context, token string, c Client) error {
 	return answer
 }
 
+// End ends the session id of the account (an end that does not come with the session's token:
+// an application's end_session request), recording it in the same transaction. A session
+// that has already ended is nothing to do.
+func (s *Service) End(ctx context.Context, id, accountID int64, c Client) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		ok, err := tx.DeleteSession(ctx, id)
+		if err != nil || !ok {
+			return err
+		}
+		return tx.RecordAudit(ctx, s.event(audit.SessionRevoked, accountID, c, ""))
+	})
+}
+
 // SignOutAll ends every session of the account whose session token names (sign out
 // everywhere), records it in the audit trail in the same transaction, and reports how many
 // sessions ended: 401 unauthorized if there is no live session. A locked account may too.

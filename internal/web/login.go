@@ -9,17 +9,22 @@ import (
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
 func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if viewerFrom(r) != nil {
+	name, hint, force, sso := s.pendingSSO(w, r)
+	if viewerFrom(r) != nil && !force {
+		if sso {
+			return redirect(w, r, s.sso.ResumePath())
+		}
 		return redirect(w, r, "/account")
 	}
-	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login")})
+	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login"), ContinueTo: name, Identifier: hint})
 }
 
 // login serves POST /login. An unknown identifier and a wrong password get the same page
 // (the service answers both alike, after the same work). The session the browser already
 // had ends and a new one starts (session.Service.SignIn).
 func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
-	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier")}
+	name, _, _, sso := s.pendingSSO(w, r)
+	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier"), ContinueTo: name}
 	var old string
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		old = c.Value
@@ -29,6 +34,9 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 		return s.fail(w, "login", p, err, nil)
 	}
 	s.setSession(w, in.Token)
+	if sso {
+		return redirect(w, r, s.sso.ResumePath())
+	}
 	return redirect(w, r, "/account")
 }
 
@@ -45,6 +53,12 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 // the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		// The applications that had this session are told first (back-channel logout).
+		if v := viewerFrom(r); v != nil {
+			if err := s.ssoSessionEnding(r.Context(), v.session.ID); err != nil {
+				return err
+			}
+		}
 		// A locked account's session may sign out too; no live session is nothing to end.
 		err := s.sessions.SignOut(r.Context(), c.Value, s.sessionClient(r))
 		switch {

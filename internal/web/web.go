@@ -70,6 +70,7 @@ type Site struct {
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets
+	sso           SSO
 	errors        *httpx.Renderer
 }
 
