@@ -8,7 +8,7 @@ import (
 	"kilt/internal/recovery"
 )
 
-// The neutral answers of SPEC §1: the same whether or not the identifier has an account.
+// The neutral answers of recovery: the same whether or not the identifier has an account.
 const (
 	msgEmailSent = "recovery_email_sent"
 	msgPhoneSent = "recovery_phone_sent"
@@ -36,6 +36,7 @@ func (a *API) recoveryEmail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, messageResponse{Message: a.message(c.Lang, msgEmailSent)})
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -67,6 +68,7 @@ func (a *API) recoveryPhone(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -84,6 +86,7 @@ func (a *API) recoveryResend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -121,4 +124,12 @@ func (a *API) recoveryReset(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// afterResponse sends what was written of the answer to the client, then calls wake: the
+// background work a request causes (for a known identifier only) must not delay its answer,
+// or the answer's timing would tell known from unknown.
+func afterResponse(w http.ResponseWriter, wake func()) {
+	_ = http.NewResponseController(w).Flush()
+	wake()
 }
