@@ -81,7 +81,7 @@ func (e *env) resolve() []outbox.Message {
 	}
 	var out []outbox.Message
 	for _, ch := range []outbox.Channel{outbox.Email, outbox.SMS} {
-		msgs, err := sqlstore.NewOutbox(e.db).Claim(ctx, ch, "test", e.now, time.Minute, 100)
+		msgs, err := sqlstore.NewOutbox(e.db).Claim(ctx, ch, "test", e.now, 48*time.Hour, 100)
 		if err != nil {
 			e.t.Fatal(err)
 		}
