@@ -254,13 +254,6 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
 			return err
 		}
-		typ := audit.AccountUnlocked
-		if sub == "lock" {
-			typ = audit.AccountLocked
-		}
-		if err := app.Accounts.Record(ctx, audit.Event{Type: typ, AccountID: a.ID, Detail: "by an operator (kilt user " + sub + ")"}); err != nil {
-			return err
-		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil
 	}

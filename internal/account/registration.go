@@ -140,7 +140,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	var res ratelimit.Result
 	err := g.store.InTx(ctx, func(tx Tx) error {
 		var err error
-		res, err = tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.PerIP, Key: c.IP}, {Limit: g.cfg.PerIdentifier, Key: key}}, g.clock())
+		res, err = tx.Take(ctx, append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key}), g.clock())
 		return err
 	})
 	if err != nil {

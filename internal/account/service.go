@@ -164,20 +164,29 @@ func (s *Service) ByID(ctx context.Context, id int64) (*Account, error) {
 	return s.store.AccountByID(ctx, id)
 }
 
-// SetLocked locks or unlocks an account (an operator's action); kilt.ErrNotFound for an
-// unknown one. A locked account cannot sign in, and a lock kills every outstanding link and
-// code of the account in the same transaction: a link issued before the lock must not give
-// the account back. Its sessions are not touched here.
+// SetLocked locks or unlocks an account (an operator's action) and records it in the audit
+// trail; kilt.ErrNotFound for an unknown account. A locked account cannot sign in, and a lock
+// kills every outstanding link and code of the account in the same transaction: a link
+// issued before the lock must not give the account back. Its sessions are not touched here.
 func (s *Service) SetLocked(ctx context.Context, id int64, locked bool) error {
 	now := s.clock()
+	ev := audit.Event{Type: audit.AccountUnlocked, AccountID: id, At: now, Detail: "by an operator (kilt user unlock)"}
+	if locked {
+		ev.Type, ev.Detail = audit.AccountLocked, "by an operator (kilt user lock)"
+	}
 	return s.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.SetLocked(ctx, id, locked, now); err != nil || !locked {
+		if err := tx.SetLocked(ctx, id, locked, now); err != nil {
 			return err
 		}
-		if err := tx.UseAllTokens(ctx, id, now); err != nil {
-			return err
+		if locked {
+			if err := tx.UseAllTokens(ctx, id, now); err != nil {
+				return err
+			}
+			if err := tx.EndAccountFlows(ctx, id, now); err != nil {
+				return err
+			}
 		}
-		return tx.EndAccountFlows(ctx, id, now)
+		return tx.Audit(ctx, ev)
 	})
 }
 

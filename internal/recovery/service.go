@@ -142,7 +142,7 @@ func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo
 			res = ratelimit.Result{RetryAfter: wait}
 			return nil
 		}
-		if res, err = tx.Take(ctx, []ratelimit.Check{{Limit: s.cfg.Limits.PerIP, Key: c.IP}}, now); err != nil || !res.Allowed {
+		if res, err = tx.Take(ctx, ratelimit.ClientChecks(s.cfg.Limits.PerIP, c.IP), now); err != nil || !res.Allowed {
 			return err
 		}
 		f.CodeMAC, f.Attempts, f.CodeExpiresAt, f.LastRequestAt = nil, 0, now.Add(s.cfg.CodeLifetime), now
@@ -177,10 +177,8 @@ func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo
 // requestChecks are the request-path limits: the client's IP, and the identifier whether
 // or not it has an account (keyed by a keyed hash, so the table never holds identifiers).
 func (s *Service) requestChecks(c Client, identifier string) []ratelimit.Check {
-	return []ratelimit.Check{
-		{Limit: s.cfg.Limits.PerIP, Key: c.IP},
-		{Limit: s.cfg.Limits.PerIdentifier, Key: kilt.KeyedHash(s.limitKey, identifier)},
-	}
+	return append(ratelimit.ClientChecks(s.cfg.Limits.PerIP, c.IP),
+		ratelimit.Check{Limit: s.cfg.Limits.PerIdentifier, Key: kilt.KeyedHash(s.limitKey, identifier)})
 }
 
 // failureKey is the key wrong codes of a number are counted under: a keyed hash, the same
@@ -223,7 +221,7 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 	var attempts int
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		var err error
-		if res, err = tx.Take(ctx, []ratelimit.Check{{Limit: s.cfg.Limits.VerifyPerIP, Key: c.IP}}, now); err != nil || !res.Allowed {
+		if res, err = tx.Take(ctx, ratelimit.ClientChecks(s.cfg.Limits.VerifyPerIP, c.IP), now); err != nil || !res.Allowed {
 			v = verdictLimited
 			return err
 		}
