@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +231,43 @@ func TestLinkBeforeLockCannotReset(t *testing.T) {
 			t.Errorf("the link after unlocking: %d %s, want 410 (the lock killed it)", r.Status, r.Body)
 		}
 		mustLogin(t, e, "a@mail.kz", goodPassword)
+	})
+}
+
+// TestParallelGuessesBounded: guesses sent at once, from many clients, to five flows of one
+// number are decided one after the other, so the pause bounds them all.
+func TestParallelGuessesBounded(t *testing.T) {
+	forEachDialect(t, map[string]string{"KILT_TRUSTED_PROXIES": "127.0.0.1/32"}, func(t *testing.T, e *kilttest.Env) {
+		addAccount(t, e, "", "+77011234567", goodPassword)
+		flows := make([]flowID, 5)
+		for i := range flows {
+			e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": "+77011234567"}).JSON(t, &flows[i])
+			e.Deliver(t)
+		}
+		sms := e.SMSTo("+77011234567")
+		if len(sms) != 5 {
+			t.Fatalf("got %d SMS, want 5", len(sms))
+		}
+		var mu sync.Mutex
+		checked := 0
+		var wg sync.WaitGroup
+		for i, f := range flows {
+			wrong := fmt.Sprintf("%06d", (atoi(kilttest.Code(sms[i]))+1)%1000000)
+			for j := range 5 {
+				wg.Go(func() {
+					r := e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": f.FlowID, "code": wrong},
+						"X-Forwarded-For", fmt.Sprintf("203.0.113.%d", 5*i+j+1))
+					if r.Status == 422 {
+						mu.Lock()
+						checked++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if checked > 10 {
+			t.Errorf("%d of 25 parallel guesses were checked, want at most 10", checked)
+		}
 	})
 }

@@ -91,6 +91,11 @@ type Limits struct {
 	PerIdentifier ratelimit.Limit
 	// VerifyPerIP bounds the codes one client may try, whatever the flows.
 	VerifyPerIP ratelimit.Limit
+	// VerifyPerNumber bounds the codes tried for one number, whatever the flows and
+	// clients. Taking it also serializes the checks of one number (the limit's row is
+	// locked until the check commits), so that the count of wrong codes that pauses the
+	// number is exact under parallel guesses; it cannot be switched off.
+	VerifyPerNumber ratelimit.Limit
 	// Resolution: only for identifiers that have an account; over them nothing is sent and
 	// the answer is the same.
 	PerAccount    ratelimit.Limit
@@ -99,15 +104,16 @@ type Limits struct {
 }
 
 // DefaultLimits are: 30 requests an hour per IP, 5 an hour per identifier, 5 an hour per
-// account, 150 code checks an hour per IP, and SMS at most 5 an hour and 10 a day per number.
+// account, 150 code checks an hour per IP and 30 per number, and SMS at most 5 an hour and 10 a day per number.
 func DefaultLimits() Limits {
 	return Limits{
-		PerIP:         ratelimit.Limit{Name: "recovery_ip", Count: 30, Period: time.Hour},
-		VerifyPerIP:   ratelimit.Limit{Name: "recovery_verify_ip", Count: 150, Period: time.Hour},
-		PerIdentifier: ratelimit.Limit{Name: "recovery_identifier", Count: 5, Period: time.Hour},
-		PerAccount:    ratelimit.Limit{Name: "recovery_account", Count: 5, Period: time.Hour},
-		SMSNumberHour: ratelimit.Limit{Name: "sms_number_hour", Count: 5, Period: time.Hour},
-		SMSNumberDay:  ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
+		PerIP:           ratelimit.Limit{Name: "recovery_ip", Count: 30, Period: time.Hour},
+		VerifyPerIP:     ratelimit.Limit{Name: "recovery_verify_ip", Count: 150, Period: time.Hour},
+		VerifyPerNumber: ratelimit.Limit{Name: "recovery_verify_number", Count: 30, Period: time.Hour},
+		PerIdentifier:   ratelimit.Limit{Name: "recovery_identifier", Count: 5, Period: time.Hour},
+		PerAccount:      ratelimit.Limit{Name: "recovery_account", Count: 5, Period: time.Hour},
+		SMSNumberHour:   ratelimit.Limit{Name: "sms_number_hour", Count: 5, Period: time.Hour},
+		SMSNumberDay:    ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
 	}
 }
 
@@ -176,6 +182,9 @@ func (c Config) withDefaults() Config {
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits()
 	}
+	if !c.Limits.VerifyPerNumber.Enabled() {
+		c.Limits.VerifyPerNumber = DefaultLimits().VerifyPerNumber
+	}
 	return c
 }
 
@@ -214,6 +223,8 @@ type Tx interface {
 
 	InsertFlow(ctx context.Context, f Flow) error
 	Flow(ctx context.Context, id string) (Flow, error)
+	// FlowNumber returns the number of a flow without locking the flow.
+	FlowNumber(ctx context.Context, id string) (string, error)
 	// UpdateFlow stores every field of f but ID, Identifier and CreatedAt.
 	UpdateFlow(ctx context.Context, f Flow) error
 	// EndFlows ends every live flow of the number: no code, expired at now.

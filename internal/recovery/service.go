@@ -225,6 +225,17 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 			v = verdictLimited
 			return err
 		}
+		// The checks of one number are decided one after the other: its limit's row is
+		// taken (and locked) before the flow's, so the count of wrong codes is exact.
+		number, err := tx.FlowNumber(ctx, flowID)
+		if err != nil {
+			return err
+		}
+		key := failureKey(s.limitKey, number)
+		if res, err = tx.Take(ctx, []ratelimit.Check{{Limit: s.cfg.Limits.VerifyPerNumber, Key: key}}, now); err != nil || !res.Allowed {
+			v = verdictLimited
+			return err
+		}
 		f, err := tx.Flow(ctx, flowID)
 		if err != nil {
 			return err
@@ -235,7 +246,6 @@ func (s *Service) Verify(ctx context.Context, c Client, flowID, code string) (st
 		}
 		// While the number is paused no code is checked: the pause bounds the guesses of
 		// every flow of the number together, not of each.
-		key := failureKey(s.limitKey, f.Identifier)
 		failures, err := tx.CodeFailures(ctx, key, now.Add(-s.cfg.FailureWindow))
 		if err != nil {
 			return err

@@ -106,6 +106,15 @@ func (r recoveryTx) Flow(ctx context.Context, id string) (recovery.Flow, error) 
 	return scanFlow(r.tx.QueryRow(ctx, `SELECT `+flowColumns+` FROM recovery_flows WHERE id = $1`+forUpdate[r.tx.Dialect()], id))
 }
 
+func (r recoveryTx) FlowNumber(ctx context.Context, id string) (string, error) {
+	var number string
+	err := r.tx.QueryRow(ctx, `SELECT identifier FROM recovery_flows WHERE id = $1`, id).Scan(&number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", kilt.ErrNotFound
+	}
+	return number, err
+}
+
 func (r recoveryTx) UpdateFlow(ctx context.Context, f recovery.Flow) error {
 	res, err := r.tx.Exec(ctx, `UPDATE recovery_flows SET account_id = $1, lang = $2, code_hmac = $3, code_expires_at = $4,
 		attempts = $5, last_request_at = $6, expires_at = $7 WHERE id = $8`,

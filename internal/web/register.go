@@ -102,8 +102,7 @@ func (s *Site) registerConfirm(w http.ResponseWriter, r *http.Request) error {
 		if kilt.ErrorKind(err) == kilt.KindGone {
 			return s.confirmGone(w, p)
 		}
-		return s.fail(w, "register_confirm", p, err, map[string]string{
-			account.CodePasswordIncorrect: "password", account.CodePasswordRequired: "password"})
+		return s.fail(w, "register_confirm", p, err, nil)
 	}
 	s.setFlash(w, flashRegistered)
 	return redirect(w, r, "/login")

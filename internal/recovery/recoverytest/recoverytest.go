@@ -109,6 +109,12 @@ func testFlows(t *testing.T, s recovery.Store, accounts account.Store, a *accoun
 		if _, err := tx.Flow(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
 			t.Errorf("unknown flow: got %v, want ErrNotFound", err)
 		}
+		if n, err := tx.FlowNumber(ctx, f.ID); err != nil || n != f.Identifier {
+			t.Errorf("the flow's number: got %q %v, want %q", n, err, f.Identifier)
+		}
+		if _, err := tx.FlowNumber(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("the number of an unknown flow: got %v, want ErrNotFound", err)
+		}
 		f.AccountID, f.CodeMAC, f.Attempts, f.LastRequestAt = a.ID, []byte("mac"), 3, t0.Add(time.Minute)
 		if err := tx.UpdateFlow(ctx, f); err != nil {
 			return err
