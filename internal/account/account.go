@@ -67,6 +67,9 @@ type Client struct {
 // Error codes of the account services, registration and the codes shared with recovery:
 // each the JSON error.code and the i18n key, defined once.
 const (
+	CodeInvalidEmail        = "invalid_email"
+	CodeInvalidPhone        = "invalid_phone"
+	CodeInvalidIdentifier   = "invalid_identifier"
 	CodeInvalidCredentials  = "invalid_credentials"
 	CodeLoginThrottled      = "login_throttled"
 	CodeAccountLocked       = "account_locked"
