@@ -251,7 +251,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			printEvents(stdout, events)
 			return nil
 		}
-		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
+		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)

@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -99,7 +98,7 @@ func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg Registr
 	}
 	return &Registrations{store: store, hasher: accts.hasher, policy: accts.policy, clock: clock, cfg: cfg,
 		accts: accts, check: check, wake: wake,
-		codeKey: kilt.DeriveKey(cfg.Secret, "registration-code"), keys: kilt.DeriveKey(cfg.Secret, "rate-limit"),
+		codeKey: kilt.DeriveKey(cfg.Secret, "registration-code"), keys: ratelimit.IdentifierKey(cfg.Secret),
 		pepper: accts.pepper}
 }
 
@@ -172,8 +171,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		}
 		r.TokenHash, r.ExpiresAt = tokenHash, now.Add(g.cfg.LinkLifetime)
 		fresh.Kind = outbox.RegistrationLink
-		fresh.Params = map[string]string{"minutes": strconv.Itoa(int(g.cfg.LinkLifetime / time.Minute))}
-		fresh.Secret = map[string]string{"link": g.cfg.ConfirmURL + "?token=" + token}
+		fresh.SetPayload(outbox.LinkPayload{Link: g.cfg.ConfirmURL + "?token=" + token, Lifetime: g.cfg.LinkLifetime})
 	} else {
 		code, err := kilt.NewCode()
 		if err != nil {
@@ -181,8 +179,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		}
 		r.CodeMAC, r.ExpiresAt = kilt.CodeMAC(g.codeKey, r.ID, code), now.Add(g.cfg.CodeLifetime)
 		fresh.Kind = outbox.RegistrationCode
-		fresh.Params = map[string]string{"minutes": strconv.Itoa(int(g.cfg.CodeLifetime / time.Minute))}
-		fresh.Secret = map[string]string{"code": code}
+		fresh.SetPayload(outbox.CodePayload{Code: code, Lifetime: g.cfg.CodeLifetime})
 	}
 	ev := audit.Event{Type: audit.RegistrationRequested, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: string(r.Channel)}
 	if err := g.store.InTx(ctx, func(tx Tx) error { return g.record(ctx, tx, r, fresh, key, ev) }); err != nil {
@@ -229,7 +226,8 @@ func (g *Registrations) record(ctx context.Context, tx Tx, r *Registration, fres
 		// The owner is told at the address the account has, as it was registered.
 		r.Duplicate, r.TokenHash, r.CodeMAC = true, nil, nil
 		msg = outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: fresh.Lang, To: a.Email,
-			AccountID: a.ID, Params: map[string]string{"recovery_url": g.cfg.RecoveryURL}, CreatedAt: r.CreatedAt}
+			AccountID: a.ID, CreatedAt: r.CreatedAt}
+		msg.SetPayload(outbox.AlreadyRegisteredPayload{RecoveryURL: g.cfg.RecoveryURL})
 		if r.Channel == outbox.SMS {
 			msg.To = a.Phone
 		}

@@ -12,6 +12,12 @@ import (
 	"errors"
 )
 
+// The error codes of the outbox (kilt.Error.Code), for an operator's retry.
+const (
+	CodeNotRetryable = "outbox_not_retryable" // only abandoned or blocked messages are retried
+	CodeSecretErased = "outbox_secret_erased" // its link or code was erased when it was given up
+)
+
 // Channel is how a message travels.
 type Channel string
 

@@ -1,6 +1,9 @@
-// Package server assembles Kilt: it opens and migrates the database, settles the server
-// secret, builds the services, mounts the API (and later the pages) behind one middleware
-// chain, and runs the HTTP server with a graceful stop.
+// Package server is Kilt's wiring, the one layer that knows every other: it opens and
+// migrates the database, settles the server secret, builds the adapters (sqlstore, the mail
+// and SMS senders) and the domain services on them, mounts the pages and the API behind one
+// middleware chain, and runs the HTTP server with a graceful stop. It is therefore the only
+// package besides cmd that imports sqlstore, mail and sms; the layering is drawn in
+// README's Layout section and kept by TestLayering.
 package server
 
 import (
@@ -108,11 +111,19 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
-		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
-			session.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionLifetime}),
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
+	// Every check of a password is padded to the costliest hash the database holds, so that
+	// sign-in timing does not tell imported or older accounts apart.
+	sessions := sqlstore.NewSessions(db)
+	if err := sessions.HashHeads(ctx, hasher.Head(), hasher.Observe); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the costs of the stored password hashes: %w", err)
+	}
+	scfg := sessionConfig(cfg, secret)
+	scfg.OnLimit = a.Metrics.LimitHit
+	a.Sessions = session.NewService(sessions, hasher, policy, clock, scfg)
 	if a.DevLog, a.closeSenders, err = a.delivery(cfg, secret, console); err != nil {
 		db.Close()
 		return nil, err
@@ -139,7 +150,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_verify_ip", "recovery_verify_number", "recovery_account", "sms_number_hour", "sms_number_day",
-		"registration_ip", "registration_identifier")
+		"registration_ip", "registration_identifier", "login_ip")
 	a.Registrations = account.NewRegistrations(sqlstore.NewAccounts(db), a.Accounts, clock, account.RegistrationConfig{
 		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
@@ -156,6 +167,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
 		log, a.Metrics.RetentionDeleted)
 	return a, nil
+}
+
+// sessionConfig is the session service's configuration: the sign-in slow-down per
+// identifier and client takes the configured free failures and longest wait; the ceiling
+// per identifier over all clients allows ten times the free failures.
+func sessionConfig(cfg *config.Config, secret []byte) session.Config {
+	c := session.DefaultConfig()
+	c.IdleTimeout, c.AbsoluteTimeout, c.PhoneRegion, c.Secret = cfg.SessionIdle, cfg.SessionLifetime, cfg.PhoneRegion, secret
+	c.PerClient.Free, c.PerClient.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
+	c.PerIdentifier.Free, c.PerIdentifier.Max = 10*cfg.LoginFreeFailures, cfg.LoginMaxDelay
+	c.PerIP = limit("login_ip", cfg.LimitLoginIP)
+	return c
 }
 
 // Close releases the senders and the database.

@@ -188,7 +188,8 @@ func recoverPanics(next http.Handler, render errorRenderer) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers of SPEC §3 on every response.
+// securityHeaders sets the security headers on every response (docs/security.md, "CSRF and
+// headers").
 func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

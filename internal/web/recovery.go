@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kilt"
+	"kilt/internal/httpx"
 	"kilt/internal/recovery"
 )
 
@@ -67,7 +68,7 @@ func (s *Site) resendAt(p *RecoveryPhonePage, t time.Time) {
 	cooldown := s.recovery.Config().ResendCooldown
 	left := t.Sub(s.cfg.Clock())
 	left = min(max(left, 0), cooldown)
-	p.ResendIn = seconds(left)
+	p.ResendIn = httpx.Seconds(left)
 	p.ResendAt = s.cfg.Clock().Add(left).Unix()
 }
 
