@@ -15,6 +15,7 @@ import (
 	"kilt/internal/audit"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
+	"kilt/internal/ratelimit"
 )
 
 // Account is one person's account.
@@ -50,29 +51,6 @@ type Throttle struct {
 	LastFailedAt time.Time
 }
 
-// PasswordChange is everything that happens, in one transaction, when an account gets a new
-// password: the hash and its history entry; the recovery token that allowed it consumed
-// (single use: if it was consumed meanwhile, nothing happens and the change fails with 410
-// link_invalid); every other link and code of the account killed; every session but
-// KeepSessionID ended; the sign-in slow-down of the account cleared; the notices queued;
-// the audit event recorded.
-type PasswordChange struct {
-	AccountID int64
-	Hash      string
-	History   password.HistoryEntry
-	// HistorySize is how many history entries to keep (the policy's N, current included).
-	HistorySize int
-	// KeepSessionID is the session that made the change (0 for none).
-	KeepSessionID int64
-	// ConsumeTokenHash is the recovery token that allows the change (nil: a signed-in change).
-	ConsumeTokenHash []byte
-	// ThrottleKey is the account's sign-in slow-down key, cleared by the change.
-	ThrottleKey string
-	Notices     []outbox.Message
-	Audit       audit.Event
-	Now         time.Time
-}
-
 // Client describes who asks for a change, for the audit trail and the language of notices.
 type Client struct {
 	IP        string
@@ -80,25 +58,89 @@ type Client struct {
 	Lang      string
 }
 
-// Store is what the account services need from storage. Implementations return
-// kilt.ErrNotFound for a missing row.
+// Error codes of the account services, registration and the codes shared with recovery:
+// each the JSON error.code and the i18n key, defined once.
+const (
+	CodeInvalidEmail        = "invalid_email"
+	CodeInvalidPhone        = "invalid_phone"
+	CodeInvalidIdentifier   = "invalid_identifier"
+	CodeInvalidCredentials  = "invalid_credentials"
+	CodeLoginThrottled      = "login_throttled"
+	CodeAccountLocked       = "account_locked"
+	CodeIdentifierTaken     = "identifier_taken"
+	CodeWrongPassword       = "current_password_incorrect"
+	CodePasswordRequired    = "password_required"
+	CodeRegistrationInvalid = "registration_invalid" // unknown, expired, used or superseded
+	CodePasswordIncorrect   = "password_incorrect"   // not the password chosen at registration
+	CodeChannelRequired     = "channel_required"     // neither or both of email and phone
+	CodePhoneNotSupported   = "phone_not_supported"  // not a mobile number of an allowed country
+	CodeCodeInvalid         = "code_invalid"         // a wrong code, with details.attempts_left
+	CodeCodeFormat          = "code_format"          // not 6 digits
+	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
+	CodeRateLimited         = "rate_limited"
+)
+
+// Store is the account services' port to storage: InTx for every change, in one
+// transaction with everything that goes with it, and the reads and sign-in bookkeeping
+// that need none. Implementations return kilt.ErrNotFound for a missing row.
 type Store interface {
-	// CreateAccount inserts a and its first history entry, setting a.ID. It returns a
-	// *kilt.Error of kind conflict, code identifier_taken, if the e-mail or phone is taken.
-	CreateAccount(ctx context.Context, a *Account, h password.HistoryEntry) error
+	// InTx runs fn in a transaction: committed if fn returns nil, rolled back otherwise.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
 	AccountByID(ctx context.Context, id int64) (*Account, error)
 	// AccountByEmail looks an account up by EmailKey of its address.
 	AccountByEmail(ctx context.Context, key string) (*Account, error)
 	AccountByPhone(ctx context.Context, e164 string) (*Account, error)
 	// PasswordHistory returns up to n entries, newest first.
 	PasswordHistory(ctx context.Context, accountID int64, n int) ([]password.HistoryEntry, error)
-	// ChangePassword applies c atomically: new hash, history entry added and trimmed to
-	// c.HistorySize, every session of the account but c.KeepSessionID deleted.
-	ChangePassword(ctx context.Context, c PasswordChange) error
 
 	// UpdateLoginThrottle runs fn on the throttle state of key (zero if none) while holding
 	// a lock on it, and stores what fn left there unless fn returns an error, which it then
 	// returns. Concurrent sign-ins of one key are so counted one after the other.
 	UpdateLoginThrottle(ctx context.Context, key string, fn func(t *Throttle) error) error
 	ClearLoginThrottle(ctx context.Context, key string) error
+}
+
+// Tx is what a transaction offers: row operations, no rules. Single-row reads return
+// kilt.ErrNotFound when there is none and lock the row until the transaction ends; an
+// insert that breaks a uniqueness constraint returns an error of kind conflict.
+type Tx interface {
+	AccountByID(ctx context.Context, id int64) (*Account, error)
+	AccountByEmail(ctx context.Context, key string) (*Account, error)
+	AccountByPhone(ctx context.Context, e164 string) (*Account, error)
+	// InsertAccount inserts a and its first history entry, setting a.ID.
+	InsertAccount(ctx context.Context, a *Account, h password.HistoryEntry) error
+	// UpdatePassword sets the account's hash, its updated and password-changed times.
+	UpdatePassword(ctx context.Context, accountID int64, hash string, now time.Time) error
+	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
+	// AddHistory adds an entry and keeps only the newest keep entries of the account.
+	AddHistory(ctx context.Context, accountID int64, h password.HistoryEntry, keep int) error
+
+	// UseToken marks the unused, unexpired recovery token with that hash of the account
+	// used at now, or returns kilt.ErrNotFound when there is none (single use: of two
+	// transactions racing for one token, one finds it).
+	UseToken(ctx context.Context, hash []byte, accountID int64, now time.Time) error
+	// UseAllTokens marks every unused recovery token of the account used at now.
+	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
+	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
+	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
+	// DeleteSessions deletes every session of the account but keep (0: none kept).
+	DeleteSessions(ctx context.Context, accountID, keep int64) error
+	ClearLoginThrottle(ctx context.Context, key string) error
+
+	InsertRegistration(ctx context.Context, r Registration) error
+	// Registration returns the registration with that id.
+	Registration(ctx context.Context, id string) (Registration, error)
+	// RegistrationByToken returns the registration whose link token has that hash.
+	RegistrationByToken(ctx context.Context, hash []byte) (Registration, error)
+	// UpdateRegistration stores r's token and code, attempts, expiry and completion.
+	UpdateRegistration(ctx context.Context, r Registration) error
+	// EndRegistrations ends every pending registration of the identifier's key
+	// (Registration.Key): no token, no code, expired at now.
+	EndRegistrations(ctx context.Context, channel outbox.Channel, key string, now time.Time) error
+
+	// Take applies rate-limit checks, all or nothing.
+	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
+	Enqueue(ctx context.Context, m *outbox.Message) error
+	Audit(ctx context.Context, e audit.Event) error
 }

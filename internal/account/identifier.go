@@ -10,13 +10,6 @@ import (
 	"kilt"
 )
 
-// Error codes of identifier parsing.
-const (
-	CodeInvalidEmail      = "invalid_email"
-	CodeInvalidPhone      = "invalid_phone"
-	CodeInvalidIdentifier = "invalid_identifier"
-)
-
 // IdentifierKind says whether an identifier is an e-mail address or a phone number.
 type IdentifierKind int
 

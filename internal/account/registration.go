@@ -2,9 +2,10 @@ package account
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"kilt"
 	"kilt/internal/audit"
@@ -13,20 +14,13 @@ import (
 	"kilt/internal/ratelimit"
 )
 
-// Error codes of registration.
-const (
-	CodeRegistrationInvalid = "registration_invalid" // unknown, expired, used or superseded
-	CodeChannelRequired     = "channel_required"     // neither or both of email and phone
-	CodePhoneNotSupported   = "phone_not_supported"  // not a mobile number of an allowed country
-	CodeCodeInvalid         = "code_invalid"
-	CodeCodeFormat          = "code_format"
-)
-
 // Registration is a registration waiting for its identifier to be confirmed.
 type Registration struct {
 	ID         string
 	Channel    outbox.Channel
 	Identifier string // normalised e-mail or E.164
+	// Key finds the registrations of one identifier: EmailKey of the address, or the E.164.
+	Key string
 	// PasswordHash and SkeletonHash become the account's password and first history entry.
 	PasswordHash string
 	SkeletonHash string
@@ -36,39 +30,25 @@ type Registration struct {
 	Attempts     int
 	// Duplicate: the identifier already had an account. Such a registration answers like
 	// any other and can never be completed; its owner was told to recover instead.
-	Duplicate bool
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// RegistrationStore is what registration needs from storage.
-type RegistrationStore interface {
-	// Take applies rate-limit checks (all or nothing).
-	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
-	// Register records r and enqueues one message, in one transaction: fresh when r's
-	// identifier has no account, else dup (and r is marked Duplicate, its token and code
-	// dropped). The work is the same either way.
-	Register(ctx context.Context, r *Registration, fresh, dup outbox.Message, ev audit.Event) error
-	// Complete finds the live registration by token hash (e-mail) and creates its account,
-	// verified, in one transaction. kilt.ErrNotFound when there is none; kind conflict when
-	// the identifier got an account meanwhile.
-	CompleteByToken(ctx context.Context, tokenHash []byte, now time.Time, ev audit.Event) (*Account, error)
-	// VerifyCode checks a code within one transaction holding the registration: check
-	// decides (true: create the account, verified); a wrong code counts an attempt. It returns
-	// the account (nil when wrong), the registration as it is after the attempt, and
-	// kilt.ErrNotFound for an unknown, expired or completed registration.
-	VerifyCode(ctx context.Context, id string, now time.Time, check func(r Registration) bool, ev audit.Event) (*Account, Registration, error)
+	Duplicate   bool
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt time.Time // zero: not completed
 }
 
 // RegistrationConfig holds registration's lifetimes and limits.
 type RegistrationConfig struct {
 	LinkLifetime time.Duration // 24 h: a confirmation link
 	CodeLifetime time.Duration // 10 min: a confirmation code
-	CodeAttempts int           // 5
+	// CodeAttempts bounds the wrong codes of a phone registration and the wrong passwords
+	// given with the link of an e-mail registration.
+	CodeAttempts int // 5
 	PerIP        ratelimit.Limit
 	// PerIdentifier counts registrations of an identifier whether or not it has an account.
 	PerIdentifier ratelimit.Limit
-	// SMSNumberHour and SMSNumberDay are shared with recovery (same names, same keys).
+	// SMSNumberHour and SMSNumberDay are shared with recovery (same names, same keys). They
+	// are taken when the SMS is queued, in the registration's transaction, whether or not
+	// the number has an account: over them nothing is sent and the answer is the same.
 	SMSNumberHour ratelimit.Limit
 	SMSNumberDay  ratelimit.Limit
 	ConfirmURL    string // BASE_URL/register/confirm
@@ -90,7 +70,7 @@ func (c RegistrationConfig) flow(channel outbox.Channel, event string) {
 // Registrations registers new accounts, enumeration-safe: a taken identifier gets the same
 // answer as a free one, and its owner a "you already have an account" message.
 type Registrations struct {
-	store   RegistrationStore
+	store   Store
 	hasher  *password.Hasher
 	policy  password.Policy
 	clock   kilt.Clock
@@ -105,7 +85,7 @@ type Registrations struct {
 
 // NewRegistrations returns the registration service. check tells whether an SMS may go to a
 // number (nil: any).
-func NewRegistrations(store RegistrationStore, accts *Service, clock kilt.Clock, cfg RegistrationConfig,
+func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg RegistrationConfig,
 	check func(e164 string) error, wake outbox.Waker) *Registrations {
 	if cfg.LinkLifetime <= 0 {
 		cfg.LinkLifetime = 24 * time.Hour
@@ -125,7 +105,8 @@ func NewRegistrations(store RegistrationStore, accts *Service, clock kilt.Clock,
 // Register starts a registration with an e-mail address or a phone number (exactly one)
 // and a password. It returns the registration's id and channel; 400 for a malformed or
 // unsupported identifier, 422 for a password the policy refuses, 429 over the limits of
-// the IP or the identifier.
+// the IP or the identifier. A newer registration of an identifier ends every older pending
+// one. The caller calls Wake once the answer is written.
 func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw, confirm string) (string, outbox.Channel, error) {
 	if (email == "") == (phone == "") {
 		return "", "", kilt.E(kilt.KindInvalid, CodeChannelRequired)
@@ -138,7 +119,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		if err != nil {
 			return "", "", err
 		}
-		r.Channel, r.Identifier, subject.Email, limitKey = outbox.Email, addr, addr, "e:"+EmailKey(addr)
+		r.Channel, r.Identifier, r.Key, subject.Email, limitKey = outbox.Email, addr, EmailKey(addr), addr, "e:"+EmailKey(addr)
 	} else {
 		e164, err := g.accts.ParsePhone(phone)
 		if err != nil {
@@ -147,7 +128,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		if g.check != nil && g.check(e164) != nil {
 			return "", "", kilt.E(kilt.KindInvalid, CodePhoneNotSupported)
 		}
-		r.Channel, r.Identifier, subject.Phone, limitKey = outbox.SMS, e164, e164, "p:"+e164
+		r.Channel, r.Identifier, r.Key, subject.Phone, limitKey = outbox.SMS, e164, e164, e164, "p:"+e164
 	}
 	if err := g.policy.Validate(ctx, g.hasher, g.pepper, pw, confirm, subject); err != nil {
 		return "", "", err
@@ -155,21 +136,18 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	// The limits come before the hashing, so a client over them costs no Argon2id work. They
 	// apply to taken and free identifiers alike.
 	key := kilt.KeyedHash(g.keys, limitKey)
-	checks := append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key})
-	if r.Channel == outbox.SMS {
-		checks = append(checks, ratelimit.Check{Limit: g.cfg.SMSNumberHour, Key: key}, ratelimit.Check{Limit: g.cfg.SMSNumberDay, Key: key})
-	}
-	res, err := g.store.Take(ctx, checks, g.clock())
+	var res ratelimit.Result
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		res, err = tx.Take(ctx, append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key}), g.clock())
+		return err
+	})
 	if err != nil {
 		return "", "", err
 	}
 	if !res.Allowed {
-		if g.cfg.OnLimit != nil {
-			for _, n := range res.Refused {
-				g.cfg.OnLimit(n)
-			}
-		}
-		return "", "", kilt.E(kilt.KindRateLimited, "rate_limited").WithRetryAfter(res.RetryAfter)
+		g.refused(res)
+		return "", "", kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
 	}
 	// The password is hashed for a taken identifier too: the same work, the same time.
 	hash, err := g.hasher.Hash(ctx, pw)
@@ -203,28 +181,160 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		fresh.Kind = outbox.RegistrationCode
 		fresh.SetPayload(outbox.CodePayload{Code: code, Lifetime: g.cfg.CodeLifetime})
 	}
-	dup := outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: c.Lang, To: r.Identifier, CreatedAt: now}
-	dup.SetPayload(outbox.AlreadyRegisteredPayload{RecoveryURL: g.cfg.RecoveryURL})
 	ev := audit.Event{Type: audit.RegistrationRequested, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: string(r.Channel)}
-	if err := g.store.Register(ctx, r, fresh, dup, ev); err != nil {
+	if err := g.store.InTx(ctx, func(tx Tx) error { return g.record(ctx, tx, r, fresh, key, ev) }); err != nil {
 		return "", "", err
 	}
 	g.cfg.flow(r.Channel, "started")
-	g.wake.Wake()
 	return r.ID, r.Channel, nil
 }
 
-// Confirm completes an e-mail registration with its link's token: the account is created
-// with its address verified. Unknown, expired, used and superseded links all get 410
-// registration_invalid.
-func (g *Registrations) Confirm(ctx context.Context, c Client, token string) (*Account, error) {
+// Wake tells the dispatcher a message is waiting. The surfaces call it once the answer is
+// written.
+func (g *Registrations) Wake() { g.wake.Wake() }
+
+func (g *Registrations) refused(res ratelimit.Result) {
+	if g.cfg.OnLimit != nil {
+		for _, n := range res.Refused {
+			g.cfg.OnLimit(n)
+		}
+	}
+}
+
+// record stores registration r in tx and queues one message: fresh when r's identifier has
+// no account; else the "you already have an account" message to the owner, and r can never
+// complete. The work is the same either way. Every older pending registration of the
+// identifier ends: only the newest can be confirmed. An SMS is queued only within the
+// number's SMS limits, taken here for taken and free numbers alike, so that neither the
+// answer nor its timing depends on what recovery spent for an account.
+func (g *Registrations) record(ctx context.Context, tx Tx, r *Registration, fresh outbox.Message, key string, ev audit.Event) error {
+	if err := tx.EndRegistrations(ctx, r.Channel, r.Key, r.CreatedAt); err != nil {
+		return err
+	}
+	var a *Account
+	var err error
+	if r.Channel == outbox.Email {
+		a, err = tx.AccountByEmail(ctx, EmailKey(r.Identifier))
+	} else {
+		a, err = tx.AccountByPhone(ctx, r.Identifier)
+	}
+	if err != nil && !errors.Is(err, kilt.ErrNotFound) {
+		return err
+	}
+	msg := fresh
+	if a != nil {
+		// The owner is told at the address the account has, as it was registered.
+		r.Duplicate, r.TokenHash, r.CodeMAC = true, nil, nil
+		msg = outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: fresh.Lang, To: a.Email,
+			AccountID: a.ID, CreatedAt: r.CreatedAt}
+		msg.SetPayload(outbox.AlreadyRegisteredPayload{RecoveryURL: g.cfg.RecoveryURL})
+		if r.Channel == outbox.SMS {
+			msg.To = a.Phone
+		}
+		ev.AccountID = a.ID
+	}
+	if err := tx.InsertRegistration(ctx, *r); err != nil {
+		return err
+	}
+	if r.Channel == outbox.SMS {
+		res, err := tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.SMSNumberHour, Key: key}, {Limit: g.cfg.SMSNumberDay, Key: key}}, r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if !res.Allowed {
+			g.refused(res)
+			ev.Detail += " over " + strings.Join(res.Refused, ",") + ": nothing sent"
+			return tx.Audit(ctx, ev)
+		}
+	}
+	if err := tx.Enqueue(ctx, &msg); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, ev)
+}
+
+// complete creates the account of registration r in tx, verified, and marks r completed.
+func complete(ctx context.Context, tx Tx, r Registration, now time.Time, ev audit.Event) (*Account, error) {
+	a := &Account{PasswordHash: r.PasswordHash, Lang: r.Lang, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+	if r.Channel == outbox.Email {
+		a.Email, a.EmailVerified = r.Identifier, true
+	} else {
+		a.Phone, a.PhoneVerified = r.Identifier, true
+	}
+	h := password.HistoryEntry{PasswordHash: r.PasswordHash, SkeletonHash: r.SkeletonHash, CreatedAt: now}
+	if err := insertAccount(ctx, tx, a, h); err != nil {
+		return nil, err
+	}
+	r.CompletedAt, r.TokenHash, r.CodeMAC = now, nil, nil
+	if err := tx.UpdateRegistration(ctx, r); err != nil {
+		return nil, err
+	}
+	ev.AccountID = a.ID
+	return a, tx.Audit(ctx, ev)
+}
+
+// pending reports whether r can still be completed at now.
+func (r Registration) pending(now time.Time) bool {
+	return r.CompletedAt.IsZero() && !r.Duplicate && now.Before(r.ExpiresAt)
+}
+
+// Confirm completes an e-mail registration with its link's token and the password chosen
+// at registration — the proof that the one confirming is the one who registered, so that
+// nobody can pre-register someone else's address with a password of their own. The
+// account is created with its address verified. Unknown, expired, used and superseded
+// links all get 410 registration_invalid; a wrong password 422 password_incorrect with
+// details.attempts_left, and after CodeAttempts wrong ones the link is dead.
+func (g *Registrations) Confirm(ctx context.Context, c Client, token, pw string) (*Account, error) {
 	gone := kilt.E(kilt.KindGone, CodeRegistrationInvalid)
 	if !kilt.WellFormedToken(token) {
 		return nil, gone
 	}
 	now := g.clock()
-	a, err := g.store.CompleteByToken(ctx, kilt.HashToken(token), now,
-		audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "email"})
+	tokenHash := kilt.HashToken(token)
+	// The attempt is counted before the password is checked, so parallel guesses are all
+	// counted; the check itself (Argon2id) runs outside any transaction.
+	var r Registration
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if r, err = tx.RegistrationByToken(ctx, tokenHash); err != nil {
+			return err
+		}
+		if !r.pending(now) || r.Attempts >= g.cfg.CodeAttempts {
+			return kilt.ErrNotFound
+		}
+		r.Attempts++
+		return tx.UpdateRegistration(ctx, r)
+	})
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, err
+	}
+	// No password the policy allowed is longer than its maximum: no hashing for one that is.
+	ok := false
+	if pw != "" && utf8.RuneCountInString(pw) <= g.policy.MaxLength {
+		if ok, _, err = g.hasher.Verify(ctx, pw, r.PasswordHash); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		g.cfg.flow(outbox.Email, "code_failed")
+		return nil, g.wrongPassword(g.cfg.CodeAttempts - r.Attempts)
+	}
+	var a *Account
+	err = g.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.RegistrationByToken(ctx, tokenHash)
+		if err != nil {
+			return err
+		}
+		if !cur.pending(now) {
+			return kilt.ErrNotFound
+		}
+		a, err = complete(ctx, tx, cur, now,
+			audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "email"})
+		return err
+	})
 	if errors.Is(err, kilt.ErrNotFound) || kilt.ErrorKind(err) == kilt.KindConflict {
 		return nil, gone
 	}
@@ -234,10 +344,14 @@ func (g *Registrations) Confirm(ctx context.Context, c Client, token string) (*A
 	return a, err
 }
 
+func (g *Registrations) wrongPassword(left int) error {
+	return kilt.E(kilt.KindRule, CodePasswordIncorrect).WithDetails("attempts_left", max(left, 0))
+}
+
 // Verify completes a phone registration with its code: the account is created with its
 // number verified. A wrong code is 422 code_invalid with details.attempts_left (a taken
-// number's registration answers every code so); after the last attempt, or for an unknown
-// or expired registration, 410 registration_invalid.
+// number's registration answers every code so); after the last attempt, or for an unknown,
+// expired or superseded registration, 410 registration_invalid.
 func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (*Account, error) {
 	gone := kilt.E(kilt.KindGone, CodeRegistrationInvalid)
 	if !kilt.WellFormedID(id) {
@@ -248,9 +362,28 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	}
 	now := g.clock()
 	mac := kilt.CodeMAC(g.codeKey, id, code)
-	a, r, err := g.store.VerifyCode(ctx, id, now, func(r Registration) bool {
-		return r.Attempts < g.cfg.CodeAttempts && !r.Duplicate && r.CodeMAC != nil && hmac.Equal(r.CodeMAC, mac)
-	}, audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "sms"})
+	var a *Account
+	var attempts int
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		r, err := tx.Registration(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Channel != outbox.SMS || !r.CompletedAt.IsZero() {
+			return kilt.ErrNotFound
+		}
+		otc := kilt.OneTimeCode{MAC: r.CodeMAC, Attempts: r.Attempts, ExpiresAt: r.ExpiresAt}
+		switch kilt.CheckCode(&otc, mac, g.cfg.CodeAttempts, now) {
+		case kilt.CodeSpent, kilt.CodeExpired:
+			return kilt.ErrNotFound
+		case kilt.CodeMatched:
+			a, err = complete(ctx, tx, r, now,
+				audit.Event{Type: audit.RegistrationCompleted, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "sms"})
+			return err
+		}
+		r.CodeMAC, r.Attempts, attempts = otc.MAC, otc.Attempts, otc.Attempts
+		return tx.UpdateRegistration(ctx, r)
+	})
 	switch {
 	case errors.Is(err, kilt.ErrNotFound), kilt.ErrorKind(err) == kilt.KindConflict:
 		return nil, gone
@@ -259,9 +392,7 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	case a != nil:
 		g.cfg.flow(outbox.SMS, "completed")
 		return a, nil
-	case r.Attempts > g.cfg.CodeAttempts:
-		return nil, gone
 	}
 	g.cfg.flow(outbox.SMS, "code_failed")
-	return nil, kilt.E(kilt.KindRule, CodeCodeInvalid).WithDetails("attempts_left", g.cfg.CodeAttempts-r.Attempts)
+	return nil, kilt.E(kilt.KindRule, CodeCodeInvalid).WithDetails("attempts_left", g.cfg.CodeAttempts-attempts)
 }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -10,14 +11,6 @@ import (
 	"kilt/internal/audit"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
-)
-
-// Error codes of the account services.
-const (
-	CodeLoginThrottled   = "login_throttled"
-	CodeIdentifierTaken  = "identifier_taken"
-	CodeWrongPassword    = "current_password_incorrect"
-	CodePasswordRequired = "password_required"
 )
 
 // ThrottleConfig says how sign-in failures slow a key down: the first Free failures cost
@@ -138,10 +131,19 @@ func (s *Service) Add(ctx context.Context, n NewAccount) (*Account, error) {
 		return nil, err
 	}
 	a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt = now, now, now
-	if err := s.store.CreateAccount(ctx, a, h); err != nil {
+	if err := s.store.InTx(ctx, func(tx Tx) error { return insertAccount(ctx, tx, a, h) }); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// insertAccount inserts a in tx: 409 identifier_taken when an identifier has an account.
+func insertAccount(ctx context.Context, tx Tx, a *Account, h password.HistoryEntry) error {
+	err := tx.InsertAccount(ctx, a, h)
+	if kilt.ErrorKind(err) == kilt.KindConflict {
+		return kilt.Errorf(kilt.KindConflict, CodeIdentifierTaken, "identifier already has an account")
+	}
+	return err
 }
 
 // Lookup returns the account an identifier names, or kilt.ErrNotFound.
@@ -226,22 +228,40 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID i
 	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
 		return err
 	}
-	return s.setPassword(ctx, a, PasswordChange{KeepSessionID: keepSessionID,
-		Audit: audit.Event{Type: audit.PasswordChanged, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
+	return s.setPassword(ctx, a, passwordChange{keepSessionID: keepSessionID,
+		audit: audit.Event{Type: audit.PasswordChanged, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
 }
 
-// ResetPassword sets pw for account a with a recovery token (its hash), which the change
-// consumes in its own transaction: 410 link_invalid if the token was used meanwhile, 422
-// if the policy refuses pw (the token stays usable). Every session ends; no one is signed
-// in by it.
-func (s *Service) ResetPassword(ctx context.Context, a *Account, tokenHash []byte, pw, confirm string, c Client) error {
-	return s.setPassword(ctx, a, PasswordChange{ConsumeTokenHash: tokenHash,
-		Audit: audit.Event{Type: audit.PasswordReset, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
+// ResetPassword sets pw for the account with a recovery token (its hash), which the change
+// consumes in its own transaction: 410 link_invalid if the token was used meanwhile, or if
+// the account is gone or locked; 422 if the policy refuses pw (the token stays usable).
+// Every session ends; no one is signed in by it.
+func (s *Service) ResetPassword(ctx context.Context, accountID int64, tokenHash []byte, pw, confirm string, c Client) error {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if errors.Is(err, kilt.ErrNotFound) || (err == nil && a.Locked) {
+		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+	}
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, a, passwordChange{tokenHash: tokenHash,
+		audit: audit.Event{Type: audit.PasswordReset, IP: c.IP, UserAgent: c.UserAgent}}, pw, confirm, c.Lang)
 }
 
-// setPassword applies the policy to pw for account a and stores it with its history entry
-// and everything else change describes.
-func (s *Service) setPassword(ctx context.Context, a *Account, change PasswordChange, pw, confirm, lang string) error {
+// passwordChange is what differs between a signed-in change and a reset.
+type passwordChange struct {
+	keepSessionID int64  // the session that made the change (0: none)
+	tokenHash     []byte // the recovery token that allows it (nil: a signed-in change)
+	audit         audit.Event
+}
+
+// setPassword applies the policy to pw for account a (the hashing outside any
+// transaction), then stores it in one transaction with everything a new password means:
+// the recovery token that allowed it consumed (single use); the history entry added and
+// the history trimmed to the policy's size; every other link and code of the account
+// killed; every session but the one that made the change ended; the sign-in slow-down
+// cleared; the notices queued; the audit event recorded.
+func (s *Service) setPassword(ctx context.Context, a *Account, change passwordChange, pw, confirm, lang string) error {
 	history, err := s.store.PasswordHistory(ctx, a.ID, s.policy.HistorySize)
 	if err != nil {
 		return err
@@ -258,11 +278,51 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change PasswordCh
 	if err != nil {
 		return err
 	}
-	change.AccountID, change.Hash, change.History, change.HistorySize, change.Now = a.ID, hash, h, s.policy.HistorySize, now
-	change.ThrottleKey = s.throttleKey(a, Identifier{})
-	change.Notices = s.notices(a, lang, now)
-	change.Audit.AccountID, change.Audit.At = a.ID, now
-	return s.store.ChangePassword(ctx, change)
+	gone := kilt.E(kilt.KindGone, CodeLinkInvalid)
+	return s.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.AccountByID(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if change.tokenHash != nil {
+			// A lock that came after the check above still wins.
+			if cur.Locked {
+				return gone
+			}
+			if err := tx.UseToken(ctx, change.tokenHash, a.ID, now); errors.Is(err, kilt.ErrNotFound) {
+				return gone
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdatePassword(ctx, a.ID, hash, now); err != nil {
+			return err
+		}
+		if err := tx.AddHistory(ctx, a.ID, h, s.policy.HistorySize); err != nil {
+			return err
+		}
+		// Every outstanding link and code of the account dies with the old password.
+		if err := tx.UseAllTokens(ctx, a.ID, now); err != nil {
+			return err
+		}
+		if err := tx.EndAccountFlows(ctx, a.ID, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessions(ctx, a.ID, change.keepSessionID); err != nil {
+			return err
+		}
+		if err := tx.ClearLoginThrottle(ctx, s.throttleKey(a, Identifier{})); err != nil {
+			return err
+		}
+		for _, m := range s.notices(cur, lang, now) {
+			if err := tx.Enqueue(ctx, &m); err != nil {
+				return err
+			}
+		}
+		ev := change.audit
+		ev.AccountID, ev.At = a.ID, now
+		return tx.Audit(ctx, ev)
+	})
 }
 
 // notices are the "your password was changed" messages, one to every verified channel of

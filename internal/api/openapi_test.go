@@ -1024,9 +1024,13 @@ func docRegistrationEmail(t *testing.T, e *docEnv) {
 	tok := u.Query().Get("token")
 	confirm := func(want int, tok string) *kilttest.Response {
 		t.Helper()
-		return e.call(t, want, "confirmRegistration", "/api/v1/registrations/confirm", map[string]string{"token": tok})
+		return e.call(t, want, "confirmRegistration", "/api/v1/registrations/confirm", map[string]string{"token": tok, "password": goodPassword})
 	}
 	confirm(http.StatusGone, strings.Repeat("A", 43))
+	if r := e.call(t, http.StatusUnprocessableEntity, "confirmRegistration", "/api/v1/registrations/confirm",
+		map[string]string{"token": tok, "password": "Not-The-One-42"}); r.ErrorCode() != "password_incorrect" {
+		t.Errorf("a wrong password: code %q, want password_incorrect", r.ErrorCode())
+	}
 	e.call(t, http.StatusBadRequest, "confirmRegistration", "/api/v1/registrations/confirm", `{"token":1}`)
 	var created struct {
 		Account struct {

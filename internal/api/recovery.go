@@ -7,7 +7,7 @@ import (
 	"kilt/internal/recovery"
 )
 
-// The neutral answers of SPEC §1: the same whether or not the identifier has an account.
+// The neutral answers of recovery: the same whether or not the identifier has an account.
 const (
 	msgEmailSent = "recovery_email_sent"
 	msgPhoneSent = "recovery_phone_sent"
@@ -35,6 +35,7 @@ func (a *API) recoveryEmail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, messageResponse{Message: a.message(c.Lang, msgEmailSent)})
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -64,6 +65,7 @@ func (a *API) recoveryPhone(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -81,6 +83,7 @@ func (a *API) recoveryResend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
+	afterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -118,4 +121,12 @@ func (a *API) recoveryReset(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// afterResponse sends what was written of the answer to the client, then calls wake: the
+// background work a request causes (for a known identifier only) must not delay its answer,
+// or the answer's timing would tell known from unknown.
+func afterResponse(w http.ResponseWriter, wake func()) {
+	_ = http.NewResponseController(w).Flush()
+	wake()
 }

@@ -33,6 +33,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		RegistrationID string `json:"registration_id"`
 		Channel        string `json:"channel"`
 	}{id, channel})
+	afterResponse(w, a.registrations.Wake)
 	return nil
 }
 
@@ -40,15 +41,17 @@ type accountResponse struct {
 	Account accountJSON `json:"account"`
 }
 
-// confirmRegistration serves POST /registrations/confirm: the e-mail link's token.
+// confirmRegistration serves POST /registrations/confirm: the e-mail link's token and the
+// password chosen at registration, which proves the one confirming is the registrant.
 func (a *API) confirmRegistration(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Token string `json:"token"`
+		Token    string `json:"token"`
+		Password string `json:"password"`
 	}
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	acct, err := a.registrations.Confirm(r.Context(), a.client(r), req.Token)
+	acct, err := a.registrations.Confirm(r.Context(), a.client(r), req.Token, req.Password)
 	if err != nil {
 		return err
 	}

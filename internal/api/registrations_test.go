@@ -40,13 +40,13 @@ func TestRegistrationByEmail(t *testing.T) {
 				EmailVerified bool   `json:"email_verified"`
 			} `json:"account"`
 		}
-		r = e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": tok})
+		r = e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": tok, "password": goodPassword})
 		r.JSON(t, &acct)
 		if r.Status != 201 || acct.Account.Email != "Dana@mail.kz" || !acct.Account.EmailVerified {
 			t.Fatalf("confirm: %d %s", r.Status, r.Body)
 		}
 		mustLogin(t, e, "dana@mail.kz", goodPassword)
-		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": tok}); r.Status != 410 || r.ErrorCode() != "registration_invalid" {
+		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": tok, "password": goodPassword}); r.Status != 410 || r.ErrorCode() != "registration_invalid" {
 			t.Errorf("confirm again: %d %s", r.Status, r.Body)
 		}
 		// The new account's first password is in its history.

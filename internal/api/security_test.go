@@ -213,14 +213,14 @@ func TestTokensBoundToTheirPurpose(t *testing.T) {
 		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(confirmTok, newPassword)); r.Status != 410 {
 			t.Errorf("a confirmation token as a reset token: got %d %s, want 410", r.Status, r.Body)
 		}
-		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": recoveryTok}); r.Status != 410 {
+		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": recoveryTok, "password": goodPassword}); r.Status != 410 {
 			t.Errorf("a recovery token as a confirmation token: got %d %s, want 410", r.Status, r.Body)
 		}
 		// Both still work for what they are.
 		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(recoveryTok, newPassword)); r.Status != 204 {
 			t.Errorf("the recovery token: got %d %s, want 204", r.Status, r.Body)
 		}
-		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": confirmTok}); r.Status != 201 {
+		if r := e.Do(t, "POST", "/api/v1/registrations/confirm", map[string]string{"token": confirmTok, "password": goodPassword}); r.Status != 201 {
 			t.Errorf("the confirmation token: got %d %s, want 201", r.Status, r.Body)
 		}
 	})

@@ -41,7 +41,9 @@ func TestSignInUpgradeReplacesWeakHistoryEntry(t *testing.T) {
 			CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
 		accounts := sqlstore.NewAccounts(e.App.DB)
 		// As the importer stores it: the history entry is the imported hash, no skeleton.
-		if err := accounts.CreateAccount(ctx, a, password.HistoryEntry{PasswordHash: string(weak), CreatedAt: now}); err != nil {
+		if err := accounts.InTx(ctx, func(tx account.Tx) error {
+			return tx.InsertAccount(ctx, a, password.HistoryEntry{PasswordHash: string(weak), CreatedAt: now})
+		}); err != nil {
 			t.Fatal(err)
 		}
 		mustLogin(t, e, "imported@example.kz", goodPassword)

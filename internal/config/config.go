@@ -80,6 +80,7 @@ type Config struct {
 	LimitRecoveryIP      Rate
 	LimitRecoveryID      Rate
 	LimitRecoveryAccount Rate
+	LimitVerifyIP        Rate
 	LimitSMSNumberHour   Rate
 	LimitSMSNumberDay    Rate
 	LimitRegistrationIP  Rate
@@ -279,6 +280,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRecoveryID, v) }},
 	{Env: "KILT_LIMIT_RECOVERY_ACCOUNT", Default: "5/1h", Usage: "links or codes sent per account (over it: the same answer, nothing sent)",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRecoveryAccount, v) }},
+	{Env: "KILT_LIMIT_VERIFY_IP", Default: "150/1h", Usage: "SMS codes checked per client IP, whatever the flows",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitVerifyIP, v) }},
 	{Env: "KILT_LIMIT_SMS_NUMBER_HOUR", Default: "5/1h", Usage: "SMS per number per hour",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberHour, v) }},
 	{Env: "KILT_LIMIT_SMS_NUMBER_DAY", Default: "10/24h", Usage: "SMS per number per day",

@@ -40,7 +40,9 @@ func newFixture(t *testing.T) *fixture {
 	now := clock.Now()
 	a := &account.Account{Email: "a@mail.kz", EmailVerified: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
-	if err := sqlstore.NewAccounts(db).CreateAccount(ctx, a, password.HistoryEntry{PasswordHash: "x", SkeletonHash: "y", CreatedAt: now}); err != nil {
+	if err := sqlstore.NewAccounts(db).InTx(ctx, func(tx account.Tx) error {
+		return tx.InsertAccount(ctx, a, password.HistoryEntry{PasswordHash: "x", SkeletonHash: "y", CreatedAt: now})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	s := &session.Session{AccountID: a.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour)}

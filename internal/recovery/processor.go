@@ -76,23 +76,41 @@ func (p *Processor) Run(ctx context.Context) {
 	}
 }
 
-// Step resolves one batch of requests and reports how many.
+// Step resolves one batch of requests and reports how many. The requests are deleted in the
+// transaction that resolves them: a crash in between leaves them for the next try.
 func (p *Processor) Step(ctx context.Context) (int, error) {
-	sent := false
-	n, err := p.store.Resolve(ctx, p.batch, func(ctx context.Context, tx ResolveTx, r Request) error {
-		ok, err := p.resolve(ctx, tx, r)
-		sent = sent || ok
-		return err
+	sent, n := false, 0
+	err := p.store.InTx(ctx, func(tx Tx) error {
+		sent = false
+		reqs, err := tx.Requests(ctx, p.batch)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			ok, err := p.resolve(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			sent = sent || ok
+			if err := tx.DeleteRequest(ctx, r.ID); err != nil {
+				return err
+			}
+		}
+		n = len(reqs)
+		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
 	if sent {
 		p.outbox.Wake()
 	}
-	return n, err
+	return n, nil
 }
 
 // resolve handles one request inside the resolving transaction and reports whether it
 // enqueued a message.
-func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool, error) {
+func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, error) {
 	now := p.clock()
 	ev := audit.Event{Type: audit.RecoveryRequested, IP: r.IP, UserAgent: r.UserAgent, At: now, Detail: string(r.Channel)}
 	var a *account.Account
@@ -114,6 +132,12 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 	if r.Channel == outbox.SMS {
 		verified = a.PhoneVerified
 	}
+	var flow Flow
+	if r.Channel == outbox.SMS {
+		if flow, err = tx.Flow(ctx, r.FlowID); err != nil && !errors.Is(err, kilt.ErrNotFound) {
+			return false, err
+		}
+	}
 	switch {
 	case !verified:
 		ev.Detail += " not verified: nothing sent"
@@ -123,6 +147,9 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 		return false, tx.Audit(ctx, ev)
 	case r.Channel == outbox.SMS && now.Before(a.SMSPausedUntil):
 		ev.Detail += " SMS paused after wrong codes: nothing sent"
+		return false, tx.Audit(ctx, ev)
+	case r.Channel == outbox.SMS && !now.Before(flow.ExpiresAt):
+		ev.Detail += " flow ended: nothing sent"
 		return false, tx.Audit(ctx, ev)
 	}
 	checks := []ratelimit.Check{{Limit: p.cfg.Limits.PerAccount, Key: strconv.FormatInt(a.ID, 10)}}
@@ -152,7 +179,12 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 		if err != nil {
 			return false, err
 		}
-		if err := tx.IssueLink(ctx, a.ID, hash, now, now.Add(p.cfg.LinkLifetime)); err != nil {
+		// A newer link kills the older unused ones.
+		if err := tx.UseTokens(ctx, a.ID, PurposeLink, now); err != nil {
+			return false, err
+		}
+		if err := tx.InsertToken(ctx, Token{Hash: hash, AccountID: a.ID, Purpose: PurposeLink, CreatedAt: now,
+			ExpiresAt: now.Add(p.cfg.LinkLifetime)}); err != nil {
 			return false, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryLink, a.Email
@@ -162,7 +194,10 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 		if err != nil {
 			return false, err
 		}
-		if err := tx.SetFlowCode(ctx, r.FlowID, a.ID, kilt.CodeMAC(p.codes, r.FlowID, code)); err != nil {
+		// The flow is bound to the account and gets its code. (The code's lifetime and the
+		// count of wrong entries were set when the request was made, the same for every flow.)
+		flow.AccountID, flow.CodeMAC = a.ID, kilt.CodeMAC(p.codes, r.FlowID, code)
+		if err := tx.UpdateFlow(ctx, flow); err != nil {
 			return false, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryCode, a.Phone

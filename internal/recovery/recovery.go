@@ -12,8 +12,10 @@
 // is 6 uniform random digits of which only an HMAC (keyed by the server secret, bound to its
 // flow) is stored. A token or code works once, within its lifetime, for the account and
 // purpose it was made for; a newer link kills older unused ones, a newer code the older code.
-// A code allows 5 wrong entries; wrong entries across codes count for the account, and 10 in
-// 24 hours pause its SMS channel for 24 hours. A correct code yields a reset token that can
+// A code allows 5 wrong entries; wrong entries across codes count for the number (a keyed
+// hash of it, with or without an account), and 10 in 24 hours end every live flow of the
+// number, refuse codes for it, and pause the SMS channel of its account for 24 hours. A
+// correct code yields a reset token that can
 // only set the password, for 15 minutes. Setting the password (package account) consumes the
 // token in the same transaction, kills every other link and code of the account, ends every
 // session and notifies every verified channel.
@@ -29,13 +31,14 @@ import (
 	"kilt/internal/ratelimit"
 )
 
-// Error codes of recovery.
+// Error codes of recovery. A wrong or malformed code, and a limit, answer with the codes of
+// package account (account.CodeCodeInvalid, account.CodeCodeFormat, account.CodeRateLimited):
+// one code, one meaning.
 const (
-	CodeLinkInvalid   = "link_invalid" // invalid, expired and used links alike
-	CodeFlowGone      = "flow_gone"    // the phone flow ended (expired, code used up)
-	CodeWrongCode     = "code_invalid" // a wrong code, with details.attempts_left
+	CodeLinkInvalid   = account.CodeLinkInvalid // invalid, expired and used links alike
+	CodeFlowGone      = "flow_gone"             // the phone flow ended (expired, code used up, paused)
+	CodeCodeExpired   = "code_expired"
 	CodeResendTooSoon = "resend_too_soon"
-	CodeRateLimited   = "rate_limited"
 )
 
 // Purposes of tokens.
@@ -80,11 +83,19 @@ type Flow struct {
 	ExpiresAt     time.Time
 }
 
-// Limits are the rates of SPEC §3, each configurable; a zero Count switches one off.
+// Limits are the rates of recovery (docs/security.md, "Rate limits"), each configurable; a
+// zero Count switches one off.
 type Limits struct {
 	// Request path: whether or not the identifier has an account.
 	PerIP         ratelimit.Limit
 	PerIdentifier ratelimit.Limit
+	// VerifyPerIP bounds the codes one client may try, whatever the flows.
+	VerifyPerIP ratelimit.Limit
+	// VerifyPerNumber bounds the codes tried for one number, whatever the flows and
+	// clients. Taking it also serializes the checks of one number (the limit's row is
+	// locked until the check commits), so that the count of wrong codes that pauses the
+	// number is exact under parallel guesses; it cannot be switched off.
+	VerifyPerNumber ratelimit.Limit
 	// Resolution: only for identifiers that have an account; over them nothing is sent and
 	// the answer is the same.
 	PerAccount    ratelimit.Limit
@@ -93,14 +104,16 @@ type Limits struct {
 }
 
 // DefaultLimits are: 30 requests an hour per IP, 5 an hour per identifier, 5 an hour per
-// account, and SMS at most 5 an hour and 10 a day per number.
+// account, 150 code checks an hour per IP and 30 per number, and SMS at most 5 an hour and 10 a day per number.
 func DefaultLimits() Limits {
 	return Limits{
-		PerIP:         ratelimit.Limit{Name: "recovery_ip", Count: 30, Period: time.Hour},
-		PerIdentifier: ratelimit.Limit{Name: "recovery_identifier", Count: 5, Period: time.Hour},
-		PerAccount:    ratelimit.Limit{Name: "recovery_account", Count: 5, Period: time.Hour},
-		SMSNumberHour: ratelimit.Limit{Name: "sms_number_hour", Count: 5, Period: time.Hour},
-		SMSNumberDay:  ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
+		PerIP:           ratelimit.Limit{Name: "recovery_ip", Count: 30, Period: time.Hour},
+		VerifyPerIP:     ratelimit.Limit{Name: "recovery_verify_ip", Count: 150, Period: time.Hour},
+		VerifyPerNumber: ratelimit.Limit{Name: "recovery_verify_number", Count: 30, Period: time.Hour},
+		PerIdentifier:   ratelimit.Limit{Name: "recovery_identifier", Count: 5, Period: time.Hour},
+		PerAccount:      ratelimit.Limit{Name: "recovery_account", Count: 5, Period: time.Hour},
+		SMSNumberHour:   ratelimit.Limit{Name: "sms_number_hour", Count: 5, Period: time.Hour},
+		SMSNumberDay:    ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
 	}
 }
 
@@ -169,65 +182,72 @@ func (c Config) withDefaults() Config {
 	if c.Limits == (Limits{}) {
 		c.Limits = DefaultLimits()
 	}
+	if !c.Limits.VerifyPerNumber.Enabled() {
+		c.Limits.VerifyPerNumber = DefaultLimits().VerifyPerNumber
+	}
 	return c
 }
 
-// ResolveTx is what resolving one request may do, inside the transaction that removes the
-// request: every change it makes commits together with that removal, or none does.
-type ResolveTx interface {
+// Token is a single-use token: an e-mail link's, or the reset token a correct code gives.
+// Only its SHA-256 is kept.
+type Token struct {
+	Hash      []byte
+	AccountID int64
+	Purpose   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero: unused
+}
+
+// live reports whether t can still be used at now.
+func (t Token) live(now time.Time) bool { return t.UsedAt.IsZero() && now.Before(t.ExpiresAt) }
+
+// Store is recovery's port to storage: one transaction at a time.
+type Store interface {
+	// InTx runs fn in a transaction: committed if fn returns nil, rolled back otherwise.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// Tx is what a transaction offers: row operations, no rules. Reads of a single row return
+// kilt.ErrNotFound when there is none; Flow locks the row it returns until the end of the
+// transaction.
+type Tx interface {
+	// Take applies rate-limit checks, all or nothing.
+	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
+
+	InsertRequest(ctx context.Context, r Request) error
+	// Requests returns up to limit recorded requests, oldest first. Concurrent transactions
+	// never get the same request (PostgreSQL: SKIP LOCKED; SQLite: one writer).
+	Requests(ctx context.Context, limit int) ([]Request, error)
+	DeleteRequest(ctx context.Context, id int64) error
+
+	InsertFlow(ctx context.Context, f Flow) error
+	Flow(ctx context.Context, id string) (Flow, error)
+	// FlowNumber returns the number of a flow without locking the flow.
+	FlowNumber(ctx context.Context, id string) (string, error)
+	// UpdateFlow stores every field of f but ID, Identifier and CreatedAt.
+	UpdateFlow(ctx context.Context, f Flow) error
+	// EndFlows ends every live flow of the number: no code, expired at now.
+	EndFlows(ctx context.Context, identifier string, now time.Time) error
+
 	AccountByEmail(ctx context.Context, key string) (*account.Account, error)
 	AccountByPhone(ctx context.Context, e164 string) (*account.Account, error)
-	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
-	// IssueLink stores a link token for the account, killing its older unused links.
-	IssueLink(ctx context.Context, accountID int64, tokenHash []byte, now, expires time.Time) error
-	// SetFlowCode binds the flow to the account and gives it its code. (The code's lifetime
-	// and the count of wrong entries were set when the request was made, the same for every
-	// flow.)
-	SetFlowCode(ctx context.Context, flowID string, accountID int64, mac []byte) error
+	// PauseSMS sets the account's SMS pause.
+	PauseSMS(ctx context.Context, accountID int64, until time.Time) error
+
+	InsertToken(ctx context.Context, t Token) error
+	// Token returns the token with that hash, used or expired alike.
+	Token(ctx context.Context, hash []byte) (Token, error)
+	// UseTokens marks the account's unused tokens of a purpose used at now.
+	UseTokens(ctx context.Context, accountID int64, purpose string, now time.Time) error
+
+	// AddCodeFailure records a wrong code under key (a keyed hash of the number).
+	AddCodeFailure(ctx context.Context, key string, accountID int64, at time.Time) error
+	// CodeFailures counts the failures of key after since.
+	CodeFailures(ctx context.Context, key string, since time.Time) (int, error)
+	// PruneCodeFailures deletes the failures of key at or before before.
+	PruneCodeFailures(ctx context.Context, key string, before time.Time) error
+
 	Enqueue(ctx context.Context, m *outbox.Message) error
 	Audit(ctx context.Context, e audit.Event) error
-}
-
-// VerifyOutcome is what a code check decided, for the store to apply in the transaction
-// that holds the flow.
-type VerifyOutcome struct {
-	// Gone: the flow cannot be used (expired, or its code used up); nothing changes.
-	Gone bool
-	// Expired: the code's lifetime is over; nothing changes.
-	Expired bool
-	Correct bool
-	// KillCode ends the code (the last allowed wrong entry).
-	KillCode bool
-	// ResetTokenHash is stored for the flow's account when Correct.
-	ResetTokenHash []byte
-	ResetExpires   time.Time
-}
-
-// Store is what recovery needs from storage.
-type Store interface {
-	// Request applies checks and, when they allow, records r (and, for a phone request
-	// that starts a flow, the flow f) — atomically.
-	Request(ctx context.Context, r Request, f *Flow, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
-	// Resend records another request for the flow r.FlowID when the flow's cooldown has
-	// passed and checks allow, ending the flow's code and starting its count of wrong
-	// entries and its code lifetime (codeExpires) again — for every flow alike, so a flow
-	// without an account behaves as one with. r.Identifier is taken from the flow. It
-	// returns the flow and kilt.ErrNotFound for an unknown or expired flow; when the
-	// cooldown has not passed, a refused result whose RetryAfter is the rest of it.
-	Resend(ctx context.Context, r Request, cooldown time.Duration, codeExpires time.Time, checks []ratelimit.Check, now time.Time) (Flow, ratelimit.Result, error)
-	// Resolve takes up to limit recorded requests, oldest first, and calls fn for each
-	// inside one transaction that also deletes them. Instances resolving at once never
-	// take the same request.
-	Resolve(ctx context.Context, limit int, fn func(ctx context.Context, tx ResolveTx, r Request) error) (int, error)
-	// Verify checks a code within one transaction that holds the flow's row: it hands the
-	// flow to check and applies the outcome. Unless Gone or Expired, the attempt is counted
-	// (the flow's attempts raised); a correct code ends the code and stores the reset token
-	// for the account; a wrong one records a failure for the account (also for a flow
-	// without one, so both cost the same) and pauses the account's SMS channel until
-	// now+pause when its failures within window reach failures. It returns the flow as it is
-	// after the attempt, and kilt.ErrNotFound for an unknown flow.
-	Verify(ctx context.Context, flowID string, now time.Time, failures int, window, pause time.Duration,
-		check func(f Flow) VerifyOutcome) (Flow, error)
-	// TokenAccount returns the account and purpose of a live token, or kilt.ErrNotFound.
-	TokenAccount(ctx context.Context, tokenHash []byte, now time.Time) (int64, string, error)
 }

@@ -139,9 +139,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Limits: recovery.Limits{
 			PerIP:         limit("recovery_ip", cfg.LimitRecoveryIP),
 			PerIdentifier: limit("recovery_identifier", cfg.LimitRecoveryID),
-			PerAccount:    limit("recovery_account", cfg.LimitRecoveryAccount),
-			SMSNumberHour: limit("sms_number_hour", cfg.LimitSMSNumberHour),
-			SMSNumberDay:  limit("sms_number_day", cfg.LimitSMSNumberDay),
+			VerifyPerIP:   limit("recovery_verify_ip", cfg.LimitVerifyIP),
+			// Never off: taking it serializes the code checks of a number.
+			VerifyPerNumber: recovery.DefaultLimits().VerifyPerNumber,
+			PerAccount:      limit("recovery_account", cfg.LimitRecoveryAccount),
+			SMSNumberHour:   limit("sms_number_hour", cfg.LimitSMSNumberHour),
+			SMSNumberDay:    limit("sms_number_day", cfg.LimitSMSNumberDay),
 		}}
 	var check recovery.NumberCheck
 	if a.SMSGuard != nil {
@@ -151,9 +154,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Processor = recovery.NewProcessor(recoveries, clock, rcfg, check, a.Dispatcher, log)
 	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
-	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_account", "sms_number_hour", "sms_number_day",
+	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_verify_ip", "recovery_verify_number", "recovery_account", "sms_number_hour", "sms_number_day",
 		"registration_ip", "registration_identifier", "login_ip")
-	a.Registrations = account.NewRegistrations(sqlstore.NewRegistrations(db), a.Accounts, clock, account.RegistrationConfig{
+	a.Registrations = account.NewRegistrations(sqlstore.NewAccounts(db), a.Accounts, clock, account.RegistrationConfig{
 		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
 		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,

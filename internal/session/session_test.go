@@ -57,7 +57,9 @@ func (f *fixture) addAccount(t *testing.T, email, phone, pw, hash string) *accou
 	}
 	a := &account.Account{Email: email, EmailVerified: email != "", Phone: phone, PhoneVerified: phone != "",
 		PasswordHash: hash, Lang: "kk", CreatedAt: f.now, UpdatedAt: f.now, PasswordChangedAt: f.now}
-	if err := sqlstore.NewAccounts(f.db).CreateAccount(ctx, a, password.HistoryEntry{PasswordHash: hash, SkeletonHash: "sk", CreatedAt: f.now}); err != nil {
+	if err := sqlstore.NewAccounts(f.db).InTx(ctx, func(tx account.Tx) error {
+		return tx.InsertAccount(ctx, a, password.HistoryEntry{PasswordHash: hash, SkeletonHash: "sk", CreatedAt: f.now})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return a

@@ -9,7 +9,10 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
+	"kilt/internal/ratelimit"
 )
 
 // Accounts implements account.Store.
@@ -51,31 +54,109 @@ func nullable(s string) any {
 	return s
 }
 
-// CreateAccount implements account.Store.
-func (s *Accounts) CreateAccount(ctx context.Context, a *account.Account, h password.HistoryEntry) error {
-	return s.db.InTx(ctx, func(tx *Tx) error { return insertAccount(ctx, tx, a, h) })
+// InTx implements account.Store.
+func (s *Accounts) InTx(ctx context.Context, fn func(tx account.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *Tx) error { return fn(accountTx{tx}) })
 }
 
-// insertAccount inserts a and its first history entry in tx, setting a.ID; a taken
-// identifier is a *kilt.Error of kind conflict, code identifier_taken.
-func insertAccount(ctx context.Context, tx *Tx, a *account.Account, h password.HistoryEntry) error {
+// accountTx is account.Tx on one transaction. Its registration rows are in registrations.go.
+type accountTx struct{ tx *Tx }
+
+// errConflict is the storage error of an insert that breaks a uniqueness constraint.
+var errConflict = &kilt.Error{Kind: kilt.KindConflict, Code: "conflict", Message: "unique constraint violated"}
+
+func (t accountTx) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`+forUpdate[t.tx.Dialect()], id))
+}
+
+func (t accountTx) AccountByEmail(ctx context.Context, key string) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key = $1`+forUpdate[t.tx.Dialect()], key))
+}
+
+func (t accountTx) AccountByPhone(ctx context.Context, e164 string) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE phone = $1`+forUpdate[t.tx.Dialect()], e164))
+}
+
+// InsertAccount inserts a and its first history entry, setting a.ID; a taken identifier is
+// errConflict.
+func (t accountTx) InsertAccount(ctx context.Context, a *account.Account, h password.HistoryEntry) error {
 	emailKey := ""
 	if a.Email != "" {
 		emailKey = account.EmailKey(a.Email)
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
+	err := t.tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
 		password_hash, locked, lang, created_at, updated_at, password_changed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		nullable(a.Email), nullable(emailKey), a.EmailVerified, nullable(a.Phone), a.PhoneVerified,
 		a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt).Scan(&a.ID)
 	if IsUniqueViolation(err) {
-		return kilt.Errorf(kilt.KindConflict, account.CodeIdentifierTaken, "identifier already has an account")
+		return errConflict
 	}
 	if err != nil {
 		return err
 	}
-	return insertHistory(ctx, tx, a.ID, h)
+	return insertHistory(ctx, t.tx, a.ID, h)
 }
+
+func (t accountTx) UpdatePassword(ctx context.Context, accountID int64, hash string, now time.Time) error {
+	res, err := t.tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2, password_changed_at = $2
+		WHERE id = $3`, hash, now, accountID)
+	return oneRow(res, err)
+}
+
+func (t accountTx) SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error {
+	res, err := t.tx.Exec(ctx, `UPDATE accounts SET locked = $1, updated_at = $2 WHERE id = $3`, locked, now, accountID)
+	return oneRow(res, err)
+}
+
+func (t accountTx) AddHistory(ctx context.Context, accountID int64, h password.HistoryEntry, keep int) error {
+	if keep < 1 {
+		return fmt.Errorf("sqlstore: history size %d", keep)
+	}
+	if err := insertHistory(ctx, t.tx, accountID, h); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `DELETE FROM password_history WHERE account_id = $1 AND id NOT IN
+		(SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)`, accountID, keep)
+	return err
+}
+
+func (t accountTx) UseToken(ctx context.Context, hash []byte, accountID int64, now time.Time) error {
+	res, err := t.tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1
+		WHERE token_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1`, now, hash, accountID)
+	return oneRow(res, err)
+}
+
+func (t accountTx) UseAllTokens(ctx context.Context, accountID int64, now time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`, now, accountID)
+	return err
+}
+
+func (t accountTx) EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE recovery_flows SET code_hmac = NULL, expires_at = $1 WHERE account_id = $2 AND expires_at > $1`,
+		now, accountID)
+	return err
+}
+
+func (t accountTx) DeleteSessions(ctx context.Context, accountID, keep int64) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, accountID, keep)
+	return err
+}
+
+func (t accountTx) ClearLoginThrottle(ctx context.Context, key string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+	return err
+}
+
+func (t accountTx) Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
+	return takeLimits(ctx, t.tx, checks, now)
+}
+
+func (t accountTx) Enqueue(ctx context.Context, m *outbox.Message) error {
+	return enqueue(ctx, t.tx, m)
+}
+
+func (t accountTx) Audit(ctx context.Context, e audit.Event) error { return recordAudit(ctx, t.tx, e) }
 
 func insertHistory(ctx context.Context, q Querier, accountID int64, h password.HistoryEntry) error {
 	_, err := q.Exec(ctx, `INSERT INTO password_history (account_id, password_hash, skeleton_hash, created_at)
@@ -115,71 +196,6 @@ func (s *Accounts) PasswordHistory(ctx context.Context, accountID int64, n int) 
 		out = append(out, h)
 	}
 	return out, rows.Err()
-}
-
-// ChangePassword implements account.Store.
-func (s *Accounts) ChangePassword(ctx context.Context, c account.PasswordChange) error {
-	if c.HistorySize < 1 {
-		return fmt.Errorf("sqlstore: history size %d", c.HistorySize)
-	}
-	return s.db.InTx(ctx, func(tx *Tx) error {
-		if c.ConsumeTokenHash != nil {
-			// Single use: of two resets racing with one token, exactly one finds it unused.
-			res, err := tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1
-				WHERE token_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1`,
-				c.Now, c.ConsumeTokenHash, c.AccountID)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return kilt.E(kilt.KindGone, "link_invalid")
-			}
-		}
-		res, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2, password_changed_at = $2
-			WHERE id = $3`, c.Hash, c.Now, c.AccountID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return kilt.ErrNotFound
-		}
-		// Every outstanding link and code of the account dies with the old password.
-		if _, err := tx.Exec(ctx, `UPDATE recovery_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`,
-			c.Now, c.AccountID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE recovery_flows SET code_hmac = NULL, expires_at = $1 WHERE account_id = $2 AND expires_at > $1`,
-			c.Now, c.AccountID); err != nil {
-			return err
-		}
-		if c.ThrottleKey != "" {
-			if _, err := tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, c.ThrottleKey); err != nil {
-				return err
-			}
-		}
-		for i := range c.Notices {
-			if err := enqueue(ctx, tx, &c.Notices[i]); err != nil {
-				return err
-			}
-		}
-		if c.Audit.Type != "" {
-			if err := recordAudit(ctx, tx, c.Audit); err != nil {
-				return err
-			}
-		}
-		if err := insertHistory(ctx, tx, c.AccountID, c.History); err != nil {
-			return err
-		}
-		// Keep the newest HistorySize entries: the policy compares with no more, and fewer
-		// hashes kept is less for a thief to test.
-		if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE account_id = $1 AND id NOT IN
-			(SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)`,
-			c.AccountID, c.HistorySize); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, c.AccountID, c.KeepSessionID)
-		return err
-	})
 }
 
 // UpdateLoginThrottle implements account.Store. One upsert makes the key's row if it is

@@ -30,7 +30,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 	db := benchDB(b)
 	ctx := context.Background()
 	a := newAccount("a@mail.kz", "")
-	if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
+	if err := createAccount(ctx, db, a, entry(0)); err != nil {
 		b.Fatal(err)
 	}
 	s := NewSessions(db)

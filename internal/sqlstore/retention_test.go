@@ -105,7 +105,6 @@ func TestRetentionDeletesWhatExpired(t *testing.T) {
 			})
 		type row struct{ table, tag, countArg string }
 		var gone, kept []row
-		accounts := NewAccounts(db)
 		for _, tbl := range NewRetention(db).Tables() {
 			fx, ok := retentionFixtures[tbl.Name]
 			if !ok {
@@ -121,7 +120,7 @@ func TestRetentionDeletesWhatExpired(t *testing.T) {
 			for i, at := range []time.Time{now.Add(-age - step), now.Add(-age - 2*step), now.Add(-age - 3*step), now.Add(-age + step)} {
 				tag := fmt.Sprintf("%s-%d@mail.kz", tbl.Name, i)
 				a := newAccount(tag, "")
-				if err := accounts.CreateAccount(ctx, a, entry(0)); err != nil {
+				if err := createAccount(ctx, db, a, entry(0)); err != nil {
 					t.Fatal(err)
 				}
 				if err := fx.insert(ctx, db, a.ID, tag, at); err != nil {

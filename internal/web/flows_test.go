@@ -49,7 +49,13 @@ func TestRegistrationByEmail(t *testing.T) {
 		t.Errorf("the token cookie was not cleared: %+v", c)
 	}
 
-	r = b.post("/register/confirm", url.Values{"token": {tok}})
+	// A wrong password confirms nothing; the form comes back with the token, never the password.
+	r = b.post("/register/confirm", url.Values{"token": {tok}, "password": {"Not-The-One-42"}})
+	if r.Status != http.StatusUnprocessableEntity || hidden(r.Body, "token") != tok || strings.Contains(r.Body, "Not-The-One-42") {
+		t.Fatalf("a wrong password: got %d, token field %q; body:\n%s", r.Status, hidden(r.Body, "token"), r.Body)
+	}
+	contains(t, "a wrong password", r.Body, text(i18n.T("en", "password_incorrect")))
+	r = b.post("/register/confirm", url.Values{"token": {tok}, "password": {goodPassword}})
 	if r.Status != http.StatusSeeOther || r.Location != "/login" {
 		t.Fatalf("confirm: got %d to %q, want 303 to /login; body:\n%s", r.Status, r.Location, r.Body)
 	}

@@ -11,7 +11,7 @@ import (
 	"kilt/internal/recovery"
 )
 
-// The neutral answers of SPEC §1: the same whether or not the identifier has an account.
+// The neutral answers of recovery: the same whether or not the identifier has an account.
 const (
 	msgEmailSent = "recovery_email_sent"
 	msgPhoneSent = "recovery_phone_sent"
@@ -34,7 +34,9 @@ func (s *Site) recoveryEmail(w http.ResponseWriter, r *http.Request) error {
 	if err := s.recovery.RequestEmail(r.Context(), s.recoveryClient(r), p.Email); err != nil {
 		return s.fail(w, "recovery_email", p, err, nil)
 	}
-	return redirect(w, r, "/recovery/email/sent")
+	redirect(w, r, "/recovery/email/sent")
+	afterResponse(w, s.recovery.Wake)
+	return nil
 }
 
 // recoveryEmailSent serves GET /recovery/email/sent: «Сіз көрсеткен e-mail-ге …».
@@ -112,7 +114,11 @@ func (s *Site) recoveryPhone(w http.ResponseWriter, r *http.Request) error {
 		return s.failPhone(w, p, err)
 	}
 	s.codeStep(p, f)
-	return s.renderPhone(w, http.StatusOK, p)
+	if err := s.renderPhone(w, http.StatusOK, p); err != nil {
+		return err
+	}
+	afterResponse(w, s.recovery.Wake)
+	return nil
 }
 
 // recoveryResend serves POST /recovery/phone/resend: a new code after the cool-down; before
@@ -127,7 +133,11 @@ func (s *Site) recoveryResend(w http.ResponseWriter, r *http.Request) error {
 		return s.failPhone(w, p, err)
 	}
 	s.codeStep(p, f)
-	return s.renderPhone(w, http.StatusOK, p)
+	if err := s.renderPhone(w, http.StatusOK, p); err != nil {
+		return err
+	}
+	afterResponse(w, s.recovery.Wake)
+	return nil
 }
 
 // recoveryVerify serves POST /recovery/phone/verify: «Жіберу» under the code. A correct code
@@ -213,3 +223,12 @@ func (s *Site) reset(w http.ResponseWriter, r *http.Request) error {
 }
 
 // seconds is d in whole seconds, rounded up.
+func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+// afterResponse sends what was written of the answer to the client, then calls wake: the
+// background work a request causes (for a known identifier only) must not delay its answer,
+// or the answer's timing would tell known from unknown.
+func afterResponse(w http.ResponseWriter, wake func()) {
+	_ = http.NewResponseController(w).Flush()
+	wake()
+}

@@ -51,9 +51,12 @@ func (s *Site) register(w http.ResponseWriter, r *http.Request) error {
 		return s.fail(w, "register", p, err, fields)
 	}
 	if ch == outbox.SMS {
-		return redirect(w, r, withQuery("/register/confirm", url.Values{"id": {id}}))
+		redirect(w, r, withQuery("/register/confirm", url.Values{"id": {id}}))
+	} else {
+		redirect(w, r, "/register/sent")
 	}
-	return redirect(w, r, "/register/sent")
+	afterResponse(w, s.registrations.Wake)
+	return nil
 }
 
 // registerSent serves GET /register/sent.
@@ -89,12 +92,13 @@ func (s *Site) registerConfirmForm(w http.ResponseWriter, r *http.Request) error
 	return s.render(w, http.StatusOK, "register_confirm", p)
 }
 
-// registerConfirm serves POST /register/confirm: the e-mail link's token creates the
-// account; then to sign in.
+// registerConfirm serves POST /register/confirm: the e-mail link's token and the password
+// chosen at registration create the account; then to sign in. A wrong password shows the
+// form again, the token kept in its hidden field, the password never written back.
 func (s *Site) registerConfirm(w http.ResponseWriter, r *http.Request) error {
 	secretPage(w)
-	p := &RegisterConfirmPage{Base: s.base(w, r, "title_register_confirm")}
-	if _, err := s.registrations.Confirm(r.Context(), s.accountClient(r), r.PostForm.Get("token")); err != nil {
+	p := &RegisterConfirmPage{Base: s.base(w, r, "title_register_confirm"), Token: r.PostForm.Get("token")}
+	if _, err := s.registrations.Confirm(r.Context(), s.accountClient(r), p.Token, r.PostForm.Get("password")); err != nil {
 		if kilt.ErrorKind(err) == kilt.KindGone {
 			return s.confirmGone(w, p)
 		}

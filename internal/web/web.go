@@ -44,6 +44,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
+	"kilt/internal/password"
 	"kilt/internal/recovery"
 	"kilt/internal/session"
 )
@@ -249,7 +250,8 @@ var fieldOf = map[string]string{
 	account.CodeWrongPassword:     "current_password",
 	account.CodeCodeInvalid:       "code",
 	account.CodeCodeFormat:        "code",
-	"password_mismatch":           "password_confirm",
+	account.CodePasswordIncorrect: "password",
+	string(password.Mismatch):     "password_confirm",
 }
 
 // explain puts e on b: a password policy refusal as each violation's message next to its

@@ -57,7 +57,8 @@ func (b *tab) checkScript() {
 }
 
 // registrationByEmail: the form, the link from the mail the SMTP server received (which
-// leaves no token in the address bar), «Растау», then signing in.
+// leaves no token in the address bar), the password chosen at registration and «Растау»,
+// then signing in.
 func registrationByEmail(t *testing.T, b *tab) {
 	b.expect("the registration page", b.open("/register"), 200, "/register")
 	if got, want := b.text("h1"), kk("title_register"); got != want {
@@ -77,6 +78,7 @@ func registrationByEmail(t *testing.T, b *tab) {
 	b.expect("opening the mail's link", b.openLink(link), 200, "/register/confirm")
 	b.checkNoToken(link)
 	b.contains("main", kk("register_confirm_intro"))
+	b.fill("password", goodPassword)
 	b.expect("«"+kk("button_confirm")+"»", b.press(kk("button_confirm")), 200, "/login")
 	b.contains("#messages", kk("flash_registered"))
 

@@ -1,0 +1,221 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/outbox"
+	"kilt/internal/password"
+	"kilt/internal/ratelimit"
+	"kilt/internal/sqlstore"
+)
+
+// Registration and the change of password on a real SQLite database, with a clock moved by
+// hand.
+
+const goodPassword = "Tulpar-Sunkar-77"
+
+type nopWaker struct{}
+
+func (nopWaker) Wake() {}
+
+type env struct {
+	t        *testing.T
+	now      time.Time
+	db       *sqlstore.DB
+	accounts *account.Service
+	regs     *account.Registrations
+	client   account.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "kilt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), db: db,
+		client: account.Client{IP: "192.0.2.1", UserAgent: "test", Lang: "kk"}}
+	clock := func() time.Time { return e.now }
+	hasher := password.NewHasher(password.Params{Memory: 8192, Time: 1, Threads: 1}, password.NewPool(2, 5*time.Second))
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	store := sqlstore.NewAccounts(db)
+	e.accounts = account.NewService(store, sqlstore.NewAudit(db), hasher, password.DefaultPolicy(), clock,
+		account.Config{Secret: secret, RecoveryURL: "http://kilt.test/recovery"})
+	e.regs = account.NewRegistrations(store, e.accounts, clock, account.RegistrationConfig{
+		PerIP:         ratelimit.Limit{Name: "registration_ip", Count: 100, Period: time.Hour},
+		PerIdentifier: ratelimit.Limit{Name: "registration_identifier", Count: 100, Period: time.Hour},
+		SMSNumberHour: ratelimit.Limit{Name: "sms_number_hour", Count: 2, Period: time.Hour},
+		SMSNumberDay:  ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
+		ConfirmURL:    "http://kilt.test/register/confirm", RecoveryURL: "http://kilt.test/recovery", Secret: secret,
+	}, nil, nopWaker{})
+	return e
+}
+
+// messages returns the messages queued since the last call.
+func (e *env) messages() []outbox.Message {
+	e.t.Helper()
+	var out []outbox.Message
+	for _, ch := range []outbox.Channel{outbox.Email, outbox.SMS} {
+		msgs, err := sqlstore.NewOutbox(e.db).Claim(context.Background(), ch, "test", e.now, 48*time.Hour, 100)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, msgs...)
+	}
+	return out
+}
+
+func (e *env) register(email, phone, pw string) string {
+	e.t.Helper()
+	id, _, err := e.regs.Register(context.Background(), e.client, email, phone, pw, pw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// linkToken registers email and returns the token of the link it was sent.
+func (e *env) linkToken(email, pw string) string {
+	e.t.Helper()
+	e.register(email, "", pw)
+	msgs := e.messages()
+	if len(msgs) != 1 || msgs[0].Secret["link"] == "" {
+		e.t.Fatalf("messages after registering %s: %+v", email, msgs)
+	}
+	link := msgs[0].Secret["link"]
+	return link[len(link)-43:]
+}
+
+func wantCode(t *testing.T, what string, err error, kind kilt.Kind, code string) {
+	t.Helper()
+	if kilt.ErrorKind(err) != kind || kilt.ErrorCode(err) != code {
+		t.Errorf("%s: got %v, want %s %s", what, err, kind, code)
+	}
+}
+
+// TestConfirmationProvesTheRegistrant: a newer registration supersedes the older one (by
+// the address's key), and a link confirms only with the password chosen with it.
+func TestConfirmationProvesTheRegistrant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const attackerPw = "Zhel-Tau-Kokshe-13"
+	attacker := e.linkToken("Victim@mail.kz", attackerPw)
+	victim := e.linkToken("victim@MAIL.kz", goodPassword)
+
+	_, err := e.regs.Confirm(ctx, e.client, attacker, attackerPw)
+	wantCode(t, "the superseded link", err, kilt.KindGone, account.CodeRegistrationInvalid)
+	_, err = e.regs.Confirm(ctx, e.client, victim, attackerPw)
+	wantCode(t, "the live link with another password", err, kilt.KindRule, account.CodePasswordIncorrect)
+	_, err = e.regs.Confirm(ctx, e.client, victim, "")
+	wantCode(t, "no password", err, kilt.KindRule, account.CodePasswordIncorrect)
+	a, err := e.regs.Confirm(ctx, e.client, victim, goodPassword)
+	if err != nil || a.Email != "victim@mail.kz" || !a.EmailVerified {
+		t.Fatalf("the registrant's confirmation: %+v %v", a, err)
+	}
+	_, err = e.regs.Confirm(ctx, e.client, victim, goodPassword)
+	wantCode(t, "confirming again", err, kilt.KindGone, account.CodeRegistrationInvalid)
+}
+
+// TestWrongPasswordsAreCounted: five wrong passwords kill the link, the right one included.
+func TestWrongPasswordsAreCounted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tok := e.linkToken("dana@mail.kz", goodPassword)
+	for i := 1; i <= 5; i++ {
+		_, err := e.regs.Confirm(ctx, e.client, tok, "Wrong-Pass-99")
+		var ke *kilt.Error
+		if !errors.As(err, &ke) || ke.Code != account.CodePasswordIncorrect || ke.Details["attempts_left"] != 5-i {
+			t.Errorf("wrong password %d: got %v, want password_incorrect with %d left", i, err, 5-i)
+		}
+	}
+	_, err := e.regs.Confirm(ctx, e.client, tok, goodPassword)
+	wantCode(t, "the right password after five wrong ones", err, kilt.KindGone, account.CodeRegistrationInvalid)
+}
+
+// TestRegistrationSMSLimitedWhenQueued: over a number's SMS limits a registration answers
+// as usual and queues nothing, whether or not the number has an account.
+func TestRegistrationSMSLimitedWhenQueued(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.accounts.Add(context.Background(), account.NewAccount{Phone: "+77011234567", PhoneVerified: true,
+		Password: goodPassword, Confirm: goodPassword}); err != nil {
+		t.Fatal(err)
+	}
+	for _, phone := range []string{"+77011234567", "+77017654321"} {
+		for i := range 3 {
+			e.register("", phone, "Another-Pass-42")
+			if n, want := len(e.messages()), map[bool]int{true: 1, false: 0}[i < 2]; n != want {
+				t.Errorf("%s, registration %d: %d messages queued, want %d", phone, i+1, n, want)
+			}
+		}
+	}
+}
+
+// TestPhoneRegistrationCode: the shared code routine — counted, then compared, then
+// consumed; a newer registration of the number ends the older code.
+func TestPhoneRegistrationCode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	older := e.register("", "+77471234567", goodPassword)
+	olderCode := e.messages()[0].Secret["code"]
+	e.now = e.now.Add(time.Minute)
+	id := e.register("", "+77471234567", goodPassword)
+	code := e.messages()[0].Secret["code"]
+	_, err := e.regs.Verify(ctx, e.client, older, olderCode)
+	wantCode(t, "the superseded registration's code", err, kilt.KindGone, account.CodeRegistrationInvalid)
+	for i := 1; i <= 4; i++ {
+		_, err := e.regs.Verify(ctx, e.client, id, fmt.Sprintf("%06d", (atoi(code)+i)%1000000))
+		wantCode(t, "a wrong code", err, kilt.KindRule, account.CodeCodeInvalid)
+	}
+	a, err := e.regs.Verify(ctx, e.client, id, code)
+	if err != nil || a.Phone != "+77471234567" || !a.PhoneVerified {
+		t.Fatalf("the right code as the fifth entry: %+v %v", a, err)
+	}
+	_, err = e.regs.Verify(ctx, e.client, id, code)
+	wantCode(t, "the code again", err, kilt.KindGone, account.CodeRegistrationInvalid)
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscanf(s, "%d", &n)
+	return n
+}
+
+// TestChangePassword: a signed-in change checks the current password and the policy,
+// stores the new hash and queues the notice, which carries no secret.
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, err := e.accounts.Add(ctx, account.NewAccount{Email: "a@mail.kz", EmailVerified: true, Password: goodPassword, Confirm: goodPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.accounts.ChangePassword(ctx, a.ID, 0, "Not-The-Password-1", "Kokpar-Baiga-2026", "Kokpar-Baiga-2026", e.client)
+	wantCode(t, "a wrong current password", err, kilt.KindForbidden, account.CodeWrongPassword)
+	err = e.accounts.ChangePassword(ctx, a.ID, 0, goodPassword, goodPassword, goodPassword, e.client)
+	wantCode(t, "the same password", err, kilt.KindRule, string(password.Reused))
+	if err := e.accounts.ChangePassword(ctx, a.ID, 0, goodPassword, "Kokpar-Baiga-2026", "Kokpar-Baiga-2026", e.client); err != nil {
+		t.Fatal(err)
+	}
+	msgs := e.messages()
+	if len(msgs) != 1 || msgs[0].Kind != outbox.PasswordChanged || msgs[0].To != "a@mail.kz" || len(msgs[0].Secret) != 0 {
+		t.Errorf("the notice: %+v", msgs)
+	}
+	if got, err := e.accounts.ByID(ctx, a.ID); err != nil || got.PasswordHash == a.PasswordHash || !got.PasswordChangedAt.Equal(e.now) {
+		t.Errorf("the account after the change: %+v %v", got, err)
+	}
+	// A reset with a token that is not there is 410, and changes nothing.
+	err = e.accounts.ResetPassword(ctx, a.ID, []byte("no such token"), "Another-Pass-99", "Another-Pass-99", e.client)
+	wantCode(t, "a reset without a live token", err, kilt.KindGone, account.CodeLinkInvalid)
+}
