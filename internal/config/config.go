@@ -36,6 +36,8 @@ type Config struct {
 	PhoneRegion    string
 	TrustedProxies []netip.Prefix
 	MetricsListen  string
+	// AdminListen is the address of the service-centre console ("": off).
+	AdminListen string
 	// Pprof serves net/http/pprof on the metrics listener (profiling under load).
 	Pprof bool
 
@@ -82,6 +84,7 @@ type Config struct {
 	LimitSMSNumberDay    Rate
 	LimitRegistrationIP  Rate
 	LimitRegistrationID  Rate
+	LimitOperatorLookup  Rate
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
@@ -140,6 +143,14 @@ var settings = []setting{
 				return nil
 			}
 			return parseListen(&c.MetricsListen, v)
+		}},
+	{Env: "KILT_ADMIN_LISTEN", DevDefault: "127.0.0.1:8081",
+		Usage: "address of the service-centre console (/admin) for operators (empty: off); keep it off the public network",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			return parseListen(&c.AdminListen, v)
 		}},
 	{Env: "KILT_METRICS_PPROF", Default: "false",
 		Usage: "true: also serve Go's profiler (/debug/pprof/) on the metrics listener; never expose it beyond operators",
@@ -273,6 +284,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
+	{Env: "KILT_LIMIT_OPERATOR_LOOKUP", Default: "60/1h", Usage: "account look-ups per console operator",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitOperatorLookup, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
 		Usage: "on SIGTERM, how long /readyz answers 503 while requests are still served, so a load balancer stops sending new ones",
 		parse: func(c *Config, v string) error { return parseDuration(&c.DrainDelay, v, 0, 5*time.Minute) }},
