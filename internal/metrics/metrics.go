@@ -30,6 +30,7 @@ type Metrics struct {
 	flows           *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	latency         *prometheus.HistogramVec
+	desk            deskCounters
 }
 
 // New returns the metrics with the Go runtime and process collectors registered.
@@ -59,6 +60,7 @@ func New() *Metrics {
 		Help: "HTTP request latency by route pattern.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}},
 		[]string{"route"})
 	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits, m.flows, m.requests, m.latency)
+	m.desk = newDeskCounters(r)
 	for _, f := range []string{"recovery", "registration"} {
 		for _, ch := range []string{"email", "sms"} {
 			for _, ev := range []string{"started", "completed"} {

@@ -16,6 +16,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/config"
+	"kilt/internal/desk"
 	"kilt/internal/metrics"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
@@ -42,6 +43,8 @@ type App struct {
 	Registrations *account.Registrations
 	Processor     *recovery.Processor
 	Audit         *sqlstore.Audit
+	// Desk is the service-centre desk (SPEC §10): operators, the console, assisted recovery.
+	Desk *desk.Service
 
 	Outbox     *sqlstore.Outbox
 	Dispatcher *outbox.Dispatcher
@@ -140,6 +143,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
+	a.Desk = newDesk(a, cfg, secret)
 	return a, nil
 }
 
