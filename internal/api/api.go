@@ -16,6 +16,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
 	"kilt/internal/password"
@@ -38,6 +39,7 @@ type API struct {
 	recovery *recovery.Service
 	// registrations registers new accounts.
 	registrations *account.Registrations
+	desk          *desk.Service // nil: POST /recovery/desk answers 404
 	cfg           Config
 }
 

@@ -35,4 +35,6 @@ func (m *Metrics) OperatorLookup() { m.desk.lookups.Inc() }
 func (m *Metrics) OperatorAction(kind string) { m.desk.actions.WithLabelValues(kind).Inc() }
 
 // ConsoleSignInFailed counts a failed console sign-in.
-func (m *Metrics) ConsoleSignInFailed(reason string) { m.desk.signInsFailed.WithLabelValues(reason).Inc() }
+func (m *Metrics) ConsoleSignInFailed(reason string) {
+	m.desk.signInsFailed.WithLabelValues(reason).Inc()
+}

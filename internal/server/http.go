@@ -34,6 +34,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		cookie = "__Host-kilt"
 	}
 	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
+	apiSrv.SetDesk(a.Desk)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +45,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	apiSrv.Routes(mux)
 	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
 		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
+	site.SetDesk(a.Desk)
 	site.Routes(mux)
 	// One error renderer per surface: JSON under /api, pages elsewhere.
 	renderError := func(w http.ResponseWriter, r *http.Request, status int, err error) {

@@ -43,6 +43,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
 	"kilt/internal/recovery"
@@ -68,6 +69,7 @@ type Site struct {
 	sessions      *session.Service
 	recovery      *recovery.Service
 	registrations *account.Registrations
+	desk          *desk.Service // nil: /recovery/desk answers 404
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets
