@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -159,4 +160,14 @@ func mac(key []byte, parts ...string) []byte {
 		m.Write([]byte{0})
 	}
 	return m.Sum(nil)
+}
+
+// otpauthURI is the Key URI an authenticator app reads (the format newTOTPKey's URI has).
+func otpauthURI(issuer, accountName, secret string) string {
+	k, err := otp.NewKeyFromURL((&url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + accountName,
+		RawQuery: url.Values{"secret": {secret}, "issuer": {issuer}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}.Encode()}).String())
+	if err != nil {
+		return ""
+	}
+	return k.URL()
 }

@@ -997,3 +997,40 @@ func RequireAdmin(p *Principal) error {
 	}
 	return nil
 }
+
+// PendingEnrolment shows again the enrolment a ticket binds (after a wrong confirming code
+// the page shows the same QR code and key): 410 enrolment_gone once it has expired.
+func (s *Service) PendingEnrolment(ctx context.Context, ticket string) (*Enrolment, error) {
+	gone := kilt.E(kilt.KindGone, CodeEnrolmentGone)
+	if !kilt.WellFormedToken(ticket) {
+		return nil, gone
+	}
+	var e *Enrolment
+	err := s.port.InTx(ctx, func(tx Tx) error {
+		op, err := tx.OperatorByTicket(ctx, kilt.HashToken(ticket))
+		if errors.Is(err, kilt.ErrNotFound) {
+			return gone
+		}
+		if err != nil {
+			return err
+		}
+		if !s.clock().Before(op.EnrolExpiresAt) || len(op.PendingSecret) == 0 {
+			return gone
+		}
+		secret, err := s.seal.open(op.AccountID, op.PendingSecret)
+		if err != nil {
+			return err
+		}
+		a, err := tx.AccountByID(ctx, op.AccountID)
+		if err != nil {
+			return err
+		}
+		name := a.Email
+		if name == "" {
+			name = a.Phone
+		}
+		e = &Enrolment{Ticket: ticket, Secret: secret, URI: otpauthURI(s.cfg.Issuer, name, secret)}
+		return nil
+	})
+	return e, err
+}

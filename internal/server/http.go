@@ -280,6 +280,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { _ = msrv.Serve(mln) }()
 		defer msrv.Close()
 	}
+	stopAdmin, err := a.serveAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
