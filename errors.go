@@ -7,6 +7,7 @@ package kilt
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -69,6 +70,20 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is makes errors.Is match by kind and code rather than by pointer. A target *Error matches e
+// when both have the same Kind and the target's Code is either empty, the kind's own name
+// (Kind.String(), as in ErrNotFound's "not_found") or equal to e's Code. So a kind sentinel
+// such as ErrNotFound matches every error of its kind, whatever its code, while a sentinel with
+// a specific code matches only errors of that kind and code. Message, Details, RetryAfter and
+// the cause never take part.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	if !ok || t == nil || e == nil || t.Kind != e.Kind {
+		return false
+	}
+	return t.Code == "" || t.Code == t.Kind.String() || t.Code == e.Code
+}
+
 // Errorf returns an *Error of the given kind and code with a formatted developer message.
 // A %w verb in format wraps the cause.
 func Errorf(kind Kind, code, format string, args ...any) *Error {
@@ -83,19 +98,21 @@ func Errorf(kind Kind, code, format string, args ...any) *Error {
 // E returns an *Error of the given kind and code with no further message.
 func E(kind Kind, code string) *Error { return &Error{Kind: kind, Code: code} }
 
-// WithDetails returns e with the detail key set; it modifies and returns e.
+// WithDetails returns a copy of e with the detail key set. e itself, its Details map
+// included, is left as it was, so calling it on a shared sentinel is safe.
 func (e *Error) WithDetails(key string, value any) *Error {
-	if e.Details == nil {
-		e.Details = make(map[string]any, 1)
-	}
-	e.Details[key] = value
-	return e
+	c := *e
+	c.Details = make(map[string]any, len(e.Details)+1)
+	maps.Copy(c.Details, e.Details)
+	c.Details[key] = value
+	return &c
 }
 
-// WithRetryAfter returns e with RetryAfter set; it modifies and returns e.
+// WithRetryAfter returns a copy of e with RetryAfter set; e is left as it was.
 func (e *Error) WithRetryAfter(d time.Duration) *Error {
-	e.RetryAfter = d
-	return e
+	c := *e
+	c.RetryAfter = d
+	return &c
 }
 
 // AsError reports the *Error in err's chain, if any.
@@ -130,7 +147,8 @@ const (
 	CodeUnauthorized = "unauthorized"
 )
 
-// ErrNotFound is the sentinel the store returns when a row does not exist.
+// ErrNotFound is the sentinel the store returns when a row does not exist. Its code is its
+// kind's name, so errors.Is(err, ErrNotFound) holds for every KindNotFound error (see Is).
 var ErrNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "not found"}
 
 // Clock returns the current time. Services take one so tests can move time by hand.

@@ -2,6 +2,7 @@ package kilt
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -89,5 +90,51 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := Truncate("abc", 5); got != "abc" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestIsMatchesByKindAndCode(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		target error
+		want   bool
+	}{
+		{"the sentinel itself", ErrNotFound, ErrNotFound, true},
+		{"any not-found code matches the kind sentinel", E(KindNotFound, "no_such_message"), ErrNotFound, true},
+		{"through wrapping", fmt.Errorf("loading: %w", E(KindNotFound, "no_such_account")), ErrNotFound, true},
+		{"through Errorf", Errorf(KindNotFound, "x", "row %d", 7), ErrNotFound, true},
+		{"another kind does not", E(KindGone, CodeNotFound), ErrNotFound, false},
+		{"a plain error does not", io.EOF, ErrNotFound, false},
+		{"an empty code is a kind sentinel", E(KindConflict, "taken"), &Error{Kind: KindConflict}, true},
+		{"a specific code matches the same code", E(KindRule, "weak").WithDetails("n", 1), E(KindRule, "weak"), true},
+		{"a specific code does not match another code", E(KindRule, "weak"), E(KindRule, "reused"), false},
+		{"a specific code does not match another kind", E(KindInvalid, "weak"), E(KindRule, "weak"), false},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(tt.err, tt.target); got != tt.want {
+			t.Errorf("%s: errors.Is(%v, %v) = %v, want %v", tt.name, tt.err, tt.target, got, tt.want)
+		}
+	}
+}
+
+func TestBuildersLeaveTheirReceiverAlone(t *testing.T) {
+	base := E(KindRateLimited, "slow").WithDetails("a", 1)
+	d := base.WithDetails("b", 2)
+	r := base.WithRetryAfter(time.Minute)
+	if _, ok := base.Details["b"]; ok || base.RetryAfter != 0 {
+		t.Errorf("base was modified: %+v", base)
+	}
+	if d == base || d.Details["a"] != 1 || d.Details["b"] != 2 {
+		t.Errorf("WithDetails copy: %+v", d)
+	}
+	if r == base || r.RetryAfter != time.Minute || r.Details["a"] != 1 {
+		t.Errorf("WithRetryAfter copy: %+v", r)
+	}
+
+	// The exported sentinel stays as declared, however often it is decorated.
+	_ = ErrNotFound.WithDetails("id", 42).WithRetryAfter(time.Second)
+	if ErrNotFound.Details != nil || ErrNotFound.RetryAfter != 0 {
+		t.Errorf("ErrNotFound was modified: %+v", ErrNotFound)
 	}
 }

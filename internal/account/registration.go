@@ -156,7 +156,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	// The limits come before the hashing, so a client over them costs no Argon2id work. They
 	// apply to taken and free identifiers alike.
 	key := kilt.KeyedHash(g.keys, limitKey)
-	checks := []ratelimit.Check{{Limit: g.cfg.PerIP, Key: c.IP}, {Limit: g.cfg.PerIdentifier, Key: key}}
+	checks := append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key})
 	if r.Channel == outbox.SMS {
 		checks = append(checks, ratelimit.Check{Limit: g.cfg.SMSNumberHour, Key: key}, ratelimit.Check{Limit: g.cfg.SMSNumberDay, Key: key})
 	}

@@ -73,6 +73,8 @@ type Config struct {
 	TwilioFrom      string
 	SMSCountries    []string
 	SMSDailyBudget  int
+	// SMSRecoveryReserve is the percentage of the daily budget registration SMS may not spend.
+	SMSRecoveryReserve int
 
 	// Recovery lifetimes and limits (SPEC §3).
 	LinkLifetime         time.Duration
@@ -84,6 +86,7 @@ type Config struct {
 	LimitSMSNumberDay    Rate
 	LimitRegistrationIP  Rate
 	LimitRegistrationID  Rate
+	LimitSMSNumberRange  Rate
 	LimitOperatorLookup  Rate
 
 	OutboxWorkers     int
@@ -243,6 +246,9 @@ var settings = []setting{
 		parse: parseCountries},
 	{Env: "KILT_SMS_DAILY_BUDGET", Default: "10000", Usage: "SMS sent a day across all instances before sending stops (0: unlimited)",
 		parse: func(c *Config, v string) error { return parseInt(&c.SMSDailyBudget, v, 0, 100000000) }},
+	{Env: "KILT_SMS_RECOVERY_RESERVE", Default: "30",
+		Usage: "percent of the daily SMS budget kept for recovery codes: registration codes stop when the rest is spent",
+		parse: func(c *Config, v string) error { return parseInt(&c.SMSRecoveryReserve, v, 0, 100) }},
 	{Env: "KILT_OUTBOX_WORKERS", Default: "4", Usage: "messages the outbox sends at once",
 		parse: func(c *Config, v string) error { return parseInt(&c.OutboxWorkers, v, 1, 256) }},
 	{Env: "KILT_OUTBOX_MAX_ATTEMPTS", Default: "10", Usage: "attempts before a message is abandoned (backoff doubles from 5s, at most 1h)",
@@ -284,6 +290,9 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
+	{Env: "KILT_LIMIT_SMS_NUMBER_RANGE", Default: "20/24h",
+		Usage: "registration SMS per range of 10,000 numbers (the number but its last 4 digits)",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberRange, v) }},
 	{Env: "KILT_LIMIT_OPERATOR_LOOKUP", Default: "60/1h", Usage: "account look-ups per console operator",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitOperatorLookup, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
@@ -404,6 +413,11 @@ func (c *Config) crossCheck(opts Options) []string {
 	if c.Pprof && c.MetricsListen == "" {
 		p = append(p, "KILT_METRICS_PPROF=true needs KILT_METRICS_LISTEN: the profiler is served only on the metrics listener")
 	}
+	// /dev/outbox shows every message, codes and links included, to whoever can reach the
+	// listener: --dev must never listen beyond this machine.
+	if opts.Serve && c.Dev && c.Listen != "" && !loopbackListen(c.Listen) {
+		p = append(p, fmt.Sprintf("KILT_LISTEN %q is not a loopback address: `kilt serve --dev` shows every message (codes and links included) at /dev/outbox, so it listens only on 127.0.0.1, ::1 or localhost", c.Listen))
+	}
 	if opts.Serve && c.BaseURL == nil && c.raw["KILT_BASE_URL"] == "" {
 		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")
 	}
@@ -446,6 +460,20 @@ func MaskURL(raw string) string {
 		return strings.Replace(u.String(), "xxxxxx", "******", 1)
 	}
 	return raw
+}
+
+// loopbackListen reports whether a host:port listen address is reachable only from this
+// machine: localhost or a loopback IP. An empty host or 0.0.0.0 listens everywhere.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func parseListen(dst *string, v string) error {

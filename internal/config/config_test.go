@@ -220,3 +220,51 @@ func TestPprofNeedsMetricsListener(t *testing.T) {
 		t.Errorf("pprof with a metrics listener: %v, on=%v", err, c != nil && c.Pprof)
 	}
 }
+
+// TestDevRefusesNonLoopbackListen: --dev serves /dev/outbox (every code and link), so it
+// must refuse to listen where another machine could reach it.
+func TestDevRefusesNonLoopbackListen(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen string
+		ok     bool
+	}{
+		{"default", "", true},
+		{"ipv4 loopback", "127.0.0.1:9000", true},
+		{"other ipv4 loopback", "127.0.0.2:9000", true},
+		{"ipv6 loopback", "[::1]:9000", true},
+		{"localhost", "localhost:9000", true},
+		{"mapped loopback", "[::ffff:127.0.0.1]:9000", true},
+		{"all interfaces", ":9000", false},
+		{"unspecified ipv4", "0.0.0.0:9000", false},
+		{"unspecified ipv6", "[::]:9000", false},
+		{"lan address", "192.168.1.10:9000", false},
+		{"host name", "example.kz:9000", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.listen != "" {
+				args = []string{"--listen", tt.listen}
+			}
+			_, err := load(t, append([]string{"--dev"}, args...), nil, Options{Serve: true})
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], "not a loopback address") ||
+				!strings.Contains(ce.Problems[0], "/dev/outbox") {
+				t.Fatalf("got %v, want one problem naming the loopback rule and /dev/outbox", err)
+			}
+			// Without --dev the same address is allowed (production listens where told).
+			env := map[string]string{"KILT_BASE_URL": "https://id.example.kz", "KILT_SMTP_URL": "smtp://relay:25",
+				"KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": "http://127.0.0.1:9999/sms"}
+			if _, err := load(t, args, env, Options{Serve: true}); err != nil {
+				t.Errorf("without --dev: got %v, want no error", err)
+			}
+		})
+	}
+}

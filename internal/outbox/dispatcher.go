@@ -228,7 +228,7 @@ func (d *Dispatcher) send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	r.To, r.ID = m.To, m.ID
+	r.To, r.ID, r.Kind = m.To, m.ID, m.Kind
 	sctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
 	defer cancel()
 	return s.Send(sctx, r)

@@ -39,6 +39,9 @@ const (
 // message's language.
 type Rendered struct {
 	Channel Channel
+	// Kind is the message's kind: a sender may treat kinds differently (the SMS guard
+	// keeps part of its budget for recovery codes).
+	Kind Kind
 	// To is an e-mail address or an E.164 phone number.
 	To   string
 	Lang string

@@ -107,9 +107,7 @@ func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo
 	}
 	now := s.clock()
 	r := Request{Channel: outbox.SMS, FlowID: flowID, Lang: c.Lang, IP: c.IP, UserAgent: c.UserAgent, CreatedAt: now}
-	f, res, err := s.store.Resend(ctx, r, s.cfg.ResendCooldown, now.Add(s.cfg.CodeLifetime), []ratelimit.Check{
-		{Limit: s.cfg.Limits.PerIP, Key: c.IP},
-	}, now)
+	f, res, err := s.store.Resend(ctx, r, s.cfg.ResendCooldown, now.Add(s.cfg.CodeLifetime), ratelimit.ClientChecks(s.cfg.Limits.PerIP, c.IP), now)
 	if errors.Is(err, kilt.ErrNotFound) {
 		return FlowInfo{}, kilt.E(kilt.KindGone, CodeFlowGone)
 	}
@@ -132,10 +130,8 @@ func (s *Service) Resend(ctx context.Context, c Client, flowID string) (FlowInfo
 // requestChecks are the request-path limits: the client's IP, and the identifier whether
 // or not it has an account (keyed by a keyed hash, so the table never holds identifiers).
 func (s *Service) requestChecks(c Client, identifier string) []ratelimit.Check {
-	return []ratelimit.Check{
-		{Limit: s.cfg.Limits.PerIP, Key: c.IP},
-		{Limit: s.cfg.Limits.PerIdentifier, Key: kilt.KeyedHash(s.limitKey, identifier)},
-	}
+	return append(ratelimit.ClientChecks(s.cfg.Limits.PerIP, c.IP),
+		ratelimit.Check{Limit: s.cfg.Limits.PerIdentifier, Key: kilt.KeyedHash(s.limitKey, identifier)})
 }
 
 // Verify checks a code entered in a flow. A correct code gives a reset token that can only

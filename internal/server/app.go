@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
-	if a.DevLog, a.closeSenders, err = a.delivery(cfg, console); err != nil {
+	if a.DevLog, a.closeSenders, err = a.delivery(cfg, secret, console); err != nil {
 		db.Close()
 		return nil, err
 	}

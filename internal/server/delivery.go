@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"kilt"
 	"kilt/internal/config"
 	"kilt/internal/mail"
 	"kilt/internal/notify"
@@ -22,7 +23,7 @@ const devLogKeep = 200
 // under --dev without KILT_SMTP_URL, the console and /dev/outbox), the SMS provider behind
 // the guard (countries, mobile numbers, daily budget). It returns the dev log when one is in
 // use, and a function closing the senders.
-func (a *App) delivery(cfg *config.Config, console io.Writer) (devLog *sms.Log, closeFn func(), err error) {
+func (a *App) delivery(cfg *config.Config, secret []byte, console io.Writer) (devLog *sms.Log, closeFn func(), err error) {
 	if console == nil {
 		console = os.Stdout
 	}
@@ -65,7 +66,9 @@ func (a *App) delivery(cfg *config.Config, console io.Writer) (devLog *sms.Log, 
 	budget := sqlstore.NewSMSBudget(a.DB)
 	if provider != nil {
 		a.SMSGuard = sms.NewGuard(provider, budget, sms.GuardConfig{Countries: cfg.SMSCountries,
-			DailyBudget: cfg.SMSDailyBudget, Clock: a.Clock})
+			DailyBudget: cfg.SMSDailyBudget, RecoveryReserve: cfg.SMSRecoveryReserve,
+			RangeLimit: limit("sms_number_range", cfg.LimitSMSNumberRange), Limits: sqlstore.NewRateLimits(a.DB),
+			RangeKey: kilt.DeriveKey(secret, "sms-number-range"), Clock: a.Clock})
 		senders[outbox.SMS] = a.SMSGuard
 	}
 

@@ -128,8 +128,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // requestInfo gives every request an id, its client IP and a logger carrying both, and
-// writes one access-log line per request. It logs the path only, never the query (a
-// recovery link carries its token there) nor any header that could hold a secret.
+// writes one access-log line per request. It logs the matched route pattern only, never the
+// path (ids), the query (a recovery link carries its token there) nor any header that could
+// hold a secret.
 func (a *App) requestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -150,7 +151,13 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		// The route pattern, not the path: a path can carry an id that is a bearer secret
+		// of its own (a phone registration's); a request no route matched logs none.
+		route := r2.Pattern
+		if route == "" {
+			route = "(unmatched)"
+		}
+		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
 	})
 }

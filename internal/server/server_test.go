@@ -171,3 +171,31 @@ func TestErrorsSpeakTheSurfacesLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogShowsRouteNotPath: a phone registration's id is a bearer secret of its own,
+// and it is in the path; the access log names the route pattern, never the path or query.
+func TestAccessLogShowsRouteNotPath(t *testing.T) {
+	app := devApp(t, io.Discard)
+	var logBuf bytes.Buffer
+	app.Log = slog.New(slog.NewJSONHandler(&logBuf, nil))
+	h := app.Handler(nil)
+	const id = "Zr9SecretRegistrationId0000000000000000000"
+	for _, tt := range []struct{ method, path, route string }{
+		{"POST", "/api/v1/registrations/" + id + "/verify", `"route":"POST /api/v1/registrations/{id}/verify"`},
+		{"GET", "/api/v1/registrations/" + id + "/verify", `"route":"(unmatched)"`},
+		{"GET", "/register/confirm?id=" + id, `"route":"GET /register/confirm"`},
+	} {
+		logBuf.Reset()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"code":"123456"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		line := logBuf.String()
+		if !strings.Contains(line, tt.route) {
+			t.Errorf("%s %s: the access log lacks %s:\n%s", tt.method, tt.path, tt.route, line)
+		}
+		if strings.Contains(line, id) {
+			t.Errorf("%s %s: the access log shows the registration id:\n%s", tt.method, tt.path, line)
+		}
+	}
+}

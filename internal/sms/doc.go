@@ -35,6 +35,18 @@
 //     SMS is given back if the Budget can (BudgetRefunder); otherwise a gateway outage with
 //     retries would drain the day's budget and block the messages queued behind it. A
 //     request that got no answer stays counted: it may have been delivered and billed.
+//   - Part of the daily budget is kept for recovery codes (GuardConfig.RecoveryReserve,
+//     KILT_SMS_RECOVERY_RESERVE, 30 % by default): registration SMS (a code, or the "already
+//     registered" notice) go to any number anyone types, so they may spend only the rest,
+//     while recovery codes go only to numbers an account verified and may spend it all. One
+//     counter serves both: a registration SMS is refused once the day's total reaches the
+//     registration share, so no extra state and no race between the two.
+//   - Registration SMS are also capped per range of numbers, the E.164 number without its
+//     last 4 digits (KILT_LIMIT_SMS_NUMBER_RANGE, 20 a day by default): SMS-pumping fraud
+//     sends to consecutive numbers it rents from a carrier. The key is a keyed hash, so the
+//     rate-limit table holds no number prefixes. Recovery codes are not capped by range.
+//     A blocked registration SMS changes nothing the client sees (the answer was given
+//     before the send), so the refusal reveals nothing about the number.
 //   - Log is the dev transport: it prints whole messages, codes included, because showing
 //     them on a developer's console is its purpose; it is only wired in --dev. It logs any
 //     outbox.Rendered, e-mail as well as SMS.

@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"kilt"
 	"kilt/internal/outbox"
+	"kilt/internal/ratelimit"
 )
 
 // The reasons the Guard blocks a message (outbox.BlockReason, and metric labels).
@@ -18,11 +20,17 @@ const (
 	ReasonCountryNotAllowed = "country_not_allowed"
 	ReasonNotMobile         = "not_mobile"
 	ReasonBudgetSpent       = "budget_spent"
+	// ReasonRegistrationBudget: a registration SMS when the share of the day's budget that
+	// registrations may spend is spent (the rest is kept for recovery codes).
+	ReasonRegistrationBudget = "registration_budget_spent"
+	// ReasonNumberRange: a registration SMS to a range of numbers that had its day's share.
+	ReasonNumberRange = "number_range_limited"
 )
 
 // Reasons returns every reason the Guard blocks for, so metrics can show each from zero.
 func Reasons() []string {
-	return []string{ReasonInvalidNumber, ReasonCountryNotAllowed, ReasonNotMobile, ReasonBudgetSpent}
+	return []string{ReasonInvalidNumber, ReasonCountryNotAllowed, ReasonNotMobile, ReasonBudgetSpent,
+		ReasonRegistrationBudget, ReasonNumberRange}
 }
 
 // CodeBudgetUnavailable is the code of the temporary error returned when the budget could
@@ -37,9 +45,33 @@ type GuardConfig struct {
 	// DailyBudget is how many SMS may be attempted per UTC day, all instances together;
 	// 0 (or less, which configuration validation refuses) means unlimited.
 	DailyBudget int
+	// RecoveryReserve is the percentage (0–100) of DailyBudget that registration SMS may not
+	// spend: a registration code goes to any number anyone types, a recovery code only to a
+	// number an account verified, so anonymous registrations must not be able to spend the
+	// whole day's budget and leave citizens without their recovery codes. Registration SMS
+	// (RegistrationKinds) are sent only while fewer than DailyBudget·(100−RecoveryReserve)/100
+	// SMS of the day are spent; the other kinds may spend the whole budget. 0: no reserve.
+	RecoveryReserve int
+	// RangeLimit caps registration SMS per range of numbers: the E.164 number but its last
+	// RangeDigits digits (10,000 numbers), where an SMS-pumping fraud rents its numbers.
+	// Counted in Limits, keyed by a keyed hash (RangeKey) so storage holds no number
+	// prefixes. A zero limit (or nil Limits) caps nothing.
+	RangeLimit ratelimit.Limit
+	Limits     ratelimit.Store
+	RangeKey   []byte
 	// Clock tells the day; nil means time.Now.
 	Clock func() time.Time
 }
+
+// RangeDigits is how many trailing digits a number range leaves open.
+const RangeDigits = 4
+
+// RegistrationKinds are the SMS anyone can cause to be sent to any number by registering
+// it: they spend from the registration share of the budget and are capped per range.
+var RegistrationKinds = []outbox.Kind{outbox.RegistrationCode, outbox.AlreadyRegistered}
+
+// isRegistration reports whether an SMS of kind k is a registration SMS.
+func isRegistration(k outbox.Kind) bool { return slices.Contains(RegistrationKinds, k) }
 
 // Guard stands in front of an SMS gateway and refuses what must not cost money: a
 // destination outside the allowed countries, not a mobile number, or beyond the day's
@@ -49,6 +81,10 @@ type Guard struct {
 	budget    Budget
 	countries map[string]bool
 	limit     int
+	regLimit  int // the budget registration SMS may spend; 0 when none
+	rangeCap  ratelimit.Limit
+	limits    ratelimit.Store
+	rangeKey  []byte
 	clock     func() time.Time
 
 	sent    atomic.Uint64
@@ -63,6 +99,9 @@ func NewGuard(next outbox.Sender, budget Budget, cfg GuardConfig) *Guard {
 	if cfg.DailyBudget > 0 && budget == nil {
 		panic("sms: NewGuard: a daily budget needs a Budget")
 	}
+	if cfg.RangeLimit.Enabled() && cfg.Limits == nil {
+		panic("sms: NewGuard: a range limit needs a ratelimit.Store")
+	}
 	countries := cfg.Countries
 	if len(countries) == 0 {
 		countries = []string{"KZ"}
@@ -72,8 +111,15 @@ func NewGuard(next outbox.Sender, budget Budget, cfg GuardConfig) *Guard {
 		budget:    budget,
 		countries: make(map[string]bool, len(countries)),
 		limit:     max(cfg.DailyBudget, 0),
+		rangeCap:  cfg.RangeLimit,
+		limits:    cfg.Limits,
+		rangeKey:  cfg.RangeKey,
 		clock:     cfg.Clock,
-		blocked:   make(map[string]*atomic.Uint64, 4),
+		blocked:   make(map[string]*atomic.Uint64, len(Reasons())),
+	}
+	if g.limit > 0 {
+		// Rounded down, so the reserve is never less than asked.
+		g.regLimit = g.limit * (100 - min(max(cfg.RecoveryReserve, 0), 100)) / 100
 	}
 	for _, c := range countries {
 		g.countries[strings.ToUpper(strings.TrimSpace(c))] = true
@@ -111,24 +157,47 @@ func (g *Guard) Check(e164 string) error {
 	return outbox.Blocked(ReasonNotMobile)
 }
 
-// Send checks m's destination, takes one SMS of the day's budget, and hands m to the
-// gateway. A refused destination or a spent budget is an outbox.Blocked error and the
-// gateway is not called; a budget that cannot be asked is a temporary error.
+// Send checks m's destination, a registration SMS's number range, takes one SMS of the
+// day's budget (of its registration share for a registration SMS), and hands m to the
+// gateway. A refused destination, a range over its cap or a spent budget is an
+// outbox.Blocked error and the gateway is not called; a budget or a range counter that
+// cannot be asked is a temporary error.
 func (g *Guard) Send(ctx context.Context, m outbox.Rendered) error {
 	if err := g.Check(m.To); err != nil {
 		g.blocked[outbox.BlockReason(err)].Add(1)
 		return err
 	}
-	day := g.day()
-	if g.limit > 0 {
-		ok, err := g.budget.Take(ctx, day, g.limit)
+	reg := isRegistration(m.Kind)
+	if reg && g.rangeCap.Enabled() {
+		key := kilt.KeyedHash(g.rangeKey, "range:"+m.To[:len(m.To)-RangeDigits])
+		res, err := g.limits.Take(ctx, []ratelimit.Check{{Limit: g.rangeCap, Key: key}}, g.clock())
 		if err != nil {
 			return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeBudgetUnavailable,
-				Message: "sms guard: budget", Err: err}
+				Message: "sms guard: number range", Err: err}
+		}
+		if !res.Allowed {
+			g.blocked[ReasonNumberRange].Add(1)
+			return outbox.Blocked(ReasonNumberRange)
+		}
+	}
+	day := g.day()
+	if g.limit > 0 {
+		limit, reason := g.limit, ReasonBudgetSpent
+		if reg {
+			limit, reason = g.regLimit, ReasonRegistrationBudget
+		}
+		// Take treats a limit of 0 as unlimited: a share of nothing is refused here.
+		ok := false
+		if limit > 0 {
+			var err error
+			if ok, err = g.budget.Take(ctx, day, limit); err != nil {
+				return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeBudgetUnavailable,
+					Message: "sms guard: budget", Err: err}
+			}
 		}
 		if !ok {
-			g.blocked[ReasonBudgetSpent].Add(1)
-			return outbox.Blocked(ReasonBudgetSpent)
+			g.blocked[reason].Add(1)
+			return outbox.Blocked(reason)
 		}
 	}
 	if err := g.next.Send(ctx, m); err != nil {

@@ -100,6 +100,7 @@ func TestGuardBlocksBeforeTheGateway(t *testing.T) {
 	}
 	want := Stats{Blocked: map[string]uint64{
 		ReasonInvalidNumber: 2, ReasonCountryNotAllowed: 1, ReasonNotMobile: 1, ReasonBudgetSpent: 0,
+		ReasonRegistrationBudget: 0, ReasonNumberRange: 0,
 	}}
 	if d := cmp.Diff(want, g.Stats()); d != "" {
 		t.Errorf("stats (-want +got):\n%s", d)
@@ -137,6 +138,7 @@ func TestGuardBudget(t *testing.T) {
 	}
 	want := Stats{Sent: 4, Blocked: map[string]uint64{
 		ReasonInvalidNumber: 0, ReasonCountryNotAllowed: 0, ReasonNotMobile: 0, ReasonBudgetSpent: 1,
+		ReasonRegistrationBudget: 0, ReasonNumberRange: 0,
 	}}
 	if d := cmp.Diff(want, g.Stats()); d != "" {
 		t.Errorf("stats (-want +got):\n%s", d)

@@ -124,3 +124,12 @@ func checkClean(t *testing.T, err error, secrets ...string) {
 		}
 	}
 }
+
+// A refusal keeps the provider's own code in its details (the builders return copies, so
+// the result of WithDetails must be kept).
+func TestRefusedKeepsProviderCode(t *testing.T) {
+	e, ok := kilt.AsError(refused("mobizon", 400, "42", "bad number", true))
+	if !ok || e.Details["provider_code"] != "42" || e.Details["status"] != 400 {
+		t.Fatalf("got %+v", e)
+	}
+}

@@ -125,7 +125,7 @@ func refused(provider string, status int, code, what string, temporary bool) err
 	e := (&kilt.Error{Kind: kilt.KindUnavailable, Code: CodeRefused, Message: msg}).
 		WithDetails("provider", provider).WithDetails("status", status)
 	if code != "" {
-		e.WithDetails("provider_code", code)
+		e = e.WithDetails("provider_code", code)
 	}
 	if temporary {
 		return e

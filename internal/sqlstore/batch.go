@@ -15,7 +15,7 @@ import (
 // savepoint alone, and one COMMIT makes all the others durable together. Each caller still
 // sees exactly the outcome of its own function — applied with the batch, or not at all.
 // A transaction that finds no writer at all does not wait for the writer goroutine: InTx
-// runs it at once in the caller's goroutine (db.go).
+// runs it at once in the caller's goroutine (tx.go).
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64
@@ -158,6 +158,7 @@ func (db *DB) runBatch(batch []*batchReq) {
 
 // runSaved runs fn, turning a panic into a value to re-raise in the caller.
 func runSaved(tx *Tx, fn func(tx *Tx) error) (err error, pan any) {
+	defer tx.db.enterTx()()
 	defer func() {
 		if v := recover(); v != nil {
 			pan = v

@@ -22,7 +22,7 @@ import (
 // runs scripts natively; PostgreSQL does when a statement has no arguments, through the
 // simple query protocol). It must not hold transaction control (BEGIN, COMMIT) nor
 // statements PostgreSQL refuses inside a transaction (CREATE INDEX CONCURRENTLY). It is run
-// as written: placeholders are not rewritten. A migration, once released, is never edited;
+// as written, with no arguments. A migration, once released, is never edited;
 // a change is a new file, in both dialects.
 //
 //go:embed migrations
@@ -137,7 +137,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration) (applied []string, er
 			if n > 0 {
 				return nil
 			}
-			// The raw transaction: a script is run as written, without placeholder rewriting.
+			// The raw transaction: a script of several statements is not kept as a prepared one.
 			if _, err := tx.tx.ExecContext(ctx, m.script); err != nil {
 				return err
 			}

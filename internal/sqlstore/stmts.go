@@ -63,7 +63,7 @@ func (db *DB) prepared(query string, wait bool) *sql.Stmt {
 // which running it reports) it forgets the query, so a later use tries again.
 func (db *DB) prepare(query string) *sql.Stmt {
 	// Not tied to any request: preparing is quick, and an abandoned one would be wasted.
-	st, err := db.db.PrepareContext(context.Background(), db.rewrite(query))
+	st, err := db.db.PrepareContext(context.Background(), query)
 	if err != nil {
 		db.stmts.m.Delete(query)
 		return nil
