@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"kilt"
 	"kilt/internal/config"
 	"kilt/internal/desk"
 )
@@ -71,6 +73,9 @@ func operatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "account %d is an operator (%s); the first console sign-in enrols its second factor\n", a.ID, r)
 	case "remove":
 		a, err := app.Desk.RemoveOperator(ctx, target)
+		if kilt.ErrorCode(err) == desk.CodeNotOperator {
+			return errors.New("not_operator: the account is not an operator")
+		}
 		if err != nil {
 			return domainError(err)
 		}
