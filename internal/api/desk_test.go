@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,26 @@ func TestDeskCodeAfterLock(t *testing.T) {
 	}
 	if r := e.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": code}); r.Status != http.StatusGone {
 		t.Errorf("a code of a locked account: %d %s, want 410", r.Status, r.Body)
+	}
+}
+
+// TestDeskCodeGuessingIPv6: a client cannot escape the limit by picking new addresses in
+// its IPv6 /64.
+func TestDeskCodeGuessingIPv6(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", map[string]string{"KILT_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"})
+	a := addAccount(t, e, "lost@mail.kz", "", goodPassword)
+	code := issueSlip(t, e, a.ID)
+	for i := range 5 {
+		xff := "2001:db8:1:2::" + strconv.Itoa(i+1)
+		if r := e.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": "QRST-WXYZ-2345"}, "X-Forwarded-For", xff); r.Status != http.StatusGone {
+			t.Fatalf("guess %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	r := e.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": code}, "X-Forwarded-For", "2001:db8:1:2:abcd::77")
+	if r.Status != http.StatusTooManyRequests {
+		t.Errorf("a sixth address of the same /64: %d %s, want 429", r.Status, r.Body)
+	}
+	if r := e.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": code}, "X-Forwarded-For", "10.1.2.3"); r.Status != http.StatusOK {
+		t.Errorf("another client: %d %s, want 200", r.Status, r.Body)
 	}
 }

@@ -3,6 +3,7 @@ package desk
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -804,21 +805,28 @@ func (s *Service) RedeemSlip(ctx context.Context, c Client, raw string) (string,
 	if err != nil {
 		return "", err
 	}
-	ipKey := kilt.KeyedHash(s.ipKey, c.IP)
+	keys := s.clientKeys(c.IP)
 	code, wellFormed := normalizeCode(raw, slipLen)
 	bad := false
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
-		n, err := tx.SlipFailures(ctx, ipKey, now.Add(-s.cfg.SlipWindow))
-		if err != nil {
-			return err
-		}
-		if n >= s.cfg.SlipFailures {
-			return kilt.E(kilt.KindRateLimited, CodeSlipLimited).WithRetryAfter(s.cfg.SlipWindow)
+		for _, k := range keys {
+			n, err := tx.SlipFailures(ctx, k.key, now.Add(-s.cfg.SlipWindow))
+			if err != nil {
+				return err
+			}
+			if n >= s.cfg.SlipFailures*k.factor {
+				return kilt.E(kilt.KindRateLimited, CodeSlipLimited).WithRetryAfter(s.cfg.SlipWindow)
+			}
 		}
 		invalid := func() error {
 			bad = true
-			return tx.AddSlipFailure(ctx, ipKey, now)
+			for _, k := range keys {
+				if err := tx.AddSlipFailure(ctx, k.key, now); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		if !wellFormed {
 			return invalid()
@@ -863,6 +871,26 @@ func (s *Service) RedeemSlip(ctx context.Context, c Client, raw string) (string,
 		return "", kilt.E(kilt.KindGone, CodeSlipInvalid)
 	}
 	return token, nil
+}
+
+// clientKey is a key wrong slip codes are counted under, and how many times SlipFailures
+// it may reach.
+type clientKey struct {
+	key    string
+	factor int
+}
+
+// clientKeys are the keys of a client's wrong slip codes, as keyed hashes (the table holds
+// no IPs): the client as the per-IP limits see it (an IPv4 address, an IPv6 /64: picking a
+// new address in one's /64 is free), and for IPv6 also its /48, allowed
+// ratelimit.NetFactor times as many.
+func (s *Service) clientKeys(ip string) []clientKey {
+	keys := []clientKey{{kilt.KeyedHash(s.ipKey, ratelimit.ClientKey(ip)), 1}}
+	if a, err := netip.ParseAddr(ip); err == nil && !a.Unmap().Is4() {
+		net := netip.PrefixFrom(a.WithZone(""), 48).Masked().String()
+		keys = append(keys, clientKey{kilt.KeyedHash(s.ipKey, net), ratelimit.NetFactor})
+	}
+	return keys
 }
 
 // Channel kinds of SetChannel.
