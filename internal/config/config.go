@@ -415,6 +415,12 @@ func (c *Config) crossCheck(opts Options) []string {
 	}
 	// /dev/outbox shows every message, codes and links included, to whoever can reach the
 	// listener: --dev must never listen beyond this machine.
+	if opts.Serve && c.Dev && c.AdminListen != "" && !loopbackListen(c.AdminListen) {
+		p = append(p, fmt.Sprintf("KILT_ADMIN_LISTEN %q is not a loopback address: under `kilt serve --dev` the service-centre console listens only on 127.0.0.1, ::1 or localhost", c.AdminListen))
+	}
+	if opts.Serve && c.AdminListen != "" && c.AdminListen == c.Listen {
+		p = append(p, "KILT_ADMIN_LISTEN must differ from KILT_LISTEN: the service-centre console has a listener of its own, never the citizens'")
+	}
 	if opts.Serve && c.Dev && c.Listen != "" && !loopbackListen(c.Listen) {
 		p = append(p, fmt.Sprintf("KILT_LISTEN %q is not a loopback address: `kilt serve --dev` shows every message (codes and links included) at /dev/outbox, so it listens only on 127.0.0.1, ::1 or localhost", c.Listen))
 	}
