@@ -637,3 +637,77 @@ func TestConsolePages(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedOperator: locking an operator's account ends its console sessions too.
+func TestLockedOperator(t *testing.T) {
+	c := start(t, nil)
+	adm := c.enrol(t, "admin@mail.kz", desk.RoleAdmin)
+	sup := c.enrol(t, "support@mail.kz", desk.RoleSupport)
+	const q = "/admin/api/v1/accounts?identifier=admin@mail.kz"
+	if r := c.call(t, "GET", q, sup.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("before: %d", r.Status)
+	}
+	if r := c.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/lock", sup.ID), adm.Token, map[string]string{"reason": "left the job"}); r.Status != http.StatusOK {
+		t.Fatalf("lock: %d %s", r.Status, r.Body)
+	}
+	if r := c.call(t, "GET", q, sup.Token, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("a locked operator's token: %d, want 401", r.Status)
+	}
+}
+
+// metric is the value of a counter of the app's registry (labels as name=value pairs).
+func metric(t *testing.T, c *console, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := c.App.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// TestDeskMetrics: look-ups, actions by kind and failed console sign-ins are counted.
+func TestDeskMetrics(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c.Env, "citizen@mail.kz", "")
+	c.call(t, "GET", "/admin/api/v1/accounts?identifier=citizen@mail.kz", op.Token, nil)
+	c.call(t, "GET", "/admin/api/v1/accounts?identifier=nobody@mail.kz", op.Token, nil)
+	c.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/revoke-sessions", citizen.ID), op.Token, map[string]string{"reason": "asked"})
+	c.call(t, "POST", "/admin/api/v1/sessions", "", signIn(op.Email, "000000"))
+	c.call(t, "POST", "/admin/api/v1/sessions", "", map[string]string{"identifier": op.Email, "password": "Wrong-Password-1", "totp": "000000"})
+	for _, m := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"kilt_operator_lookups_total", nil, 2},
+		{"kilt_operator_actions_total", []string{"kind", "revoke-sessions"}, 1},
+		{"kilt_operator_actions_total", []string{"kind", "lock"}, 0},
+		{"kilt_console_signin_failures_total", []string{"reason", "totp"}, 1},
+		{"kilt_console_signin_failures_total", []string{"reason", "password"}, 1},
+	} {
+		if got := metric(t, c, m.name, m.labels...); got != m.want {
+			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
+		}
+	}
+}

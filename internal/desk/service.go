@@ -514,6 +514,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		if err != nil {
 			return err
 		}
+		// A locked operator's console closes at once, like a locked citizen's pages.
+		if a, err := tx.AccountByID(ctx, sess.AccountID); err != nil || a.Locked {
+			if err != nil && !errors.Is(err, kilt.ErrNotFound) {
+				return err
+			}
+			return unauth
+		}
 		if now.Sub(sess.LastSeenAt) >= time.Minute {
 			if err := tx.TouchSession(ctx, sess.ID, now); err != nil {
 				return err
@@ -728,9 +735,13 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 	return err
 }
 
-// endEverything ends the account's sessions and (SPEC §8) refresh tokens.
+// endEverything ends the account's sessions, its console sessions when it is an operator,
+// and (SPEC §8) its refresh tokens.
 func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64, now time.Time) error {
 	if _, err := tx.EndSessions(ctx, accountID); err != nil {
+		return err
+	}
+	if err := tx.DeleteOperatorSessions(ctx, accountID); err != nil {
 		return err
 	}
 	return tx.RevokeRefreshTokens(ctx, accountID, now)
