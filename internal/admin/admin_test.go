@@ -325,6 +325,11 @@ func TestSupportCallingAdmin(t *testing.T) {
 	if !found {
 		t.Errorf("the export lacks the support operator's lock:\n%s", r.Body)
 	}
+	// The admins' page lists every operator's actions.
+	if r := c.call(t, "GET", "/admin/audit", adm.Token, nil); r.Status != http.StatusOK || !strings.Contains(r.Body, "ticket 42") ||
+		!strings.Contains(r.Body, fmt.Sprintf("<td>%d</td>", sup.ID)) {
+		t.Errorf("admin, audit page: %d\n%s", r.Status, r.Body)
+	}
 	if r := c.call(t, "GET", "/admin/api/v1/audit?from=yesterday&to=now", adm.Token, nil); r.Status != http.StatusBadRequest {
 		t.Errorf("malformed period: %d, want 400", r.Status)
 	}
@@ -708,6 +713,56 @@ func TestDeskMetrics(t *testing.T) {
 	} {
 		if got := metric(t, c, m.name, m.labels...); got != m.want {
 			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
+		}
+	}
+}
+
+// rawKey finds a catalog key shown as text: a message missing from a catalog.
+var rawKey = regexp.MustCompile(`>[^<]*\b(admin_[a-z_]+|desk_code_[a-z]+|title_[a-z_]+)\b[^<]*<`)
+
+// TestConsolePagesRender renders the console's pages in Kazakh, Russian and English: the
+// page's language, every text from the catalogs, no inline style or script.
+func TestConsolePagesRender(t *testing.T) {
+	c := start(t, nil)
+	adm := c.enrol(t, "admin@mail.kz", desk.RoleAdmin)
+	citizen := addAccount(t, c.Env, "citizen@mail.kz", "")
+	auth := "Bearer " + adm.Token
+	for _, lang := range []string{"kk", "ru", "en"} {
+		for _, p := range []struct {
+			name, method, path string
+			form               url.Values
+			status             int
+		}{
+			{"login", "GET", "/admin/login", nil, 200},
+			{"home", "GET", "/admin", nil, 200},
+			{"audit", "GET", "/admin/audit", nil, 200},
+			{"account", "POST", "/admin/lookup", url.Values{"identifier": {"citizen@mail.kz"}}, 200},
+			{"action", "POST", fmt.Sprintf("/admin/accounts/%d/revoke-sessions", citizen.ID), url.Values{"reason": {"r"}}, 200},
+			{"action without reason", "POST", fmt.Sprintf("/admin/accounts/%d/lock", citizen.ID), url.Values{}, 400},
+			{"slip", "POST", fmt.Sprintf("/admin/accounts/%d/recovery-code", citizen.ID), url.Values{"reason": {"r"}, "identity_checked": {"yes"}}, 201},
+			{"not found", "GET", "/admin/nothing", nil, 404},
+		} {
+			t.Run(lang+"/"+p.name, func(t *testing.T) {
+				var body io.Reader
+				if p.form != nil {
+					body = strings.NewReader(p.form.Encode())
+				}
+				req, _ := http.NewRequest(p.method, c.URL+p.path+"?lang="+lang, body)
+				req.Header.Set("Authorization", auth)
+				if p.form != nil {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				r := do(t, http.DefaultClient, req)
+				if r.Status != p.status || !strings.Contains(r.Body, `<html lang="`+lang+`">`) {
+					t.Fatalf("%d, want %d in %s\n%s", r.Status, p.status, lang, r.Body)
+				}
+				if m := rawKey.FindString(r.Body); m != "" {
+					t.Errorf("a catalog key shown as text: %s", m)
+				}
+				if strings.Contains(r.Body, "style=") || strings.Contains(r.Body, "<script") || strings.Contains(r.Body, "<style") {
+					t.Error("inline style or script (the CSP forbids them)")
+				}
+			})
 		}
 	}
 }

@@ -493,10 +493,18 @@ func zone(t time.Time) string {
 	return s
 }
 
-// AuditPage is the admins' export form.
+// AuditPage is the admins' page: every operator's actions of the last week, and the
+// export form.
 type AuditPage struct {
 	Base
 	From, To string
+	Actions  []ActionView
+}
+
+// ActionView is an operator's action as the audit page lists it.
+type ActionView struct {
+	At, Type, Detail    string
+	Operator, AccountID int64
 }
 
 // auditPage serves GET /admin/audit: admins only.
@@ -507,5 +515,16 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) error {
 	now := c.cfg.Clock().UTC()
 	p := &AuditPage{Base: c.newBase(r, "admin_title_audit"),
 		From: now.Add(-7 * 24 * time.Hour).Format("2006-01-02T15:04"), To: now.Add(time.Minute).Format("2006-01-02T15:04")}
+	evs, err := c.desk.OperatorActions(r.Context(), principalOf(r))
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		typ := e.Type
+		if i18n.Has(p.Lang, "event_"+e.Type) {
+			typ = p.T("event_" + e.Type)
+		}
+		p.Actions = append(p.Actions, ActionView{At: c.when(e.At), Type: typ, Detail: e.Detail, Operator: e.OperatorID, AccountID: e.AccountID})
+	}
 	return c.render(w, http.StatusOK, "audit", p)
 }

@@ -173,6 +173,8 @@ type Tx interface {
 	Recent(ctx context.Context, accountID int64, n int) ([]Event, error)
 	// Events returns up to n events with from ≤ at < to and id > afterID, oldest first.
 	Events(ctx context.Context, from, to time.Time, afterID int64, n int) ([]Event, error)
+	// OperatorEvents returns up to n events an operator made with at ≥ since, newest first.
+	OperatorEvents(ctx context.Context, since time.Time, n int) ([]Event, error)
 	Enqueue(ctx context.Context, m *outbox.Message) error
 }
 

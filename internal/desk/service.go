@@ -1029,6 +1029,21 @@ func (s *Service) Export(ctx context.Context, p *Principal, from, to time.Time, 
 	}
 }
 
+// OperatorActions returns what operators did in the last week, newest first, at most 500
+// entries: admins only (403 admin_only for support).
+func (s *Service) OperatorActions(ctx context.Context, p *Principal) ([]Event, error) {
+	if err := RequireAdmin(p); err != nil {
+		return nil, err
+	}
+	var out []Event
+	err := s.port.InTx(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.OperatorEvents(ctx, s.clock().Add(-7*24*time.Hour), 500)
+		return err
+	})
+	return out, err
+}
+
 // RequireAdmin is nil for an admin, else 403 admin_only.
 func RequireAdmin(p *Principal) error {
 	if p == nil || !p.IsAdmin() {

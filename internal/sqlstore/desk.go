@@ -346,4 +346,9 @@ func (d deskTx) Events(ctx context.Context, from, to time.Time, afterID int64, n
 		WHERE at >= $1 AND at < $2 AND id > $3 ORDER BY id LIMIT $4`, from, to, afterID, n))
 }
 
+func (d deskTx) OperatorEvents(ctx context.Context, since time.Time, n int) ([]desk.Event, error) {
+	return scanEvents(d.tx.Query(ctx, `SELECT `+eventColumns+` FROM audit_events
+		WHERE operator_id IS NOT NULL AND at >= $1 ORDER BY id DESC LIMIT $2`, since, n))
+}
+
 func (d deskTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, d.tx, m) }

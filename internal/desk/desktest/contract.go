@@ -258,6 +258,16 @@ func Run(t *testing.T, p desk.Port, newAccount NewAccount) {
 			if evs, err = tx.Events(ctx, t0, t0.Add(3*time.Hour), evs[0].ID, 1); err != nil || len(evs) != 1 || evs[0].Type != "two" {
 				t.Errorf("Events after the first, one: %+v, %v", evs, err)
 			}
+			ops, err := tx.OperatorEvents(ctx, t0, 10)
+			if err != nil {
+				return err
+			}
+			if len(ops) != 2 || ops[0].Type != "three" || ops[1].Type != "one" {
+				t.Errorf("OperatorEvents = %+v, want three and one, newest first", ops)
+			}
+			if ops, err = tx.OperatorEvents(ctx, t0.Add(time.Hour), 10); err != nil || len(ops) != 1 {
+				t.Errorf("OperatorEvents since +1h = %+v, %v", ops, err)
+			}
 			return nil
 		})
 	})
