@@ -2,9 +2,10 @@
 # Installs what the tests need on a Debian machine when it is missing: PostgreSQL server
 # binaries (the tests start their own server) and an unprivileged user to run them as root;
 # Chromium (the browser tests drive it headless) and axe-core (the accessibility checker
-# they inject into each page). Quiet when everything is there. It exports nothing: the tests
-# find Chromium through $KILT_CHROME or PATH and axe-core through $KILT_AXE or
-# .cache/axe/node_modules/axe-core/axe.min.js.
+# they inject into each page); Redocly CLI (the OpenAPI document's lint). Quiet when
+# everything is there. It exports nothing: the tests find Chromium through $KILT_CHROME or
+# PATH, axe-core through $KILT_AXE or .cache/axe/node_modules/axe-core/axe.min.js, and
+# Redocly CLI through $KILT_REDOCLY or .cache/redocly/node_modules/.bin/redocly.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,11 @@ have_chrome() {
 have_axe() {
   [ -n "${KILT_AXE:-}" ] && [ -f "$KILT_AXE" ] && return 0
   [ -f "$REPO/.cache/axe/node_modules/axe-core/axe.min.js" ]
+}
+
+have_redocly() {
+  [ -n "${KILT_REDOCLY:-}" ] && [ -x "$KILT_REDOCLY" ] && return 0
+  [ -x "$REPO/.cache/redocly/node_modules/.bin/redocly" ]
 }
 
 as_root() {
@@ -64,5 +70,15 @@ if ! have_axe; then
   fi
   echo "test-deps: installing axe-core into .cache/axe (accessibility checks of the pages)"
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$REPO/.cache/axe" axe-core@4 >/dev/null
+fi
+
+if ! have_redocly; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test-deps: installing npm (to fetch Redocly CLI)"
+    apt_install npm
+  fi
+  echo "test-deps: installing Redocly CLI into .cache/redocly (lint of the OpenAPI document)"
+  # Pinned: a release known to install and to run on the Node.js Debian ships.
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$REPO/.cache/redocly" @redocly/cli@2.77.0 >/dev/null
 fi
 exit 0

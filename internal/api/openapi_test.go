@@ -763,6 +763,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		// One hashing worker that callers wait for 50 ms at most: the requests of the
 		// scenario, one at a time, never wait; with the worker held, they get 503.
 		{"busy", map[string]string{"KILT_HASH_WORKERS": "1", "KILT_HASH_WAIT": "50ms"}, docBusy},
+		{"not acceptable", nil, docNotAcceptable},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, c.start(t, sc.env)) })
 	}
@@ -1115,4 +1116,21 @@ func docBusy(t *testing.T, e *docEnv) {
 		map[string]string{"current_password": goodPassword, "password": newPassword, "password_confirm": newPassword}, bearer(tok)...)
 	e.call(t, http.StatusServiceUnavailable, "resetPassword", "/api/v1/recovery/reset", resetBody(link, newPassword))
 	e.call(t, http.StatusServiceUnavailable, "createRegistration", "/api/v1/registrations", registerBody("email", "new@example.kz", goodPassword))
+}
+
+// docNotAcceptable: the calls that take no input refuse a client that admits no JSON with
+// 406, and answer one that admits it in any spelling.
+func docNotAcceptable(t *testing.T, e *docEnv) {
+	for _, op := range []struct{ id, path string }{{"passwordPolicy", "/api/v1/password-policy"}, {"openAPIDocument", "/api/openapi.json"}} {
+		for _, accept := range []string{"text/html", "application/yaml, text/*;q=0.5", "application/json;q=0"} {
+			if r := e.call(t, http.StatusNotAcceptable, op.id, op.path, nil, "Accept", accept); r.ErrorCode() != "not_acceptable" {
+				t.Errorf("%s, Accept %q: code %q, want not_acceptable", op.id, accept, r.ErrorCode())
+			}
+		}
+		for _, accept := range []string{"application/json", "text/html, */*;q=0.8", "application/*", "APPLICATION/JSON; charset=utf-8"} {
+			e.call(t, http.StatusOK, op.id, op.path, nil, "Accept", accept)
+		}
+	}
+	e.call(t, http.StatusOK, "openAPIDocument", "/api/openapi.json", nil, "Accept", "application/vnd.oai.openapi+json;version=3.1")
+	e.call(t, http.StatusNotAcceptable, "passwordPolicy", "/api/v1/password-policy", nil, "Accept", "application/vnd.oai.openapi+json")
 }

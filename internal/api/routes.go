@@ -17,7 +17,7 @@ var routes = []Route{
 	{"DELETE", "/api/v1/sessions/current", func(a *API) handlerFunc { return a.deleteCurrentSession }},
 	{"DELETE", "/api/v1/sessions", func(a *API) handlerFunc { return a.deleteAllSessions }},
 	{"POST", "/api/v1/password", func(a *API) handlerFunc { return a.changePassword }},
-	{"GET", "/api/v1/password-policy", func(a *API) handlerFunc { return a.passwordPolicy }},
+	{"GET", "/api/v1/password-policy", func(a *API) handlerFunc { return a.jsonOnly(a.passwordPolicy) }},
 	{"POST", "/api/v1/recovery/email", func(a *API) handlerFunc { return a.recoveryEmail }},
 	{"POST", "/api/v1/recovery/phone", func(a *API) handlerFunc { return a.recoveryPhone }},
 	{"POST", "/api/v1/recovery/phone/resend", func(a *API) handlerFunc { return a.recoveryResend }},
@@ -27,7 +27,7 @@ var routes = []Route{
 	{"POST", "/api/v1/registrations", func(a *API) handlerFunc { return a.register }},
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},
-	{"GET", "/api/openapi.json", func(a *API) handlerFunc { return a.openAPI }},
+	{"GET", "/api/openapi.json", func(a *API) handlerFunc { return a.jsonOnly(a.openAPI, "application/vnd.oai.openapi+json") }},
 }
 
 // Routes registers every route of the API on mux.

@@ -89,6 +89,13 @@ type Config struct {
 	LimitSMSNumberRange  Rate
 	LimitOperatorLookup  Rate
 
+	// Retention: how often expired rows are deleted (0: never) and how long past its time
+	// a row of each class is kept (internal/retention).
+	RetentionInterval time.Duration
+	RetentionExpired  time.Duration
+	RetentionCounters time.Duration
+	RetentionMessages time.Duration
+
 	OutboxWorkers     int
 	OutboxMaxAttempts int
 	OutboxLease       time.Duration
@@ -293,6 +300,21 @@ var settings = []setting{
 	{Env: "KILT_LIMIT_SMS_NUMBER_RANGE", Default: "20/24h",
 		Usage: "registration SMS per range of 10,000 numbers (the number but its last 4 digits)",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberRange, v) }},
+	{Env: "KILT_RETENTION_INTERVAL", Default: "1h", Usage: "how often expired rows are deleted (0s: never)",
+		parse: func(c *Config, v string) error {
+			return parseDuration(&c.RetentionInterval, v, 0, 7*24*time.Hour)
+		}},
+	{Env: "KILT_RETENTION_EXPIRED", Default: "24h",
+		Usage: "how long expired sessions, links, codes, flows and unconfirmed registrations are kept past their end",
+		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionExpired, v, 0, 365*24*time.Hour) }},
+	{Env: "KILT_RETENTION_COUNTERS", Default: "48h",
+		Usage: "how long wrong-code and sign-in failure records are kept (at least 24h, the window they are counted in)",
+		parse: func(c *Config, v string) error {
+			return parseDuration(&c.RetentionCounters, v, 24*time.Hour, 365*24*time.Hour)
+		}},
+	{Env: "KILT_RETENTION_MESSAGES", Default: "720h",
+		Usage: "how long sent, blocked and abandoned messages (their secrets already removed) and SMS budget days are kept",
+		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionMessages, v, 0, 10*365*24*time.Hour) }},
 	{Env: "KILT_LIMIT_OPERATOR_LOOKUP", Default: "60/1h", Usage: "account look-ups per console operator",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitOperatorLookup, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",

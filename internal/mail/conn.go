@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
-	"net/textproto"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,22 +22,35 @@ const (
 	stepRcpt    = "RCPT TO"
 	stepData    = "DATA"
 	stepBody    = "message data"
+	stepOther   = "sending"
 )
+
+// steps names the step of each of go-mail's reasons for a failed send.
+var steps = map[gomail.SendErrReason]string{
+	gomail.ErrSMTPMailFrom:  stepMail,
+	gomail.ErrSMTPRcptTo:    stepRcpt,
+	gomail.ErrSMTPData:      stepData,
+	gomail.ErrWriteContent:  stepBody,
+	gomail.ErrSMTPDataClose: stepBody,
+}
 
 // conn is one SMTP connection, used by one Send at a time.
 type conn struct {
 	client *smtp.Client
+	gc     *gomail.Client // the go-mail client that dialled it, which runs the transactions
 	dc     *deadlineConn
 	used   time.Time // when its last transaction ended, for the idle timeout
 }
 
 // failure is how an SMTP step failed: with a reply (code > 0), or without one (err).
 type failure struct {
-	step   string
-	code   int
-	text   string
-	err    error
-	connOK bool // the connection can carry the next transaction
+	step      string
+	code      int
+	enhanced  string // the reply's enhanced status code (RFC 3463), "" if it has none
+	text      string // the reply's text, kept only for replies before the recipient is named
+	temporary bool   // go-mail's verdict on the reply: 4xx
+	err       error
+	connOK    bool // the connection can carry the next transaction
 }
 
 // connDead reports whether the connection is gone: a network error or the server's 421
@@ -88,13 +98,20 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 		gomail.WithTLSConfig(s.tlsConf),
 		gomail.WithTLSPolicy(policy),
 		gomail.WithDialContextFunc(dialFn),
+		// A pooled connection is checked by using it (Send retries once on a fresh one), and
+		// a successful transaction needs no RSET (RFC 5321 §4.1.1.4): both would cost a round
+		// trip per message.
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
 	}
 	if s.cfg.HelloName != "" {
 		opts = append(opts, gomail.WithHELO(s.cfg.HelloName))
 	}
-	auth := &authenticator{user: s.cfg.Username, pass: s.cfg.Password, host: s.cfg.Host}
 	if s.cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuthCustom(auth))
+		// PLAIN, or LOGIN when PLAIN is not offered, else the strongest mechanism go-mail
+		// finds; go-mail refuses PLAIN and LOGIN over a connection neither TLS nor loopback.
+		opts = append(opts, gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthPlain, gomail.SMTPAuthLogin),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
 	}
 	client, err := gomail.NewClient(s.cfg.Host, opts...)
 	if err != nil {
@@ -108,7 +125,7 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 		if dc != nil {
 			dc.Close() // go-mail leaves it open when EHLO, STARTTLS or AUTH fails
 		}
-		return nil, s.dialError(ctx, err, auth.started)
+		return nil, s.dialError(ctx, err)
 	}
 	if s.cfg.TLS != None {
 		// Belt and braces: whatever the library did, no message leaves in clear text
@@ -118,51 +135,41 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 			return nil, s.sendError(ctx, &failure{step: stepConnect, err: errors.New("connection is not encrypted")}, "")
 		}
 	}
-	return &conn{client: sc, dc: dc}, nil
+	return &conn{client: sc, gc: client, dc: dc}, nil
 }
 
-// transact sends one message: MAIL FROM, RCPT TO, DATA, the data. Each step is bounded by
-// timeout and by ctx. After a refusal it aborts the transaction (RSET) so the connection can
-// carry the next message; a successful transaction needs no RSET.
-func (c *conn) transact(ctx context.Context, timeout time.Duration, from, to string, data []byte) *failure {
+// transact sends one message through go-mail (MAIL FROM, RCPT TO, DATA, the data), bounded
+// by timeout and by ctx. After a refusal the transaction is aborted (RSET, which go-mail says
+// itself after MAIL FROM and RCPT TO) so the connection can carry the next message.
+func (c *conn) transact(ctx context.Context, timeout time.Duration, msg *gomail.Msg) *failure {
 	unbind := c.dc.bind(ctx)
 	defer unbind()
-	if f := c.step(ctx, timeout, stepMail, func() error { return c.client.Mail(from) }); f != nil {
-		return f
-	}
-	if f := c.step(ctx, timeout, stepRcpt, func() error { return c.client.Rcpt(to) }); f != nil {
-		return f
-	}
-	var w io.WriteCloser
-	if f := c.step(ctx, timeout, stepData, func() (err error) { w, err = c.client.Data(); return err }); f != nil {
-		return f
-	}
-	return c.step(ctx, timeout, stepBody, func() error {
-		if _, err := w.Write(data); err != nil {
-			return err
-		}
-		return w.Close() // writes the final "." and reads the server's verdict
-	})
-}
-
-func (c *conn) step(ctx context.Context, timeout time.Duration, name string, fn func() error) *failure {
 	if err := ctx.Err(); err != nil {
-		return &failure{step: name, err: err}
+		return &failure{step: stepMail, err: err}
 	}
 	if err := c.client.UpdateDeadline(timeout); err != nil {
-		return &failure{step: name, err: err}
+		return &failure{step: stepMail, err: err}
 	}
-	err := fn()
+	err := c.gc.SendWithSMTPClient(c.client, msg)
 	if err == nil {
 		return nil
 	}
-	var reply *textproto.Error
-	if !errors.As(err, &reply) {
-		return &failure{step: name, err: err}
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return &failure{step: stepOther, err: err}
 	}
-	f := &failure{step: name, code: reply.Code, text: reply.Msg, connOK: reply.Code != 421}
-	// The reply to the data ends the transaction; a refusal before it leaves one open.
-	if f.connOK && name != stepBody {
+	step, ok := steps[se.Reason]
+	if !ok {
+		step = stepOther
+	}
+	// The SendError's text lists the recipient: only its codes and reason are kept.
+	f := &failure{step: step, code: se.ErrorCode(), enhanced: se.EnhancedStatusCode(), temporary: se.IsTemp()}
+	if f.code == 0 {
+		f.err = errors.New(se.Reason.String() + ": no reply")
+		return f
+	}
+	f.connOK = f.code != 421
+	if f.connOK && se.Reason == gomail.ErrSMTPData {
 		if c.client.UpdateDeadline(timeout) != nil || c.client.Reset() != nil {
 			f.connOK = false
 		}
@@ -179,40 +186,6 @@ func (c *conn) quit(timeout time.Duration) {
 
 // abandon closes a connection in an unknown state without a word.
 func (c *conn) abandon() { _ = c.dc.Close() }
-
-// authenticator chooses PLAIN, or LOGIN when the server does not offer PLAIN, and hands
-// over to go-mail's implementation, which refuses to send the password over a connection
-// that is neither TLS nor to localhost.
-type authenticator struct {
-	user, pass, host string
-	started          bool
-	mech             smtp.Auth
-}
-
-func (a *authenticator) Start(info *smtp.ServerInfo) (string, []byte, error) {
-	a.started = true
-	offers := func(mech string) bool {
-		for _, m := range info.Auth {
-			if strings.EqualFold(m, mech) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case offers("PLAIN"):
-		a.mech = smtp.PlainAuth("", a.user, a.pass, a.host, false)
-	case offers("LOGIN"):
-		a.mech = smtp.LoginAuth(a.user, a.pass, a.host, false)
-	default:
-		return "", nil, errors.New("server offers neither AUTH PLAIN nor AUTH LOGIN")
-	}
-	return a.mech.Start(info)
-}
-
-func (a *authenticator) Next(fromServer []byte, more bool) ([]byte, error) {
-	return a.mech.Next(fromServer, more)
-}
 
 // deadlineConn is the raw connection under go-mail (and under TLS). go-mail sets deadlines
 // from its own timeout only; deadlineConn caps every deadline at that of the context bound

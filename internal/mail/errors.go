@@ -8,17 +8,19 @@ import (
 	"strings"
 	"time"
 
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+
 	"kilt"
 	"kilt/internal/outbox"
 )
 
-// The error codes of this package (kilt.Error.Code). Only CodeBadRecipient, CodeRejected
-// and CodeCompose come wrapped in outbox.Permanent; the others are temporary.
+// The error codes of this package (kilt.Error.Code). Only CodeBadRecipient and CodeRejected
+// come wrapped in outbox.Permanent; the others are temporary.
 const (
 	CodeConfig         = "smtp_config"          // ParseURL, New: the configuration is wrong
 	CodeBadRecipient   = "smtp_bad_recipient"   // To is not one valid address (permanent)
 	CodeRejected       = "smtp_rejected"        // 5xx to RCPT TO or the data (permanent)
-	CodeCompose        = "smtp_compose"         // the message could not be built (permanent)
 	CodeSenderRejected = "smtp_sender_rejected" // 5xx to MAIL FROM: check KILT_MAIL_FROM
 	CodeDeferred       = "smtp_deferred"        // 4xx: try again later
 	CodeAuthFailed     = "smtp_auth_failed"     // the server refused the credentials
@@ -40,8 +42,11 @@ func errClosed() error {
 	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeClosed, Message: "smtp: sender closed"}
 }
 
-// sendError turns a failed step into the error Send returns: permanent for a 5xx reply to
-// the recipient or the message, temporary otherwise. to is masked in the server's reply.
+// sendError turns a failed step into the error Send returns: permanent for a refusal of the
+// recipient or the message that go-mail deems permanent (5xx), temporary otherwise. A
+// server's text is kept only for a reply before the recipient was named, scrubbed; after it,
+// the status and enhanced status codes alone ("550 5.1.1"), since the text may echo the
+// recipient in a form no scrubbing finds (its local part, an address the server rewrote).
 func (s *Sender) sendError(ctx context.Context, f *failure, to string) error {
 	where := "smtp: " + f.step
 	if f.step == stepConnect {
@@ -53,16 +58,39 @@ func (s *Sender) sendError(ctx context.Context, f *failure, to string) error {
 		}
 		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: where + " failed", Err: s.clean(f.err)}
 	}
-	msg := fmt.Sprintf("%s: server replied %d %s", where, f.code, s.scrub(f.text, to))
+	msg := fmt.Sprintf("%s: server replied %d", where, f.code)
+	if f.enhanced != "" {
+		msg += " " + f.enhanced
+	}
+	if text := s.scrub(strings.TrimPrefix(f.text, f.enhanced), to); text != "" {
+		msg += " " + text
+	}
+	temporary := f.temporary || f.step == stepConnect && f.code < 500
 	switch {
-	case f.code >= 500 && f.step != stepMail && f.step != stepConnect:
-		return outbox.Permanent(&kilt.Error{Kind: kilt.KindInvalid, Code: CodeRejected, Message: msg})
-	case f.code >= 500 && f.step == stepMail:
-		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeSenderRejected, Message: msg}
-	case f.code >= 400 && f.code < 500:
+	case temporary:
 		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeDeferred, Message: msg}
+	case f.step == stepRcpt || f.step == stepData || f.step == stepBody:
+		return outbox.Permanent(&kilt.Error{Kind: kilt.KindInvalid, Code: CodeRejected, Message: msg})
+	case f.step == stepMail:
+		return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeSenderRejected, Message: msg}
 	}
 	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeUnavailable, Message: msg}
+}
+
+// enhancedCode returns the enhanced status code (RFC 3463, "5.1.1") that opens a reply's
+// text, or "".
+func enhancedCode(text string) string {
+	code, _, _ := strings.Cut(text, " ")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if len(p) < 1 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return code
 }
 
 // contextErr returns ctx.Err(), or context.DeadlineExceeded once the deadline has passed: a
@@ -77,16 +105,17 @@ func contextErr(ctx context.Context) error {
 	return nil
 }
 
-// dialError classifies a failure to connect. A failure once authentication has started is
-// CodeAuthFailed, and temporary: the credentials are the operator's to fix, and the
-// messages wait for that instead of being abandoned.
-func (s *Sender) dialError(ctx context.Context, err error, authStarted bool) error {
+// dialError classifies a failure to connect. The server refusing the credentials, or
+// offering no mechanism go-mail may use with them, is CodeAuthFailed, and temporary: the
+// credentials are the operator's to fix, and the messages wait for that instead of being
+// abandoned.
+func (s *Sender) dialError(ctx context.Context, err error) error {
 	f := &failure{step: stepConnect, err: err}
 	var reply *textproto.Error
 	if errors.As(err, &reply) {
-		f.code, f.text = reply.Code, reply.Msg
+		f.code, f.enhanced, f.text = reply.Code, enhancedCode(reply.Msg), reply.Msg
 	}
-	if !authStarted || contextErr(ctx) != nil {
+	if contextErr(ctx) != nil || !authRefused(err, f.code) {
 		return s.sendError(ctx, f, "")
 	}
 	msg := "smtp: authentication to " + dialAddr(s.cfg.Host, s.cfg.Port) + " failed"
@@ -95,6 +124,18 @@ func (s *Sender) dialError(ctx context.Context, err error, authStarted bool) err
 			Message: fmt.Sprintf("%s: server replied %d %s", msg, f.code, s.scrub(f.text, ""))}
 	}
 	return &kilt.Error{Kind: kilt.KindUnavailable, Code: CodeAuthFailed, Message: msg, Err: s.clean(err)}
+}
+
+// authRefused reports whether a failure to connect is about authentication: a reply RFC 4954
+// reserves for it (534 mechanism too weak, 535 credentials invalid, 538 encryption required)
+// or go-mail finding no mechanism it may use.
+func authRefused(err error, code int) bool {
+	switch code {
+	case 534, 535, 538:
+		return true
+	}
+	return errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) || errors.Is(err, gomail.ErrPlainAuthNotSupported) ||
+		errors.Is(err, gomail.ErrLoginAuthNotSupported) || errors.Is(err, smtp.ErrUnencrypted)
 }
 
 // scrub makes a server's reply text fit for logs: one bounded line, without the password

@@ -1,54 +1,20 @@
-// Package mail is Kilt's SMTP sender: it implements outbox.Sender on top of
-// github.com/wneessen/go-mail, the maintained Go mail client (composition, EHLO, STARTTLS,
-// AUTH), and adds what a service sending hundreds of messages a second needs around it.
+// Package mail is Kilt's SMTP sender, an outbox.Sender. github.com/wneessen/go-mail composes
+// the messages, connects (EHLO, STARTTLS, AUTH with its mechanism discovery), runs each
+// transaction and classifies its replies; this package adds the pool (Config.Conns
+// connections reused, closed after IdleTimeout, a dead pooled one replaced once before a
+// failure is reported), the connection whose deadlines the Send context caps, and Kilt's
+// errors.
 //
-// Decisions:
-//
-//   - TLS. smtp:// requires STARTTLS: a server that does not offer it is an error, never a
-//     silent downgrade to plain text (an attacker on the path can strip the offer).
-//     smtps:// is TLS from the first byte (port 465). Certificates are verified against the
-//     system roots for the configured host, TLS 1.2 at least. ?starttls=false (smtp:// only)
-//     sends everything in clear text, so anyone on the network path can read the recovery
-//     links in the messages; it is meant for a relay on the same machine or a trusted
-//     private network, and credentials are refused with it unless the host is loopback.
-//   - Authentication. PLAIN, or LOGIN when PLAIN is not offered, and only over TLS or to a
-//     loopback host (go-mail enforces this too). A refused login (535) is a temporary error:
-//     it is the operator's misconfiguration, not the message's fault, so messages are kept
-//     and retried until the configuration is fixed, rather than abandoned by the thousand.
-//   - Connections are reused (SPEC §7: ≥ 500 e-mails/s to a local server). At most
-//     Config.Conns connections exist; each carries one transaction at a time and any number
-//     of messages in turn. A successful transaction needs no RSET (RFC 5321 §4.1.1.4 ends it
-//     at the final reply); a refused one is aborted with RSET so the connection stays
-//     usable. A reused connection that turns out dead (a network error, or the server's 421
-//     "closing") is replaced by a fresh one and the message sent again, once, before a
-//     failure is reported. (Should the connection break after the data went out but before
-//     the server's verdict, the message may arrive twice; delivery through the outbox is at
-//     least once in any case.) Connections idle for IdleTimeout are closed, both by a
-//     background sweep and when taken from the pool; Close stops the sweep, waits for the
-//     sends in flight and says QUIT on every connection.
-//   - Errors. A 5xx reply to RCPT TO or to the message data is permanent
-//     (outbox.Permanent: the recipient or the message is refused, retrying cannot help), as
-//     is a To that is not one bare address or holds a line break. A 5xx reply to MAIL FROM
-//     is temporary: the sender address is the operator's configuration, as with a refused
-//     login. 4xx replies, 421, timeouts, network, TLS and dial errors are temporary. Errors
-//     are *kilt.Error values (the permanent ones wrapped by outbox.Permanent) whose code is
-//     one of the Code constants and whose text names the SMTP step and the server's reply;
-//     they never contain the password (it is scrubbed from replies too) nor the message
-//     body, and the recipient's address in a server reply becomes "[recipient]".
-//   - Timeouts. Connecting (TCP, TLS, EHLO, STARTTLS, AUTH) and each later SMTP command are
-//     bounded by Config.Timeout, and every one of them by the context given to Send: its
-//     deadline caps the connection's deadlines and its cancellation interrupts the command
-//     at once (the connection is then discarded).
-//   - Messages are multipart/alternative (text/plain and text/html, UTF-8,
-//     quoted-printable), with a random Message-ID in the sender's domain, Date,
-//     "Auto-Submitted: auto-generated" (RFC 3834: auto-responders must not answer) and
-//     "X-Auto-Response-Suppress: All" (the same for Exchange), and Content-Language.
-//   - New does not connect: the outbox must start, and keep its messages, while the SMTP
-//     server is down.
+// Send returns nil once the server accepted the message; outbox.Permanent errors for a To
+// that is not one bare address and for a permanent (5xx) refusal of the recipient or the
+// message; a temporary *kilt.Error (a Code constant) for everything else, a refused login
+// or sender address included: those are the operator's to fix, and the messages wait.
+// smtp:// requires STARTTLS, smtps:// is TLS from the first byte, ?starttls=false is clear
+// text, with credentials only to a loopback host. Errors never hold the password, the body,
+// or a reply's text once the recipient is named (docs/security.md). New does not connect.
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -110,7 +76,7 @@ type Config struct {
 	From string
 	// HelloName is the EHLO name; empty: this machine's host name.
 	HelloName string
-	// Timeout bounds the connection and each SMTP command; 0: DefaultTimeout.
+	// Timeout bounds the connection and each message's transaction; 0: DefaultTimeout.
 	Timeout time.Duration
 	// TLSConfig, if set, is used (cloned) instead of the default: the system roots, ServerName
 	// = Host. A MinVersion below TLS 1.2 is raised to it; an empty ServerName is set to Host.
@@ -126,7 +92,6 @@ type Sender struct {
 	cfg      Config
 	tlsConf  *tls.Config
 	from     *mail.Address
-	envFrom  string // "<address>" for MAIL FROM
 	domain   string // of the Message-IDs
 	now      kilt.Clock
 	idleTime time.Duration
@@ -158,7 +123,6 @@ func newSender(cfg Config, now kilt.Clock) (*Sender, error) {
 		cfg:      cfg,
 		tlsConf:  tlsConfig(cfg),
 		from:     from,
-		envFrom:  "<" + from.Address + ">",
 		domain:   from.Address[strings.LastIndexByte(from.Address, '@')+1:],
 		now:      now,
 		idleTime: IdleTimeout,
@@ -240,10 +204,7 @@ func (s *Sender) Send(ctx context.Context, m outbox.Rendered) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.compose(m, to)
-	if err != nil {
-		return err
-	}
+	msg := s.compose(m, to)
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -254,7 +215,7 @@ func (s *Sender) Send(ctx context.Context, m outbox.Rendered) error {
 		if err != nil {
 			return err
 		}
-		f := c.transact(ctx, s.cfg.Timeout, s.envFrom, "<"+to+">", data)
+		f := c.transact(ctx, s.cfg.Timeout, msg)
 		if f == nil || f.connOK {
 			s.put(c)
 		} else {
@@ -409,8 +370,8 @@ func recipient(to string) (string, error) {
 	return a.Address, nil
 }
 
-// compose renders m as a MIME message to the address to.
-func (s *Sender) compose(m outbox.Rendered, to string) ([]byte, error) {
+// compose builds m as a MIME message to the address to; go-mail writes it out when sending.
+func (s *Sender) compose(m outbox.Rendered, to string) *gomail.Msg {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(s.from)
 	msg.ToMailAddress(&mail.Address{Address: to})
@@ -426,12 +387,7 @@ func (s *Sender) compose(m outbox.Rendered, to string) ([]byte, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
-		return nil, outbox.Permanent(&kilt.Error{Kind: kilt.KindInternal, Code: CodeCompose,
-			Message: "smtp: composing the message failed", Err: err})
-	}
-	return buf.Bytes(), nil
+	return msg
 }
 
 // validLang reports whether lang looks like a language tag (kk, ru, en, kk-KZ); anything

@@ -77,11 +77,11 @@ func TestComposeResistsHeaderInjection(t *testing.T) {
 	m := message()
 	m.Subject = "Сәлем\r\nBcc: victim@example.com\r\n\r\nbody"
 	m.Lang = "kk\r\nBcc: victim@example.com"
-	data, err := s.compose(m, m.To)
-	if err != nil {
+	var data bytes.Buffer
+	if _, err := s.compose(m, m.To).WriteTo(&data); err != nil {
 		t.Fatalf("compose: %v", err)
 	}
-	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	msg, err := netmail.ReadMessage(&data)
 	if err != nil {
 		t.Fatalf("ReadMessage: %v", err)
 	}

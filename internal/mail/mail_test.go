@@ -597,3 +597,29 @@ func BenchmarkSend(b *testing.B) {
 		}
 	})
 }
+
+// TestRefusalTextNotKept: a server's refusal once the recipient is named may echo it in a form
+// no scrubbing recognises (the local part alone, an address it rewrote). The error, which the
+// outbox logs and stores for `kilt outbox list`, keeps the reply's status and enhanced status
+// codes, never its text.
+func TestRefusalTextNotKept(t *testing.T) {
+	const local = "aigerim" // to's local part
+	for _, stage := range []smtptest.Stage{smtptest.AtRcpt, smtptest.AtData} {
+		srv, cfg := start(t, smtptest.StartTLS)
+		s := newSender(t, cfg)
+		srv.RejectReply(stage, 550, "5.1.1", "<"+local+">: no such user here, forwarded as a.k@relay.example.kz", 1)
+		err := s.Send(context.Background(), rendered(to))
+		if err == nil || !outbox.IsPermanent(err) || kilt.ErrorCode(err) != mail.CodeRejected {
+			t.Fatalf("stage %d: Send = %v, want a permanent %s", stage, err, mail.CodeRejected)
+		}
+		msg := err.Error()
+		for _, leak := range []string{local, "relay.example", "no such user"} {
+			if strings.Contains(strings.ToLower(msg), leak) {
+				t.Errorf("stage %d: error %q holds %q from the server's reply", stage, msg, leak)
+			}
+		}
+		if !strings.Contains(msg, "550 5.1.1") {
+			t.Errorf("stage %d: error %q lacks the status and enhanced status code", stage, msg)
+		}
+	}
+}

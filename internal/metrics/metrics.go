@@ -30,6 +30,7 @@ type Metrics struct {
 	flows           *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	latency         *prometheus.HistogramVec
+	retained        *prometheus.CounterVec
 	desk            deskCounters
 }
 
@@ -59,7 +60,10 @@ func New() *Metrics {
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kilt_http_request_duration_seconds",
 		Help: "HTTP request latency by route pattern.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}},
 		[]string{"route"})
-	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits, m.flows, m.requests, m.latency)
+	m.retained = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kilt_retention_deleted_rows_total",
+		Help: "Rows the retention job deleted because they expired, by table."}, []string{"table"})
+	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits, m.flows, m.requests, m.latency,
+		m.retained)
 	m.desk = newDeskCounters(r)
 	for _, f := range []string{"recovery", "registration"} {
 		for _, ch := range []string{"email", "sms"} {
@@ -83,6 +87,18 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// RetentionDeleted counts n rows of table deleted by the retention job.
+func (m *Metrics) RetentionDeleted(table string, n int) {
+	m.retained.WithLabelValues(table).Add(float64(n))
+}
+
+// RetentionTables makes every pruned table's series exist from zero.
+func (m *Metrics) RetentionTables(tables ...string) {
+	for _, t := range tables {
+		m.retained.WithLabelValues(t)
+	}
 }
 
 // LimitHit counts a refusal by the named limit.

@@ -22,6 +22,7 @@ import (
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
 	"kilt/internal/recovery"
+	"kilt/internal/retention"
 	"kilt/internal/session"
 	"kilt/internal/sms"
 	"kilt/internal/sqlstore"
@@ -45,6 +46,9 @@ type App struct {
 	Audit         *sqlstore.Audit
 	// Desk is the service-centre desk (SPEC §10): operators, the console, assisted recovery.
 	Desk *desk.Service
+
+	// Retention deletes expired rows while serving.
+	Retention *retention.Job
 
 	Outbox     *sqlstore.Outbox
 	Dispatcher *outbox.Dispatcher
@@ -143,6 +147,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
+	retained := sqlstore.NewRetention(db)
+	for _, t := range retained.Tables() {
+		a.Metrics.RetentionTables(t.Name)
+	}
+	a.Retention = retention.New(retained, clock, retention.Config{Interval: cfg.RetentionInterval,
+		Ages: map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
+			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
+		log, a.Metrics.RetentionDeleted)
 	a.Desk = newDesk(a, cfg, secret)
 	return a, nil
 }

@@ -155,7 +155,7 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		// of its own (a phone registration's); a request no route matched logs none.
 		route := r2.Pattern
 		if route == "" {
-			route = "(unmatched)"
+			route = "unmatched"
 		}
 		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
@@ -274,6 +274,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Processor.Run(dctx)
 	}()
 	defer func() { <-resolved }()
+	// The retention job stops with the dispatcher: its batch in hand is one short
+	// transaction, rolled back if cancelled, and the next start picks up where it stopped.
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		a.Retention.Run(dctx)
+	}()
+	defer func() { <-pruned }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

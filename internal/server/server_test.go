@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kilt/internal/config"
 	"kilt/internal/outbox"
@@ -182,7 +184,7 @@ func TestAccessLogShowsRouteNotPath(t *testing.T) {
 	const id = "Zr9SecretRegistrationId0000000000000000000"
 	for _, tt := range []struct{ method, path, route string }{
 		{"POST", "/api/v1/registrations/" + id + "/verify", `"route":"POST /api/v1/registrations/{id}/verify"`},
-		{"GET", "/api/v1/registrations/" + id + "/verify", `"route":"(unmatched)"`},
+		{"GET", "/api/v1/registrations/" + id + "/verify", `"route":"unmatched"`},
 		{"GET", "/register/confirm?id=" + id, `"route":"GET /register/confirm"`},
 	} {
 		logBuf.Reset()
@@ -196,6 +198,35 @@ func TestAccessLogShowsRouteNotPath(t *testing.T) {
 		}
 		if strings.Contains(line, id) {
 			t.Errorf("%s %s: the access log shows the registration id:\n%s", tt.method, tt.path, line)
+		}
+	}
+}
+
+// TestRetentionWiredWithItsMetric: kilt serve's retention job prunes the app's database
+// with the configured ages and counts what it deleted per table.
+func TestRetentionWiredWithItsMetric(t *testing.T) {
+	app := devApp(t, io.Discard)
+	ctx := context.Background()
+	now := app.Clock()
+	for i, tat := range []time.Time{now.Add(-time.Minute), now.Add(-time.Hour), now.Add(time.Hour)} {
+		if _, err := app.DB.Exec(ctx, `INSERT INTO rate_limits (name, key, tat) VALUES ('recovery_ip', $1, $2)`,
+			fmt.Sprint("k", i), tat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if app.Config.RetentionInterval != time.Hour {
+		t.Errorf("retention interval: got %v, want the default 1h", app.Config.RetentionInterval)
+	}
+	got, err := app.Retention.RunOnce(ctx)
+	if err != nil || got["rate_limits"] != 2 {
+		t.Fatalf("RunOnce: %v, %v; want 2 rate-limit rows deleted", got, err)
+	}
+	rec := httptest.NewRecorder()
+	app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`kilt_retention_deleted_rows_total{table="rate_limits"} 2`,
+		`kilt_retention_deleted_rows_total{table="sessions"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

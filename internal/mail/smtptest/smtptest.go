@@ -91,7 +91,11 @@ type Server struct {
 	closed   bool
 }
 
-type rejection struct{ code, n int }
+type rejection struct {
+	code, n  int
+	enhanced smtp.EnhancedCode // zero: class.0.0
+	text     string            // "": "Injected failure NNN"
+}
 
 // Start starts a server on 127.0.0.1 (a free port) and registers its Close with t.Cleanup.
 func Start(t testing.TB, opts Options) *Server {
@@ -168,6 +172,18 @@ func (s *Server) Reject(stage Stage, code, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reject[stage] = rejection{code: code, n: n}
+}
+
+// RejectReply is Reject with the whole reply chosen: the enhanced status code (e.g. "5.1.1")
+// and the text, as a server that echoes the recipient or a rewritten address writes it.
+func (s *Server) RejectReply(stage Stage, code int, enhanced, text string, n int) {
+	var e smtp.EnhancedCode
+	if _, err := fmt.Sscanf(enhanced, "%d.%d.%d", &e[0], &e[1], &e[2]); err != nil {
+		panic("smtptest: enhanced status code " + strconv.Quote(enhanced) + " is not N.N.N")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reject[stage] = rejection{code: code, n: n, enhanced: e, text: text}
 }
 
 // SetDown sets whether the server is down. Going down drops every open connection without a
@@ -290,9 +306,14 @@ func (s *Server) injected(stage Stage) error {
 	}
 	r.n--
 	s.reject[stage] = r
-	class := r.code / 100
-	return &smtp.SMTPError{Code: r.code, EnhancedCode: smtp.EnhancedCode{class, 0, 0},
-		Message: "Injected failure " + strconv.Itoa(r.code)}
+	e := &smtp.SMTPError{Code: r.code, EnhancedCode: r.enhanced, Message: r.text}
+	if e.EnhancedCode == (smtp.EnhancedCode{}) {
+		e.EnhancedCode = smtp.EnhancedCode{r.code / 100, 0, 0}
+	}
+	if e.Message == "" {
+		e.Message = "Injected failure " + strconv.Itoa(r.code)
+	}
+	return e
 }
 
 func (s *Server) store(m Message) {
