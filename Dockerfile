@@ -5,7 +5,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=container
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/kilt ./cmd/kilt
+RUN CGO_ENABLED=0 go build -trimpath -tags no_otel -ldflags "-s -w -X main.version=${VERSION}" -o /out/kilt ./cmd/kilt
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/kilt /usr/local/bin/kilt

@@ -8,10 +8,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kilt ./cmd/kilt
+	CGO_ENABLED=0 $(GO) build -trimpath -tags no_otel -ldflags '$(LDFLAGS)' -o bin/kilt ./cmd/kilt
 
 run:
-	$(GO) run ./cmd/kilt serve --dev
+	$(GO) run -tags no_otel ./cmd/kilt serve --dev
 
 # Every test, with the race detector, the PostgreSQL suite on (a missing PostgreSQL fails).
 test: test-deps

@@ -17,7 +17,7 @@ import (
 )
 
 // delivery measures how fast the running server's outbox hands e-mails to an SMTP server
-// (SPEC §7: at least 500 a second, connections reused). The tool writes N e-mails straight
+// (target: at least 500 a second, connections reused; docs/performance.md). The tool writes N e-mails straight
 // into the outbox table (N is --count, 5,000 by default) and its SMTP sink times their
 // arrival; the rate is the messages received over the time from the first to the last.
 // The server's KILT_OUTBOX_WORKERS sets how many it sends at once; --concurrency here only

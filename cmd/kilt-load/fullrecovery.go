@@ -13,7 +13,7 @@ import (
 	"kilt/internal/password"
 )
 
-// fullRecovery is one whole recovery by SMS code through the API, as SPEC §7 times it: ask
+// fullRecovery is one whole recovery by SMS code through the API, as the performance targets time it (docs/performance.md): ask
 // for a code for an account's number (POST /recovery/phone), wait until the tool's SMS sink
 // has the code, verify it (POST /recovery/phone/verify), and set a new password with the
 // reset token (POST /recovery/reset). The operation's latency is all of it; the report also

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
+
+	"kilt/internal/config"
 )
 
 // login is the sign-in scenario: every client signs in again and again with its own
@@ -21,6 +24,13 @@ type login struct {
 }
 
 func (*login) Name() string { return "login" }
+
+// Requirements: every client comes from 127.0.0.1, so the per-IP sign-in limit must be off.
+func (*login) Requirements(sinkAddrs) []requirement {
+	return []requirement{limitOff("KILT_LIMIT_LOGIN_IP",
+		"every client comes from 127.0.0.1: past the limit every sign-in is answered 429",
+		time.Minute, func(c *config.Config) config.Rate { return c.LimitLoginIP })}
+}
 
 func (*login) Summary() string {
 	return "sign in (POST /api/v1/sessions) in a loop, one account per client; needs --database"

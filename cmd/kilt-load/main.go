@@ -1,5 +1,5 @@
-// Command kilt-load is Kilt's load tool: it measures the service the way SPEC §7 states
-// its performance targets, as rates and ratios taken in one run on one machine.
+// Command kilt-load is Kilt's load tool: it measures the service against its performance targets
+// (docs/performance.md), as rates and ratios taken in one run on one machine.
 //
 //	kilt-load [flags] SCENARIO
 //
@@ -8,7 +8,7 @@
 // measured is measured — then concurrent clients repeat its operation until the run's time
 // or count is up. The scenarios:
 //
-//   - login: sign in again and again (SPEC §7: ≥ 90 % of the raw Argon2id rate).
+//   - login: sign in again and again (target: ≥ 90 % of the raw Argon2id rate).
 //   - recovery-email, recovery-phone: ask for recovery, half for identifiers that have an
 //     account and half for ones that have none, timed apart (≥ 5,000 requests/s, p99 ≤ 25 ms,
 //     and the two alike).

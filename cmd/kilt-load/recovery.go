@@ -13,7 +13,7 @@ import (
 // recovery again and again, every other request of the run for an identifier that has an
 // account (a load account, created first) and the others for one that has none, drawn at
 // random each time so that the per-identifier limit never meets the same one twice. The known and
-// unknown requests are timed apart: SPEC §3 wants them indistinguishable, and the report
+// unknown requests are timed apart: they must be indistinguishable (docs/security.md, "No enumeration"), and the report
 // shows whether they are.
 //
 // The request path is measured, not delivery: what the server then sends to the known

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/term"
 
 	"kilt"
-	"kilt/internal/account"
 	"kilt/internal/config"
 	"kilt/internal/sqlstore"
+	"kilt/internal/userimport"
 )
 
 const importUsage = `Usage: kilt user import [flags] FILE
@@ -59,7 +59,7 @@ Flags:
 func userImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user import", flag.ContinueOnError)
 	formatName := fs.String("format", "", "jsonl or csv (default: from FILE's extension)")
-	batch := fs.Int("batch", account.DefaultImportBatch, "rows written per transaction (1 to 100000)")
+	batch := fs.Int("batch", userimport.DefaultBatch, "rows written per transaction (1 to 100000)")
 	dryRun := fs.Bool("dry-run", false, "check every row, against the database too, and write nothing")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), importUsage)
@@ -76,9 +76,9 @@ func userImport(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return usageError{"--batch must be between 1 and 100000"}
 	}
 	name := fs.Arg(0)
-	format, ok := account.ImportFormatOf(name)
+	format, ok := userimport.FormatOf(name)
 	if *formatName != "" {
-		if format, err = account.ParseImportFormat(*formatName); err != nil {
+		if format, err = userimport.ParseFormat(*formatName); err != nil {
 			return usageError{err.Error()}
 		}
 	} else if !ok {
@@ -106,7 +106,7 @@ func userImport(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer app.Close()
-	src, err := account.NewImportReader(in, format, cfg.PhoneRegion, app.Clock())
+	src, err := userimport.NewReader(in, format, cfg.PhoneRegion, app.Clock())
 	if err != nil {
 		if e, ok := kilt.AsError(err); ok && e.Message != "" {
 			return errors.New(e.Message)
@@ -115,7 +115,7 @@ func userImport(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 
 	p := newProgress(stderr, isTerminal(stderr), time.Now, size)
-	st, err := account.Import(ctx, src, sqlstore.NewAccounts(app.DB), account.ImportOptions{
+	st, err := userimport.Run(ctx, src, sqlstore.NewAccounts(app.DB), userimport.Options{
 		BatchSize: *batch, DryRun: *dryRun, Problem: p.problem, Progress: p.update})
 	p.clear()
 	fmt.Fprintln(stdout, summary(st, p.now().Sub(p.start), *dryRun))
@@ -131,7 +131,7 @@ func userImport(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // summary is the last line of an import.
-func summary(st account.ImportStats, elapsed time.Duration, dryRun bool) string {
+func summary(st userimport.Stats, elapsed time.Duration, dryRun bool) string {
 	verb := "imported"
 	if dryRun {
 		verb = "dry run, nothing written: would import"
@@ -181,7 +181,7 @@ func newProgress(w io.Writer, tty bool, now func() time.Time, size int64) *progr
 }
 
 // update is given the counts after each batch.
-func (p *progress) update(st account.ImportStats) {
+func (p *progress) update(st userimport.Stats) {
 	now := p.now()
 	if p.tty {
 		if now.Sub(p.last) < redrawEvery && p.drawn {
@@ -201,7 +201,7 @@ func (p *progress) update(st account.ImportStats) {
 // problem prints one reported row.
 func (p *progress) problem(err error) {
 	p.clear()
-	fmt.Fprintln(p.w, account.DescribeImportProblem(err))
+	fmt.Fprintln(p.w, userimport.DescribeProblem(err))
 }
 
 // clear removes the bar, if one is drawn, so that the next line starts clean.
@@ -213,7 +213,7 @@ func (p *progress) clear() {
 }
 
 // bar is the terminal line: "[#####.......]  42%  42000/~100000 rows  15000 rows/s  ETA 4s".
-func (p *progress) bar(st account.ImportStats, now time.Time) string {
+func (p *progress) bar(st userimport.Stats, now time.Time) string {
 	elapsed := now.Sub(p.start)
 	var b strings.Builder
 	if share, ok := p.share(st); ok {
@@ -231,7 +231,7 @@ func (p *progress) bar(st account.ImportStats, now time.Time) string {
 }
 
 // line is the plain progress line.
-func (p *progress) line(st account.ImportStats, now time.Time) string {
+func (p *progress) line(st userimport.Stats, now time.Time) string {
 	elapsed := now.Sub(p.start)
 	var b strings.Builder
 	fmt.Fprintf(&b, "import: %d rows", st.Rows)
@@ -247,7 +247,7 @@ func (p *progress) line(st account.ImportStats, now time.Time) string {
 }
 
 // share is the part of the file read, when its size is known.
-func (p *progress) share(st account.ImportStats) (float64, bool) {
+func (p *progress) share(st userimport.Stats) (float64, bool) {
 	if p.size <= 0 || st.Bytes <= 0 {
 		return 0, false
 	}
@@ -255,7 +255,7 @@ func (p *progress) share(st account.ImportStats) (float64, bool) {
 }
 
 // eta is the time left at the rate so far, when the file's size is known.
-func (p *progress) eta(st account.ImportStats, elapsed time.Duration) (time.Duration, bool) {
+func (p *progress) eta(st userimport.Stats, elapsed time.Duration) (time.Duration, bool) {
 	share, ok := p.share(st)
 	if !ok || elapsed <= 0 {
 		return 0, false

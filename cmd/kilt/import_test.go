@@ -23,6 +23,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/kilttest"
 	"kilt/internal/sqlstore"
+	"kilt/internal/userimport"
 )
 
 // quickExit keeps a child built with -race from sleeping a second before it exits (the race
@@ -369,10 +370,10 @@ func TestProgressPlain(t *testing.T) {
 	p := newProgress(&buf, false, clock.now, 1000000)
 	for rows := 1000; rows <= 25000; rows += 1000 {
 		clock.t = clock.t.Add(100 * time.Millisecond)
-		p.update(account.ImportStats{Rows: rows, Imported: rows - 1, Invalid: 1, Bytes: int64(rows) * 20})
+		p.update(userimport.Stats{Rows: rows, Imported: rows - 1, Invalid: 1, Bytes: int64(rows) * 20})
 	}
 	clock.t = clock.t.Add(6 * time.Second) // slow now: a line after 5 s even without 10,000 rows
-	p.update(account.ImportStats{Rows: 26000, Imported: 25999, Invalid: 1, Bytes: 520000})
+	p.update(userimport.Stats{Rows: 26000, Imported: 25999, Invalid: 1, Bytes: 520000})
 	want := "import: 10000 rows (20% of the file), 9999 imported, 0 existing, 1 invalid, 10000 rows/s, ETA 4s\n" +
 		"import: 20000 rows (40% of the file), 19999 imported, 0 existing, 1 invalid, 10000 rows/s, ETA 3s\n" +
 		"import: 26000 rows (52% of the file), 25999 imported, 0 existing, 1 invalid, 3059 rows/s, ETA 8s\n"
@@ -386,13 +387,13 @@ func TestProgressTerminal(t *testing.T) {
 	var buf bytes.Buffer
 	p := newProgress(&buf, true, clock.now, 100000)
 	clock.t = clock.t.Add(time.Second)
-	p.update(account.ImportStats{Rows: 1000, Imported: 1000, Bytes: 25000})
+	p.update(userimport.Stats{Rows: 1000, Imported: 1000, Bytes: 25000})
 	clock.t = clock.t.Add(50 * time.Millisecond) // too soon to redraw
-	p.update(account.ImportStats{Rows: 2000, Imported: 2000, Bytes: 50000})
+	p.update(userimport.Stats{Rows: 2000, Imported: 2000, Bytes: 50000})
 	p.problem(kilt.Errorf(kilt.KindInvalid, account.CodeInvalidEmail, "not a valid e-mail address").
 		WithDetails("line", 2001).WithDetails("field", "email"))
 	clock.t = clock.t.Add(time.Second)
-	p.update(account.ImportStats{Rows: 3000, Imported: 2999, Invalid: 1, Bytes: 75000})
+	p.update(userimport.Stats{Rows: 3000, Imported: 2999, Invalid: 1, Bytes: 75000})
 	p.clear()
 	want := "\r[######..................]  25%  1000/~4000 rows  1000 rows/s  ETA 3s\x1b[K" +
 		"\r\x1b[K" + "line 2001, email: not a valid e-mail address (invalid_email)\n" +
@@ -404,7 +405,7 @@ func TestProgressTerminal(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	st := account.ImportStats{Rows: 100000, Imported: 99990, Existing: 5, Invalid: 5}
+	st := userimport.Stats{Rows: 100000, Imported: 99990, Existing: 5, Invalid: 5}
 	got := summary(st, 4*time.Second, false)
 	if want := "imported 99990, existing 5, invalid 5; 100000 rows in 4s (25000 rows/s)"; got != want {
 		t.Errorf("got %q, want %q", got, want)

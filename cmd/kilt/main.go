@@ -49,6 +49,12 @@ Usage:
   kilt outbox list [--status S] [--limit N]
                                    list messages, newest first (never their secrets)
   kilt outbox retry ID             send an abandoned or blocked message again
+  kilt client add --name NAME --redirect-uri URI [--redirect-uri URI …] [--public] [--first-party]
+                  [--post-logout-redirect-uri URI] [--backchannel-logout-uri URI] [--scope S …]
+                                   register an application that signs citizens in (OpenID Connect)
+  kilt client list | show ID | remove ID | rotate-secret ID
+  kilt keys rotate [--alg RS256|ES256]
+                                   a new token signing key (the old one stays published a while)
   kilt config check [flags]        validate and print the configuration, secrets masked
   kilt version                     print the version
 
@@ -76,6 +82,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = user(ctx, rest, stdin, stdout, stderr)
 	case "outbox":
 		err = outboxCmd(ctx, rest, stdout, stderr)
+	case "client":
+		err = clientCmd(ctx, rest, stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, rest, stdout, stderr)
 	case "operator":
 		err = operatorCmd(ctx, rest, stdout, stderr)
 	case "config":
@@ -257,15 +267,14 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			printEvents(stdout, events)
 			return nil
 		}
-		if err := app.Accounts.SetLocked(ctx, a.ID, sub == "lock"); err != nil {
+		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
 		}
-		typ := audit.AccountUnlocked
 		if sub == "lock" {
-			typ = audit.AccountLocked
-		}
-		if err := app.Accounts.Record(ctx, audit.Event{Type: typ, AccountID: a.ID, Detail: "by an operator (kilt user " + sub + ")"}); err != nil {
-			return err
+			// Its applications' tokens end too (they are also refused while it is locked).
+			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil

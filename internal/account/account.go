@@ -1,13 +1,7 @@
 // Package account holds the people Kilt knows: their identifiers (an e-mail address and/or a
 // mobile number, each with a verified flag), their password, whether an operator has locked
-// them, and the services that create accounts, sign people in and change passwords.
-//
-// Sign-in answers the same, in the same time, whether the identifier is unknown or the
-// password is wrong: the unknown path does the same database work and a dummy hash of the
-// same cost. Repeated failures slow an identifier down progressively; the slow-down is keyed
-// by account when the identifier is known and by a keyed hash of the identifier when it is
-// not, so a slowed-down answer says nothing about whether an account exists. It never blocks
-// recovery, which has its own limits.
+// them, and the services that create accounts and change passwords. Signing in is package
+// session's.
 //
 // Operators bring existing users in with Import (kilt user import): the file formats, the
 // checks made on every row and the rules that make an import idempotent are described in
@@ -101,10 +95,6 @@ type Store interface {
 	// ChangePassword applies c atomically: new hash, history entry added and trimmed to
 	// c.HistorySize, every session of the account but c.KeepSessionID deleted.
 	ChangePassword(ctx context.Context, c PasswordChange) error
-	// UpgradePasswordHash replaces the hash only if it is still oldHash (a concurrent change
-	// of password wins over an upgrade).
-	UpgradePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) error
-	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
 
 	// UpdateLoginThrottle runs fn on the throttle state of key (zero if none) while holding
 	// a lock on it, and stores what fn left there unless fn returns an error, which it then

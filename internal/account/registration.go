@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"strconv"
 	"time"
 
 	"kilt"
@@ -119,7 +118,7 @@ func NewRegistrations(store RegistrationStore, accts *Service, clock kilt.Clock,
 	}
 	return &Registrations{store: store, hasher: accts.hasher, policy: accts.policy, clock: clock, cfg: cfg,
 		accts: accts, check: check, wake: wake,
-		codeKey: kilt.DeriveKey(cfg.Secret, "registration-code"), keys: kilt.DeriveKey(cfg.Secret, "rate-limit"),
+		codeKey: kilt.DeriveKey(cfg.Secret, "registration-code"), keys: ratelimit.IdentifierKey(cfg.Secret),
 		pepper: accts.pepper}
 }
 
@@ -194,8 +193,7 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		}
 		r.TokenHash, r.ExpiresAt = tokenHash, now.Add(g.cfg.LinkLifetime)
 		fresh.Kind = outbox.RegistrationLink
-		fresh.Params = map[string]string{"minutes": strconv.Itoa(int(g.cfg.LinkLifetime / time.Minute))}
-		fresh.Secret = map[string]string{"link": g.cfg.ConfirmURL + "?token=" + token}
+		fresh.SetPayload(outbox.LinkPayload{Link: g.cfg.ConfirmURL + "?token=" + token, Lifetime: g.cfg.LinkLifetime})
 	} else {
 		code, err := kilt.NewCode()
 		if err != nil {
@@ -203,11 +201,10 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		}
 		r.CodeMAC, r.ExpiresAt = kilt.CodeMAC(g.codeKey, r.ID, code), now.Add(g.cfg.CodeLifetime)
 		fresh.Kind = outbox.RegistrationCode
-		fresh.Params = map[string]string{"minutes": strconv.Itoa(int(g.cfg.CodeLifetime / time.Minute))}
-		fresh.Secret = map[string]string{"code": code}
+		fresh.SetPayload(outbox.CodePayload{Code: code, Lifetime: g.cfg.CodeLifetime})
 	}
-	dup := outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: c.Lang, To: r.Identifier,
-		Params: map[string]string{"recovery_url": g.cfg.RecoveryURL}, CreatedAt: now}
+	dup := outbox.Message{Channel: r.Channel, Kind: outbox.AlreadyRegistered, Lang: c.Lang, To: r.Identifier, CreatedAt: now}
+	dup.SetPayload(outbox.AlreadyRegisteredPayload{RecoveryURL: g.cfg.RecoveryURL})
 	ev := audit.Event{Type: audit.RegistrationRequested, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: string(r.Channel)}
 	if err := g.store.Register(ctx, r, fresh, dup, ev); err != nil {
 		return "", "", err

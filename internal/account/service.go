@@ -2,10 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -18,12 +14,10 @@ import (
 
 // Error codes of the account services.
 const (
-	CodeInvalidCredentials = "invalid_credentials"
-	CodeLoginThrottled     = "login_throttled"
-	CodeAccountLocked      = "account_locked"
-	CodeIdentifierTaken    = "identifier_taken"
-	CodeWrongPassword      = "current_password_incorrect"
-	CodePasswordRequired   = "password_required"
+	CodeLoginThrottled   = "login_throttled"
+	CodeIdentifierTaken  = "identifier_taken"
+	CodeWrongPassword    = "current_password_incorrect"
+	CodePasswordRequired = "password_required"
 )
 
 // ThrottleConfig says how sign-in failures slow a key down: the first Free failures cost
@@ -75,7 +69,6 @@ type Service struct {
 	clock  kilt.Clock
 	cfg    Config
 	pepper []byte // keys password-history skeleton hashes
-	idKey  []byte // keys the throttle key of unknown identifiers
 }
 
 // NewService returns a Service. Sign-ins are recorded in trail.
@@ -89,7 +82,6 @@ func NewService(store Store, trail audit.Store, hasher *password.Hasher, policy 
 	return &Service{
 		store: store, audit: trail, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
 		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
-		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"),
 	}
 }
 
@@ -165,105 +157,9 @@ func (s *Service) ByID(ctx context.Context, id int64) (*Account, error) {
 	return s.store.AccountByID(ctx, id)
 }
 
-// SetLocked locks or unlocks an account (an operator's action). A locked account cannot
-// sign in; its sessions are not touched here.
-func (s *Service) SetLocked(ctx context.Context, id int64, locked bool) error {
-	return s.store.SetLocked(ctx, id, locked, s.clock())
-}
-
-// Login checks an identifier and password. It answers an unknown identifier and a wrong
-// password alike (401 invalid_credentials) after the same work; an identifier slowed down by
-// failures gets 429 login_throttled with the seconds to wait, known or not; a locked account
-// with the right password gets 403 account_locked. A hash below the configured cost is
-// upgraded on success.
-func (s *Service) Login(ctx context.Context, rawIdentifier, pw string, c Client) (*Account, error) {
-	id, err := s.ParseIdentifier(rawIdentifier)
-	if err != nil {
-		return nil, err
-	}
-	if pw == "" {
-		return nil, kilt.E(kilt.KindInvalid, CodePasswordRequired)
-	}
-	// No valid password is longer than the policy allows: refuse before any hashing so a
-	// huge password cannot buy expensive work.
-	if utf8.RuneCountInString(pw) > s.policy.MaxLength {
-		return nil, kilt.E(kilt.KindRule, string(password.TooLong)).
-			WithDetails("violations", []string{string(password.TooLong)})
-	}
-	a, err := s.Lookup(ctx, id)
-	if err != nil && !errors.Is(err, kilt.ErrNotFound) {
-		return nil, err
-	}
-	key := s.throttleKey(a, id)
-	if err := s.countAttempt(ctx, key); err != nil {
-		return nil, err
-	}
-	ev := audit.Event{Type: audit.LoginFailed, IP: c.IP, UserAgent: c.UserAgent, At: s.clock()}
-	if a == nil {
-		// Same cost as a real verification, so timing does not tell the identifier is unknown;
-		// and under overload the same 503 a real verification would get.
-		if err := s.hasher.DummyVerify(ctx, pw); err != nil {
-			return nil, s.uncount(ctx, key, err)
-		}
-		ev.Detail = "unknown " + id.Mask()
-		return nil, s.failed(ctx, ev)
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, pw, a.PasswordHash)
-	if err != nil {
-		return nil, s.uncount(ctx, key, err)
-	}
-	if !ok {
-		ev.AccountID, ev.Detail = a.ID, "wrong password"
-		return nil, s.failed(ctx, ev)
-	}
-	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
-		return nil, err
-	}
-	if a.Locked {
-		return nil, kilt.E(kilt.KindForbidden, CodeAccountLocked)
-	}
-	if rehash {
-		s.upgradeHash(ctx, a, pw)
-	}
-	ev.Type, ev.AccountID = audit.LoginSucceeded, a.ID
-	if err := s.audit.Record(ctx, ev); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// failed records a failed sign-in and returns the answer for it: the same whether the
-// identifier was unknown or the password wrong, after the same work.
-func (s *Service) failed(ctx context.Context, ev audit.Event) error {
-	if err := s.audit.Record(ctx, ev); err != nil {
-		return err
-	}
-	return kilt.E(kilt.KindUnauthorized, CodeInvalidCredentials)
-}
-
 // Recent returns the account's newest n audit events, newest first.
 func (s *Service) Recent(ctx context.Context, accountID int64, n int) ([]audit.Event, error) {
 	return s.audit.Recent(ctx, accountID, n)
-}
-
-// Record adds an event to the audit trail (sign-outs, operators' actions).
-func (s *Service) Record(ctx context.Context, e audit.Event) error {
-	if e.At.IsZero() {
-		e.At = s.clock()
-	}
-	return s.audit.Record(ctx, e)
-}
-
-// upgradeHash re-hashes pw at the configured cost. A failure here must not fail the sign-in:
-// the old hash still verifies, and the next sign-in tries again.
-func (s *Service) upgradeHash(ctx context.Context, a *Account, pw string) {
-	h, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return
-	}
-	if err := s.store.UpgradePasswordHash(ctx, a.ID, a.PasswordHash, h, s.clock()); err == nil {
-		a.PasswordHash = h
-	}
 }
 
 // countAttempt counts a sign-in attempt before the password is checked — so a burst of
@@ -295,15 +191,10 @@ func (s *Service) uncount(ctx context.Context, key string, err error) error {
 	return err
 }
 
-// throttleKey is the account when the identifier names one, else a keyed hash of the
-// identifier (so the table never holds identifiers people merely typed).
-func (s *Service) throttleKey(a *Account, id Identifier) string {
-	if a != nil {
-		return "a:" + strconv.FormatInt(a.ID, 10)
-	}
-	m := hmac.New(sha256.New, s.idKey)
-	m.Write([]byte(id.Key()))
-	return "i:" + hex.EncodeToString(m.Sum(nil)[:16])
+// throttleKey is the slow-down key of a signed-in account's password checks (change of
+// password). Sign-in has its own keys (package session).
+func (s *Service) throttleKey(a *Account, _ Identifier) string {
+	return "a:" + strconv.FormatInt(a.ID, 10)
 }
 
 // ChangePassword changes the password of a signed-in account after checking the current
@@ -380,15 +271,17 @@ func (s *Service) notices(a *Account, lang string, now time.Time) []outbox.Messa
 	if lang == "" {
 		lang = a.Lang
 	}
-	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}
+	notice := func(ch outbox.Channel, to string) outbox.Message {
+		m := outbox.Message{Channel: ch, Kind: outbox.PasswordChanged, Lang: lang, To: to, AccountID: a.ID, CreatedAt: now}
+		m.SetPayload(outbox.PasswordChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL})
+		return m
+	}
 	var out []outbox.Message
 	if a.Email != "" && a.EmailVerified {
-		out = append(out, outbox.Message{Channel: outbox.Email, Kind: outbox.PasswordChanged, Lang: lang, To: a.Email,
-			AccountID: a.ID, Params: params, CreatedAt: now})
+		out = append(out, notice(outbox.Email, a.Email))
 	}
 	if a.Phone != "" && a.PhoneVerified {
-		out = append(out, outbox.Message{Channel: outbox.SMS, Kind: outbox.PasswordChanged, Lang: lang, To: a.Phone,
-			AccountID: a.ID, Params: params, CreatedAt: now})
+		out = append(out, notice(outbox.SMS, a.Phone))
 	}
 	return out
 }

@@ -14,7 +14,3 @@ func (s *Service) CountAttempt(ctx context.Context, key string) error {
 func (s *Service) ClearAttempts(ctx context.Context, key string) error {
 	return s.store.ClearLoginThrottle(ctx, key)
 }
-
-// IdentifierKey is a keyed hash of an identifier that names no account, for slow-down keys
-// that must not hold identifiers people merely typed.
-func (s *Service) IdentifierKey(id Identifier) string { return s.throttleKey(nil, id) }

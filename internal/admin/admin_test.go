@@ -20,6 +20,7 @@ import (
 	"kilt/internal/desk"
 	"kilt/internal/kilttest"
 	"kilt/internal/outbox"
+	"kilt/internal/session"
 )
 
 const goodPassword = "Tulpar-Sunkar-77"
@@ -206,7 +207,7 @@ func TestConsoleNeedsTOTP(t *testing.T) {
 	}
 	// An account that is no operator is refused like a wrong password.
 	addAccount(t, c.Env, "citizen@mail.kz", "")
-	if r := c.call(t, "POST", "/admin/api/v1/sessions", "", signIn("citizen@mail.kz", "123456")); r.Status != http.StatusUnauthorized || r.code() != account.CodeInvalidCredentials {
+	if r := c.call(t, "POST", "/admin/api/v1/sessions", "", signIn("citizen@mail.kz", "123456")); r.Status != http.StatusUnauthorized || r.code() != session.CodeInvalidCredentials {
 		t.Errorf("not an operator: %d %s, want 401 invalid_credentials", r.Status, r.Body)
 	}
 	r = c.call(t, "POST", "/admin/api/v1/sessions", "", signIn(op.Email, c.code(t, op)))
@@ -278,7 +279,7 @@ func TestWrongTOTPSlowsDown(t *testing.T) {
 		}
 	}
 	r := c.call(t, "POST", "/admin/api/v1/sessions", "", signIn(op.Email, right))
-	if r.Status != http.StatusTooManyRequests || r.code() != account.CodeLoginThrottled || r.Header.Get("Retry-After") == "" {
+	if r.Status != http.StatusTooManyRequests || r.code() != session.CodeLoginThrottled || r.Header.Get("Retry-After") == "" {
 		t.Errorf("after five wrong codes: %d %s, want 429 login_throttled", r.Status, r.Body)
 	}
 }

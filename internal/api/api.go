@@ -8,17 +8,13 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
 	"kilt"
 	"kilt/internal/account"
-	"kilt/internal/audit"
 	"kilt/internal/desk"
 	"kilt/internal/httpx"
-	"kilt/internal/i18n"
 	"kilt/internal/password"
 	"kilt/internal/recovery"
 	"kilt/internal/session"
@@ -41,6 +37,7 @@ type API struct {
 	registrations *account.Registrations
 	desk          *desk.Service // nil: POST /recovery/desk answers 404
 	cfg           Config
+	errors        *httpx.Renderer
 }
 
 // New returns the API.
@@ -48,7 +45,8 @@ func New(accounts *account.Service, sessions *session.Service, rec *recovery.Ser
 	if cfg.DefaultLang == "" {
 		cfg.DefaultLang = "kk"
 	}
-	return &API{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg}
+	return &API{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg,
+		errors: &httpx.Renderer{DefaultLang: cfg.DefaultLang, Policy: accounts.Policy()}}
 }
 
 // handlerFunc is an API handler: it writes a success response itself, or returns an error
@@ -65,76 +63,19 @@ func (a *API) handle(fn handlerFunc) http.Handler {
 	})
 }
 
-// errorBody is the JSON shape of every error.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
-}
-
-// violation is one broken password rule in details.violations.
-type violation struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// renderError writes err as the JSON error of its kind. Unexpected errors are logged once
-// with the request id and shown generically.
+// renderError writes err as the JSON error of its kind (httpx.Renderer). Unexpected errors
+// are logged once with the request id and shown generically.
 func (a *API) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	a.renderErrorStatus(w, r, httpx.Status(err), err)
-}
-
-// renderErrorStatus is renderError with the status chosen by the caller.
-func (a *API) renderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
-	lang := a.lang(r)
-	e, ok := kilt.AsError(err)
-	if !ok || e.Kind == kilt.KindInternal {
-		httpx.InfoFrom(r.Context()).Logger.Error("request failed", "err", err)
-		e = kilt.E(kilt.KindInternal, kilt.CodeInternal)
-		status = http.StatusInternalServerError
-	}
-	httpx.SetRetryAfter(w, e)
-	body := errorBody{Error: errorDetail{Code: e.Code, Message: a.message(lang, e.Code)}}
-	if len(e.Details) > 0 {
-		body.Error.Details = make(map[string]any, len(e.Details))
-		for k, v := range e.Details {
-			if codes, ok := v.([]string); ok && k == "violations" {
-				vs := make([]violation, len(codes))
-				for i, c := range codes {
-					vs[i] = violation{Code: c, Message: a.message(lang, c)}
-				}
-				v = vs
-			}
-			body.Error.Details[k] = v
-		}
-	}
-	writeJSON(w, status, body)
+	a.errors.Error(w, r, err)
 }
 
 // message is the catalog text of code, with the policy's numbers filled in.
-func (a *API) message(lang, code string) string {
-	p := a.accounts.Policy()
-	return i18n.T(lang, code, "min", p.MinLength, "max", p.MaxLength, "history", p.HistorySize)
-}
+func (a *API) message(lang, code string) string { return a.errors.Message(lang, code) }
 
 // lang is the request's language: ?lang=, then the language cookie, then Accept-Language.
-func (a *API) lang(r *http.Request) string {
-	explicit := []string{r.URL.Query().Get("lang")}
-	if c, err := r.Cookie("lang"); err == nil {
-		explicit = append(explicit, c.Value)
-	}
-	return i18n.Negotiate(explicit, r.Header.Get("Accept-Language"), a.cfg.DefaultLang)
-}
+func (a *API) lang(r *http.Request) string { return a.errors.Lang(r) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }
 
 // NotFound renders the API's 404 for unknown /api paths.
 func (a *API) NotFound() http.Handler {
@@ -148,7 +89,7 @@ func (a *API) NotFound() http.Handler {
 // refusals, unknown paths and methods).
 func (a *API) RenderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	a.renderErrorStatus(w, r, status, err)
+	a.errors.ErrorStatus(w, r, status, err)
 }
 
 // token returns the session token of the request: the bearer token, else the cookie.
@@ -165,24 +106,10 @@ func (a *API) token(r *http.Request) string {
 	return ""
 }
 
-// current returns the request's live session and its account, or 401.
+// current returns the request's live session and its account (session.Service.Current):
+// 401 when there is none, 403 account_locked when the account is locked.
 func (a *API) current(r *http.Request) (*session.Session, *account.Account, error) {
-	sess, err := a.sessions.Authenticate(r.Context(), a.token(r))
-	if err != nil {
-		return nil, nil, err
-	}
-	acct, err := a.accounts.ByID(r.Context(), sess.AccountID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return nil, nil, kilt.E(kilt.KindUnauthorized, session.CodeUnauthorized)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if acct.Locked {
-		// An operator's lock takes effect on sessions already open, too.
-		return nil, nil, kilt.E(kilt.KindForbidden, account.CodeAccountLocked)
-	}
-	return sess, acct, nil
+	return a.sessions.Current(r.Context(), a.token(r))
 }
 
 // policyJSON is the password policy as GET /password-policy shows it: the rules each with
@@ -213,11 +140,12 @@ func (a *API) passwordPolicy(w http.ResponseWriter, r *http.Request) error {
 // client describes the request's client for the services: its IP (as the middleware
 // found it), user agent and language.
 func (a *API) client(r *http.Request) account.Client {
-	return account.Client{IP: httpx.InfoFrom(r.Context()).ClientIP, UserAgent: r.UserAgent(), Lang: a.lang(r)}
+	c := a.errors.Client(r)
+	return account.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
 }
 
-// record adds an event about the account to the audit trail, with the request's client.
-func (a *API) record(r *http.Request, typ string, accountID int64, detail string) error {
+// sessionClient describes the request's client for the session service.
+func (a *API) sessionClient(r *http.Request) session.Client {
 	c := a.client(r)
-	return a.accounts.Record(r.Context(), audit.Event{Type: typ, AccountID: accountID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail})
+	return session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
 }

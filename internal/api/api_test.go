@@ -287,7 +287,7 @@ func TestLockedAccount(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
 		a := addAccount(t, e, "a@example.kz", "", goodPassword)
 		s := mustLogin(t, e, "a@example.kz", goodPassword)
-		if err := e.App.Accounts.SetLocked(context.Background(), a.ID, true); err != nil {
+		if err := e.App.Sessions.SetLocked(context.Background(), a.ID, true, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if r, _ := login(t, e, "a@example.kz", goodPassword); r.Status != 403 || r.ErrorCode() != "account_locked" {
@@ -296,7 +296,7 @@ func TestLockedAccount(t *testing.T) {
 		if r := e.Do(t, "GET", "/api/v1/sessions/current", nil, bearer(s.Token)...); r.Status != 403 {
 			t.Errorf("locked account's session: got %d, want 403", r.Status)
 		}
-		if err := e.App.Accounts.SetLocked(context.Background(), a.ID, false); err != nil {
+		if err := e.App.Sessions.SetLocked(context.Background(), a.ID, false, "test"); err != nil {
 			t.Fatal(err)
 		}
 		mustLogin(t, e, "a@example.kz", goodPassword)
@@ -370,7 +370,7 @@ func TestHashingPoolBoundsConcurrentSignIns(t *testing.T) {
 		{"long wait serves all", "50s", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := kilttest.Start(t, "sqlite", map[string]string{"KILT_HASH_WORKERS": "2", "KILT_HASH_WAIT": tt.wait})
+			e := kilttest.Start(t, "sqlite", map[string]string{"KILT_HASH_WORKERS": "2", "KILT_HASH_WAIT": tt.wait, "KILT_LIMIT_LOGIN_IP": "0/1m"})
 			const accounts = 50
 			for i := range accounts {
 				addAccount(t, e, fmt.Sprintf("a%d@example.kz", i), "", goodPassword)

@@ -90,7 +90,7 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 	}
 	if len(paths) < 10 {
-		f.Fatalf("got %d POST routes, want the 10 of SPEC §5 at least: %v", len(paths), paths)
+		f.Fatalf("got %d POST routes, want the 10 of README's JSON API at least: %v", len(paths), paths)
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -40,7 +40,7 @@ func OpenAPI() []byte { return bytes.Clone(openAPIDocument) }
 func (a *API) jsonOnly(fn handlerFunc, also ...string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !accepts(r.Header.Values("Accept"), append([]string{"application/json"}, also...)) {
-			a.renderErrorStatus(w, r, http.StatusNotAcceptable, kilt.E(kilt.KindInvalid, CodeNotAcceptable))
+			a.errors.ErrorStatus(w, r, http.StatusNotAcceptable, kilt.E(kilt.KindInvalid, CodeNotAcceptable))
 			return nil
 		}
 		return fn(w, r)

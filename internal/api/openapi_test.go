@@ -857,7 +857,7 @@ func docSessions(t *testing.T, e *docEnv) {
 
 	b := addAccount(t, e.Env, "b@example.kz", "", goodPassword)
 	locked := docLogin(t, e, http.StatusCreated, "b@example.kz", goodPassword)
-	if err := e.App.Accounts.SetLocked(context.Background(), b.ID, true); err != nil {
+	if err := e.App.Sessions.SetLocked(context.Background(), b.ID, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	docLogin(t, e, http.StatusForbidden, "b@example.kz", goodPassword)
@@ -873,7 +873,7 @@ func docSessions(t *testing.T, e *docEnv) {
 func docPassword(t *testing.T, e *docEnv) {
 	b := addAccount(t, e.Env, "b@example.kz", "", goodPassword)
 	locked := docLogin(t, e, http.StatusCreated, "b@example.kz", goodPassword)
-	if err := e.App.Accounts.SetLocked(context.Background(), b.ID, true); err != nil {
+	if err := e.App.Sessions.SetLocked(context.Background(), b.ID, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	change := func(want int, tok, current, pw, confirm string) *kilttest.Response {

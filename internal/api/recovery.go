@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"kilt/internal/httpx"
 	"kilt/internal/recovery"
@@ -48,10 +47,8 @@ type flowResponse struct {
 
 func (a *API) flowResponse(lang string, f recovery.FlowInfo) flowResponse {
 	return flowResponse{FlowID: f.ID, Message: a.message(lang, msgPhoneSent),
-		ResendAfter: seconds(f.ResendAfter), ExpiresIn: seconds(f.ExpiresIn)}
+		ResendAfter: httpx.Seconds(f.ResendAfter), ExpiresIn: httpx.Seconds(f.ExpiresIn)}
 }
-
-func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // recoveryPhone serves POST /recovery/phone.
 func (a *API) recoveryPhone(w http.ResponseWriter, r *http.Request) error {

@@ -2,11 +2,9 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"kilt/internal/account"
-	"kilt/internal/audit"
 	"kilt/internal/httpx"
 	"kilt/internal/session"
 )
@@ -49,30 +47,19 @@ type loginResponse struct {
 	Token   string      `json:"token"`
 }
 
-// createSession serves POST /sessions: sign in. A session the client already had is ended
-// and a new token issued (a session is renewed at every sign-in, so a token planted before
-// sign-in is worth nothing after it).
+// createSession serves POST /sessions: sign in. The session the client already had ends
+// and a new token is issued (session.Service.SignIn).
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	acct, err := a.accounts.Login(r.Context(), req.Identifier, req.Password, a.client(r))
+	in, err := a.sessions.SignIn(r.Context(), req.Identifier, req.Password, a.token(r), a.sessionClient(r))
 	if err != nil {
 		return err
 	}
-	if old, err := a.sessions.Authenticate(r.Context(), a.token(r)); err == nil {
-		if err := a.sessions.Revoke(r.Context(), old.ID); err != nil {
-			return err
-		}
-	}
-	info := httpx.InfoFrom(r.Context())
-	sess, token, err := a.sessions.Create(r.Context(), acct.ID, info.ClientIP, r.UserAgent())
-	if err != nil {
-		return err
-	}
-	a.setCookie(w, token)
-	writeJSON(w, http.StatusCreated, loginResponse{Session: a.newSessionJSON(sess), Account: newAccountJSON(acct), Token: token})
+	a.setCookie(w, in.Token)
+	writeJSON(w, http.StatusCreated, loginResponse{Session: a.newSessionJSON(in.Session), Account: newAccountJSON(in.Account), Token: in.Token})
 	return nil
 }
 
@@ -93,14 +80,7 @@ func (a *API) currentSession(w http.ResponseWriter, r *http.Request) error {
 
 // deleteCurrentSession serves DELETE /sessions/current: sign out.
 func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := a.sessions.Authenticate(r.Context(), a.token(r))
-	if err != nil {
-		return err
-	}
-	if err := a.sessions.Revoke(r.Context(), sess.ID); err != nil {
-		return err
-	}
-	if err := a.record(r, audit.SessionRevoked, sess.AccountID, ""); err != nil {
+	if err := a.sessions.SignOut(r.Context(), a.token(r), a.sessionClient(r)); err != nil {
 		return err
 	}
 	a.clearCookie(w)
@@ -110,15 +90,7 @@ func (a *API) deleteCurrentSession(w http.ResponseWriter, r *http.Request) error
 
 // deleteAllSessions serves DELETE /sessions: sign out everywhere.
 func (a *API) deleteAllSessions(w http.ResponseWriter, r *http.Request) error {
-	sess, err := a.sessions.Authenticate(r.Context(), a.token(r))
-	if err != nil {
-		return err
-	}
-	n, err := a.sessions.RevokeAll(r.Context(), sess.AccountID)
-	if err != nil {
-		return err
-	}
-	if err := a.record(r, audit.SessionsRevokedAll, sess.AccountID, strconv.FormatInt(n, 10)+" sessions"); err != nil {
+	if _, err := a.sessions.SignOutAll(r.Context(), a.token(r), a.sessionClient(r)); err != nil {
 		return err
 	}
 	a.clearCookie(w)

@@ -76,7 +76,7 @@ type Config struct {
 	// SMSRecoveryReserve is the percentage of the daily budget registration SMS may not spend.
 	SMSRecoveryReserve int
 
-	// Recovery lifetimes and limits (SPEC §3).
+	// Recovery lifetimes and limits (docs/security.md).
 	LinkLifetime         time.Duration
 	CodeLifetime         time.Duration
 	LimitRecoveryIP      Rate
@@ -87,6 +87,7 @@ type Config struct {
 	LimitRegistrationIP  Rate
 	LimitRegistrationID  Rate
 	LimitSMSNumberRange  Rate
+	LimitLoginIP         Rate
 	LimitOperatorLookup  Rate
 
 	// Retention: how often expired rows are deleted (0: never) and how long past its time
@@ -295,6 +296,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitSMSNumberDay, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IP", Default: "20/1h", Usage: "registrations per client IP",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationIP, v) }},
+	{Env: "KILT_LIMIT_LOGIN_IP", Default: "30/1m", Usage: "sign-in attempts per client IP, checked before any password is hashed",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitLoginIP, v) }},
 	{Env: "KILT_LIMIT_REGISTRATION_IDENTIFIER", Default: "5/1h", Usage: "registrations per e-mail or number, taken or free",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitRegistrationID, v) }},
 	{Env: "KILT_LIMIT_SMS_NUMBER_RANGE", Default: "20/24h",

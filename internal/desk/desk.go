@@ -18,6 +18,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
+	"kilt/internal/session"
 )
 
 // Role is what an operator may do: support looks accounts up and acts on them; admin also
@@ -206,7 +207,7 @@ const (
 	CodeSlipLimited          = "desk_code_limited"
 	CodeSlipFormat           = "desk_code_format"
 	CodeConsoleUnauthorized  = "console_unauthorized"
-	CodeInvalidCredentials   = account.CodeInvalidCredentials
+	CodeInvalidCredentials   = session.CodeInvalidCredentials
 	CodeChannelInvalid       = "channel_invalid"
 	CodePeriodInvalid        = "period_invalid"
 	CodeAccountLockedForSlip = "account_locked"

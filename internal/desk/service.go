@@ -13,6 +13,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
+	"kilt/internal/session"
 )
 
 // Config is what the desk needs to know.
@@ -87,21 +88,24 @@ func (c Config) withDefaults() Config {
 type Service struct {
 	port     Port
 	accounts *account.Service
+	sessions *session.Service
 	clock    kilt.Clock
 	cfg      Config
 	seal     sealer
 	backup   []byte // keys backup-code MACs
 	slipKey  []byte // keys slip-code MACs
 	ipKey    []byte // keys the hashed IPs of slip failures
+	idKey    []byte // keys the slow-down key of identifiers that name no account
 }
 
 // NewService returns a Service.
-func NewService(port Port, accounts *account.Service, clock kilt.Clock, cfg Config) *Service {
-	return &Service{port: port, accounts: accounts, clock: clock, cfg: cfg.withDefaults(),
+func NewService(port Port, accounts *account.Service, sessions *session.Service, clock kilt.Clock, cfg Config) *Service {
+	return &Service{port: port, accounts: accounts, sessions: sessions, clock: clock, cfg: cfg.withDefaults(),
 		seal:    newSealer(kilt.DeriveKey(cfg.Secret, "totp-secret")),
 		backup:  kilt.DeriveKey(cfg.Secret, "backup-code"),
 		slipKey: kilt.DeriveKey(cfg.Secret, "desk-code"),
 		ipKey:   kilt.DeriveKey(cfg.Secret, "desk-ip"),
+		idKey:   kilt.DeriveKey(cfg.Secret, "desk-factor"),
 	}
 }
 
@@ -220,7 +224,7 @@ func (s *Service) factorKey(a *account.Account, id account.Identifier) string {
 	if a != nil {
 		return "f:" + strconv.FormatInt(a.ID, 10)
 	}
-	return "f" + s.accounts.IdentifierKey(id)
+	return "fi:" + kilt.KeyedHash(s.idKey, id.Key())
 }
 
 // SignIn checks a password and a second factor. Every failure is 401 invalid_credentials,
@@ -252,7 +256,7 @@ func (s *Service) SignIn(ctx context.Context, c Client, identifier, password, co
 		s.cfg.OnSignInFailed("throttled")
 		return nil, err
 	}
-	a, err := s.accounts.Login(ctx, identifier, password, account.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang})
+	a, err := s.checkPassword(ctx, c, identifier, password)
 	if err != nil {
 		s.cfg.OnSignInFailed("password")
 		return nil, err
@@ -313,6 +317,22 @@ func (s *Service) SignIn(ctx context.Context, c Client, identifier, password, co
 		}
 	}
 	return res, nil
+}
+
+// checkPassword checks the password the way citizens' sign-in does — the same slow-down,
+// per-IP limit, dummy hash for unknown identifiers and answers — by calling it (package
+// session). That sign-in starts a citizen session, which is ended at once: the console's
+// session is of its own kind.
+func (s *Service) checkPassword(ctx context.Context, c Client, identifier, password string) (*account.Account, error) {
+	sc := session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
+	in, err := s.sessions.SignIn(ctx, identifier, password, "", sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sessions.End(ctx, in.Session.ID, in.Account.ID, sc); err != nil {
+		return nil, err
+	}
+	return in.Account, nil
 }
 
 // checkFactor accepts a TOTP code of the current step ±1 that is later than the last one
@@ -783,7 +803,7 @@ func (s *Service) IssueSlip(ctx context.Context, p *Principal, c Client, account
 			return err
 		}
 		if a.Locked {
-			return kilt.E(kilt.KindConflict, account.CodeAccountLocked)
+			return kilt.E(kilt.KindConflict, session.CodeAccountLocked)
 		}
 		if err := tx.KillSlips(ctx, a.ID, now); err != nil {
 			return err

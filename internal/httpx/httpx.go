@@ -6,7 +6,6 @@ package httpx
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +13,12 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"kilt"
 )
@@ -61,7 +61,7 @@ func Status(err error) int {
 // SetRetryAfter sets Retry-After in whole seconds, rounded up, when err asks for it.
 func SetRetryAfter(w http.ResponseWriter, err error) {
 	if e, ok := kilt.AsError(err); ok && e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After", strconv.Itoa(Seconds(e.RetryAfter)))
 	}
 }
 
@@ -148,92 +148,63 @@ func DecodeJSON(r *http.Request, dst any) error {
 	return Unmarshal(body, dst)
 }
 
-// Unmarshal is DecodeJSON's check and decode of a body already read.
+// Unmarshal is DecodeJSON's check and decode of a body already read. The decoder
+// (github.com/go-json-experiment/json, the future encoding/json/v2) itself refuses a
+// duplicated key, an unknown one, and a key matching a field only when case is ignored
+// (encoding/json keeps the last of duplicated keys and folds case, so "PASSWORD" and
+// "paſſword" fill "password": one request would mean two things to two readers).
 func Unmarshal(body []byte, dst any) error {
+	malformed := func(msg string, args ...any) error {
+		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, msg, args...)
+	}
 	if !utf8.Valid(body) {
-		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "body is not valid UTF-8")
+		return malformed("body is not valid UTF-8")
 	}
-	if err := checkObject(body, fieldNames(dst)); err != nil {
-		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "%s", err)
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	switch dec.PeekKind() {
+	case '{':
+	case 0:
+		return malformed("body is not valid JSON")
+	default:
+		return malformed("body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "field %q must be a %s", te.Field, te.Type.Kind())
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return kilt.Errorf(kilt.KindInvalid, CodeMalformed, "body is not a valid JSON object")
+	if err := json.UnmarshalDecode(dec, dst, json.RejectUnknownMembers(true)); err != nil {
+		return malformed("%s", decodeProblem(err))
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return malformed("unexpected data after the JSON object")
 	}
 	return nil
 }
 
-// fieldNames returns the JSON names of the fields of the struct dst points to, or nil when
-// dst is not a pointer to a struct.
-func fieldNames(dst any) map[string]bool {
-	t := reflect.TypeOf(dst)
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return nil
-	}
-	t = t.Elem()
-	names := make(map[string]bool, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+// decodeProblem says what is wrong with a body the decoder refused, naming at most a
+// top-level key, never a value (which may be a password).
+func decodeProblem(err error) string {
+	var syn *jsontext.SyntacticError
+	var sem *json.SemanticError
+	switch {
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		if key, ok := topLevel(syn.JSONPointer); ok {
+			return fmt.Sprintf("field %q appears more than once", key)
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
+	case syn != nil:
+		return "body is not valid JSON"
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		if key, ok := topLevel(sem.JSONPointer); ok {
+			return fmt.Sprintf("unknown field %q", key)
 		}
-		names[name] = true
+	case sem != nil && sem.GoType != nil:
+		if key, ok := topLevel(sem.JSONPointer); ok {
+			return fmt.Sprintf("field %q must be a %s", key, sem.GoType.Kind())
+		}
 	}
-	return names
+	return "body is not a valid JSON object"
 }
 
-// checkObject makes sure body is exactly one JSON object whose top-level keys are unique
-// and, when fields is given, each exactly one of its names. (encoding/json would silently
-// keep the last of duplicated keys, and matches names ignoring case — "PASSWORD" and
-// "paſſword" fill "password" — which lets one request mean two things to two readers.)
-func checkObject(body []byte, fields map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("body is not valid JSON")
+// topLevel returns the key p points to when p points to a member of the top-level object.
+func topLevel(p jsontext.Pointer) (string, bool) {
+	if p.Parent() != "" || p == "" {
+		return "", false
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return errors.New("body must be a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errors.New("body is not valid JSON")
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return fmt.Errorf("field %q appears more than once", key)
-		}
-		if fields != nil && !fields[key] {
-			return fmt.Errorf("unknown field %q", key)
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return errors.New("body is not valid JSON")
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return errors.New("body is not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("unexpected data after the JSON object")
-	}
-	return nil
+	return p.LastToken(), true
 }

@@ -578,7 +578,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 // BenchmarkSend measures messages per second to a local STARTTLS server over reused
-// connections (SPEC §7 wants ≥ 500/s).
+// connections (the target is ≥ 500/s, docs/performance.md).
 func BenchmarkSend(b *testing.B) {
 	srv := smtptest.Start(b, smtptest.Options{Security: smtptest.StartTLS, Username: user, Password: password, Keep: 1})
 	cfg := config(srv, smtptest.StartTLS)

@@ -1,8 +1,17 @@
 // Package notify renders every message Kilt sends — e-mails (subject, plain text, HTML) and
 // SMS — from templates embedded in the binary, in Kazakh (kk, the default), Russian (ru) and
 // English (en). The outbox dispatcher calls Renderer.Render with a message's kind, channel,
-// language and data, and hands the outbox.Rendered to a sender.
+// language and data (outbox's payload keys), and hands the outbox.Rendered to a sender.
 //
+// Render makes a message complete or not at all: an unknown kind/channel pair, a missing or
+// blank key, a control character in any value, a link that is not an absolute http(s) URL,
+// a lifetime that is not a positive number of minutes or a time that is not RFC 3339 is a
+// KindInternal error naming the key, never the value. A template sees only the keys its
+// kind declares, so a secret passed by mistake never reaches a notice. An unsupported
+// language renders in Kazakh. New panics on a broken template: they are compiled in, so that
+// is a programming error the tests catch. The decisions behind the templates follow.
+package notify
+
 // Decisions:
 //
 //   - Layout. templates/<lang>/<kind>.subject.tmpl, .txt.tmpl and .html.tmpl for e-mail,
@@ -70,4 +79,3 @@
 //     set and each message has one heading for screen readers. Every link is also written
 //     out in full below its button, so it can be copied, as the manual says. The plain-text
 //     part says the same as the HTML, in sentences written for text instead of a button.
-package notify

@@ -46,13 +46,13 @@ type KindChannel struct {
 
 func (kc KindChannel) String() string { return string(kc.Kind) + "." + string(kc.Channel) }
 
-// Data keys.
+// Data keys: outbox's, where the payloads write them.
 const (
-	keyLink        = "link"
-	keyCode        = "code"
-	keyMinutes     = "minutes"
-	keyRecoveryURL = "recovery_url"
-	keyTime        = "time"
+	keyLink        = outbox.KeyLink
+	keyCode        = outbox.KeyCode
+	keyMinutes     = outbox.KeyMinutes
+	keyRecoveryURL = outbox.KeyRecoveryURL
+	keyTime        = outbox.KeyTime
 )
 
 // catalog lists every message Kilt sends with the data keys it needs, all required.

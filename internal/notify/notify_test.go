@@ -622,3 +622,42 @@ func TestRenderConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPayloadsRender: the typed payload of each kind fills exactly the keys its templates
+// need, and its secret part (link, code) goes where the outbox erases it after delivery.
+func TestPayloadsRender(t *testing.T) {
+	r := New(Config{ProductName: "eGovKZ", Location: time.UTC})
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	payloads := map[outbox.Kind]outbox.Payload{
+		outbox.RegistrationLink:  outbox.LinkPayload{Link: "https://kilt.example.kz/register/confirm?token=T", Lifetime: 24 * time.Hour},
+		outbox.RecoveryLink:      outbox.LinkPayload{Link: "https://kilt.example.kz/recovery/reset?token=T", Lifetime: 30 * time.Minute},
+		outbox.RegistrationCode:  outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
+		outbox.RecoveryCode:      outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
+		outbox.AlreadyRegistered: outbox.AlreadyRegisteredPayload{RecoveryURL: "https://kilt.example.kz/recovery"},
+		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
+	}
+	for _, m := range catalog {
+		p, ok := payloads[m.Kind]
+		if !ok {
+			t.Errorf("%s: no payload type", m.KindChannel)
+			continue
+		}
+		var msg outbox.Message
+		msg.SetPayload(p)
+		for _, k := range m.keys {
+			if _, ok := msg.Data()[k]; !ok {
+				t.Errorf("%s: the payload lacks %q", m.KindChannel, k)
+			}
+		}
+		for k := range msg.Params {
+			if k == outbox.KeyLink || k == outbox.KeyCode {
+				t.Errorf("%s: the secret %q is kept in Params", m.KindChannel, k)
+			}
+		}
+		for _, lang := range []string{"kk", "ru", "en"} {
+			if _, err := r.Render(m.Kind, m.Channel, lang, msg.Data()); err != nil {
+				t.Errorf("%s/%s: %v", lang, m.KindChannel, err)
+			}
+		}
+	}
+}

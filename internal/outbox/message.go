@@ -12,6 +12,12 @@ import (
 	"errors"
 )
 
+// The error codes of the outbox (kilt.Error.Code), for an operator's retry.
+const (
+	CodeNotRetryable = "outbox_not_retryable" // only abandoned or blocked messages are retried
+	CodeSecretErased = "outbox_secret_erased" // its link or code was erased when it was given up
+)
+
 // Channel is how a message travels.
 type Channel string
 
@@ -19,6 +25,9 @@ type Channel string
 const (
 	Email Channel = "email"
 	SMS   Channel = "sms"
+	// Backchannel is an HTTP POST of a logout token to a relying party's back-channel
+	// logout URI (OpenID Connect Back-Channel Logout 1.0); To is the URI.
+	Backchannel Channel = "backchannel"
 )
 
 // Kind names a message template (notify renders it).
@@ -33,6 +42,7 @@ const (
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
 	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
 	ChannelChanged    Kind = "channel_changed"    // e-mail or SMS: an operator set a new channel (Data: time, recovery_url)
+	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
 )
 
 // Rendered is a message ready for its sender: the destination and the text in the

@@ -1,5 +1,5 @@
 // Package password hashes passwords with Argon2id, bounds the hashing work with a Pool, and
-// holds the password policy of SPEC §2: composition, length, the blocklist of commonly used
+// holds Kilt's password policy: composition, length, the blocklist of commonly used
 // passwords, the account's identifiers and the history of its last passwords.
 //
 // # Normalisation
@@ -7,10 +7,10 @@
 // Every password is NFKC-normalised (Normalize) when it is set, checked against the policy
 // and verified, and only in this package: callers pass what the user typed. Lengths are
 // counted in code points of the NFKC form, never in bytes, and a password is never
-// truncated. Hashes imported from elsewhere may have been made from the raw bytes, so Verify
-// tries the raw form when the normalised one fails and NFKC changed the password; a match
-// that way asks for a rehash, which stores the normalised form. DummyVerify takes the same
-// path, so the time of a sign-in never tells whether the account exists.
+// truncated. Verify checks the NFKC form only — one hash per attempt, whatever the password —
+// and DummyVerify does the same work, so the time of a sign-in never tells whether the
+// account exists. (A hash imported from a system that hashed a password NFKC changes from
+// its raw bytes therefore does not match; its owner recovers the account.)
 //
 // # Hashing
 //
@@ -27,7 +27,7 @@
 //
 // # Policy decisions
 //
-// Where SPEC §2 leaves room, these are the rules, each with its own Violation code:
+// These are the rules, each with its own Violation code:
 //
 //   - Character classes are counted on the NFKC form: upper is A–Z, lower a–z, digit 0–9,
 //     and special any other code point, so a space, Cyrillic and Kazakh letters are special

@@ -90,7 +90,7 @@ func checkViolations(t *testing.T, p password.Policy, pw, confirm string, v []pa
 		}
 		last = i
 	}
-	// Lengths are counted on the NFKC form (SPEC §2): 100 times "e\u0301" is typed as 200
+	// Lengths are counted on the NFKC form: 100 times "e\u0301" is typed as 200
 	// code points and counted as 100, while one U+FDFA counts as 18.
 	normal := password.Normalize(pw)
 	n := utf8.RuneCountInString(normal)
@@ -170,7 +170,7 @@ func FuzzSkeleton(f *testing.F) {
 		if got := password.Skeleton(swapASCIICase(pw)); got != s {
 			t.Errorf("Skeleton of %q with Latin case swapped: got %q, want %q", pw, got, s)
 		}
-		// What people append to reuse a password (SPEC §2: Astana2024! after Astana2023!)
+		// What people append to reuse a password (Astana2024! after Astana2023!)
 		// leaves the skeleton as it is.
 		if got := password.Skeleton(pw + "2024!"); got != s {
 			t.Errorf("Skeleton(%q + \"2024!\"): got %q, want %q", pw, got, s)

@@ -44,7 +44,7 @@ const (
 	maxBcryptCost = 16 // 2^16 rounds: far beyond any cost seen in practice, still under a few seconds
 )
 
-// DefaultParams returns the cost of SPEC §3 (OWASP's Argon2id minimum): m=19456 KiB, t=2, p=1.
+// DefaultParams returns the default cost, OWASP's Argon2id minimum: m=19456 KiB, t=2, p=1.
 func DefaultParams() Params { return Params{Memory: 19456, Time: 2, Threads: 1} }
 
 // Validate reports whether Argon2id can run with p, within the limits Verify accepts.
@@ -80,6 +80,10 @@ type Hasher struct {
 
 	// kdfRuns counts key derivations; tests use it to prove two paths do the same work.
 	kdfRuns atomic.Uint64
+
+	// budget is the work every check is padded to, work the work done (pad.go).
+	budget budget
+	work   workCounters
 }
 
 // NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
@@ -93,6 +97,7 @@ func NewHasher(p Params, pool *Pool) *Hasher {
 		pool = NewPool(0, DefaultMaxWait)
 	}
 	h := &Hasher{params: p, pool: pool}
+	h.budget.memory, h.budget.time = p.Memory, p.Time
 	h.dummy = parsedHash{alg: algArgon2id, params: p, salt: randomBytes(SaltLen), key: randomBytes(KeyLen)}
 	return h
 }
@@ -124,52 +129,50 @@ func (h *Hasher) hashBytes(ctx context.Context, secret []byte) (string, error) {
 // Verify reports whether pw matches encoded, and whether encoded should be replaced by a
 // fresh Hash of pw (rehash), which it should when it matched and is not Argon2id at least
 // at h's cost: lower memory, time or threads, a salt shorter or key other than Hash makes,
-// another algorithm (argon2i, bcrypt), or a match only of the unnormalised password.
+// or another algorithm (argon2i, bcrypt).
 //
 // encoded may be $argon2id$ or $argon2i$ (version 19) or bcrypt $2a$, $2b$, $2y$; anything
 // else, including argon2d, which golang.org/x/crypto does not implement, is a
 // kilt.KindInternal error, since stored hashes are our own data. Keys are compared in
 // constant time.
 //
-// pw is tried in NFKC form and, if that fails and NFKC changes it, as given, because hashes
-// imported from elsewhere may have been made from the raw bytes. DummyVerify does the same.
+// pw is checked in its NFKC form only: one hash per attempt, whatever the password, so that
+// a password NFKC changes costs no more than another (docs/security.md, section "Hashing").
+// A hash imported from a system that hashed such a password unnormalised does not match;
+// its owner recovers the account. The check is padded to the cost of any other (pad.go).
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
 	ph, err := parseHash(encoded)
 	if err != nil {
 		return false, false, err
 	}
-	ok, raw, err := h.verify(ctx, ph, pw)
+	ok, err = h.verify(ctx, ph, pw)
 	if err != nil || !ok {
 		return false, false, err
 	}
-	return true, raw || h.needsRehash(ph), nil
+	return true, h.needsRehash(ph), nil
 }
 
-// DummyVerify does the work of a Verify of pw against an account's hash at h's cost,
-// including the second try of an unnormalised pw, and discards the result. It is called
-// where no account was found so that the answer takes as long as for a real account. It
-// returns the error Verify would have returned (busy pool, ended ctx), so that an unknown
-// account gets the same 503 as a known one under overload.
+// DummyVerify does the work of a Verify of pw against an account's hash at h's cost and
+// discards the result. It is called where no account was found so that the answer takes as
+// long as for a real account. It returns the error Verify would have returned (busy pool,
+// ended ctx), so that an unknown account gets the same 503 as a known one under overload.
 func (h *Hasher) DummyVerify(ctx context.Context, pw string) error {
-	_, _, err := h.verify(ctx, h.dummy, pw)
+	_, err := h.verify(ctx, h.dummy, pw)
 	return err
 }
 
-// verify checks pw against ph in one pool slot: its NFKC form first, then, if that fails
-// and differs, pw as given (raw reports that only the latter matched).
-func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok, raw bool, err error) {
-	normal := Normalize(pw)
+// verify checks the NFKC form of pw against ph in one pool slot, padded to the budget
+// (pad.go) so that it costs what any other check costs.
+func (h *Hasher) verify(ctx context.Context, ph parsedHash, pw string) (ok bool, err error) {
+	normal := []byte(Normalize(pw))
 	err = h.pool.Do(ctx, func() {
-		ok = h.matches(ph, []byte(normal))
-		if !ok && normal != pw {
-			ok = h.matches(ph, []byte(pw))
-			raw = ok
-		}
+		ok = h.matches(ph, normal)
+		h.pad(ph)
 	})
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
-	return ok, raw, nil
+	return ok, nil
 }
 
 // verifyBytes checks secret as given against encoded in one pool slot.
@@ -190,6 +193,9 @@ func (h *Hasher) verifyBytes(ctx context.Context, secret []byte, encoded string)
 func (h *Hasher) matches(ph parsedHash, secret []byte) bool {
 	if ph.alg == algBcrypt {
 		h.kdfRuns.Add(1)
+		if c, err := bcrypt.Cost(ph.bcrypt); err == nil {
+			h.countBcrypt(c)
+		}
 		// CompareHashAndPassword compares in constant time. Like every bcrypt, it uses only
 		// the first 72 bytes of secret, which is what the system that made the hash did.
 		return bcrypt.CompareHashAndPassword(ph.bcrypt, secret) == nil
@@ -201,6 +207,7 @@ func (h *Hasher) matches(ph parsedHash, secret []byte) bool {
 // when ph has no key yet). It must run inside the pool.
 func (h *Hasher) derive(ph parsedHash, secret []byte) []byte {
 	h.kdfRuns.Add(1)
+	h.countArgon2(ph.params.Memory, ph.params.Time)
 	n := uint32(len(ph.key))
 	if n == 0 {
 		n = KeyLen
@@ -221,7 +228,8 @@ func (h *Hasher) needsRehash(ph parsedHash) bool {
 }
 
 // CheckHash reports whether Verify can check encoded: nil, or the kilt.KindInternal error
-// Verify would return. The import command uses it to refuse a bad row before storing it.
+// Verify would return, whose chain holds a *HashError saying why. The import uses it to
+// refuse a bad row before storing it.
 func CheckHash(encoded string) error {
 	_, err := parseHash(encoded)
 	return err
@@ -253,10 +261,46 @@ func (ph parsedHash) String() string {
 		base64.RawStdEncoding.EncodeToString(ph.salt), base64.RawStdEncoding.EncodeToString(ph.key))
 }
 
-// malformed returns the error for a stored hash Verify cannot check. The message names the
-// problem, never the hash.
-func malformed(format string, args ...any) error {
-	return kilt.Errorf(kilt.KindInternal, kilt.CodeInternal, "password hash: "+format, args...)
+// HashReason is why a stored hash cannot be checked.
+type HashReason int
+
+// The reasons a hash is refused.
+const (
+	// HashUnsupported: not a scheme or version Verify computes (argon2d, Argon2 version 16,
+	// a bcrypt variant other than $2a$, $2b$, $2y$, anything else).
+	HashUnsupported HashReason = iota + 1
+	// HashMalformed: a known scheme whose string does not parse.
+	HashMalformed
+	// HashBeyondLimits: it parses, but its cost, salt or key is outside what Verify accepts.
+	HashBeyondLimits
+)
+
+func (r HashReason) String() string {
+	switch r {
+	case HashUnsupported:
+		return "unsupported"
+	case HashMalformed:
+		return "malformed"
+	case HashBeyondLimits:
+		return "beyond_limits"
+	}
+	return fmt.Sprintf("hash_reason(%d)", int(r))
+}
+
+// HashError is the error of a stored hash Verify cannot check, found in the chain of the
+// errors of Verify and CheckHash. Detail names the problem in English, never the hash.
+type HashError struct {
+	Reason HashReason
+	Detail string
+}
+
+func (e *HashError) Error() string { return "password hash: " + e.Detail }
+
+// malformed returns the error for a stored hash Verify cannot check: of kind internal, since
+// stored hashes are Kilt's own data, with the *HashError as its cause.
+func malformed(reason HashReason, format string, args ...any) error {
+	he := &HashError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	return &kilt.Error{Kind: kilt.KindInternal, Code: kilt.CodeInternal, Message: he.Error(), Err: he}
 }
 
 // parseHash takes a PHC Argon2 string or a bcrypt string apart and checks it is one Verify
@@ -266,27 +310,27 @@ func parseHash(encoded string) (parsedHash, error) {
 	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
 		return parseBcrypt(encoded)
 	case strings.HasPrefix(encoded, "$2"):
-		return parsedHash{}, malformed("unsupported bcrypt variant (only $2a$, $2b$, $2y$)")
+		return parsedHash{}, malformed(HashUnsupported, "unsupported bcrypt variant (only $2a$, $2b$, $2y$)")
 	case strings.HasPrefix(encoded, "$argon2d$"):
-		return parsedHash{}, malformed("argon2d is not supported (golang.org/x/crypto implements argon2i and argon2id only)")
+		return parsedHash{}, malformed(HashUnsupported, "argon2d is not supported (golang.org/x/crypto implements argon2i and argon2id only)")
 	case strings.HasPrefix(encoded, "$argon2id$"), strings.HasPrefix(encoded, "$argon2i$"):
 		return parseArgon2(encoded)
 	}
-	return parsedHash{}, malformed("unknown algorithm")
+	return parsedHash{}, malformed(HashUnsupported, "unknown algorithm")
 }
 
 func parseBcrypt(encoded string) (parsedHash, error) {
 	// Checked here because bcrypt.Cost accepts trailing bytes and short strings it then
 	// cannot compare.
 	if len(encoded) != 60 {
-		return parsedHash{}, malformed("bcrypt hash is %d bytes, want 60", len(encoded))
+		return parsedHash{}, malformed(HashMalformed, "bcrypt hash is %d bytes, want 60", len(encoded))
 	}
 	cost, err := bcrypt.Cost([]byte(encoded))
 	if err != nil {
-		return parsedHash{}, malformed("bcrypt: %v", err)
+		return parsedHash{}, malformed(HashMalformed, "bcrypt: %v", err)
 	}
 	if cost > maxBcryptCost {
-		return parsedHash{}, malformed("bcrypt cost %d is above the limit %d", cost, maxBcryptCost)
+		return parsedHash{}, malformed(HashBeyondLimits, "bcrypt cost %d is above the limit %d", cost, maxBcryptCost)
 	}
 	return parsedHash{alg: algBcrypt, bcrypt: []byte(encoded)}, nil
 }
@@ -296,17 +340,17 @@ func parseBcrypt(encoded string) (parsedHash, error) {
 func parseArgon2(encoded string) (parsedHash, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) == 5 {
-		return parsedHash{}, malformed("argon2 hash without v= is version 16, which is not supported")
+		return parsedHash{}, malformed(HashUnsupported, "argon2 hash without v= is version 16, which is not supported")
 	}
 	if len(parts) != 6 || parts[0] != "" {
-		return parsedHash{}, malformed("argon2 hash has %d fields, want 5", len(parts)-1)
+		return parsedHash{}, malformed(HashMalformed, "argon2 hash has %d fields, want 5", len(parts)-1)
 	}
 	ph := parsedHash{alg: algArgon2id}
 	if parts[1] == "argon2i" {
 		ph.alg = algArgon2i
 	}
 	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return parsedHash{}, malformed("argon2 version field is not v=%d", argon2.Version)
+		return parsedHash{}, malformed(HashUnsupported, "argon2 version field is not v=%d", argon2.Version)
 	}
 	params, err := parseArgon2Params(parts[3])
 	if err != nil {
@@ -314,16 +358,16 @@ func parseArgon2(encoded string) (parsedHash, error) {
 	}
 	ph.params = params
 	if ph.salt, err = decodeBase64(parts[4]); err != nil {
-		return parsedHash{}, malformed("argon2 salt: %v", err)
+		return parsedHash{}, malformed(HashMalformed, "argon2 salt: %v", err)
 	}
 	if ph.key, err = decodeBase64(parts[5]); err != nil {
-		return parsedHash{}, malformed("argon2 key: %v", err)
+		return parsedHash{}, malformed(HashMalformed, "argon2 key: %v", err)
 	}
 	if n := len(ph.salt); n < minStoredSalt || n > maxStoredSalt {
-		return parsedHash{}, malformed("argon2 salt is %d bytes, want %d to %d", n, minStoredSalt, maxStoredSalt)
+		return parsedHash{}, malformed(HashBeyondLimits, "argon2 salt is %d bytes, want %d to %d", n, minStoredSalt, maxStoredSalt)
 	}
 	if n := len(ph.key); n < minStoredKey || n > maxStoredKey {
-		return parsedHash{}, malformed("argon2 key is %d bytes, want %d to %d", n, minStoredKey, maxStoredKey)
+		return parsedHash{}, malformed(HashBeyondLimits, "argon2 key is %d bytes, want %d to %d", n, minStoredKey, maxStoredKey)
 	}
 	return ph, nil
 }
@@ -334,12 +378,12 @@ func parseArgon2Params(s string) (Params, error) {
 	for field := range strings.SplitSeq(s, ",") {
 		name, value, ok := strings.Cut(field, "=")
 		if !ok || seen[name] {
-			return Params{}, malformed("argon2 parameters are not m=..,t=..,p=..")
+			return Params{}, malformed(HashMalformed, "argon2 parameters are not m=..,t=..,p=..")
 		}
 		seen[name] = true
 		n, err := strconv.ParseUint(value, 10, 32)
 		if err != nil || (len(value) > 1 && value[0] == '0') {
-			return Params{}, malformed("argon2 parameter %s is not a number", name)
+			return Params{}, malformed(HashMalformed, "argon2 parameter %s is not a number", name)
 		}
 		switch name {
 		case "m":
@@ -348,18 +392,18 @@ func parseArgon2Params(s string) (Params, error) {
 			p.Time = uint32(n)
 		case "p":
 			if n > 255 {
-				return Params{}, malformed("argon2 parallelism %d is above 255", n)
+				return Params{}, malformed(HashBeyondLimits, "argon2 parallelism %d is above 255", n)
 			}
 			p.Threads = uint8(n)
 		default:
-			return Params{}, malformed("argon2 parameter %s is not supported", name)
+			return Params{}, malformed(HashMalformed, "argon2 parameter %s is not supported", name)
 		}
 	}
 	if len(seen) != 3 {
-		return Params{}, malformed("argon2 parameters are not m=..,t=..,p=..")
+		return Params{}, malformed(HashMalformed, "argon2 parameters are not m=..,t=..,p=..")
 	}
 	if err := p.Validate(); err != nil {
-		return Params{}, malformed("%v", err)
+		return Params{}, malformed(HashBeyondLimits, "%v", err)
 	}
 	return p, nil
 }

@@ -195,9 +195,10 @@ func TestVerifyRehashWhenCostRaised(t *testing.T) {
 	}
 }
 
-// TestVerifyRawFallback: a hash imported from a system that did not normalise matches the
-// raw password, asks for a rehash, and costs what DummyVerify costs for the same input.
-func TestVerifyRawFallback(t *testing.T) {
+// TestVerifyOneHashPerAttempt: a password that NFKC changes costs one key derivation, on a
+// real account as on the unknown path; it is checked in its NFKC form only, so a hash made
+// elsewhere from the unnormalised form does not match.
+func TestVerifyOneHashPerAttempt(t *testing.T) {
 	h := newTestHasher(t)
 	ctx := context.Background()
 	const raw = "ﬁnal-Sunkar-7" // NFKC turns the ligature into "fi"
@@ -205,22 +206,22 @@ func TestVerifyRawFallback(t *testing.T) {
 		t.Fatal("test password is unchanged by NFKC")
 	}
 	imported := argon2Hash(t, "argon2id", raw, testParams, []byte("0123456789abcdef"))
-	ok, rehash, err := h.Verify(ctx, raw, imported)
-	if err != nil || !ok || !rehash {
-		t.Errorf("Verify of the raw form: got %v %v %v, want true true nil", ok, rehash, err)
+	normal := argon2Hash(t, "argon2id", Normalize(raw), testParams, []byte("0123456789abcdef"))
+	if ok, _, err := h.Verify(ctx, raw, normal); err != nil || !ok {
+		t.Errorf("Verify against the hash of the NFKC form: got %v %v, want true nil", ok, err)
 	}
-
-	for _, pw := range []string{"ﬁnal-Sunkar-8", "Tulpar-Sunkar-8"} {
+	for _, pw := range []string{raw, "ﬁnal-Sunkar-8", "Tulpar-Sunkar-8"} {
 		before := h.kdfRuns.Load()
 		if ok, _, err := h.Verify(ctx, pw, imported); ok || err != nil {
-			t.Fatalf("Verify(wrong): got %v %v, want false nil", ok, err)
+			t.Fatalf("Verify(%q) against an unnormalised hash: got %v %v, want false nil", pw, ok, err)
 		}
-		verifyRuns := h.kdfRuns.Load() - before
+		if n := h.kdfRuns.Load() - before; n != 1 {
+			t.Errorf("%q: Verify derived %d keys, want 1", pw, n)
+		}
 		before = h.kdfRuns.Load()
 		_ = h.DummyVerify(ctx, pw)
-		dummyRuns := h.kdfRuns.Load() - before
-		if verifyRuns != dummyRuns {
-			t.Errorf("%q: Verify derived %d keys, DummyVerify %d: want equal work", pw, verifyRuns, dummyRuns)
+		if n := h.kdfRuns.Load() - before; n != 1 {
+			t.Errorf("%q: DummyVerify derived %d keys, want 1", pw, n)
 		}
 	}
 }
@@ -327,10 +328,25 @@ func TestVerifyMalformed(t *testing.T) {
 			if CheckHash(tt.encoded) == nil {
 				t.Errorf("CheckHash: got nil, want the error Verify gave")
 			}
+			var he *HashError
+			if !errors.As(CheckHash(tt.encoded), &he) || he.Reason < HashUnsupported || he.Reason > HashBeyondLimits ||
+				strings.Contains(he.Detail, "password hash") {
+				t.Errorf("CheckHash: %v holds no *HashError with a reason and a bare detail", CheckHash(tt.encoded))
+			}
 		})
 	}
 	if err := CheckHash(good); err != nil {
 		t.Errorf("CheckHash(good): got %v, want nil", err)
+	}
+	for encoded, want := range map[string]HashReason{
+		"$argon2d$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s": HashUnsupported,
+		"$2a$xx$" + string(bc)[7:]: HashMalformed,
+		"$2a$31$" + string(bc)[7:]: HashBeyondLimits,
+	} {
+		var he *HashError
+		if err := CheckHash(encoded); !errors.As(err, &he) || he.Reason != want {
+			t.Errorf("CheckHash: got %v, want reason %v", err, want)
+		}
 	}
 	if got := h.kdfRuns.Load(); got != 0 {
 		t.Errorf("key derivations for malformed hashes: got %d, want 0", got)
@@ -372,7 +388,7 @@ func TestParamsValidate(t *testing.T) {
 	}
 }
 
-// TestDefaultParams runs one hash at the cost of SPEC §3.
+// TestDefaultParams runs one hash at the default cost.
 func TestDefaultParams(t *testing.T) {
 	if got, want := DefaultParams(), (Params{Memory: 19456, Time: 2, Threads: 1}); got != want {
 		t.Fatalf("DefaultParams: got %v, want %v", got, want)

@@ -24,7 +24,7 @@ type HistoryEntry struct {
 }
 
 // minSkeleton is the fewest letters a skeleton needs to count: below it, similarity falls
-// back to plain equality (SPEC §2), since "Ab" would make far too many passwords alike.
+// back to plain equality, since "Ab" would make far too many passwords alike.
 const minSkeleton = 4
 
 // Skeleton returns what is left of pw after NFKC normalisation, lower-casing and dropping
@@ -97,7 +97,7 @@ func (h *Hasher) NewHistoryEntry(ctx context.Context, pepper []byte, pw, passwor
 	return HistoryEntry{PasswordHash: passwordHash, SkeletonHash: skeletonHash, CreatedAt: now}, nil
 }
 
-// Similar reports whether pw is similar (SPEC §2) to any entry of history: equal to its
+// Similar reports whether pw is similar to any entry of history: equal to its
 // password, or, when pw's skeleton has at least 4 letters, with an equal skeleton.
 //
 // Equal passwords have equal skeletons, so with a long enough skeleton only the skeleton
@@ -133,7 +133,7 @@ func (h *Hasher) Similar(ctx context.Context, pepper []byte, pw string, history 
 			} else if ph, err := parseHash(e.PasswordHash); err != nil {
 				r.err = err
 			} else {
-				r.similar, _, r.err = h.verify(ctx, ph, pw)
+				r.similar, r.err = h.verify(ctx, ph, pw)
 			}
 			results <- r
 		}()

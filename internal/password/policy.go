@@ -28,14 +28,14 @@ const (
 	Reused             Violation = "password_reused" // similar to one of the last HistorySize
 )
 
-// Defaults of SPEC §2.
+// Defaults of the policy.
 const (
 	DefaultMinLength   = 8
 	DefaultMaxLength   = 128
 	DefaultHistorySize = 6
 )
 
-// Policy is the password policy of SPEC §2. The same Policy serves registration, change and
+// Policy is Kilt's password policy (the package doc lists its rules). The same Policy serves registration, change and
 // reset, on the HTML pages and the API.
 type Policy struct {
 	// MinLength and MaxLength bound the length in code points after NFKC; zero means the
@@ -51,7 +51,7 @@ type Policy struct {
 	ContextWords []string
 }
 
-// DefaultPolicy returns the policy of SPEC §2 with the embedded blocklist and the portal's
+// DefaultPolicy returns the default policy with the embedded blocklist and the portal's
 // names as context words.
 func DefaultPolicy() Policy {
 	return Policy{

@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,13 @@ const DefaultMaxWait = 5 * time.Second
 type Pool struct {
 	slots   chan struct{}
 	maxWait time.Duration
+	// share is the most callers one client may have at the slots, running or waiting for
+	// one: the pool's size. Its further callers wait for a turn of their own client, not in
+	// the pool's queue, so anyone else is queued behind at most one round of the pool —
+	// while a client alone may still use every slot.
+	share   int
+	mu      sync.Mutex
+	clients map[string]*clientShare
 
 	busy     atomic.Int64
 	waiting  atomic.Int64
@@ -53,16 +61,82 @@ func NewPool(size int, maxWait time.Duration) *Pool {
 	if size <= 0 {
 		size = runtime.NumCPU()
 	}
-	return &Pool{slots: make(chan struct{}, size), maxWait: max(maxWait, 0)}
+	return &Pool{slots: make(chan struct{}, size), maxWait: max(maxWait, 0), share: size,
+		clients: map[string]*clientShare{}}
 }
 
-// Do runs fn in the calling goroutine once a slot is free and returns nil after fn returns.
+// clientShare is the share of the pool one client holds.
+type clientShare struct {
+	turns chan struct{} // capacity: the pool's share
+	refs  int           // callers holding or waiting for a turn; the entry goes at zero
+}
+
+type clientKeyType struct{}
+
+// WithClient returns ctx naming the client a hash is computed for (its IP, or its /64 for
+// IPv6): Do then gives that client at most its fair share of the pool. A ctx without a
+// client is not limited by share.
+func WithClient(ctx context.Context, client string) context.Context {
+	return context.WithValue(ctx, clientKeyType{}, client)
+}
+
+// turn waits for one of the client's turns and returns its release, or why it got none.
+func (p *Pool) turn(ctx context.Context, client string) (release func(), err error) {
+	p.mu.Lock()
+	c := p.clients[client]
+	if c == nil {
+		c = &clientShare{turns: make(chan struct{}, p.share)}
+		p.clients[client] = c
+	}
+	c.refs++
+	p.mu.Unlock()
+	done := func() {
+		p.mu.Lock()
+		if c.refs--; c.refs == 0 {
+			delete(p.clients, client)
+		}
+		p.mu.Unlock()
+	}
+	select {
+	case c.turns <- struct{}{}:
+	default:
+		p.waits.Add(1)
+		if p.maxWait == 0 {
+			p.rejected.Add(1)
+			done()
+			return nil, p.busyError()
+		}
+		timer := time.NewTimer(p.maxWait)
+		defer timer.Stop()
+		select {
+		case c.turns <- struct{}{}:
+		case <-timer.C:
+			p.rejected.Add(1)
+			done()
+			return nil, p.busyError()
+		case <-ctx.Done():
+			done()
+			return nil, p.ctxError(ctx.Err())
+		}
+	}
+	return func() { <-c.turns; done() }, nil
+}
+
+// Do runs fn in the calling goroutine once a slot is free (and, when ctx names a client (see
+// WithClient), once that client holds fewer than its share of slots) and returns nil after fn returns.
 // If no slot frees within the pool's maximum wait it does not run fn and returns a
 // kilt.KindUnavailable error with code kilt.CodeBusy and a RetryAfter of at least one
 // second; if ctx ends first it returns a kilt.KindUnavailable error wrapping ctx.Err().
 func (p *Pool) Do(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return p.ctxError(err)
+	}
+	if client, ok := ctx.Value(clientKeyType{}).(string); ok {
+		release, err := p.turn(ctx, client)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	select {
 	case p.slots <- struct{}{}:

@@ -185,3 +185,44 @@ func TestPoolNoWaitRejectsAtOnce(t *testing.T) {
 		t.Errorf("code: got %q, want %q", got, kilt.CodeBusy)
 	}
 }
+
+// TestPoolFairShare: a client with more callers than the pool has slots waits behind
+// itself; another client's call runs as soon as a slot frees, before the flood's queued
+// callers.
+func TestPoolFairShare(t *testing.T) {
+	p := NewPool(2, time.Minute)
+	ctx := context.Background()
+	flood := WithClient(ctx, "198.51.100.1")
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	var mu sync.Mutex
+	var order []string
+	note := func(who string) func() {
+		return func() { mu.Lock(); order = append(order, who); mu.Unlock() }
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { _ = p.Do(flood, func() { started <- struct{}{}; <-release }) })
+	}
+	<-started
+	<-started
+	for range 6 {
+		wg.Go(func() { _ = p.Do(flood, note("flood")) })
+	}
+	waitFor(t, "the flood queued", func() bool { return p.Stats().Waits >= 6 })
+	other := make(chan struct{})
+	wg.Go(func() { _ = p.Do(WithClient(ctx, "203.0.113.5"), note("other")); close(other) })
+	waitFor(t, "the other client queued", func() bool { return p.Stats().Waits >= 7 })
+	release <- struct{}{} // one slot frees
+	<-other
+	release <- struct{}{}
+	wg.Wait()
+	if len(order) != 7 || order[0] != "other" {
+		t.Errorf("order of the queued calls: %v, want the other client's first", order)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.clients) != 0 {
+		t.Errorf("%d client entries left after every call returned", len(p.clients))
+	}
+}

@@ -8,6 +8,8 @@ package ratelimit
 import (
 	"context"
 	"time"
+
+	"kilt"
 )
 
 // Limit is a rate: at most Count actions in any Period, all of them at once if need be.
@@ -82,3 +84,12 @@ func Apply(checks []Check, states []time.Time, now time.Time) (Result, []time.Ti
 	}
 	return res, next
 }
+
+// identifierLabel is the label of the key that hashes identifiers in limit keys.
+const identifierLabel = "rate-limit"
+
+// IdentifierKey derives from the server secret the key that hashes an identifier (an
+// address, a number) into a limit key, so that the limits table holds none. Every flow
+// derives it here: one identifier has one key whichever flow limits it, and a per-number
+// budget spent by one flow counts in the others.
+func IdentifierKey(secret []byte) []byte { return kilt.DeriveKey(secret, identifierLabel) }

@@ -40,7 +40,7 @@ type Processor struct {
 func NewProcessor(store Store, clock kilt.Clock, cfg Config, check NumberCheck, dispatcher outbox.Waker, log *slog.Logger) *Processor {
 	cfg = cfg.withDefaults()
 	return &Processor{store: store, clock: clock, cfg: cfg, check: check, outbox: dispatcher, log: log,
-		codes: kilt.DeriveKey(cfg.Secret, "sms-code"), keys: kilt.DeriveKey(cfg.Secret, "rate-limit"),
+		codes: kilt.DeriveKey(cfg.Secret, "sms-code"), keys: ratelimit.IdentifierKey(cfg.Secret),
 		wake: make(chan struct{}, 1), poll: time.Second, batch: 64}
 }
 
@@ -156,8 +156,7 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 			return false, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryLink, a.Email
-		msg.Params = map[string]string{"minutes": strconv.Itoa(int(p.cfg.LinkLifetime / time.Minute))}
-		msg.Secret = map[string]string{"link": p.cfg.ResetURL + "?token=" + token}
+		msg.SetPayload(outbox.LinkPayload{Link: p.cfg.ResetURL + "?token=" + token, Lifetime: p.cfg.LinkLifetime})
 	} else {
 		code, err := kilt.NewCode()
 		if err != nil {
@@ -167,8 +166,7 @@ func (p *Processor) resolve(ctx context.Context, tx ResolveTx, r Request) (bool,
 			return false, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryCode, a.Phone
-		msg.Params = map[string]string{"minutes": strconv.Itoa(int(p.cfg.CodeLifetime / time.Minute))}
-		msg.Secret = map[string]string{"code": code}
+		msg.SetPayload(outbox.CodePayload{Code: code, Lifetime: p.cfg.CodeLifetime})
 	}
 	if err := tx.Enqueue(ctx, msg); err != nil {
 		return false, err

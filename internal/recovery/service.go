@@ -28,7 +28,7 @@ type Service struct {
 func NewService(store Store, accounts *account.Service, clock kilt.Clock, cfg Config, wake outbox.Waker) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{store: store, accounts: accounts, clock: clock, cfg: cfg, wake: wake,
-		codeKey: kilt.DeriveKey(cfg.Secret, "sms-code"), limitKey: kilt.DeriveKey(cfg.Secret, "rate-limit")}
+		codeKey: kilt.DeriveKey(cfg.Secret, "sms-code"), limitKey: ratelimit.IdentifierKey(cfg.Secret)}
 }
 
 // Config returns the configuration in force.

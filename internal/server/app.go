@@ -1,6 +1,9 @@
-// Package server assembles Kilt: it opens and migrates the database, settles the server
-// secret, builds the services, mounts the API (and later the pages) behind one middleware
-// chain, and runs the HTTP server with a graceful stop.
+// Package server is Kilt's wiring, the one layer that knows every other: it opens and
+// migrates the database, settles the server secret, builds the adapters (sqlstore, the mail
+// and SMS senders) and the domain services on them, mounts the pages and the API behind one
+// middleware chain, and runs the HTTP server with a graceful stop. It is therefore the only
+// package besides cmd that imports sqlstore, mail and sms; the layering is drawn in
+// README's Layout section and kept by TestLayering.
 package server
 
 import (
@@ -18,6 +21,8 @@ import (
 	"kilt/internal/config"
 	"kilt/internal/desk"
 	"kilt/internal/metrics"
+	"kilt/internal/oidc"
+	"kilt/internal/oidcop"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -44,6 +49,8 @@ type App struct {
 	Registrations *account.Registrations
 	Processor     *recovery.Processor
 	Audit         *sqlstore.Audit
+	// OIDC is the OpenID provider's domain (single sign-on).
+	OIDC *oidc.Service
 	// Desk is the service-centre desk (SPEC §10): operators, the console, assisted recovery.
 	Desk *desk.Service
 
@@ -59,6 +66,7 @@ type App struct {
 	DevLog *sms.Log
 
 	closeSenders func()
+	secret       []byte
 }
 
 // secretSetting is the settings key of the generated server secret.
@@ -108,14 +116,22 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	throttle := account.DefaultThrottle()
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	a := &App{
-		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock,
+		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
-		Sessions: session.NewService(sqlstore.NewSessions(db), clock,
-			session.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionLifetime}),
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
+	// Every check of a password is padded to the costliest hash the database holds, so that
+	// sign-in timing does not tell imported or older accounts apart.
+	sessions := sqlstore.NewSessions(db)
+	if err := sessions.HashHeads(ctx, hasher.Head(), hasher.Observe); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the costs of the stored password hashes: %w", err)
+	}
+	scfg := sessionConfig(cfg, secret)
+	scfg.OnLimit = a.Metrics.LimitHit
+	a.Sessions = session.NewService(sessions, hasher, policy, clock, scfg)
 	if a.DevLog, a.closeSenders, err = a.delivery(cfg, secret, console); err != nil {
 		db.Close()
 		return nil, err
@@ -139,7 +155,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_account", "sms_number_hour", "sms_number_day",
-		"registration_ip", "registration_identifier")
+		"registration_ip", "registration_identifier", "login_ip")
 	a.Registrations = account.NewRegistrations(sqlstore.NewRegistrations(db), a.Accounts, clock, account.RegistrationConfig{
 		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
@@ -155,8 +171,28 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Ages: map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
 			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
 		log, a.Metrics.RetentionDeleted)
+	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
+	if cfg.Dev {
+		if err := a.devClient(ctx); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("registering the demo client: %w", err)
+		}
+	}
 	a.Desk = newDesk(a, cfg, secret)
 	return a, nil
+}
+
+// sessionConfig is the session service's configuration: the sign-in slow-down per
+// identifier and client takes the configured free failures and longest wait; the ceiling
+// per identifier over all clients allows ten times the free failures.
+func sessionConfig(cfg *config.Config, secret []byte) session.Config {
+	c := session.DefaultConfig()
+	c.IdleTimeout, c.AbsoluteTimeout, c.PhoneRegion, c.Secret = cfg.SessionIdle, cfg.SessionLifetime, cfg.PhoneRegion, secret
+	c.PerClient.Free, c.PerClient.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
+	c.PerIdentifier.Free, c.PerIdentifier.Max = 10*cfg.LoginFreeFailures, cfg.LoginMaxDelay
+	c.PerIP = limit("login_ip", cfg.LimitLoginIP)
+	return c
 }
 
 // Close releases the senders and the database.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"kilt/internal/config"
 	"kilt/internal/mail"
 	"kilt/internal/notify"
+	"kilt/internal/oidcop"
 	"kilt/internal/outbox"
 	"kilt/internal/sms"
 	"kilt/internal/sqlstore"
@@ -72,7 +74,8 @@ func (a *App) delivery(cfg *config.Config, secret []byte, console io.Writer) (de
 		senders[outbox.SMS] = a.SMSGuard
 	}
 
-	renderer := notify.New(notify.Config{ProductName: cfg.ProductName, Location: cfg.Timezone})
+	senders[outbox.Backchannel] = oidcop.BackchannelSender{Client: &http.Client{Timeout: 10 * time.Second}}
+	renderer := oidcop.Renderer{Next: notify.New(notify.Config{ProductName: cfg.ProductName, Location: cfg.Timezone})}
 	a.Dispatcher = outbox.NewDispatcher(a.Outbox, senders, renderer, a.Clock,
 		outbox.Config{Workers: cfg.OutboxWorkers, MaxAttempts: cfg.OutboxMaxAttempts, Lease: cfg.OutboxLease}, a.Log, a.Metrics)
 	a.registerMetrics()

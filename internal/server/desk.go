@@ -24,7 +24,7 @@ func newDesk(a *App, cfg *config.Config, secret []byte) *desk.Service {
 		name = "Kilt"
 	}
 	a.Metrics.Limits("operator_lookup")
-	return desk.NewService(sqlstore.NewDesk(a.DB), a.Accounts, a.Clock, desk.Config{
+	return desk.NewService(sqlstore.NewDesk(a.DB), a.Accounts, a.Sessions, a.Clock, desk.Config{
 		Secret: secret, Issuer: name + " console",
 		Lookup:      limit("operator_lookup", cfg.LimitOperatorLookup),
 		RecoveryURL: recoveryURL(cfg), Wake: a.Dispatcher,

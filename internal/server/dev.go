@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"html/template"
 	"net/http"
 	"regexp"
 	"time"
+
+	"kilt"
+	"kilt/internal/oidc"
 )
 
 // The dev outbox: with --dev, what the console transports printed is listed here, newest
@@ -70,4 +74,22 @@ func (a *App) devOutboxJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// The --dev demo client: examples/portal-app signs in with it on http://localhost:8090.
+const (
+	DevClientID     = "portal-app"
+	DevClientSecret = "portal-app-dev-secret-not-for-production"
+)
+
+// devClient registers the demo client once (first-party: no consent page).
+func (a *App) devClient(ctx context.Context) error {
+	_, _, err := a.OIDC.AddClient(ctx, oidc.NewClient{ID: DevClientID, Secret: DevClientSecret, Name: "Portal demo app",
+		RedirectURIs:           []string{"http://localhost:8090/callback"},
+		PostLogoutRedirectURIs: []string{"http://localhost:8090/"},
+		FirstParty:             true})
+	if kilt.ErrorKind(err) == kilt.KindConflict {
+		return nil
+	}
+	return err
 }

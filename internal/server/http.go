@@ -18,6 +18,9 @@ import (
 	"kilt"
 	"kilt/internal/api"
 	"kilt/internal/httpx"
+	"kilt/internal/oidc"
+	"kilt/internal/oidcop"
+	"kilt/internal/session"
 	"kilt/internal/web"
 )
 
@@ -47,6 +50,27 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
 	site.SetDesk(a.Desk)
 	site.Routes(mux)
+	var bypass []string
+	if a.Config.BaseURL != nil {
+		prov, err := oidcop.New(a.OIDC, oidcop.Config{Issuer: a.Config.BaseURL.String(), Secret: a.secret, SecureCookie: secure,
+			Session: func(r *http.Request) (*oidc.Session, error) { return a.browserSession(r, cookie) },
+			EndSession: func(ctx context.Context, sess *oidc.Session) error {
+				if err := a.OIDC.EndSession(ctx, sess.ID); err != nil {
+					return err
+				}
+				return a.Sessions.End(ctx, sess.ID, sess.AccountID,
+					session.Client{Lang: a.Config.DefaultLang, UserAgent: "end_session"})
+			},
+			RenderError: func(w http.ResponseWriter, r *http.Request, status int, err error) {
+				w.Header().Set("Cache-Control", "no-store")
+				site.RenderErrorStatus(w, r, status, err)
+			}})
+		if err != nil {
+			panic(err) // a static configuration error
+		}
+		bypass = prov.Routes(mux)
+		site.SetSSO(prov, mux)
+	}
 	// One error renderer per surface: JSON under /api, pages elsewhere.
 	renderError := func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -67,6 +91,9 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		// ours whatever the Host says.
 		_ = cop.AddTrustedOrigin(a.Config.BaseURL.Scheme + "://" + a.Config.BaseURL.Host)
 	}
+	for _, p := range bypass {
+		cop.AddInsecureBypassPattern(p)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		renderError(w, r, http.StatusForbidden, kilt.E(kilt.KindForbidden, httpx.CodeCrossOrigin))
 	}))
@@ -78,6 +105,49 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	h = recoverPanics(h, renderError)
 	h = a.requestInfo(h)
 	return h
+}
+
+// pruneOIDC makes the first signing key if needed, then deletes the provider's expired rows
+// at start and every hour, until ctx ends.
+func (a *App) pruneOIDC(ctx context.Context) {
+	// The first start makes the signing key (the instances of one database share it) here,
+	// beside the listener, so that startup does not wait for an RSA key; the first token
+	// would make it too.
+	if err := a.OIDC.EnsureKey(ctx); err != nil && ctx.Err() == nil {
+		a.Log.Warn("making the signing key failed", "err", err)
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.OIDC.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("pruning single sign-on rows failed", "err", err)
+		} else if n > 0 {
+			a.Log.Info("single sign-on rows pruned", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// browserSession is the request's live Kilt session for the OpenID provider: nil when none,
+// or when its account is gone or locked (as for the pages).
+func (a *App) browserSession(r *http.Request, cookie string) (*oidc.Session, error) {
+	c, err := r.Cookie(cookie)
+	if err != nil {
+		return nil, nil
+	}
+	sess, _, err := a.Sessions.Current(r.Context(), c.Value)
+	if k := kilt.ErrorKind(err); k == kilt.KindUnauthorized || k == kilt.KindForbidden {
+		return nil, nil // none, or its account is locked
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &oidc.Session{ID: sess.ID, AccountID: sess.AccountID, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt,
+		ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // readyz answers 200 when the database answers and every migration is applied, 503 when not
@@ -190,7 +260,8 @@ func recoverPanics(next http.Handler, render errorRenderer) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers of SPEC §3 on every response.
+// securityHeaders sets the security headers on every response (docs/security.md, "CSRF and
+// headers").
 func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -282,6 +353,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Retention.Run(dctx)
 	}()
 	defer func() { <-pruned }()
+	ssoPruned := make(chan struct{})
+	go func() {
+		defer close(ssoPruned)
+		a.pruneOIDC(dctx)
+	}()
+	defer func() { <-ssoPruned }()
 	defer func() {
 		stopDispatch()
 		<-dispatched

@@ -1,20 +1,40 @@
-// Package session keeps server-side sessions. A session is named by a random 32-byte token
-// that the browser holds in a cookie or an API client sends as a bearer token; the database
-// holds only the token's SHA-256, so a dump of it signs nobody in. A session ends when it is
-// idle longer than the idle timeout, when it reaches its absolute lifetime, on sign-out, on
-// sign-out everywhere, and when the account's password changes.
+// Package session signs people in and out and says who is signed in, for the pages, the API
+// and the command line alike. A session is named by a random 32-byte token that the browser
+// holds in a cookie or an API client sends as a bearer token; the database holds only the
+// token's SHA-256, so a dump of it signs nobody in. A session ends when it is idle longer
+// than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
+// everywhere, and when the account's password changes.
+//
+// Every rule lives here and runs in one transaction of the Store port: counting a sign-in
+// attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
+// audit event of each step. The properties and the tests that prove them are listed in
+// docs/security.md (sections "Hashing", "Rate limits", "Sessions").
 package session
 
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/audit"
+	"kilt/internal/password"
+	"kilt/internal/ratelimit"
 )
 
-// CodeUnauthorized is the error code of a missing, unknown or expired session.
-const CodeUnauthorized = kilt.CodeUnauthorized
+// Error codes of sign-in and sessions.
+const (
+	// CodeUnauthorized is the error code of a missing, unknown or expired session.
+	CodeUnauthorized       = kilt.CodeUnauthorized
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeLoginThrottled     = account.CodeLoginThrottled // also a change of password's slow-down
+	CodeAccountLocked      = "account_locked"
+	CodePasswordRequired   = account.CodePasswordRequired
+	// CodeRateLimited: the client IP made too many sign-in attempts.
+	CodeRateLimited = "rate_limited"
+)
 
 // Session is one signed-in browser or API client.
 type Session struct {
@@ -28,23 +48,83 @@ type Session struct {
 	UserAgent string
 }
 
-// Store is what sessions need from storage.
+// Throttle is the sign-in slow-down state of one key: how many sign-ins failed in a row and
+// when the last one did.
+type Throttle struct {
+	Failures     int
+	LastFailedAt time.Time
+}
+
+// Store is the one port of the session domain: it runs fn in a transaction, committing
+// when fn returns nil and rolling back otherwise. fn must not call InTx again.
 type Store interface {
-	// CreateSession inserts s with the hash of its token, setting s.ID.
-	CreateSession(ctx context.Context, s *Session, tokenHash []byte) error
-	// SessionByTokenHash returns the session or kilt.ErrNotFound.
+	InTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is what one transaction of the session domain may do: row operations only. Lookups
+// return kilt.ErrNotFound for a missing row; every other error is a storage error.
+type Tx interface {
+	AccountByID(ctx context.Context, id int64) (*account.Account, error)
+	// AccountByEmailKey looks an account up by account.EmailKey of its address.
+	AccountByEmailKey(ctx context.Context, key string) (*account.Account, error)
+	AccountByPhone(ctx context.Context, e164 string) (*account.Account, error)
+	// UpdatePasswordHash replaces the account's hash only if it is still oldHash and
+	// reports whether it did (a concurrent change of password wins over an upgrade).
+	UpdatePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) (bool, error)
+	// ReplaceHistoryEntry replaces the account's history entries whose password hash is
+	// oldHash by e (their creation time is kept).
+	ReplaceHistoryEntry(ctx context.Context, accountID int64, oldHash string, e password.HistoryEntry) error
+	// SetLocked sets the account's locked flag; kilt.ErrNotFound if there is no account.
+	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
+
+	// ThrottleForUpdate returns the state of key (zero if none) and locks it until the
+	// transaction ends, so concurrent attempts on one key are counted one after the other.
+	ThrottleForUpdate(ctx context.Context, key string) (Throttle, error)
+	PutThrottle(ctx context.Context, key string, t Throttle) error
+	DeleteThrottle(ctx context.Context, key string) error
+	// TakeLimits applies rate limits atomically (ratelimit.Store.Take in this transaction).
+	TakeLimits(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
+
+	// InsertSession inserts s with the hash of its token, setting s.ID.
+	InsertSession(ctx context.Context, s *Session, tokenHash []byte) error
 	SessionByTokenHash(ctx context.Context, tokenHash []byte) (*Session, error)
 	TouchSession(ctx context.Context, id int64, seen time.Time) error
-	DeleteSession(ctx context.Context, id int64) error
+	// DeleteSession deletes one session and reports whether it existed.
+	DeleteSession(ctx context.Context, id int64) (bool, error)
 	// DeleteAccountSessions deletes every session of the account but except (0: none) and
 	// reports how many it deleted.
 	DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error)
+
+	RecordAudit(ctx context.Context, e audit.Event) error
 }
 
-// Config holds the lifetimes of SPEC §3.
+// Config holds the lifetimes of sessions and the limits of sign-in.
 type Config struct {
 	IdleTimeout     time.Duration // default 30 min
 	AbsoluteTimeout time.Duration // default 12 h
+	// PhoneRegion is the default country of phone numbers written without one ("KZ").
+	PhoneRegion string
+	// Secret is the server secret; the service derives its keys from it.
+	Secret []byte
+	// PerClient slows down failed sign-ins of one identifier from one client (IP, or /64
+	// for IPv6); PerIdentifier is the higher ceiling over all clients. See DefaultConfig.
+	PerClient, PerIdentifier SlowDown
+	// PerIP limits sign-in attempts of one client IP before any password is hashed.
+	PerIP ratelimit.Limit
+	// OnLimit, if set, is called with a limit's name when it refuses (a metric).
+	OnLimit func(name string)
+}
+
+// DefaultConfig returns the defaults: sessions idle 30 min, 12 h at most; 5 free failures
+// per identifier and client, then 1 s doubling up to 15 min; a ceiling of 50 failures per
+// identifier over all clients with the same doubling; 30 attempts per client IP a minute.
+func DefaultConfig() Config {
+	return Config{
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, PhoneRegion: "KZ",
+		PerClient:     SlowDown{Free: 5, Base: time.Second, Max: 15 * time.Minute, Window: 24 * time.Hour},
+		PerIdentifier: SlowDown{Free: 50, Base: time.Second, Max: 15 * time.Minute, Window: 24 * time.Hour},
+		PerIP:         ratelimit.Limit{Name: "login_ip", Count: 30, Period: time.Minute},
+	}
 }
 
 // touchEvery limits how often a session's last-seen time is written: a request stream from
@@ -52,70 +132,117 @@ type Config struct {
 // minute, on the safe side never (the check uses the stored time).
 const touchEvery = time.Minute
 
-// Service creates, checks and ends sessions.
-type Service struct {
-	store Store
-	clock kilt.Clock
-	cfg   Config
+// Client describes who asks, for the audit trail and the limits.
+type Client struct {
+	IP        string
+	UserAgent string
+	Lang      string
 }
 
-// NewService returns a Service; zero lifetimes take the defaults.
-func NewService(store Store, clock kilt.Clock, cfg Config) *Service {
+// Service signs people in and out and says who is signed in.
+type Service struct {
+	store  Store
+	hasher *password.Hasher
+	policy password.Policy
+	clock  kilt.Clock
+	cfg    Config
+	pepper []byte // keys password-history skeleton hashes
+	idKey  []byte // keys the slow-down keys
+}
+
+// NewService returns a Service; zero fields of cfg take DefaultConfig's values (a zero
+// PerIP limit switches the per-IP limit off only when its Name is set).
+func NewService(store Store, hasher *password.Hasher, policy password.Policy, clock kilt.Clock, cfg Config) *Service {
+	d := DefaultConfig()
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 30 * time.Minute
+		cfg.IdleTimeout = d.IdleTimeout
 	}
 	if cfg.AbsoluteTimeout <= 0 {
-		cfg.AbsoluteTimeout = 12 * time.Hour
+		cfg.AbsoluteTimeout = d.AbsoluteTimeout
 	}
-	return &Service{store: store, clock: clock, cfg: cfg}
+	if cfg.PhoneRegion == "" {
+		cfg.PhoneRegion = d.PhoneRegion
+	}
+	if cfg.PerClient == (SlowDown{}) {
+		cfg.PerClient = d.PerClient
+	}
+	if cfg.PerIdentifier == (SlowDown{}) {
+		cfg.PerIdentifier = d.PerIdentifier
+	}
+	if cfg.PerIP.Name == "" {
+		cfg.PerIP = d.PerIP
+	}
+	return &Service{store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
+		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
+		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle")}
 }
 
-// Create starts a session for the account and returns it with its token, which is shown to
-// the client once and never stored.
-func (s *Service) Create(ctx context.Context, accountID int64, ip, userAgent string) (*Session, string, error) {
-	token, hash, err := kilt.NewToken()
+// unauthorized is the answer for a missing, unknown, expired or ended session.
+func unauthorized() error { return kilt.E(kilt.KindUnauthorized, CodeUnauthorized) }
+
+// Current returns the live session a token names and its account, refreshing the session's
+// idle timer. A malformed, unknown, idle or expired token gets 401 unauthorized (an expired
+// session is deleted on the way), and so does a session whose account is gone. A locked
+// account's session gets 403 account_locked, on every surface: the session is kept, so an
+// operator's unlock restores it, but nothing may be done with it meanwhile but sign out.
+func (s *Service) Current(ctx context.Context, token string) (*Session, *account.Account, error) {
+	var sess *Session
+	var acct *account.Account
+	var answer error
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if sess, answer, err = s.live(ctx, tx, token); err != nil || answer != nil {
+			return err
+		}
+		acct, err = tx.AccountByID(ctx, sess.AccountID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			answer = unauthorized()
+			_, err := tx.DeleteSession(ctx, sess.ID)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if acct.Locked {
+			answer = kilt.E(kilt.KindForbidden, CodeAccountLocked)
+			return nil
+		}
+		if now := s.clock(); now.Sub(sess.LastSeenAt) >= touchEvery {
+			if err := tx.TouchSession(ctx, sess.ID, now); err != nil {
+				return err
+			}
+			sess.LastSeenAt = now
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	now := s.clock()
-	sess := &Session{
-		AccountID: accountID, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: ip, UserAgent: kilt.Truncate(userAgent, 512),
+	if answer != nil {
+		return nil, nil, answer
 	}
-	if err := s.store.CreateSession(ctx, sess, hash); err != nil {
-		return nil, "", err
-	}
-	return sess, token, nil
+	return sess, acct, nil
 }
 
-// Authenticate returns the live session a token names, refreshing its idle timer. A
-// malformed, unknown, idle or expired token gets 401 unauthorized; an expired session is
-// deleted on the way.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Session, error) {
+// live returns the live session token names in tx, or the answer for there being none
+// (401 unauthorized); an expired session is deleted on the way. err is a storage error.
+func (s *Service) live(ctx context.Context, tx Tx, token string) (sess *Session, answer, err error) {
 	if !kilt.WellFormedToken(token) {
-		return nil, kilt.E(kilt.KindUnauthorized, CodeUnauthorized)
+		return nil, unauthorized(), nil
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, kilt.HashToken(token))
+	sess, err = tx.SessionByTokenHash(ctx, kilt.HashToken(token))
 	if errors.Is(err, kilt.ErrNotFound) {
-		return nil, kilt.E(kilt.KindUnauthorized, CodeUnauthorized)
+		return nil, unauthorized(), nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.clock()
 	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)) {
-		if err := s.store.DeleteSession(ctx, sess.ID); err != nil {
-			return nil, err
-		}
-		return nil, kilt.E(kilt.KindUnauthorized, CodeUnauthorized)
+		_, err = tx.DeleteSession(ctx, sess.ID)
+		return nil, unauthorized(), err
 	}
-	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			return nil, err
-		}
-		sess.LastSeenAt = now
-	}
-	return sess, nil
+	return sess, nil, nil
 }
 
 // IdleExpiresAt is when the session ends if it is not used again.
@@ -127,10 +254,80 @@ func (s *Service) IdleExpiresAt(sess *Session) time.Time {
 	return t
 }
 
-// Revoke ends one session (sign out).
-func (s *Service) Revoke(ctx context.Context, id int64) error { return s.store.DeleteSession(ctx, id) }
+// SignOut ends the session token names (sign out) and records it in the audit trail, in
+// one transaction: 401 unauthorized if there is no live session. A locked account's session
+// may sign out too: it only takes access away.
+func (s *Service) SignOut(ctx context.Context, token string, c Client) error {
+	var answer error
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		sess, a, err := s.live(ctx, tx, token)
+		if answer = a; err != nil || a != nil {
+			return err
+		}
+		if _, err := tx.DeleteSession(ctx, sess.ID); err != nil {
+			return err
+		}
+		return tx.RecordAudit(ctx, s.event(audit.SessionRevoked, sess.AccountID, c, ""))
+	})
+	if err != nil {
+		return err
+	}
+	return answer
+}
 
-// RevokeAll ends every session of the account (sign out everywhere) and reports how many.
-func (s *Service) RevokeAll(ctx context.Context, accountID int64) (int64, error) {
-	return s.store.DeleteAccountSessions(ctx, accountID, 0)
+// End ends the session id of the account (an end that does not come with the session's token:
+// an application's end_session request), recording it in the same transaction. A session
+// that has already ended is nothing to do.
+func (s *Service) End(ctx context.Context, id, accountID int64, c Client) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		ok, err := tx.DeleteSession(ctx, id)
+		if err != nil || !ok {
+			return err
+		}
+		return tx.RecordAudit(ctx, s.event(audit.SessionRevoked, accountID, c, ""))
+	})
+}
+
+// SignOutAll ends every session of the account whose session token names (sign out
+// everywhere), records it in the audit trail in the same transaction, and reports how many
+// sessions ended: 401 unauthorized if there is no live session. A locked account may too.
+func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64, error) {
+	var n int64
+	var answer error
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		sess, a, err := s.live(ctx, tx, token)
+		if answer = a; err != nil || a != nil {
+			return err
+		}
+		if n, err = tx.DeleteAccountSessions(ctx, sess.AccountID, 0); err != nil {
+			return err
+		}
+		return tx.RecordAudit(ctx, s.event(audit.SessionsRevokedAll, sess.AccountID, c, strconv.FormatInt(n, 10)+" sessions"))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, answer
+}
+
+// SetLocked locks or unlocks an account (an operator's action) and records it, with by
+// saying who did it, in one transaction. A locked account cannot sign in, and its open
+// sessions answer 403 account_locked until it is unlocked. It returns kilt.ErrNotFound if
+// there is no such account.
+func (s *Service) SetLocked(ctx context.Context, accountID int64, locked bool, by string) error {
+	typ := audit.AccountUnlocked
+	if locked {
+		typ = audit.AccountLocked
+	}
+	return s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.SetLocked(ctx, accountID, locked, s.clock()); err != nil {
+			return err
+		}
+		return tx.RecordAudit(ctx, s.event(typ, accountID, Client{}, by))
+	})
+}
+
+// event is an audit event of now about the account, from c.
+func (s *Service) event(typ string, accountID int64, c Client, detail string) audit.Event {
+	return audit.Event{Type: typ, AccountID: accountID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail, At: s.clock()}
 }

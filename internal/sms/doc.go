@@ -1,8 +1,16 @@
 // Package sms sends Kilt's text messages: the gateways (webhook, Mobizon, Twilio), the dev
-// console transport (Log), and the Guard every SMS passes through before a gateway sees it.
-// Each of them is an outbox.Sender; the outbox dispatcher retries what they report as
-// temporary and abandons what they mark outbox.Permanent or outbox.Blocked.
+// console transport (Log, wired only with --dev), and the Guard every SMS passes through
+// before a gateway sees it. Each is an outbox.Sender.
 //
+// A gateway's acceptance is nil; no answer, a timeout, HTTP 408, 425, 429 or 5xx is a
+// temporary error (the outbox retries); any other refusal is outbox.Permanent. The Guard
+// returns outbox.Blocked for a destination that is not an allowed country's mobile E.164
+// number, for a spent daily budget (recovery codes keep a reserve of it) and for a number
+// range over its registration cap. Errors are *kilt.Error with CodeRefused or CodeNoAnswer;
+// they never hold the text, the number, a credential, the URL or the gateway's own message
+// (docs/security.md). The decisions behind this follow.
+package sms
+
 // Decisions:
 //
 //   - Classification. A gateway's answer decides: accepted → nil; HTTP 408, 425, 429 and 5xx,
@@ -50,4 +58,3 @@
 //   - Log is the dev transport: it prints whole messages, codes included, because showing
 //     them on a developer's console is its purpose; it is only wired in --dev. It logs any
 //     outbox.Rendered, e-mail as well as SMS.
-package sms

@@ -182,25 +182,6 @@ func (s *Accounts) ChangePassword(ctx context.Context, c account.PasswordChange)
 	})
 }
 
-// UpgradePasswordHash implements account.Store.
-func (s *Accounts) UpgradePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2
-		WHERE id = $3 AND password_hash = $4`, newHash, now, accountID, oldHash)
-	return err
-}
-
-// SetLocked implements account.Store.
-func (s *Accounts) SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error {
-	res, err := s.db.Exec(ctx, `UPDATE accounts SET locked = $1, updated_at = $2 WHERE id = $3`, locked, now, accountID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return kilt.ErrNotFound
-	}
-	return nil
-}
-
 // UpdateLoginThrottle implements account.Store. One upsert makes the key's row if it is
 // missing, locks it and returns it: a separate insert and SELECT … FOR UPDATE left a window
 // in which a concurrent successful sign-in could delete the row (ClearLoginThrottle) between

@@ -219,8 +219,10 @@ func (d deskTx) EndSessions(ctx context.Context, accountID int64) (int64, error)
 	return res.RowsAffected()
 }
 
-// RevokeRefreshTokens implements desk.Tx. Hook for single sign-on (SPEC §8): there are no
-// refresh tokens yet; when they exist, this revokes every one of the account's.
+// RevokeRefreshTokens implements desk.Tx: the hook of SPEC §8 for an account's refresh
+// tokens. The single sign-on's tokens are checked on every use against their session and
+// the account's lock (internal/oidc), so deleting the sessions and setting the lock, in this
+// same transaction, already ends them; nothing more to write here.
 func (d deskTx) RevokeRefreshTokens(context.Context, int64, time.Time) error { return nil }
 
 func (d deskTx) SetEmail(ctx context.Context, accountID int64, email, key string, now time.Time) error {

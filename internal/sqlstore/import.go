@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"kilt/internal/account"
+	"kilt/internal/userimport"
 )
 
-var _ account.ImportStore = (*Accounts)(nil)
+var _ userimport.Store = (*Accounts)(nil)
 
 // A batch of an import is written with three statements whatever its size: one looking up
 // which identifiers of the batch already have an account, one inserting every new account,
@@ -68,15 +69,15 @@ type importRecord [9]any
 // errDryRun rolls a dry run's transaction back.
 var errDryRun = errors.New("sqlstore: dry run")
 
-// ImportAccounts implements account.ImportStore.
+// ImportAccounts implements userimport.Store.
 //
 // Rows are classified in Go against the accounts that hold any identifier of the batch
 // (looked up first) and against the earlier rows of the batch; only rows with no taken
 // identifier are inserted. The INSERT still says ON CONFLICT DO NOTHING: on PostgreSQL a
 // registration committed between the lookup and the insert may take an identifier, and
 // such a row is then reported as existing rather than failing the whole batch.
-func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow, dryRun bool) ([]account.ImportOutcome, error) {
-	out := make([]account.ImportOutcome, len(rows))
+func (s *Accounts) ImportAccounts(ctx context.Context, rows []userimport.Row, dryRun bool) ([]userimport.Outcome, error) {
+	out := make([]userimport.Outcome, len(rows))
 	if len(rows) == 0 {
 		return out, nil
 	}
@@ -111,9 +112,9 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 			}
 			switch {
 			case conflict:
-				out[i] = account.ImportConflict
+				out[i] = userimport.Conflict
 			case owner != 0:
-				out[i] = account.ImportExisting
+				out[i] = userimport.Existing
 			default:
 				for _, k := range importKeys(r.Account) {
 					claimed[k] = i
@@ -146,7 +147,7 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 				k = "e" + emailKey.String
 			}
 			if i, ok := claimed[k]; ok {
-				out[i] = account.ImportCreated
+				out[i] = userimport.Created
 			}
 			ids = append(ids, id)
 		}
@@ -156,7 +157,7 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 		res.Close()
 		for i := range out {
 			if out[i] == 0 {
-				out[i] = account.ImportExisting // an identifier was taken since the lookup
+				out[i] = userimport.Existing // an identifier was taken since the lookup
 			}
 		}
 		if len(ids) > 0 {
@@ -181,7 +182,7 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 
 // importOwners returns the account holding each identifier of rows that has one, keyed as
 // importKeys keys them.
-func importOwners(ctx context.Context, tx *Tx, lookup string, rows []account.ImportRow) (map[string]int64, error) {
+func importOwners(ctx context.Context, tx *Tx, lookup string, rows []userimport.Row) (map[string]int64, error) {
 	var emailKeys, phones []string
 	for _, r := range rows {
 		if r.Account.Email != "" {

@@ -10,13 +10,14 @@ import (
 
 	"kilt/internal/account"
 	"kilt/internal/password"
+	"kilt/internal/userimport"
 )
 
 const importHash = "$2b$04$abcdefghijklmnopqrstuuXkX8yZbUDqUfjM1k4ZqZvsR1Hx6yEQu"
 
-func importRow(line int, email, phone string) account.ImportRow {
+func importRow(line int, email, phone string) userimport.Row {
 	created := t0.Add(-time.Duration(line) * time.Hour)
-	return account.ImportRow{Line: line, Account: account.Account{
+	return userimport.Row{Line: line, Account: account.Account{
 		Email: email, EmailVerified: email != "", Phone: phone, PhoneVerified: false,
 		PasswordHash: fmt.Sprintf("%s-%d", importHash, line), CreatedAt: created, UpdatedAt: t0, PasswordChangedAt: created}}
 }
@@ -34,7 +35,7 @@ func TestImportAccounts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		s := NewAccounts(db)
-		rows := []account.ImportRow{
+		rows := []userimport.Row{
 			importRow(1, "Aigerim@mail.kz", "+77011234567"),
 			importRow(2, "", "+77017654321"),
 			importRow(3, "bolat@mail.kz", ""),
@@ -43,7 +44,7 @@ func TestImportAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []account.ImportOutcome{account.ImportCreated, account.ImportCreated, account.ImportCreated}
+		want := []userimport.Outcome{userimport.Created, userimport.Created, userimport.Created}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("outcomes differ (-want +got):\n%s", diff)
 		}
@@ -79,7 +80,7 @@ func TestImportAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = []account.ImportOutcome{account.ImportExisting, account.ImportExisting, account.ImportExisting}
+		want = []userimport.Outcome{userimport.Existing, userimport.Existing, userimport.Existing}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("second import: outcomes differ (-want +got):\n%s", diff)
 		}
@@ -93,14 +94,14 @@ func TestImportAccountsCollisions(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		s := NewAccounts(db)
-		if _, err := s.ImportAccounts(ctx, []account.ImportRow{
+		if _, err := s.ImportAccounts(ctx, []userimport.Row{
 			importRow(1, "aigerim@mail.kz", ""),
 			importRow(2, "", "+77011234567"),
 			importRow(3, "bolat@mail.kz", "+77017654321"),
 		}, false); err != nil {
 			t.Fatal(err)
 		}
-		rows := []account.ImportRow{
+		rows := []userimport.Row{
 			importRow(10, "AIGERIM@mail.kz", ""),             // e-mail taken, in another case
 			importRow(11, "aigerim@mail.kz", "+77011234567"), // e-mail and phone on two accounts
 			importRow(12, "bolat@mail.kz", "+77017654321"),   // both on the same account
@@ -115,9 +116,9 @@ func TestImportAccountsCollisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []account.ImportOutcome{account.ImportExisting, account.ImportConflict, account.ImportExisting,
-			account.ImportExisting, account.ImportCreated, account.ImportExisting, account.ImportExisting,
-			account.ImportConflict, account.ImportCreated}
+		want := []userimport.Outcome{userimport.Existing, userimport.Conflict, userimport.Existing,
+			userimport.Existing, userimport.Created, userimport.Existing, userimport.Existing,
+			userimport.Conflict, userimport.Created}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("outcomes differ (-want +got):\n%s", diff)
 		}
@@ -139,14 +140,14 @@ func TestImportAccountsDryRun(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		s := NewAccounts(db)
-		if _, err := s.ImportAccounts(ctx, []account.ImportRow{importRow(1, "aigerim@mail.kz", "")}, false); err != nil {
+		if _, err := s.ImportAccounts(ctx, []userimport.Row{importRow(1, "aigerim@mail.kz", "")}, false); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.ImportAccounts(ctx, []account.ImportRow{importRow(1, "aigerim@mail.kz", ""), importRow(2, "new@mail.kz", "")}, true)
+		got, err := s.ImportAccounts(ctx, []userimport.Row{importRow(1, "aigerim@mail.kz", ""), importRow(2, "new@mail.kz", "")}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]account.ImportOutcome{account.ImportExisting, account.ImportCreated}, got); diff != "" {
+		if diff := cmp.Diff([]userimport.Outcome{userimport.Existing, userimport.Created}, got); diff != "" {
 			t.Errorf("outcomes differ (-want +got):\n%s", diff)
 		}
 		if n, h := countRows(t, db, "accounts"), countRows(t, db, "password_history"); n != 1 || h != 1 {
@@ -159,7 +160,7 @@ func TestImportAccountsLargeBatch(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		s := NewAccounts(db)
-		rows := make([]account.ImportRow, 5000)
+		rows := make([]userimport.Row, 5000)
 		for i := range rows {
 			rows[i] = importRow(i+1, fmt.Sprintf("user%d@mail.kz", i), fmt.Sprintf("+7701%07d", i))
 		}
@@ -170,7 +171,7 @@ func TestImportAccountsLargeBatch(t *testing.T) {
 		}
 		t.Logf("%d rows in one batch: %v", len(rows), time.Since(start))
 		for i, o := range got {
-			if o != account.ImportCreated {
+			if o != userimport.Created {
 				t.Fatalf("row %d: outcome %d, want created", i+1, o)
 			}
 		}

@@ -187,10 +187,10 @@ func (s *Outbox) Retry(ctx context.Context, id int64, now time.Time) error {
 			return err
 		}
 		if m.Status != outbox.StatusAbandoned && m.Status != outbox.StatusBlocked {
-			return kilt.Errorf(kilt.KindConflict, "outbox_not_retryable", "message %d is %s; only abandoned or blocked messages are retried", id, m.Status)
+			return kilt.Errorf(kilt.KindConflict, outbox.CodeNotRetryable, "message %d is %s; only abandoned or blocked messages are retried", id, m.Status)
 		}
 		if m.Secret == nil && carriesSecret[m.Kind] {
-			return kilt.Errorf(kilt.KindConflict, "outbox_secret_erased", "message %d's link or code was erased when it was given up; the person must ask for a new one", id)
+			return kilt.Errorf(kilt.KindConflict, outbox.CodeSecretErased, "message %d's link or code was erased when it was given up; the person must ask for a new one", id)
 		}
 		_, err = tx.Exec(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, last_error = '',
 			claimed_by = '', updated_at = $1 WHERE id = $2`, now, id)

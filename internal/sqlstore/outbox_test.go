@@ -96,10 +96,10 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 			t.Errorf("blocked: %+v", blocked)
 		}
 		// A given-up message whose link was erased cannot be retried; one without a secret can.
-		if err := s.Retry(ctx, ids[2], t0); kilt.ErrorCode(err) != "outbox_secret_erased" {
+		if err := s.Retry(ctx, ids[2], t0); kilt.ErrorCode(err) != outbox.CodeSecretErased {
 			t.Errorf("retry of an erased link: got %v", err)
 		}
-		if err := s.Retry(ctx, ids[0], t0); kilt.ErrorCode(err) != "outbox_not_retryable" {
+		if err := s.Retry(ctx, ids[0], t0); kilt.ErrorCode(err) != outbox.CodeNotRetryable {
 			t.Errorf("retry of a sent message: got %v", err)
 		}
 		notice := enqueueN(t, s, 1, outbox.PasswordChanged)[0]

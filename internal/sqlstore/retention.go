@@ -21,7 +21,9 @@ type retentionTable struct {
 }
 
 // retentionTables are the tables the retention job prunes. The audit trail, accounts and
-// password history are not here on purpose: they are never pruned by age.
+// password history are not here on purpose: they are never pruned by age. Nor are
+// recovery_requests: the processor deletes each as it resolves it, and an old one is a
+// request still to answer.
 var retentionTables = []retentionTable{
 	{name: "sessions", class: retention.Expired, time: "expires_at"},
 	{name: "recovery_tokens", class: retention.Expired, time: "expires_at"},

@@ -4,9 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/audit"
+	"kilt/internal/password"
+	"kilt/internal/ratelimit"
 	"kilt/internal/session"
 )
 
@@ -18,48 +23,167 @@ func NewSessions(db *DB) *Sessions { return &Sessions{db: db} }
 
 var _ session.Store = (*Sessions)(nil)
 
-// CreateSession implements session.Store.
-func (s *Sessions) CreateSession(ctx context.Context, sess *session.Session, tokenHash []byte) error {
-	// A write that returns a row goes through InTx, which queues SQLite writers in-process.
-	return s.db.InTx(ctx, func(tx *Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent).Scan(&sess.ID)
-	})
+// InTx implements session.Store.
+func (s *Sessions) InTx(ctx context.Context, fn func(session.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *Tx) error { return fn(sessionTx{tx}) })
 }
 
-// SessionByTokenHash implements session.Store.
-func (s *Sessions) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*session.Session, error) {
+// sessionTx is session.Tx on one transaction.
+type sessionTx struct{ tx *Tx }
+
+func (t sessionTx) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+}
+
+func (t sessionTx) AccountByEmailKey(ctx context.Context, key string) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key = $1`, key))
+}
+
+func (t sessionTx) AccountByPhone(ctx context.Context, e164 string) (*account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE phone = $1`, e164))
+}
+
+func (t sessionTx) UpdatePasswordHash(ctx context.Context, accountID int64, oldHash, newHash string, now time.Time) (bool, error) {
+	res, err := t.tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, updated_at = $2
+		WHERE id = $3 AND password_hash = $4`, newHash, now, accountID, oldHash)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t sessionTx) ReplaceHistoryEntry(ctx context.Context, accountID int64, oldHash string, e password.HistoryEntry) error {
+	_, err := t.tx.Exec(ctx, `UPDATE password_history SET password_hash = $1, skeleton_hash = $2
+		WHERE account_id = $3 AND password_hash = $4`, e.PasswordHash, e.SkeletonHash, accountID, oldHash)
+	return err
+}
+
+func (t sessionTx) SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error {
+	res, err := t.tx.Exec(ctx, `UPDATE accounts SET locked = $1, updated_at = $2 WHERE id = $3`, locked, now, accountID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return kilt.ErrNotFound
+	}
+	return nil
+}
+
+// ThrottleForUpdate implements session.Tx. One upsert makes the key's row if it is missing,
+// locks it and returns it: a separate insert and SELECT … FOR UPDATE left a window in which
+// a concurrent successful sign-in could delete the row between the two, and the SELECT found
+// nothing. On SQLite the IMMEDIATE transaction already holds the database's write lock.
+func (t sessionTx) ThrottleForUpdate(ctx context.Context, key string) (session.Throttle, error) {
+	var th session.Throttle
+	err := t.tx.QueryRow(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, 0, $2)
+		ON CONFLICT (key) DO UPDATE SET key = excluded.key
+		RETURNING failures, last_failed_at`, key, time.Unix(0, 0)).Scan(&th.Failures, TimeCol(&th.LastFailedAt))
+	return th, err
+}
+
+func (t sessionTx) PutThrottle(ctx context.Context, key string, th session.Throttle) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failed_at = excluded.last_failed_at`,
+		key, th.Failures, th.LastFailedAt)
+	return err
+}
+
+func (t sessionTx) DeleteThrottle(ctx context.Context, key string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+	return err
+}
+
+func (t sessionTx) TakeLimits(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
+	return takeLimits(ctx, t.tx, checks, now)
+}
+
+func (t sessionTx) InsertSession(ctx context.Context, sess *session.Session, tokenHash []byte) error {
+	return t.tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent).Scan(&sess.ID)
+}
+
+func (t sessionTx) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*session.Session, error) {
 	var sess session.Session
-	err := s.db.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent
+	err := t.tx.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent
 		FROM sessions WHERE token_hash = $1`, tokenHash).Scan(&sess.ID, &sess.AccountID, TimeCol(&sess.CreatedAt),
 		TimeCol(&sess.LastSeenAt), TimeCol(&sess.ExpiresAt), &sess.IP, &sess.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	return &sess, nil
 }
 
-// TouchSession implements session.Store.
-func (s *Sessions) TouchSession(ctx context.Context, id int64, seen time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, seen, id)
+func (t sessionTx) TouchSession(ctx context.Context, id int64, seen time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, seen, id)
 	return err
 }
 
-// DeleteSession implements session.Store.
-func (s *Sessions) DeleteSession(ctx context.Context, id int64) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
-	return err
+func (t sessionTx) DeleteSession(ctx context.Context, id int64) (bool, error) {
+	res, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
-// DeleteAccountSessions implements session.Store.
-func (s *Sessions) DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, accountID, except)
+func (t sessionTx) DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error) {
+	res, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, accountID, except)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func (t sessionTx) RecordAudit(ctx context.Context, e audit.Event) error {
+	return recordAudit(ctx, t.tx, e)
+}
+
+// HashHeads calls fn with the head (algorithm and cost) of every kind of password hash the
+// accounts hold other than current, the head of the hashes made now: the bcrypt costs, and
+// each Argon2 hash not made at the current cost. The hasher pads every check to the
+// costliest of them (password.Hasher.Observe).
+func (s *Sessions) HashHeads(ctx context.Context, current string, fn func(head string)) error {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT substr(password_hash, 1, 7) FROM accounts WHERE password_hash LIKE '$2%'`)
+	if err != nil {
+		return err
+	}
+	if err := eachString(rows, fn); err != nil {
+		return err
+	}
+	rows, err = s.db.Query(ctx, `SELECT password_hash FROM accounts WHERE password_hash LIKE '$argon2%' AND password_hash NOT LIKE $1`,
+		current+"%")
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	return eachString(rows, func(h string) {
+		parts := strings.SplitN(h, "$", 5)
+		if len(parts) < 5 {
+			return
+		}
+		head := strings.Join(parts[:4], "$") + "$"
+		if !seen[head] {
+			seen[head] = true
+			fn(head)
+		}
+	})
+}
+
+// eachString calls fn with the one string column of every row and closes rows.
+func eachString(rows *sql.Rows, fn func(string)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		fn(v)
+	}
+	return rows.Err()
 }

@@ -12,8 +12,10 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/password"
 	"kilt/internal/session"
+	"kilt/internal/session/sessiontest"
 )
 
 // The store contract: what account.Store and session.Store promise, checked on both
@@ -78,29 +80,6 @@ func TestAccountsContract(t *testing.T) {
 			t.Errorf("an e-mail-only account: %v", err)
 		}
 
-		if err := s.SetLocked(ctx, a.ID, true, t0.Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := s.AccountByID(ctx, a.ID); !got.Locked || !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
-			t.Errorf("after lock: locked %v updated %v", got.Locked, got.UpdatedAt)
-		}
-		if err := s.SetLocked(ctx, 999, true, t0); !errors.Is(err, kilt.ErrNotFound) {
-			t.Errorf("lock unknown: got %v, want ErrNotFound", err)
-		}
-
-		// An upgrade only replaces the hash it was computed from.
-		if err := s.UpgradePasswordHash(ctx, a.ID, "not-the-current-hash", "new", t0); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := s.AccountByID(ctx, a.ID); got.PasswordHash != a.PasswordHash {
-			t.Errorf("a stale upgrade replaced the hash")
-		}
-		if err := s.UpgradePasswordHash(ctx, a.ID, a.PasswordHash, "upgraded", t0); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := s.AccountByID(ctx, a.ID); got.PasswordHash != "upgraded" {
-			t.Errorf("upgrade: got hash %q", got.PasswordHash)
-		}
 	})
 }
 
@@ -123,7 +102,7 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 				s.AccountID = b.ID
 			}
 			s.CreatedAt, s.LastSeenAt, s.ExpiresAt = t0, t0, t0.Add(12*time.Hour)
-			if err := sessions.CreateSession(ctx, s, []byte{byte(i), 1, 2, 3}); err != nil {
+			if err := sessions.InTx(ctx, func(tx session.Tx) error { return tx.InsertSession(ctx, s, []byte{byte(i), 1, 2, 3}) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -159,7 +138,10 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 			s    *session.Session
 			live bool
 		}{{&keep, true}, {&other, false}, {&bs, true}} {
-			_, err := sessions.SessionByTokenHash(ctx, []byte{byte(map[*session.Session]int{&keep: 0, &other: 1, &bs: 2}[c.s]), 1, 2, 3})
+			err := sessions.InTx(ctx, func(tx session.Tx) error {
+				_, err := tx.SessionByTokenHash(ctx, []byte{byte(map[*session.Session]int{&keep: 0, &other: 1, &bs: 2}[c.s]), 1, 2, 3})
+				return err
+			})
 			if (err == nil) != c.live {
 				t.Errorf("session %d: live %v, want %v (err %v)", c.s.ID, err == nil, c.live, err)
 			}
@@ -170,49 +152,35 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 	})
 }
 
+// TestSessionsContract runs the session port's contract suite, which the session package
+// owns, on both databases.
 func TestSessionsContract(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		a := newAccount("a@mail.kz", "")
-		if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
-			t.Fatal(err)
-		}
-		s := NewSessions(db)
-		sess := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
-			IP: "192.0.2.7", UserAgent: "Mozilla/5.0 (Android) Қазақ"}
-		hash := []byte("0123456789abcdef0123456789abcdef")
-		if err := s.CreateSession(ctx, sess, hash); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.SessionByTokenHash(ctx, hash)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(sess, got); diff != "" {
-			t.Errorf("round trip (-want +got):\n%s", diff)
-		}
-		if err := s.TouchSession(ctx, sess.ID, t0.Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := s.SessionByTokenHash(ctx, hash); !got.LastSeenAt.Equal(t0.Add(time.Minute)) {
-			t.Errorf("touch: last seen %v", got.LastSeenAt)
-		}
-		if _, err := s.SessionByTokenHash(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
-			t.Errorf("unknown token: got %v, want ErrNotFound", err)
-		}
-		second := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0}
-		if err := s.CreateSession(ctx, second, []byte("another-hash")); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := s.DeleteAccountSessions(ctx, a.ID, sess.ID); err != nil || n != 1 {
-			t.Errorf("delete all but one: %d, %v; want 1", n, err)
-		}
-		if n, err := s.DeleteAccountSessions(ctx, a.ID, 0); err != nil || n != 1 {
-			t.Errorf("delete all: %d, %v; want 1", n, err)
-		}
-		if _, err := s.SessionByTokenHash(ctx, hash); !errors.Is(err, kilt.ErrNotFound) {
-			t.Errorf("after delete: got %v", err)
-		}
+		sessiontest.Run(t, sessiontest.Harness{
+			Store: NewSessions(db),
+			AddAccount: func(t *testing.T, a *account.Account, h password.HistoryEntry) {
+				t.Helper()
+				if err := NewAccounts(db).CreateAccount(context.Background(), a, h); err != nil {
+					t.Fatal(err)
+				}
+			},
+			History: func(t *testing.T, accountID int64) []password.HistoryEntry {
+				t.Helper()
+				h, err := NewAccounts(db).PasswordHistory(context.Background(), accountID, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			},
+			Audit: func(t *testing.T, accountID int64) []audit.Event {
+				t.Helper()
+				e, err := NewAudit(db).Recent(context.Background(), accountID, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			},
+		})
 	})
 }
 
@@ -287,6 +255,38 @@ func TestLoginThrottleRacesClear(t *testing.T) {
 			if err != nil {
 				t.Errorf("racing a clear: %v", err)
 			}
+		}
+	})
+}
+
+// TestHashHeads: the heads of the stored hashes not made at the current cost, each once.
+func TestHashHeads(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		current := "$argon2id$v=19$m=19456,t=2,p=1$"
+		for i, h := range []string{
+			current + "c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			current + "b3RoZXJzYWx0b3RoZXJzYQ$aGFzaA",
+			"$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			"$argon2id$v=19$m=8192,t=1,p=1$b3RoZXJzYWx0b3RoZXJzYQ$aGFzaA",
+			"$argon2i$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",
+			"$2a$10$abcdefghijklmnopqrstuu1234567890123456789012345678901",
+			"$2b$12$abcdefghijklmnopqrstuu1234567890123456789012345678901",
+			"$2a$10$zbcdefghijklmnopqrstuu1234567890123456789012345678901",
+		} {
+			a := newAccount(fmt.Sprintf("h%d@mail.kz", i), "")
+			a.PasswordHash = h
+			if err := NewAccounts(db).CreateAccount(ctx, a, entry(0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := map[string]int{}
+		if err := NewSessions(db).HashHeads(ctx, current, func(h string) { got[h]++ }); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"$2a$10$": 1, "$2b$12$": 1, "$argon2id$v=19$m=8192,t=1,p=1$": 1, "$argon2i$v=19$m=65536,t=3,p=4$": 1}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("heads (-want +got):\n%s", diff)
 		}
 	})
 }

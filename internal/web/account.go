@@ -35,6 +35,9 @@ func (s *Site) newAccountPage(w http.ResponseWriter, r *http.Request) (*AccountP
 	for _, e := range events {
 		p.Events = append(p.Events, s.eventView(p.Lang, e))
 	}
+	if p.Apps, err = s.connectedApps(r.Context(), v.account.ID); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -2,39 +2,41 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 
-	"kilt/internal/audit"
-	"kilt/internal/httpx"
+	"kilt"
+	"kilt/internal/session"
 )
 
 // loginForm serves GET /login; someone already signed in goes to the account page.
 func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if viewerFrom(r) != nil {
+	name, hint, force, sso := s.pendingSSO(w, r)
+	if viewerFrom(r) != nil && !force {
+		if sso {
+			return redirect(w, r, s.sso.ResumePath())
+		}
 		return redirect(w, r, "/account")
 	}
-	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login")})
+	return s.render(w, http.StatusOK, "login", &LoginPage{Base: s.base(w, r, "title_login"), ContinueTo: name, Identifier: hint})
 }
 
 // login serves POST /login. An unknown identifier and a wrong password get the same page
-// (the service answers both alike, after the same work). A session the browser already had
-// is ended and a new one started: a token planted before sign-in is worth nothing after it.
+// (the service answers both alike, after the same work). The session the browser already
+// had ends and a new one starts (session.Service.SignIn).
 func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
-	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier")}
-	acct, err := s.accounts.Login(r.Context(), p.Identifier, r.PostForm.Get("password"), s.accountClient(r))
+	name, _, _, sso := s.pendingSSO(w, r)
+	p := &LoginPage{Base: s.base(w, r, "title_login"), Identifier: r.PostForm.Get("identifier"), ContinueTo: name}
+	var old string
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		old = c.Value
+	}
+	in, err := s.sessions.SignIn(r.Context(), p.Identifier, r.PostForm.Get("password"), old, s.sessionClient(r))
 	if err != nil {
 		return s.fail(w, "login", p, err, nil)
 	}
-	if v := viewerFrom(r); v != nil {
-		if err := s.sessions.Revoke(r.Context(), v.session.ID); err != nil {
-			return err
-		}
+	s.setSession(w, in.Token)
+	if sso {
+		return redirect(w, r, s.sso.ResumePath())
 	}
-	_, token, err := s.sessions.Create(r.Context(), acct.ID, httpx.InfoFrom(r.Context()).ClientIP, r.UserAgent())
-	if err != nil {
-		return err
-	}
-	s.setSession(w, token)
 	return redirect(w, r, "/account")
 }
 
@@ -50,14 +52,21 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 // logout serves POST /logout: this session ends. Signing out when not signed in just goes to
 // the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
-	if v := viewerFrom(r); v != nil {
-		if err := s.sessions.Revoke(r.Context(), v.session.ID); err != nil {
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
+		// The applications that had this session are told first (back-channel logout).
+		if v := viewerFrom(r); v != nil {
+			if err := s.ssoSessionEnding(r.Context(), v.session.ID); err != nil {
+				return err
+			}
+		}
+		// A locked account's session may sign out too; no live session is nothing to end.
+		err := s.sessions.SignOut(r.Context(), c.Value, s.sessionClient(r))
+		switch {
+		case err == nil:
+			s.setFlash(w, flashSignedOut)
+		case kilt.ErrorKind(err) != kilt.KindUnauthorized:
 			return err
 		}
-		if err := s.record(r, audit.SessionRevoked, v.account.ID, ""); err != nil {
-			return err
-		}
-		s.setFlash(w, flashSignedOut)
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
 	return redirect(w, r, "/login")
@@ -65,15 +74,11 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 
 // logoutEverywhere serves POST /logout/everywhere: every session of the account ends.
 func (s *Site) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
-	v, err := signedIn(r)
+	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil {
-		return err
+		return kilt.E(kilt.KindUnauthorized, session.CodeUnauthorized)
 	}
-	n, err := s.sessions.RevokeAll(r.Context(), v.account.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.record(r, audit.SessionsRevokedAll, v.account.ID, strconv.FormatInt(n, 10)+" sessions"); err != nil {
+	if _, err := s.sessions.SignOutAll(r.Context(), c.Value, s.sessionClient(r)); err != nil {
 		return err
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")

@@ -259,6 +259,8 @@ func (b *Base) Password(name, label, autocomplete string) Field {
 type LoginPage struct {
 	Base
 	Identifier string
+	// ContinueTo is the name of the application whose sign-in this is, "" for none.
+	ContinueTo string
 }
 
 // RegisterPage is /register: by e-mail or by phone.
@@ -322,6 +324,8 @@ type AccountPage struct {
 	Base
 	Account AccountView
 	Events  []EventView
+	// Apps are the applications the account has granted (single sign-on).
+	Apps []ConnectedApp
 }
 
 // EventView is one entry of the recent activity.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kilt"
+	"kilt/internal/httpx"
 	"kilt/internal/recovery"
 )
 
@@ -65,7 +66,7 @@ func (s *Site) resendAt(p *RecoveryPhonePage, t time.Time) {
 	cooldown := s.recovery.Config().ResendCooldown
 	left := t.Sub(s.cfg.Clock())
 	left = min(max(left, 0), cooldown)
-	p.ResendIn = seconds(left)
+	p.ResendIn = httpx.Seconds(left)
 	p.ResendAt = s.cfg.Clock().Add(left).Unix()
 }
 
@@ -212,4 +213,3 @@ func (s *Site) reset(w http.ResponseWriter, r *http.Request) error {
 }
 
 // seconds is d in whole seconds, rounded up.
-func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }

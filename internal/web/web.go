@@ -42,7 +42,6 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
-	"kilt/internal/audit"
 	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
@@ -73,6 +72,8 @@ type Site struct {
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets
+	sso           SSO
+	errors        *httpx.Renderer
 }
 
 // New returns the pages. It panics if the embedded templates do not parse (a build error).
@@ -90,8 +91,10 @@ func New(accounts *account.Service, sessions *session.Service, rec *recovery.Ser
 		cfg.Location = time.Local
 	}
 	a := mustLoadAssets()
-	return &Site{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg,
+	s := &Site{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg,
 		assets: a, templates: mustParseTemplates(a)}
+	s.errors = &httpx.Renderer{DefaultLang: cfg.DefaultLang, Policy: accounts.Policy(), Page: s.errorPage, LoginPath: "/login"}
+	return s
 }
 
 // handlerFunc is a page handler: it writes its response itself, or returns an error for the
@@ -133,85 +136,70 @@ func (s *Site) handle(fn handlerFunc) http.Handler {
 	})
 }
 
-// viewer is who is signed in: the live session and its account.
+// viewer is who is signed in: the live session and its account, or why its session is
+// refused (a locked account).
 type viewer struct {
 	session *session.Session
 	account *account.Account
+	refused error
 }
 
 type viewerKey struct{}
 
-// viewerFrom returns the request's viewer, nil when no one is signed in.
+// viewerFrom returns the request's viewer, nil when no one is signed in (or the session is
+// refused): public pages then show as to anyone.
 func viewerFrom(r *http.Request) *viewer {
 	v, _ := r.Context().Value(viewerKey{}).(*viewer)
+	if v == nil || v.refused != nil {
+		return nil
+	}
 	return v
 }
 
-// viewer finds the request's live session and account: nil when there is none, or when its
-// account was deleted or locked (an operator's lock takes effect on open sessions too).
+// viewer finds the request's live session and account (session.Service.Current): nil when
+// there is none; a viewer whose refused holds 403 account_locked when the account is locked.
 func (s *Site) viewer(r *http.Request) (*viewer, error) {
 	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil {
 		return nil, nil
 	}
-	sess, err := s.sessions.Authenticate(r.Context(), c.Value)
-	if kilt.ErrorKind(err) == kilt.KindUnauthorized {
+	sess, acct, err := s.sessions.Current(r.Context(), c.Value)
+	switch kilt.ErrorKind(err) {
+	case kilt.KindUnauthorized:
 		return nil, nil
+	case kilt.KindForbidden:
+		return &viewer{refused: err}, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	acct, err := s.accounts.ByID(r.Context(), sess.AccountID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if acct.Locked {
-		return nil, nil
 	}
 	return &viewer{session: sess, account: acct}, nil
 }
 
-// signedIn returns the viewer, or 401 (which the adapter turns into the sign-in page).
+// signedIn returns the viewer; 401 (which the adapter turns into the sign-in page) when no
+// one is signed in, and the refusal (403 account_locked) when the session is refused.
 func signedIn(r *http.Request) (*viewer, error) {
-	if v := viewerFrom(r); v != nil {
-		return v, nil
+	v, _ := r.Context().Value(viewerKey{}).(*viewer)
+	if v == nil {
+		return nil, kilt.E(kilt.KindUnauthorized, session.CodeUnauthorized)
 	}
-	return nil, kilt.E(kilt.KindUnauthorized, session.CodeUnauthorized)
+	if v.refused != nil {
+		return nil, v.refused
+	}
+	return v, nil
 }
 
-// renderError renders err as a page: 401 sends the browser to sign in; an expected error
-// shows its message with its status; anything else is logged once with the request id and
-// shown as a generic failure that names the request id.
+// renderError renders err as a page (httpx.Renderer): 401 sends the browser to sign in; an
+// expected error shows its message with its status; anything else is logged once with the
+// request id and shown as a generic failure that names the request id.
 func (s *Site) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	s.renderErrorStatus(w, r, httpx.Status(err), err)
+	s.errors.Error(w, r, err)
 }
 
-// renderErrorStatus is renderError with the status chosen by the caller (405, which no
-// error kind maps to).
-func (s *Site) renderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
-	if kilt.ErrorKind(err) == kilt.KindUnauthorized {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	e, ok := kilt.AsError(err)
-	info := httpx.InfoFrom(r.Context())
-	if !ok || e.Kind == kilt.KindInternal {
-		info.Logger.Error("request failed", "err", err)
-		e, status = kilt.E(kilt.KindInternal, kilt.CodeInternal), http.StatusInternalServerError
-	}
-	httpx.SetRetryAfter(w, e)
-	p := &ErrorPage{Base: s.base(w, r, "title_error"), Status: status}
-	p.Message = s.message(p.Lang, e.Code)
-	if status == http.StatusInternalServerError {
-		p.RequestID = info.RequestID
-	}
-	if rerr := s.render(w, status, "error", p); rerr != nil {
-		info.Logger.Error("rendering the error page failed", "err", rerr)
-		http.Error(w, http.StatusText(status), status)
-	}
+// errorPage draws the error page of v.
+func (s *Site) errorPage(w http.ResponseWriter, r *http.Request, v httpx.ErrorView) error {
+	p := &ErrorPage{Base: s.base(w, r, "title_error"), Status: v.Status, Message: v.Message, RequestID: v.RequestID}
+	return s.render(w, v.Status, "error", p)
 }
 
 // RenderErrorStatus renders err as an HTML error page with the given status, for callers
@@ -219,7 +207,7 @@ func (s *Site) renderErrorStatus(w http.ResponseWriter, r *http.Request, status 
 // panics, unknown paths and methods).
 func (s *Site) RenderErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	s.renderErrorStatus(w, r, status, err)
+	s.errors.ErrorStatus(w, r, status, err)
 }
 
 // render executes the page's template into a buffer (so a failing template never sends half
@@ -259,7 +247,7 @@ var fieldOf = map[string]string{
 	account.CodeInvalidPhone:      "phone",
 	account.CodePhoneNotSupported: "phone",
 	account.CodeInvalidIdentifier: "identifier",
-	account.CodePasswordRequired:  "password",
+	session.CodePasswordRequired:  "password",
 	account.CodeWrongPassword:     "current_password",
 	account.CodeCodeInvalid:       "code",
 	account.CodeCodeFormat:        "code",
@@ -299,13 +287,10 @@ func (s *Site) explain(b *Base, e *kilt.Error, fields map[string]string) {
 }
 
 // message is the catalog text of code, with the policy's numbers filled in.
-func (s *Site) message(lang, code string) string {
-	p := s.accounts.Policy()
-	return i18n.T(lang, code, "min", p.MinLength, "max", p.MaxLength, "history", p.HistorySize)
-}
+func (s *Site) message(lang, code string) string { return s.errors.Message(lang, code) }
 
 // langCookie remembers the language chosen with the switch; the API reads it too.
-const langCookie = "lang"
+const langCookie = httpx.LangCookie
 
 // explicitLang is a language chosen on this request (?lang=, or the lang field of a posted
 // form: the switch on pages that carry form state), "" for none.
@@ -319,31 +304,25 @@ func explicitLang(r *http.Request) string {
 	return ""
 }
 
-// lang is the request's language: the explicit choice, then the language cookie, then
-// Accept-Language, then the configured default.
-func (s *Site) lang(r *http.Request) string {
-	explicit := []string{explicitLang(r)}
-	if c, err := r.Cookie(langCookie); err == nil {
-		explicit = append(explicit, c.Value)
-	}
-	return i18n.Negotiate(explicit, r.Header.Get("Accept-Language"), s.cfg.DefaultLang)
-}
+// lang is the request's language (httpx.Renderer.Lang).
+func (s *Site) lang(r *http.Request) string { return s.errors.Lang(r) }
 
 // accountClient describes the request's client for the account services.
 func (s *Site) accountClient(r *http.Request) account.Client {
-	return account.Client{IP: httpx.InfoFrom(r.Context()).ClientIP, UserAgent: r.UserAgent(), Lang: s.lang(r)}
+	c := s.errors.Client(r)
+	return account.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
+}
+
+// sessionClient describes the request's client for the session service.
+func (s *Site) sessionClient(r *http.Request) session.Client {
+	c := s.accountClient(r)
+	return session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
 }
 
 // recoveryClient describes the request's client for the recovery service.
 func (s *Site) recoveryClient(r *http.Request) recovery.Client {
 	c := s.accountClient(r)
 	return recovery.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
-}
-
-// record adds an event about the account to the audit trail, with the request's client.
-func (s *Site) record(r *http.Request, typ string, accountID int64, detail string) error {
-	c := s.accountClient(r)
-	return s.accounts.Record(r.Context(), audit.Event{Type: typ, AccountID: accountID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail})
 }
 
 // redirect answers 303 to path: after a POST the browser GETs the result, so a reload never

@@ -1,6 +1,6 @@
-package account
-
-// Importing an existing user base (`kilt user import FILE`).
+// Package userimport reads an existing user base from a file and stores it through its Store
+// port (`kilt user import FILE`): a file format, not a domain rule, so it lives beside
+// account rather than in it.
 //
 // A file is JSON lines (one object per line; blank lines are skipped) or CSV (a header row
 // naming the columns, in any order, then one account per row). The fields, or columns, are:
@@ -27,7 +27,7 @@ package account
 //
 // Any other field or column is refused: a misspelt "emial_verified" must not silently
 // import everyone as unverified. Identifiers are parsed and normalised as everywhere else
-// (ParseEmail, ParsePhone), so an imported user signs in however they type them. A hash must be one Verify can check within its limits; the account's
+// (account.ParseEmail, account.ParsePhone), so an imported user signs in however they type them. A hash must be one Verify can check within its limits; the account's
 // first sign-in verifies the password against it and replaces it by an Argon2id hash at the
 // configured cost (Service.Login), so an imported hash lives only until then. The hash also
 // becomes the account's first history entry, without a skeleton hash (the password was
@@ -47,6 +47,7 @@ package account
 // A row whose e-mail and phone belong to two different accounts is reported. Rows are
 // written in batches, one transaction per batch: an interrupted import keeps the batches it
 // committed, and running it again completes it.
+package userimport
 
 import (
 	"bufio"
@@ -54,7 +55,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -66,12 +66,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"kilt"
+	"kilt/internal/account"
 	"kilt/internal/password"
 )
 
 // Error codes of import problems. Identifiers that do not parse have the codes of
-// ParseEmail and ParsePhone (invalid_email, invalid_phone).
+// account.ParseEmail and account.ParsePhone (invalid_email, invalid_phone).
 const (
 	CodeImportFile         = "import_file"                  // the file as a whole cannot be read
 	CodeMalformedRow       = "import_malformed_row"         // not JSON, not an object, bad CSV quoting, wrong number of columns
@@ -96,16 +100,16 @@ const (
 
 var importFields = []string{fieldEmail, fieldPhone, fieldEmailVerified, fieldPhoneVerified, fieldPasswordHash, fieldCreatedAt}
 
-// ImportFormat is the format of an import file.
-type ImportFormat int
+// Format is the format of an import file.
+type Format int
 
 // The import formats.
 const (
-	JSONLines ImportFormat = iota + 1
+	JSONLines Format = iota + 1
 	CSV
 )
 
-func (f ImportFormat) String() string {
+func (f Format) String() string {
 	switch f {
 	case JSONLines:
 		return "jsonl"
@@ -115,8 +119,8 @@ func (f ImportFormat) String() string {
 	return "unknown"
 }
 
-// ParseImportFormat reads a format name: "jsonl" (also "ndjson", "json") or "csv".
-func ParseImportFormat(s string) (ImportFormat, error) {
+// ParseFormat reads a format name: "jsonl" (also "ndjson", "json") or "csv".
+func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "jsonl", "ndjson", "json":
 		return JSONLines, nil
@@ -126,9 +130,9 @@ func ParseImportFormat(s string) (ImportFormat, error) {
 	return 0, fmt.Errorf("unknown import format %q: want jsonl or csv", s)
 }
 
-// ImportFormatOf tells the format of a file by its extension: .jsonl, .ndjson and .json are
+// FormatOf tells the format of a file by its extension: .jsonl, .ndjson and .json are
 // JSON lines, .csv is CSV. ok is false for any other name.
-func ImportFormatOf(name string) (f ImportFormat, ok bool) {
+func FormatOf(name string) (f Format, ok bool) {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jsonl", ".ndjson", ".json":
 		return JSONLines, true
@@ -138,50 +142,50 @@ func ImportFormatOf(name string) (f ImportFormat, ok bool) {
 	return 0, false
 }
 
-// DefaultImportBatch is how many rows an import writes per transaction by default: large
+// DefaultBatch is how many rows an import writes per transaction by default: large
 // enough that the per-transaction cost (a commit, an fsync on SQLite) is spread thin, small
 // enough that a batch holds SQLite's write lock for milliseconds only, so a running service
 // is barely held up.
-const DefaultImportBatch = 1000
+const DefaultBatch = 1000
 
-// ImportRow is one valid row of an import file.
-type ImportRow struct {
+// Row is one valid row of an import file.
+type Row struct {
 	// Line is where the row starts in the file (the first line is 1).
 	Line int
 	// Account is the account to create: Email, Phone (normalised), their verified flags,
 	// PasswordHash, CreatedAt, UpdatedAt (the time of the import) and PasswordChangedAt
 	// (= CreatedAt). ID, Locked and Lang are zero.
-	Account Account
+	Account account.Account
 }
 
-// ImportOutcome says what an import did with a valid row.
-type ImportOutcome int
+// Outcome says what an import did with a valid row.
+type Outcome int
 
 // The outcomes of a valid row.
 const (
-	// ImportCreated: the account was created with its first history entry.
-	ImportCreated ImportOutcome = iota + 1
-	// ImportExisting: an identifier of the row already has an account (or one of an earlier
+	// Created: the account was created with its first history entry.
+	Created Outcome = iota + 1
+	// Existing: an identifier of the row already has an account (or one of an earlier
 	// row of the same batch); nothing was written.
-	ImportExisting
-	// ImportConflict: the row's e-mail and phone belong to two different accounts; nothing
+	Existing
+	// Conflict: the row's e-mail and phone belong to two different accounts; nothing
 	// was written.
-	ImportConflict
+	Conflict
 )
 
-// ImportStore is what an import needs from storage.
-type ImportStore interface {
+// Store is what an import needs from storage.
+type Store interface {
 	// ImportAccounts creates, in one transaction, the account of every row none of whose
-	// identifiers (e-mail by EmailKey, phone) has an account yet, each with its first history
+	// identifiers (e-mail by account.EmailKey, phone) has an account yet, each with its first history
 	// entry {PasswordHash: the row's hash, SkeletonHash: "", CreatedAt: PasswordChangedAt},
 	// and returns the outcome of every row, in order. Rows are taken in order, so of two
 	// rows sharing an identifier the first one wins. With dryRun it does the same work and
 	// rolls it back. It never fails because an identifier is taken.
-	ImportAccounts(ctx context.Context, rows []ImportRow, dryRun bool) ([]ImportOutcome, error)
+	ImportAccounts(ctx context.Context, rows []Row, dryRun bool) ([]Outcome, error)
 }
 
-// ImportStats counts an import's progress.
-type ImportStats struct {
+// Stats counts an import's progress.
+type Stats struct {
 	Rows     int // rows read, valid or not
 	Imported int // accounts created (with DryRun: that would have been)
 	Existing int // valid rows skipped because an identifier already has an account
@@ -190,18 +194,18 @@ type ImportStats struct {
 	Bytes int64
 }
 
-// ImportOptions tune Import.
-type ImportOptions struct {
-	// BatchSize is the number of valid rows per transaction (DefaultImportBatch if 0).
+// Options tune Import.
+type Options struct {
+	// BatchSize is the number of valid rows per transaction (DefaultBatch if 0).
 	BatchSize int
 	// DryRun checks everything, the database included, and writes nothing.
 	DryRun bool
 	// Problem, if set, is given every reported row: a *kilt.Error whose Details hold "line"
-	// (int) and "field" (string, "" for the whole row); DescribeImportProblem words it.
+	// (int) and "field" (string, "" for the whole row); DescribeProblem words it.
 	Problem func(err error)
 	// Progress, if set, is called with the counts so far after every batch: BatchSize valid
 	// rows, or fewer when 2×BatchSize rows were read (so that bad rows show progress too).
-	Progress func(ImportStats)
+	Progress func(Stats)
 }
 
 // Import reads every row of src and stores the valid ones with store, BatchSize at a time.
@@ -213,17 +217,17 @@ type ImportOptions struct {
 // The next batch is read and checked while the current one is stored: parsing phone numbers
 // and storing rows each keep a core busy, so the two overlap. opt's functions are called
 // from the goroutine that called Import, never concurrently.
-func Import(ctx context.Context, src *ImportReader, store ImportStore, opt ImportOptions) (ImportStats, error) {
+func Run(ctx context.Context, src *Reader, store Store, opt Options) (Stats, error) {
 	size := opt.BatchSize
 	if size <= 0 {
-		size = DefaultImportBatch
+		size = DefaultBatch
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the reader when storing fails
 	chunks := make(chan importChunk, 1)
 	go readChunks(ctx, src, size, chunks)
 
-	var st ImportStats
+	var st Stats
 	for c := range chunks {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -242,11 +246,11 @@ func Import(ctx context.Context, src *ImportReader, store ImportStore, opt Impor
 			}
 			for i, o := range outcomes {
 				switch o {
-				case ImportCreated:
+				case Created:
 					st.Imported++
-				case ImportExisting:
+				case Existing:
 					st.Existing++
-				case ImportConflict:
+				case Conflict:
 					problems = append(problems, rowError(kilt.KindConflict, CodeIdentifierConflict, c.rows[i].Line, "",
 						"the e-mail and the phone belong to two different existing accounts"))
 				default:
@@ -273,7 +277,7 @@ func Import(ctx context.Context, src *ImportReader, store ImportStore, opt Impor
 // importChunk is what the reader hands on: up to a batch of valid rows and the problems of
 // the rows read with them, or the error that ended reading.
 type importChunk struct {
-	rows     []ImportRow
+	rows     []Row
 	problems []error
 	bytes    int64 // of the file read so far
 	err      error
@@ -282,7 +286,7 @@ type importChunk struct {
 // readChunks reads src into chunks of size valid rows (or size rows read, whichever comes
 // first, so that a file of bad rows still shows progress) and closes out at the end of the
 // file, after an error, or when ctx ends.
-func readChunks(ctx context.Context, src *ImportReader, size int, out chan<- importChunk) {
+func readChunks(ctx context.Context, src *Reader, size int, out chan<- importChunk) {
 	defer close(out)
 	send := func(c importChunk) bool {
 		c.bytes = src.BytesRead()
@@ -314,7 +318,7 @@ func readChunks(ctx context.Context, src *ImportReader, size int, out chan<- imp
 			if !send(c) {
 				return
 			}
-			c = importChunk{rows: make([]ImportRow, 0, size)}
+			c = importChunk{rows: make([]Row, 0, size)}
 		}
 	}
 }
@@ -328,9 +332,9 @@ func problemLine(err error) int {
 	return 0
 }
 
-// DescribeImportProblem words a problem Import reported for an operator: "line 7, email: not
+// DescribeProblem words a problem Import reported for an operator: "line 7, email: not
 // a valid e-mail address (invalid_email)". It never contains a field's value.
-func DescribeImportProblem(err error) string {
+func DescribeProblem(err error) string {
 	e, ok := kilt.AsError(err)
 	if !ok {
 		return err.Error()
@@ -359,10 +363,10 @@ func rowError(kind kilt.Kind, code string, line int, field, format string, args 
 // longer line is reported and skipped without being held in memory.
 const maxImportLine = 64 << 10
 
-// ImportReader reads and checks the rows of an import file, one at a time, never holding
+// Reader reads and checks the rows of an import file, one at a time, never holding
 // more of the file than one row and a read buffer.
-type ImportReader struct {
-	format ImportFormat
+type Reader struct {
+	format Format
 	region string
 	now    time.Time
 	in     *countingReader
@@ -383,18 +387,18 @@ type ImportReader struct {
 // error, and keeping 16 bytes instead of the identifier bounds the memory per row.
 type digest [2]uint64
 
-// NewImportReader returns a reader of the rows of r in format f. Phone numbers without a
+// NewReader returns a reader of the rows of r in format f. Phone numbers without a
 // country are read in region (ISO 3166 alpha-2, "KZ" if empty); now is the time of the
 // import: the default created_at, and the latest allowed. A UTF-8 byte order mark is
 // skipped. It fails (code import_file) when the file as a whole is unusable: a CSV header
 // that is missing, names an unknown or repeated column, or lacks password_hash or both
 // identifiers; a JSON file holding an array rather than JSON lines.
-func NewImportReader(r io.Reader, f ImportFormat, region string, now time.Time) (*ImportReader, error) {
+func NewReader(r io.Reader, f Format, region string, now time.Time) (*Reader, error) {
 	if region == "" {
 		region = "KZ"
 	}
 	in := &countingReader{r: r}
-	ir := &ImportReader{format: f, region: region, now: now.UTC().Truncate(time.Microsecond), in: in,
+	ir := &Reader{format: f, region: region, now: now.UTC().Truncate(time.Microsecond), in: in,
 		br: bufio.NewReaderSize(in, maxImportLine), seen: make(map[digest]int),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if b, err := ir.br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
@@ -427,7 +431,7 @@ func firstByte(br *bufio.Reader) byte {
 	return 0
 }
 
-func (r *ImportReader) readHeader() error {
+func (r *Reader) readHeader() error {
 	r.csv = csv.NewReader(r.br)
 	r.csv.ReuseRecord = true
 	// FieldsPerRecord 0: every row must have as many columns as the header.
@@ -476,13 +480,13 @@ func quoteName(s string) string {
 
 // BytesRead reports how many bytes of the file have been read so far (a little ahead of the
 // rows returned, because of buffering).
-func (r *ImportReader) BytesRead() int64 { return r.in.n }
+func (r *Reader) BytesRead() int64 { return r.in.n }
 
 // Next returns the next valid row. At the end of the file it returns io.EOF. A row that is
 // not valid gives a *kilt.Error of kind invalid with "line" and "field" in its details (see
-// DescribeImportProblem); reading can go on with the next call. Any other error (reading
+// DescribeProblem); reading can go on with the next call. Any other error (reading
 // the file failed) ends the import.
-func (r *ImportReader) Next() (ImportRow, error) {
+func (r *Reader) Next() (Row, error) {
 	var (
 		raw  rawRow
 		line int
@@ -494,7 +498,7 @@ func (r *ImportReader) Next() (ImportRow, error) {
 		line, raw, err = r.nextJSON()
 	}
 	if err != nil {
-		return ImportRow{}, err
+		return Row{}, err
 	}
 	return r.check(line, raw)
 }
@@ -516,7 +520,7 @@ type jsonRow struct {
 	CreatedAt     *string `json:"created_at"`
 }
 
-func (r *ImportReader) nextJSON() (int, rawRow, error) {
+func (r *Reader) nextJSON() (int, rawRow, error) {
 	for {
 		text, tooLong, err := r.readLine()
 		if err != nil {
@@ -534,12 +538,11 @@ func (r *ImportReader) nextJSON() (int, rawRow, error) {
 			return 0, rawRow{}, rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "", "the line is not a JSON object")
 		}
 		var j jsonRow
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&j); err != nil {
+		dec := jsontext.NewDecoder(bytes.NewReader(text))
+		if err := json.UnmarshalDecode(dec, &j, json.RejectUnknownMembers(true)); err != nil {
 			return 0, rawRow{}, r.jsonError(err)
 		}
-		if rest := bytes.TrimSpace(text[dec.InputOffset():]); len(rest) > 0 {
+		if _, err := dec.ReadToken(); err != io.EOF {
 			return 0, rawRow{}, rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "",
 				"the line holds more than one JSON value")
 		}
@@ -550,38 +553,49 @@ func (r *ImportReader) nextJSON() (int, rawRow, error) {
 	}
 }
 
-// jsonError turns a decoding error into a row problem. The decoder's messages name a field
-// or a single offending character, never a value.
-func (r *ImportReader) jsonError(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+// jsonError turns a decoding error into a row problem, naming at most a field, never a
+// value. The decoder refuses unknown and duplicated members and case variants of a name.
+func (r *Reader) jsonError(err error) error {
+	var sem *json.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &typ):
-		want := "a string"
-		if typ.Type.Kind() == reflect.Bool {
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		return rowError(kilt.KindInvalid, CodeUnknownField, r.line, "", "unknown field %s: want %s",
+			quoteName(sem.JSONPointer.LastToken()), strings.Join(importFields, ", "))
+	case sem != nil && sem.GoType != nil && sem.JSONPointer.Parent() == "" && sem.JSONPointer != "":
+		field := sem.JSONPointer.LastToken()
+		want, code := "a string", CodeMalformedRow
+		if t := sem.GoType; t.Kind() == reflect.Bool || t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Bool {
 			want = "true or false"
 		}
-		code := CodeMalformedRow
-		if typ.Field == fieldEmailVerified || typ.Field == fieldPhoneVerified {
+		if field == fieldEmailVerified || field == fieldPhoneVerified {
 			code = CodeInvalidFlag
 		}
-		return rowError(kilt.KindInvalid, code, r.line, typ.Field, "the value is a JSON %s: want %s", typ.Value, want)
-	case errors.As(err, &syntax):
-		return rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "", "not valid JSON: %s", syntax.Error())
+		return rowError(kilt.KindInvalid, code, r.line, field, "the value is a JSON %s: want %s", kindName(sem.JSONKind), want)
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "", "a field appears more than once")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "", "not valid JSON: the object is not closed")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
-		return rowError(kilt.KindInvalid, CodeUnknownField, r.line, "", "unknown field %s: want %s",
-			quoteName(name), strings.Join(importFields, ", "))
 	}
 	return rowError(kilt.KindInvalid, CodeMalformedRow, r.line, "", "not valid JSON")
 }
 
+// kindName names a kind of JSON value for a message.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	}
+	return k.String()
+}
+
 // readLine returns the next line without its end, counting lines. A line longer than the
 // buffer is skipped to its end and reported as tooLong. It returns io.EOF after the last line.
-func (r *ImportReader) readLine() (text []byte, tooLong bool, err error) {
+func (r *Reader) readLine() (text []byte, tooLong bool, err error) {
 	text, err = r.br.ReadSlice('\n')
 	if err == nil || (err == io.EOF && len(text) > 0) {
 		r.line++
@@ -600,7 +614,7 @@ func (r *ImportReader) readLine() (text []byte, tooLong bool, err error) {
 	return nil, true, nil
 }
 
-func (r *ImportReader) nextCSV() (int, rawRow, error) {
+func (r *Reader) nextCSV() (int, rawRow, error) {
 	rec, err := r.csv.Read()
 	if err == io.EOF {
 		return 0, rawRow{}, io.EOF
@@ -661,24 +675,24 @@ func parseFlag(s string) (value, ok bool) {
 
 // check validates a row read from line and builds its account. It reports the first
 // problem found.
-func (r *ImportReader) check(line int, raw rawRow) (ImportRow, error) {
-	bad := func(code, field, format string, args ...any) (ImportRow, error) {
-		return ImportRow{}, rowError(kilt.KindInvalid, code, line, field, format, args...)
+func (r *Reader) check(line int, raw rawRow) (Row, error) {
+	bad := func(code, field, format string, args ...any) (Row, error) {
+		return Row{}, rowError(kilt.KindInvalid, code, line, field, format, args...)
 	}
 	email, phone := strings.TrimSpace(raw.email), strings.TrimSpace(raw.phone)
 	if email == "" && phone == "" {
 		return bad(CodeIdentifierRequired, "", "the row has neither an e-mail nor a phone")
 	}
-	a := Account{EmailVerified: raw.emailVerified, PhoneVerified: raw.phoneVerified}
+	a := account.Account{EmailVerified: raw.emailVerified, PhoneVerified: raw.phoneVerified}
 	var err error
 	if email != "" {
-		if a.Email, err = ParseEmail(email); err != nil {
-			return bad(CodeInvalidEmail, fieldEmail, "not a valid e-mail address")
+		if a.Email, err = account.ParseEmail(email); err != nil {
+			return bad(account.CodeInvalidEmail, fieldEmail, "not a valid e-mail address")
 		}
 	}
 	if phone != "" {
-		if a.Phone, err = ParsePhone(phone, r.region); err != nil {
-			return bad(CodeInvalidPhone, fieldPhone, "not a valid phone number (numbers without a country are read as %s)", r.region)
+		if a.Phone, err = account.ParsePhone(phone, r.region); err != nil {
+			return bad(account.CodeInvalidPhone, fieldPhone, "not a valid phone number (numbers without a country are read as %s)", r.region)
 		}
 	}
 	if a.EmailVerified && a.Email == "" {
@@ -693,10 +707,10 @@ func (r *ImportReader) check(line int, raw rawRow) (ImportRow, error) {
 		return bad(CodeInvalidHash, fieldPasswordHash, "the hash is missing")
 	}
 	if err := password.CheckHash(a.PasswordHash); err != nil {
-		// CheckHash names the problem, never the hash.
+		// The detail names the problem, never the hash.
 		msg := "not a hash Kilt can verify"
-		if e, ok := kilt.AsError(err); ok && e.Message != "" {
-			msg = strings.TrimPrefix(e.Message, "password hash: ")
+		if he := (*password.HashError)(nil); errors.As(err, &he) {
+			msg = he.Detail
 		}
 		return bad(CodeInvalidHash, fieldPasswordHash, "%s (want bcrypt $2a$/$2b$/$2y$ or $argon2id$/$argon2i$)", msg)
 	}
@@ -718,7 +732,7 @@ func (r *ImportReader) check(line int, raw rawRow) (ImportRow, error) {
 	// a second run says what the first said.
 	var keys []digest
 	for _, id := range []struct{ field, name, key string }{
-		{fieldEmail, "e-mail", "e" + EmailKey(a.Email)},
+		{fieldEmail, "e-mail", "e" + account.EmailKey(a.Email)},
 		{fieldPhone, "phone", "p" + a.Phone},
 	} {
 		if len(id.key) == 1 {
@@ -733,7 +747,7 @@ func (r *ImportReader) check(line int, raw rawRow) (ImportRow, error) {
 	for _, d := range keys {
 		r.seen[d] = line
 	}
-	return ImportRow{Line: line, Account: a}, nil
+	return Row{Line: line, Account: a}, nil
 }
 
 func deref(s *string) string {

@@ -1,4 +1,4 @@
-package account
+package userimport
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"kilt"
+	"kilt/internal/account"
 )
 
 var importNow = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -30,13 +31,13 @@ func testBcrypt(t *testing.T) string {
 }
 
 // readAll reads every row of the file, returning the valid rows and the problems.
-func readAll(t *testing.T, f ImportFormat, file string) ([]ImportRow, []error) {
+func readAll(t *testing.T, f Format, file string) ([]Row, []error) {
 	t.Helper()
-	r, err := NewImportReader(strings.NewReader(file), f, "KZ", importNow)
+	r, err := NewReader(strings.NewReader(file), f, "KZ", importNow)
 	if err != nil {
-		t.Fatalf("NewImportReader: %v", err)
+		t.Fatalf("NewReader: %v", err)
 	}
-	var rows []ImportRow
+	var rows []Row
 	var problems []error
 	for {
 		row, err := r.Next()
@@ -78,9 +79,9 @@ func TestImportRowValidation(t *testing.T) {
 		field string
 	}{
 		{name: "bad e-mail", json: `{"email":"not-an-address","password_hash":"BC"}`, csv: `not-an-address,,,,BC,`,
-			want: problem{1, "email", CodeInvalidEmail}},
+			want: problem{1, "email", account.CodeInvalidEmail}},
 		{name: "bad phone", json: `{"phone":"12345","password_hash":"BC"}`, csv: `,12345,,,BC,`,
-			want: problem{1, "phone", CodeInvalidPhone}},
+			want: problem{1, "phone", account.CodeInvalidPhone}},
 		{name: "no identifier", json: `{"password_hash":"BC"}`, csv: `,,,,BC,`,
 			want: problem{1, "", CodeIdentifierRequired}},
 		{name: "blank identifiers", json: `{"email":"  ","phone":"","password_hash":"BC"}`, csv: ` , ,,,BC,`,
@@ -110,12 +111,15 @@ func TestImportRowValidation(t *testing.T) {
 		{name: "not JSON", json: `{"email":"a@mail.kz",`, want: problem{1, "", CodeMalformedRow}},
 		{name: "not an object", json: `"a@mail.kz BC"`, want: problem{1, "", CodeMalformedRow}},
 		{name: "two objects on a line", json: `{"email":"a@mail.kz","password_hash":"BC"} {}`, want: problem{1, "", CodeMalformedRow}},
+		// encoding/json kept the last of two keys and folded case: a row meant two things.
+		{name: "a field twice", json: `{"email":"a@mail.kz","email":"b@mail.kz","password_hash":"BC"}`, want: problem{1, "", CodeMalformedRow}},
+		{name: "a field in other case", json: `{"EMAIL":"a@mail.kz","password_hash":"BC"}`, want: problem{1, "", CodeUnknownField}},
 		{name: "too few columns", csv: `a@mail.kz,BC`, want: problem{1, "", CodeMalformedRow}},
 		{name: "bare quote", csv: `a"b@mail.kz,,,,BC,`, want: problem{1, "", CodeMalformedRow}},
 	}
 	const csvHeader = "email,phone,email_verified,phone_verified,password_hash,created_at\n"
 	for _, tt := range tests {
-		for _, f := range []ImportFormat{JSONLines, CSV} {
+		for _, f := range []Format{JSONLines, CSV} {
 			in, header := tt.json, ""
 			if f == CSV {
 				in, header = tt.csv, csvHeader
@@ -136,7 +140,7 @@ func TestImportRowValidation(t *testing.T) {
 				if got := problemOf(problems[0]); got != want {
 					t.Errorf("got %+v (%v), want %+v", got, problems[0], want)
 				}
-				if msg := DescribeImportProblem(problems[0]); strings.Contains(msg, bc) || strings.Contains(msg, "secret123") {
+				if msg := DescribeProblem(problems[0]); strings.Contains(msg, bc) || strings.Contains(msg, "secret123") {
 					t.Errorf("the report shows the hash: %q", msg)
 				}
 			})
@@ -147,12 +151,12 @@ func TestImportRowValidation(t *testing.T) {
 func TestImportValidRows(t *testing.T) {
 	bc := testBcrypt(t)
 	created := time.Date(2024, 1, 2, 3, 4, 5, 123456789, time.FixedZone("+05", 5*3600))
-	want := []ImportRow{
-		{Line: 1, Account: Account{Email: "Aigerim@mail.kz", EmailVerified: true, PasswordHash: bc,
+	want := []Row{
+		{Line: 1, Account: account.Account{Email: "Aigerim@mail.kz", EmailVerified: true, PasswordHash: bc,
 			CreatedAt: created.UTC().Truncate(time.Microsecond), UpdatedAt: importNow, PasswordChangedAt: created.UTC().Truncate(time.Microsecond)}},
-		{Line: 3, Account: Account{Phone: "+77011234567", PhoneVerified: true, PasswordHash: testArgon2,
+		{Line: 3, Account: account.Account{Phone: "+77011234567", PhoneVerified: true, PasswordHash: testArgon2,
 			CreatedAt: importNow, UpdatedAt: importNow, PasswordChangedAt: importNow}},
-		{Line: 4, Account: Account{Email: "b@mail.kz", Phone: "+77017654321", PasswordHash: bc,
+		{Line: 4, Account: account.Account{Email: "b@mail.kz", Phone: "+77017654321", PasswordHash: bc,
 			CreatedAt: importNow, UpdatedAt: importNow, PasswordChangedAt: importNow}},
 	}
 	jsonl := "\ufeff" + `{"email":" Aigerim@MAIL.KZ ","email_verified":true,"password_hash":"` + bc + `","created_at":"2024-01-02T03:04:05.123456789+05:00"}` + "\n" +
@@ -164,7 +168,7 @@ func TestImportValidRows(t *testing.T) {
 		`"` + testArgon2 + `",,1,"8 701 123 45 67",,` + "\r\n" +
 		bc + `,b@mail.kz,false,"+7 (701) 765-43-21",,0`
 	for name, in := range map[string]struct {
-		f    ImportFormat
+		f    Format
 		file string
 	}{"jsonl": {JSONLines, jsonl}, "csv": {CSV, csv}} {
 		t.Run(name, func(t *testing.T) {
@@ -174,7 +178,7 @@ func TestImportValidRows(t *testing.T) {
 			}
 			w := want
 			if in.f == CSV {
-				w = append([]ImportRow(nil), want...)
+				w = append([]Row(nil), want...)
 				for i := range w {
 					w[i].Line = i + 2 // the header, and no blank line
 				}
@@ -200,14 +204,14 @@ func TestImportDuplicatesInFile(t *testing.T) {
 	for _, p := range problems {
 		got = append(got, problemOf(p))
 	}
-	want := []problem{{2, "email", CodeDuplicateRow}, {3, "phone", CodeDuplicateRow}, {4, "email", CodeInvalidEmail}}
+	want := []problem{{2, "email", CodeDuplicateRow}, {3, "phone", CodeDuplicateRow}, {4, "email", account.CodeInvalidEmail}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems differ (-want +got):\n%s", diff)
 	}
 	if len(rows) != 2 || rows[0].Line != 1 || rows[1].Line != 5 {
 		t.Errorf("got rows %+v, want lines 1 and 5", rows)
 	}
-	if msg := DescribeImportProblem(problems[0]); !strings.Contains(msg, "line 2, email: the same e-mail as line 1") {
+	if msg := DescribeProblem(problems[0]); !strings.Contains(msg, "line 2, email: the same e-mail as line 1") {
 		t.Errorf("got %q, want it to name the earlier line", msg)
 	}
 }
@@ -215,7 +219,7 @@ func TestImportDuplicatesInFile(t *testing.T) {
 func TestImportFileErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		f    ImportFormat
+		f    Format
 		file string
 		want string
 	}{
@@ -228,7 +232,7 @@ func TestImportFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewImportReader(strings.NewReader(tt.file), tt.f, "KZ", importNow)
+			_, err := NewReader(strings.NewReader(tt.file), tt.f, "KZ", importNow)
 			if kilt.ErrorCode(err) != CodeImportFile || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want %s mentioning %q", err, CodeImportFile, tt.want)
 			}
@@ -250,21 +254,21 @@ func TestImportLongLine(t *testing.T) {
 }
 
 func TestImportFormatNames(t *testing.T) {
-	for name, want := range map[string]ImportFormat{"users.jsonl": JSONLines, "U.NDJSON": JSONLines, "x.json": JSONLines, "dump.csv": CSV} {
-		if got, ok := ImportFormatOf(name); !ok || got != want {
-			t.Errorf("ImportFormatOf(%q) = %v, %v; want %v", name, got, ok, want)
+	for name, want := range map[string]Format{"users.jsonl": JSONLines, "U.NDJSON": JSONLines, "x.json": JSONLines, "dump.csv": CSV} {
+		if got, ok := FormatOf(name); !ok || got != want {
+			t.Errorf("FormatOf(%q) = %v, %v; want %v", name, got, ok, want)
 		}
 	}
-	if _, ok := ImportFormatOf("users.txt"); ok {
-		t.Error("ImportFormatOf(users.txt) is ok, want not")
+	if _, ok := FormatOf("users.txt"); ok {
+		t.Error("FormatOf(users.txt) is ok, want not")
 	}
-	for name, want := range map[string]ImportFormat{"jsonl": JSONLines, "CSV": CSV} {
-		if got, err := ParseImportFormat(name); err != nil || got != want {
-			t.Errorf("ParseImportFormat(%q) = %v, %v; want %v", name, got, err, want)
+	for name, want := range map[string]Format{"jsonl": JSONLines, "CSV": CSV} {
+		if got, err := ParseFormat(name); err != nil || got != want {
+			t.Errorf("ParseFormat(%q) = %v, %v; want %v", name, got, err, want)
 		}
 	}
-	if _, err := ParseImportFormat("xml"); err == nil {
-		t.Error("ParseImportFormat(xml) succeeded")
+	if _, err := ParseFormat("xml"); err == nil {
+		t.Error("ParseFormat(xml) succeeded")
 	}
 }
 
@@ -277,7 +281,7 @@ type fakeImportStore struct {
 	fail    error
 }
 
-func (s *fakeImportStore) ImportAccounts(_ context.Context, rows []ImportRow, dryRun bool) ([]ImportOutcome, error) {
+func (s *fakeImportStore) ImportAccounts(_ context.Context, rows []Row, dryRun bool) ([]Outcome, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
@@ -285,20 +289,20 @@ func (s *fakeImportStore) ImportAccounts(_ context.Context, rows []ImportRow, dr
 	if dryRun {
 		s.dryRuns++
 	}
-	out := make([]ImportOutcome, len(rows))
+	out := make([]Outcome, len(rows))
 	for i, r := range rows {
-		e, p := s.owners["e"+EmailKey(r.Account.Email)], s.owners["p"+r.Account.Phone]
+		e, p := s.owners["e"+account.EmailKey(r.Account.Email)], s.owners["p"+r.Account.Phone]
 		switch {
 		case e != 0 && p != 0 && e != p:
-			out[i] = ImportConflict
+			out[i] = Conflict
 		case e != 0 || p != 0:
-			out[i] = ImportExisting
+			out[i] = Existing
 		default:
-			out[i] = ImportCreated
+			out[i] = Created
 			if !dryRun {
 				s.nextID++
 				if r.Account.Email != "" {
-					s.owners["e"+EmailKey(r.Account.Email)] = s.nextID
+					s.owners["e"+account.EmailKey(r.Account.Email)] = s.nextID
 				}
 				if r.Account.Phone != "" {
 					s.owners["p"+r.Account.Phone] = s.nextID
@@ -325,17 +329,17 @@ func TestImport(t *testing.T) {
 		"p+77011111111":  102, // … and its phone to account 102: a conflict
 	}}
 
-	run := func(dryRun bool) (ImportStats, []problem, []ImportStats) {
+	run := func(dryRun bool) (Stats, []problem, []Stats) {
 		t.Helper()
-		src, err := NewImportReader(strings.NewReader(file), JSONLines, "KZ", importNow)
+		src, err := NewReader(strings.NewReader(file), JSONLines, "KZ", importNow)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var problems []problem
-		var progress []ImportStats
-		st, err := Import(context.Background(), src, store, ImportOptions{BatchSize: 10, DryRun: dryRun,
+		var progress []Stats
+		st, err := Run(context.Background(), src, store, Options{BatchSize: 10, DryRun: dryRun,
 			Problem:  func(err error) { problems = append(problems, problemOf(err)) },
-			Progress: func(s ImportStats) { progress = append(progress, s) }})
+			Progress: func(s Stats) { progress = append(progress, s) }})
 		if err != nil {
 			t.Fatalf("Import: %v", err)
 		}
@@ -343,8 +347,8 @@ func TestImport(t *testing.T) {
 	}
 
 	st, problems, progress := run(true)
-	wantProblems := []problem{{8, "email", CodeInvalidEmail}, {13, "", CodeIdentifierConflict}}
-	if want := (ImportStats{Rows: 25, Imported: 22, Existing: 1, Invalid: 2, Bytes: int64(len(file))}); st != want {
+	wantProblems := []problem{{8, "email", account.CodeInvalidEmail}, {13, "", CodeIdentifierConflict}}
+	if want := (Stats{Rows: 25, Imported: 22, Existing: 1, Invalid: 2, Bytes: int64(len(file))}); st != want {
 		t.Errorf("dry run: got %+v, want %+v", st, want)
 	}
 	if store.dryRuns != len(store.batches) || store.nextID != 1000 {
@@ -356,7 +360,7 @@ func TestImport(t *testing.T) {
 
 	store.batches = nil
 	st, problems, progress = run(false)
-	if want := (ImportStats{Rows: 25, Imported: 22, Existing: 1, Invalid: 2, Bytes: int64(len(file))}); st != want {
+	if want := (Stats{Rows: 25, Imported: 22, Existing: 1, Invalid: 2, Bytes: int64(len(file))}); st != want {
 		t.Errorf("first run: got %+v, want %+v", st, want)
 	}
 	if diff := cmp.Diff([]int{10, 10, 4}, store.batches); diff != "" {
@@ -375,7 +379,7 @@ func TestImport(t *testing.T) {
 	}
 
 	st, problems, _ = run(false)
-	if want := (ImportStats{Rows: 25, Imported: 0, Existing: 23, Invalid: 2, Bytes: int64(len(file))}); st != want {
+	if want := (Stats{Rows: 25, Imported: 0, Existing: 23, Invalid: 2, Bytes: int64(len(file))}); st != want {
 		t.Errorf("second run: got %+v, want %+v", st, want)
 	}
 	if diff := cmp.Diff(wantProblems, problems); diff != "" {
@@ -386,12 +390,12 @@ func TestImport(t *testing.T) {
 func TestImportStopsOnStoreError(t *testing.T) {
 	bc := testBcrypt(t)
 	file := `{"email":"a@mail.kz","password_hash":"` + bc + `"}`
-	src, err := NewImportReader(strings.NewReader(file), JSONLines, "KZ", importNow)
+	src, err := NewReader(strings.NewReader(file), JSONLines, "KZ", importNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("database gone")
-	if _, err := Import(context.Background(), src, &fakeImportStore{fail: boom}, ImportOptions{}); !errors.Is(err, boom) {
+	if _, err := Run(context.Background(), src, &fakeImportStore{fail: boom}, Options{}); !errors.Is(err, boom) {
 		t.Errorf("got %v, want the store's error", err)
 	}
 }
@@ -399,14 +403,14 @@ func TestImportStopsOnStoreError(t *testing.T) {
 func TestImportStopsWhenCancelled(t *testing.T) {
 	bc := testBcrypt(t)
 	file := `{"email":"a@mail.kz","password_hash":"` + bc + `"}`
-	src, err := NewImportReader(strings.NewReader(file), JSONLines, "KZ", importNow)
+	src, err := NewReader(strings.NewReader(file), JSONLines, "KZ", importNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	store := &fakeImportStore{owners: map[string]int64{}}
-	if _, err := Import(ctx, src, store, ImportOptions{}); !errors.Is(err, context.Canceled) || len(store.batches) != 0 {
+	if _, err := Run(ctx, src, store, Options{}); !errors.Is(err, context.Canceled) || len(store.batches) != 0 {
 		t.Errorf("got %v after %d batches, want context.Canceled before any", err, len(store.batches))
 	}
 }
@@ -431,7 +435,7 @@ func BenchmarkImportReader(b *testing.B) {
 	data := file.String()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		r, err := NewImportReader(strings.NewReader(data), JSONLines, "KZ", importNow)
+		r, err := NewReader(strings.NewReader(data), JSONLines, "KZ", importNow)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,245 @@
+// Package oidc is Kilt as an OpenID Connect provider: the rules of its clients, pending
+// authorizations, codes, tokens, consents and signing keys. The protocol itself (parsing,
+// JWTs, discovery) is a library's, behind an adapter on the HTTP side (internal/oidcop); this
+// package decides what is allowed, on one transactional port (Store.InTx). The security
+// properties are listed in docs/security.md, section "Single sign-on".
+package oidc
+
+import (
+	"context"
+	"time"
+
+	"kilt"
+	"kilt/internal/outbox"
+)
+
+// Error codes of the domain (also i18n keys of the error pages).
+const (
+	CodeUnknownClient      = "oidc_unknown_client"
+	CodeRedirectURI        = "oidc_redirect_uri"
+	CodeInvalidClient      = "oidc_invalid_client"
+	CodeInvalidGrant       = "oidc_invalid_grant"
+	CodeInvalidRequest     = "oidc_invalid_request"
+	CodeAuthorizationGone  = "oidc_authorization_gone"
+	CodeInvalidClientInput = "oidc_invalid_client_input"
+)
+
+// Lifetimes.
+const (
+	// AuthRequestLifetime bounds a pending authorization: the detours (recovery, registration)
+	// fit in it, a forgotten tab does not keep it forever.
+	AuthRequestLifetime = 30 * time.Minute
+	// CodeLifetime is an authorization code's (RFC 6749 recommends at most 10 minutes).
+	CodeLifetime = 60 * time.Second
+	// AccessTokenLifetime and IDTokenLifetime: short, since an access token is also checked
+	// in the database by userinfo and introspection.
+	AccessTokenLifetime = 10 * time.Minute
+	IDTokenLifetime     = 10 * time.Minute
+	// RefreshTokenLifetime is a ceiling: a refresh token also dies with its session.
+	RefreshTokenLifetime = 30 * 24 * time.Hour
+	// KeyGrace is how long a retired signing key stays published: longer than any token it
+	// signed lives, plus clock skew.
+	KeyGrace = IDTokenLifetime + AccessTokenLifetime + 5*time.Minute
+)
+
+// Scopes Kilt knows.
+const (
+	ScopeOpenID  = "openid"
+	ScopeEmail   = "email"
+	ScopePhone   = "phone"
+	ScopeOffline = "offline_access"
+)
+
+// KnownScopes are the scopes a client may be registered for.
+var KnownScopes = []string{ScopeOpenID, ScopeEmail, ScopePhone, ScopeOffline}
+
+// Client is a relying party registered by the operator.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the SHA-256 of a confidential client's secret; nil for a public client.
+	SecretHash             []byte
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	Scopes                 []string
+	Public                 bool
+	FirstParty             bool
+	CreatedAt              time.Time
+}
+
+// AuthRequest is a pending authorization, kept server-side until it is answered with a code
+// (or for AuthRequestLifetime).
+type AuthRequest struct {
+	ID            string
+	ClientID      string
+	RedirectURI   string
+	Scopes        []string
+	State         string
+	Nonce         string
+	CodeChallenge string // S256 only
+	Prompt        []string
+	MaxAge        int64 // seconds; -1 when not sent
+	LoginHint     string
+	UILocales     string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	// Set when a session signed in for it.
+	AccountID int64
+	SessionID int64
+	AuthTime  time.Time
+	AMR       []string
+	Done      bool
+}
+
+// Code is an authorization code as stored: its hash and the request it answers.
+type Code struct {
+	Hash          []byte
+	AuthRequestID string
+	ExpiresAt     time.Time
+	UsedAt        *time.Time
+}
+
+// Token kinds.
+const (
+	KindAccess  = "access"
+	KindRefresh = "refresh"
+)
+
+// Token is an access token (ID = its JWT's jti) or a refresh token (Hash = SHA-256 of it).
+type Token struct {
+	ID            string
+	Kind          string
+	Hash          []byte // refresh tokens only
+	Family        string // refresh tokens: every rotation of one grant
+	AuthRequestID string // the code's request it descends from
+	ClientID      string
+	AccountID     int64
+	SessionID     int64
+	Scopes        []string
+	AuthTime      time.Time
+	AMR           []string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	RotatedAt     *time.Time
+	RevokedAt     *time.Time
+}
+
+// Consent is an account's grant of scopes to a third-party client.
+type Consent struct {
+	AccountID int64
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Key is a signing key: Private is the PKCS #8 DER sealed under the key derived from the
+// server secret.
+type Key struct {
+	ID        string
+	Alg       string // RS256 or ES256
+	Sealed    []byte
+	CreatedAt time.Time
+	RetiredAt *time.Time
+}
+
+// Account is what the provider reads of an account.
+type Account struct {
+	ID                int64
+	Email             string
+	EmailVerified     bool
+	Phone             string
+	PhoneVerified     bool
+	Locked            bool
+	PasswordChangedAt time.Time
+}
+
+// Session is what the provider reads of a Kilt session.
+type Session struct {
+	ID         int64
+	AccountID  int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// TokenFilter selects tokens to revoke; exactly one field is set.
+type TokenFilter struct {
+	Family        string
+	AuthRequestID string
+	AccountID     int64
+	SessionID     int64
+	ID            string
+	// ClientID with AccountID: one connected application of an account.
+	ClientID string
+}
+
+// Store is the provider's one port.
+type Store interface {
+	InTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is the row operations of one transaction. Not-found is kilt.ErrNotFound; a duplicate
+// key is ErrConflict.
+type Tx interface {
+	InsertClient(ctx context.Context, c *Client) error
+	Client(ctx context.Context, id string) (*Client, error)
+	Clients(ctx context.Context) ([]Client, error)
+	DeleteClient(ctx context.Context, id string) error
+	SetClientSecret(ctx context.Context, id string, hash []byte) error
+
+	InsertAuthRequest(ctx context.Context, a *AuthRequest) error
+	AuthRequest(ctx context.Context, id string) (*AuthRequest, error)
+	// UpdateAuthRequest writes the sign-in fields (account, session, auth time, AMR, done).
+	UpdateAuthRequest(ctx context.Context, a *AuthRequest) error
+
+	InsertCode(ctx context.Context, c *Code) error
+	Code(ctx context.Context, hash []byte) (*Code, error)
+	// UseCode marks the code used if it was not; false when it already was.
+	UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error)
+
+	InsertToken(ctx context.Context, t *Token) error
+	Token(ctx context.Context, id string) (*Token, error)
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// RotateToken marks a refresh token rotated if it was not; false when it already was.
+	RotateToken(ctx context.Context, id string, now time.Time) (bool, error)
+	// RevokeTokens marks the live tokens f selects revoked and reports how many.
+	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
+	// Grants lists the clients with a live refresh token or a consent of the account.
+	ConnectedClients(ctx context.Context, accountID int64, now time.Time) ([]string, error)
+	// SessionClients lists the clients that had tokens from the session.
+	SessionClients(ctx context.Context, sessionID int64) ([]string, error)
+
+	Consent(ctx context.Context, accountID int64, clientID string) (*Consent, error)
+	PutConsent(ctx context.Context, c *Consent) error
+	DeleteConsent(ctx context.Context, accountID int64, clientID string) error
+
+	// ActiveKey is the key that signs now.
+	ActiveKey(ctx context.Context) (*Key, error)
+	// Keys lists the active key and those retired after since.
+	Keys(ctx context.Context, since time.Time) ([]Key, error)
+	// InsertKey adds the active key; a conflict when there is one already.
+	InsertKey(ctx context.Context, k *Key) error
+	RetireActiveKey(ctx context.Context, now time.Time) error
+
+	Account(ctx context.Context, id int64) (*Account, error)
+	Session(ctx context.Context, id int64) (*Session, error)
+
+	// DeleteExpired deletes the authorization requests (with their codes) that expired
+	// before requestsBefore and the tokens that expired before tokensBefore, and reports how
+	// many rows it deleted.
+	DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error)
+
+	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
+	Enqueue(ctx context.Context, m *outbox.Message) error
+}
+
+// ErrConflict is what a store returns for a duplicate key.
+var ErrConflict = kilt.E(kilt.KindConflict, "conflict")
+
+// Errors of the domain.
+var (
+	errUnknownClient = kilt.E(kilt.KindNotFound, CodeUnknownClient)
+	errInvalidGrant  = kilt.E(kilt.KindInvalid, CodeInvalidGrant)
+	errGone          = kilt.E(kilt.KindGone, CodeAuthorizationGone)
+)

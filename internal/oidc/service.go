@@ -1,0 +1,904 @@
+package oidc
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"kilt"
+	"kilt/internal/outbox"
+)
+
+// Config is what the provider needs beyond its store.
+type Config struct {
+	// Secret is the server secret: the subject key and the key sealing signing keys derive
+	// from it.
+	Secret []byte
+	// SessionIdle and SessionLifetime are the session lifetimes (a refresh token dies with
+	// its session).
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+	// Alg is the signing algorithm of new keys: RS256 (default) or ES256.
+	Alg string
+	// LogoutToken, when set, signs a logout token (Back-Channel Logout 1.0) for a client
+	// with a back-channel logout URI that had tokens from an ended session.
+	// It is given the active signing key.
+	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64) (string, error)
+}
+
+// Service applies the provider's rules.
+type Service struct {
+	store      Store
+	clock      kilt.Clock
+	cfg        Config
+	subjectKey []byte
+	sealKey    []byte
+	keys       *keyCache
+}
+
+// NewService returns the provider's domain service.
+func NewService(store Store, clock kilt.Clock, cfg Config) *Service {
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 12 * time.Hour
+	}
+	if cfg.Alg == "" {
+		cfg.Alg = AlgRS256
+	}
+	return &Service{store: store, clock: clock, cfg: cfg,
+		subjectKey: kilt.DeriveKey(cfg.Secret, "oidc-subject"),
+		sealKey:    kilt.DeriveKey(cfg.Secret, "oidc-signing-keys"),
+		keys:       newKeyCache()}
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.clock() }
+
+// Subject is the account's `sub`: a keyed hash of its id, stable, opaque, never its e-mail
+// or phone, and not a counter another client could enumerate.
+func (s *Service) Subject(accountID int64) string {
+	m := hmac.New(sha256.New, s.subjectKey)
+	m.Write([]byte(strconv.FormatInt(accountID, 10)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// ---- clients ----
+
+// NewClient is what the operator registers.
+type NewClient struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	Scopes                 []string
+	Public                 bool
+	FirstParty             bool
+	// ID, when set, is the client id to use (the --dev demo client); else a random one.
+	ID string
+	// Secret, when set for a confidential client, is its secret (the --dev demo client).
+	Secret string
+}
+
+func invalidClient(format string, args ...any) error {
+	return kilt.Errorf(kilt.KindInvalid, CodeInvalidClientInput, format, args...)
+}
+
+// AddClient registers a client and returns it with its secret (confidential clients only),
+// shown once: only its hash is kept.
+func (s *Service) AddClient(ctx context.Context, n NewClient) (*Client, string, error) {
+	c := &Client{ID: n.ID, Name: strings.TrimSpace(n.Name), RedirectURIs: n.RedirectURIs,
+		PostLogoutRedirectURIs: n.PostLogoutRedirectURIs, BackchannelLogoutURI: n.BackchannelLogoutURI,
+		Public: n.Public, FirstParty: n.FirstParty, CreatedAt: s.clock()}
+	if c.Name == "" || len(c.Name) > 100 {
+		return nil, "", invalidClient("a client needs a name of 1 to 100 bytes")
+	}
+	if len(c.RedirectURIs) == 0 {
+		return nil, "", invalidClient("a client needs at least one redirect URI")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u, n.Public); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u, n.Public); err != nil {
+			return nil, "", err
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := checkRedirectURI(c.BackchannelLogoutURI, false); err != nil {
+			return nil, "", err
+		}
+	}
+	scopes := n.Scopes
+	if len(scopes) == 0 {
+		scopes = KnownScopes
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(KnownScopes, sc) {
+			return nil, "", invalidClient("unknown scope %q (known: %s)", sc, strings.Join(KnownScopes, ", "))
+		}
+	}
+	if !slices.Contains(scopes, ScopeOpenID) {
+		scopes = append([]string{ScopeOpenID}, scopes...)
+	}
+	c.Scopes = dedupe(scopes)
+	if c.ID == "" {
+		id, err := kilt.NewID()
+		if err != nil {
+			return nil, "", err
+		}
+		c.ID = id
+	}
+	var secret string
+	if !c.Public {
+		secret = n.Secret
+		if secret == "" {
+			t, _, err := kilt.NewToken()
+			if err != nil {
+				return nil, "", err
+			}
+			secret = t
+		}
+		c.SecretHash = kilt.HashToken(secret)
+	}
+	err := s.store.InTx(ctx, func(tx Tx) error { return tx.InsertClient(ctx, c) })
+	if errors.Is(err, ErrConflict) {
+		return nil, "", kilt.Errorf(kilt.KindConflict, CodeInvalidClientInput, "a client %q exists already", c.ID)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+// checkRedirectURI accepts an absolute URI without fragment: https, http on a loopback host,
+// or (public native clients) a private-use scheme (RFC 8252).
+func checkRedirectURI(raw string, public bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.ContainsAny(raw, "# \t\r\n") {
+		return invalidClient("%q is not an absolute URI without fragment", raw)
+	}
+	switch {
+	case u.Scheme == "https" && u.Host != "":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case public && u.Scheme != "http" && u.Scheme != "https" && strings.Contains(u.Scheme, "."):
+	default:
+		return invalidClient("%q: want https, http on a loopback host, or (public clients) a reverse-domain scheme", raw)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Client returns a registered client.
+func (s *Service) Client(ctx context.Context, id string) (*Client, error) {
+	var c *Client
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { c, err = tx.Client(ctx, id); return err })
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, errUnknownClient
+	}
+	return c, err
+}
+
+// Clients lists the registered clients.
+func (s *Service) Clients(ctx context.Context) ([]Client, error) {
+	var cs []Client
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { cs, err = tx.Clients(ctx); return err })
+	return cs, err
+}
+
+// RemoveClient deletes a client; its tokens, codes and consents go with it.
+func (s *Service) RemoveClient(ctx context.Context, id string) error {
+	err := s.store.InTx(ctx, func(tx Tx) error { return tx.DeleteClient(ctx, id) })
+	if errors.Is(err, kilt.ErrNotFound) {
+		return errUnknownClient
+	}
+	return err
+}
+
+// RotateSecret gives a confidential client a new secret, shown once; the old one stops
+// working at once.
+func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret, hash, err := kilt.NewToken()
+	if err != nil {
+		return "", err
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		c, err := tx.Client(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.Public {
+			return invalidClient("client %s is public: it has no secret", id)
+		}
+		return tx.SetClientSecret(ctx, id, hash)
+	})
+	if errors.Is(err, kilt.ErrNotFound) {
+		return "", errUnknownClient
+	}
+	return secret, err
+}
+
+// CheckSecret reports whether secret is the confidential client's (constant time).
+func (s *Service) CheckSecret(ctx context.Context, clientID, secret string) error {
+	c, err := s.Client(ctx, clientID)
+	if err != nil {
+		return kilt.E(kilt.KindUnauthorized, CodeInvalidClient)
+	}
+	if c.Public || len(c.SecretHash) == 0 ||
+		subtle.ConstantTimeCompare(kilt.HashToken(secret), c.SecretHash) != 1 {
+		return kilt.E(kilt.KindUnauthorized, CodeInvalidClient)
+	}
+	return nil
+}
+
+// RedirectAllowed reports whether uri is one of the client's redirect URIs byte for byte;
+// for a public client a loopback http URI may differ in its port only (RFC 8252, 7.3).
+func (c *Client) RedirectAllowed(uri string) bool {
+	return matchURI(c.RedirectURIs, uri, c.Public)
+}
+
+// PostLogoutAllowed is RedirectAllowed for post-logout redirect URIs.
+func (c *Client) PostLogoutAllowed(uri string) bool {
+	return matchURI(c.PostLogoutRedirectURIs, uri, c.Public)
+}
+
+func matchURI(registered []string, uri string, public bool) bool {
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	if !public {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.Hostname() == "localhost" || !isLoopback(u.Hostname()) {
+		return false
+	}
+	for _, r := range registered {
+		ru, err := url.Parse(r)
+		if err != nil || ru.Scheme != "http" || !isLoopback(ru.Hostname()) {
+			continue
+		}
+		// Everything but the port, byte for byte.
+		if ru.Hostname() == u.Hostname() && withoutPort(r, ru) == withoutPort(uri, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutPort is raw with its port removed from the authority.
+func withoutPort(raw string, u *url.URL) string {
+	if u.Port() == "" {
+		return raw
+	}
+	return strings.Replace(raw, u.Host, u.Hostname(), 1)
+}
+
+// ---- pending authorizations ----
+
+// NewAuthRequest keeps a pending authorization after checking its client, redirect URI,
+// PKCE challenge and scopes. The redirect URI was checked by the caller before any error is
+// redirected to it; this checks again.
+func (s *Service) NewAuthRequest(ctx context.Context, a *AuthRequest, method string) error {
+	id, err := kilt.NewID()
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	a.ID, a.CreatedAt, a.ExpiresAt = id, now, now.Add(AuthRequestLifetime)
+	return s.store.InTx(ctx, func(tx Tx) error {
+		c, err := tx.Client(ctx, a.ClientID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			return errUnknownClient
+		}
+		if err != nil {
+			return err
+		}
+		if !c.RedirectAllowed(a.RedirectURI) {
+			return kilt.E(kilt.KindInvalid, CodeRedirectURI)
+		}
+		// PKCE with S256 for every client (OAuth 2.1): a code without its verifier is
+		// worthless to whoever intercepts it; plain would hand the verifier to that party.
+		if a.CodeChallenge == "" || method != "S256" {
+			return kilt.Errorf(kilt.KindInvalid, CodeInvalidRequest, "code_challenge with code_challenge_method=S256 required")
+		}
+		if len(a.CodeChallenge) != 43 {
+			return kilt.Errorf(kilt.KindInvalid, CodeInvalidRequest, "code_challenge must be a base64url SHA-256")
+		}
+		var scopes []string
+		for _, sc := range a.Scopes {
+			if slices.Contains(c.Scopes, sc) && !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+		if !slices.Contains(scopes, ScopeOpenID) {
+			return kilt.Errorf(kilt.KindInvalid, CodeInvalidRequest, "scope openid required")
+		}
+		a.Scopes = scopes
+		return tx.InsertAuthRequest(ctx, a)
+	})
+}
+
+// AuthRequest returns a live pending authorization.
+func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, error) {
+	if !kilt.WellFormedID(id) {
+		return nil, errGone
+	}
+	var a *AuthRequest
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { a, err = tx.AuthRequest(ctx, id); return err })
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, errGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.clock().Before(a.ExpiresAt) {
+		return nil, errGone
+	}
+	return a, nil
+}
+
+// SessionSatisfies reports whether the session may answer the request without a new
+// sign-in: not when prompt=login asked for one (unless the session began after the
+// request), nor when it is older than max_age.
+func (s *Service) SessionSatisfies(a *AuthRequest, sess *Session) bool {
+	fresh := !sess.CreatedAt.Before(a.CreatedAt)
+	if slices.Contains(a.Prompt, "login") && !fresh {
+		return false
+	}
+	if a.MaxAge >= 0 && s.clock().Sub(sess.CreatedAt) > time.Duration(a.MaxAge)*time.Second && !fresh {
+		return false
+	}
+	return true
+}
+
+// NeedsConsent reports whether the account must consent before the client gets the
+// request's scopes: never for a first-party client; for others once per client and scope
+// set, or whenever prompt=consent asks.
+func (s *Service) NeedsConsent(ctx context.Context, a *AuthRequest, accountID int64) (bool, *Client, error) {
+	var c *Client
+	need := false
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if c, err = tx.Client(ctx, a.ClientID); err != nil {
+			return err
+		}
+		if c.FirstParty {
+			return nil
+		}
+		if slices.Contains(a.Prompt, "consent") {
+			need = true
+			return nil
+		}
+		g, err := tx.Consent(ctx, accountID, c.ID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			need = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, sc := range a.Scopes {
+			if !slices.Contains(g.Scopes, sc) {
+				need = true
+			}
+		}
+		return nil
+	})
+	return need, c, err
+}
+
+// GrantConsent records the account's consent to the request's scopes for its client.
+func (s *Service) GrantConsent(ctx context.Context, a *AuthRequest, accountID int64) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		return tx.PutConsent(ctx, &Consent{AccountID: accountID, ClientID: a.ClientID, Scopes: a.Scopes, GrantedAt: s.clock()})
+	})
+}
+
+// Complete answers the pending authorization for the signed-in session: it records who
+// signed in and returns a fresh code (32 random bytes, only its SHA-256 kept, CodeLifetime,
+// single use). The request's client, redirect URI, challenge and nonce are bound to the code
+// through the request row.
+func (s *Service) Complete(ctx context.Context, authReqID string, sess *Session, amr []string) (*AuthRequest, string, error) {
+	code, hash, err := kilt.NewToken()
+	if err != nil {
+		return nil, "", err
+	}
+	var a *AuthRequest
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if a, err = tx.AuthRequest(ctx, authReqID); err != nil {
+			return err
+		}
+		now := s.clock()
+		if !now.Before(a.ExpiresAt) || a.Done {
+			return errGone
+		}
+		a.AccountID, a.SessionID, a.AuthTime, a.AMR, a.Done = sess.AccountID, sess.ID, sess.CreatedAt, amr, true
+		if err := tx.UpdateAuthRequest(ctx, a); err != nil {
+			return err
+		}
+		return tx.InsertCode(ctx, &Code{Hash: hash, AuthRequestID: a.ID, ExpiresAt: now.Add(CodeLifetime)})
+	})
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, "", errGone
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return a, code, nil
+}
+
+// ---- codes and tokens ----
+
+// Grant is what a token request is about: the signed-in account, its session, the client
+// and scopes. It comes from a code (CodeHash set) or a refresh token (Refresh set).
+type Grant struct {
+	AuthRequest *AuthRequest
+	CodeHash    []byte
+	Refresh     *Token
+	ClientID    string
+	AccountID   int64
+	SessionID   int64
+	Scopes      []string
+	AuthTime    time.Time
+	AMR         []string
+	Nonce       string
+}
+
+// Redeem looks up a code for the token endpoint. A code already used is refused and every
+// token issued from it revoked (RFC 6749, 4.1.2: the code has leaked). The client, redirect
+// URI and PKCE verifier are checked by the caller before IssueTokens consumes the code.
+func (s *Service) Redeem(ctx context.Context, code string) (*Grant, error) {
+	if !kilt.WellFormedToken(code) {
+		return nil, errInvalidGrant
+	}
+	hash := kilt.HashToken(code)
+	var g *Grant
+	reused := false
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		c, err := tx.Code(ctx, hash)
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if c.UsedAt != nil {
+			_, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: c.AuthRequestID}, now)
+			if err != nil {
+				return err
+			}
+			reused = true
+			return nil
+		}
+		if !now.Before(c.ExpiresAt) {
+			return errInvalidGrant
+		}
+		a, err := tx.AuthRequest(ctx, c.AuthRequestID)
+		if err != nil {
+			return err
+		}
+		g = &Grant{AuthRequest: a, CodeHash: hash, ClientID: a.ClientID, AccountID: a.AccountID, SessionID: a.SessionID,
+			Scopes: a.Scopes, AuthTime: a.AuthTime, AMR: a.AMR, Nonce: a.Nonce}
+		return s.checkLive(ctx, tx, g.AccountID, g.SessionID, a.AuthTime)
+	})
+	if reused || errors.Is(err, kilt.ErrNotFound) {
+		// A reuse commits its revocation, then is refused.
+		return nil, errInvalidGrant
+	}
+	return g, err
+}
+
+// checkLive refuses a grant whose session ended, whose account is gone or locked, or whose
+// password changed after issued.
+func (s *Service) checkLive(ctx context.Context, tx Tx, accountID, sessionID int64, issued time.Time) error {
+	acct, err := tx.Account(ctx, accountID)
+	if errors.Is(err, kilt.ErrNotFound) {
+		return errInvalidGrant
+	}
+	if err != nil {
+		return err
+	}
+	if acct.Locked || acct.PasswordChangedAt.After(issued) {
+		return errInvalidGrant
+	}
+	sess, err := tx.Session(ctx, sessionID)
+	if errors.Is(err, kilt.ErrNotFound) {
+		return errInvalidGrant
+	}
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	if sess.AccountID != accountID || !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.SessionIdle)) {
+		return errInvalidGrant
+	}
+	return nil
+}
+
+// Refresh looks up a refresh token for the token endpoint. A rotated one presented again
+// revokes its whole family (the token was stolen, or its owner's copy was).
+func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
+	if !kilt.WellFormedToken(token) {
+		return nil, errInvalidGrant
+	}
+	var g *Grant
+	reused := false
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		reused = false
+		t, err := tx.TokenByHash(ctx, kilt.HashToken(token))
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if t.Kind != KindRefresh || t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
+			return errInvalidGrant
+		}
+		if t.RotatedAt != nil {
+			if _, err := tx.RevokeTokens(ctx, TokenFilter{Family: t.Family}, now); err != nil {
+				return err
+			}
+			reused = true
+			return nil
+		}
+		g = &Grant{Refresh: t, ClientID: t.ClientID, AccountID: t.AccountID, SessionID: t.SessionID,
+			Scopes: t.Scopes, AuthTime: t.AuthTime, AMR: t.AMR}
+		return s.checkLive(ctx, tx, t.AccountID, t.SessionID, t.CreatedAt)
+	})
+	if reused || errors.Is(err, kilt.ErrNotFound) {
+		return nil, errInvalidGrant
+	}
+	return g, err
+}
+
+// Issued is what IssueTokens made: the access token's id (its JWT's jti) and expiry, and a
+// refresh token when one was asked for.
+type Issued struct {
+	AccessID  string
+	Expires   time.Time
+	Refresh   string
+	AccountID int64
+}
+
+// IssueTokens consumes the grant (the code, once; the refresh token, rotated) and records a
+// new access token, and a refresh token when withRefresh. Two redemptions racing: one
+// consumes, the other is refused and revokes what the first issued.
+func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (*Issued, error) {
+	accessID, err := kilt.NewID()
+	if err != nil {
+		return nil, err
+	}
+	var refresh string
+	var refreshHash []byte
+	if withRefresh {
+		if refresh, refreshHash, err = kilt.NewToken(); err != nil {
+			return nil, err
+		}
+	}
+	now := s.clock()
+	out := &Issued{AccessID: accessID, Expires: now.Add(AccessTokenLifetime), AccountID: g.AccountID}
+	reused := false
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		reused = false
+		authReqID, family := "", ""
+		switch {
+		case g.CodeHash != nil:
+			authReqID = g.AuthRequest.ID
+			ok, err := tx.UseCode(ctx, g.CodeHash, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if _, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: authReqID}, now); err != nil {
+					return err
+				}
+				reused = true
+				return nil
+			}
+		case g.Refresh != nil:
+			authReqID, family = g.Refresh.AuthRequestID, g.Refresh.Family
+			ok, err := tx.RotateToken(ctx, g.Refresh.ID, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if _, err := tx.RevokeTokens(ctx, TokenFilter{Family: family}, now); err != nil {
+					return err
+				}
+				reused = true
+				return nil
+			}
+		default:
+			return errInvalidGrant
+		}
+		base := Token{AuthRequestID: authReqID, ClientID: g.ClientID, AccountID: g.AccountID, SessionID: g.SessionID,
+			Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
+		at := base
+		at.ID, at.Kind, at.ExpiresAt = accessID, KindAccess, out.Expires
+		if err := tx.InsertToken(ctx, &at); err != nil {
+			return err
+		}
+		if !withRefresh {
+			return nil
+		}
+		rid, err := kilt.NewID()
+		if err != nil {
+			return err
+		}
+		if family == "" {
+			family = rid
+		}
+		rt := base
+		rt.ID, rt.Kind, rt.Hash, rt.Family, rt.ExpiresAt = rid, KindRefresh, refreshHash, family, now.Add(RefreshTokenLifetime)
+		return tx.InsertToken(ctx, &rt)
+	})
+	if reused {
+		return nil, errInvalidGrant
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.Refresh = refresh
+	return out, nil
+}
+
+// Live is a live access token with its account, for userinfo and introspection.
+type Live struct {
+	Token   *Token
+	Account *Account
+}
+
+// AccessToken returns a live access token by its id: not revoked, not expired, its session
+// alive, its account neither locked nor with a password changed since. Read from the
+// database on every call, so a revocation is effective at once.
+func (s *Service) AccessToken(ctx context.Context, id string) (*Live, error) {
+	if !kilt.WellFormedID(id) {
+		return nil, errInvalidGrant
+	}
+	var l *Live
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		t, err := tx.Token(ctx, id)
+		if err != nil {
+			return err
+		}
+		if t.Kind != KindAccess || t.RevokedAt != nil || !s.clock().Before(t.ExpiresAt) {
+			return errInvalidGrant
+		}
+		if err := s.checkLive(ctx, tx, t.AccountID, t.SessionID, t.CreatedAt); err != nil {
+			return err
+		}
+		acct, err := tx.Account(ctx, t.AccountID)
+		if err != nil {
+			return err
+		}
+		l = &Live{Token: t, Account: acct}
+		return nil
+	})
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, errInvalidGrant
+	}
+	return l, err
+}
+
+// RefreshTokenInfo returns the refresh token's account and id if the client owns it.
+func (s *Service) RefreshTokenInfo(ctx context.Context, clientID, token string) (*Token, error) {
+	if !kilt.WellFormedToken(token) {
+		return nil, errInvalidGrant
+	}
+	var t *Token
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { t, err = tx.TokenByHash(ctx, kilt.HashToken(token)); return err })
+	if err != nil || t.ClientID != clientID || t.Kind != KindRefresh {
+		return nil, errInvalidGrant
+	}
+	return t, nil
+}
+
+// RevokeToken revokes one token of the client (RFC 7009): a refresh token with its family,
+// an access token alone. Another client's token is left alone.
+func (s *Service) RevokeToken(ctx context.Context, t *Token, clientID string) error {
+	if t.ClientID != clientID {
+		return nil
+	}
+	return s.store.InTx(ctx, func(tx Tx) error {
+		f := TokenFilter{ID: t.ID}
+		if t.Kind == KindRefresh {
+			f = TokenFilter{Family: t.Family}
+		}
+		_, err := tx.RevokeTokens(ctx, f, s.clock())
+		return err
+	})
+}
+
+// RevokeAccessToken revokes an access token of the client by its id.
+func (s *Service) RevokeAccessToken(ctx context.Context, id, clientID string) error {
+	var t *Token
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { t, err = tx.Token(ctx, id); return err })
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.RevokeToken(ctx, t, clientID)
+}
+
+// RevokeAccount revokes every token of the account (password change or reset, sign-out
+// everywhere, lock, deletion). Tokens are also refused by checkLive in those cases; this
+// makes the refusal explicit and permanent.
+func (s *Service) RevokeAccount(ctx context.Context, accountID int64) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		_, err := tx.RevokeTokens(ctx, TokenFilter{AccountID: accountID}, s.clock())
+		return err
+	})
+}
+
+// EndSession revokes the tokens issued under the session and sends each client with a
+// back-channel logout URI that had them a logout token, through the outbox (retried like
+// every message) in the transaction that revokes.
+func (s *Service) EndSession(ctx context.Context, sessionID int64) error {
+	var sess *Session
+	var notify []*Client
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		notify = notify[:0]
+		sess, err = tx.Session(ctx, sessionID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			sess = nil
+			return nil
+		}
+		if err != nil || s.cfg.LogoutToken == nil {
+			return err
+		}
+		ids, err := tx.SessionClients(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			c, err := tx.Client(ctx, id)
+			if errors.Is(err, kilt.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if c.BackchannelLogoutURI != "" {
+				notify = append(notify, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Signed outside the transaction: the key is read in a transaction of its own.
+	var msgs []*outbox.Message
+	var key *SigningKey
+	if len(notify) > 0 {
+		if key, err = s.SigningKey(ctx); err != nil {
+			return err
+		}
+	}
+	for _, c := range notify {
+		tok, err := s.cfg.LogoutToken(key, c, s.Subject(sess.AccountID), sessionID)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, &outbox.Message{Channel: outbox.Backchannel, Kind: outbox.BackchannelLogout, To: c.BackchannelLogoutURI,
+			AccountID: sess.AccountID, Params: map[string]string{"client_id": c.ID}, Secret: map[string]string{"logout_token": tok},
+			CreatedAt: s.clock()})
+	}
+	return s.store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.RevokeTokens(ctx, TokenFilter{SessionID: sessionID}, s.clock()); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := tx.Enqueue(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Connected is a client the account has granted: a consent or a live refresh token.
+type Connected struct {
+	ClientID string
+	Name     string
+}
+
+// ConnectedClients lists the account's connected applications.
+func (s *Service) ConnectedClients(ctx context.Context, accountID int64) ([]Connected, error) {
+	var out []Connected
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		ids, err := tx.ConnectedClients(ctx, accountID, s.clock())
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			c, err := tx.Client(ctx, id)
+			if errors.Is(err, kilt.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, Connected{ClientID: c.ID, Name: c.Name})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Disconnect revokes the account's tokens and consent for the client.
+func (s *Service) Disconnect(ctx context.Context, accountID int64, clientID string) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.RevokeTokens(ctx, TokenFilter{AccountID: accountID, ClientID: clientID}, s.clock()); err != nil {
+			return err
+		}
+		err := tx.DeleteConsent(ctx, accountID, clientID)
+		if errors.Is(err, kilt.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Prune deletes what can no longer be used: tokens an hour after they expired, and
+// authorization requests (with their codes) once every token descending from them has
+// expired — until then a replayed code must still find its request to revoke them.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	now := s.clock()
+	var n int64
+	err := s.store.InTx(ctx, func(tx Tx) (err error) {
+		n, err = tx.DeleteExpired(ctx, now.Add(-RefreshTokenLifetime-time.Hour), now.Add(-time.Hour))
+		return err
+	})
+	return n, err
+}
+
+// Account returns the account's claims source.
+func (s *Service) Account(ctx context.Context, id int64) (*Account, error) {
+	var a *Account
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { a, err = tx.Account(ctx, id); return err })
+	return a, err
+}
+
+// String shows a client for the operator.
+func (c *Client) String() string {
+	kind := "confidential"
+	if c.Public {
+		kind = "public"
+	}
+	if c.FirstParty {
+		kind += ", first-party"
+	}
+	return fmt.Sprintf("%s (%s, %s)", c.ID, c.Name, kind)
+}

@@ -1,0 +1,321 @@
+// Package sessiontest is the contract every implementation of session.Store must pass. A
+// store's tests call Run with a Harness on a fresh, migrated database; the suite uses only
+// the port and the harness's helpers, so SQLite and PostgreSQL are checked by the same code.
+package sessiontest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/audit"
+	"kilt/internal/password"
+	"kilt/internal/ratelimit"
+	"kilt/internal/session"
+)
+
+// Harness is a store under test and what the suite needs beyond the port: a way to create
+// accounts and to read back history and audit rows.
+type Harness struct {
+	Store      session.Store
+	AddAccount func(t *testing.T, a *account.Account, h password.HistoryEntry)
+	History    func(t *testing.T, accountID int64) []password.HistoryEntry
+	Audit      func(t *testing.T, accountID int64) []audit.Event
+}
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 123456000, time.UTC)
+
+func newAccount(h Harness, t *testing.T, email, phone string) *account.Account {
+	t.Helper()
+	a := &account.Account{Email: email, EmailVerified: email != "", Phone: phone, PhoneVerified: phone != "",
+		PasswordHash: "$2a$04$old-hash-" + email + phone, Lang: "kk", CreatedAt: t0, UpdatedAt: t0, PasswordChangedAt: t0}
+	h.AddAccount(t, a, password.HistoryEntry{PasswordHash: a.PasswordHash, SkeletonHash: "sk-old", CreatedAt: t0})
+	return a
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	ctx := context.Background()
+	in := func(t *testing.T, fn func(tx session.Tx) error) {
+		t.Helper()
+		if err := h.Store.InTx(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("accounts", func(t *testing.T) {
+		a := newAccount(h, t, "Aigerim@mail.kz", "+77011234567")
+		in(t, func(tx session.Tx) error {
+			for name, get := range map[string]func() (*account.Account, error){
+				"id":    func() (*account.Account, error) { return tx.AccountByID(ctx, a.ID) },
+				"email": func() (*account.Account, error) { return tx.AccountByEmailKey(ctx, account.EmailKey(a.Email)) },
+				"phone": func() (*account.Account, error) { return tx.AccountByPhone(ctx, a.Phone) },
+			} {
+				got, err := get()
+				if err != nil {
+					t.Errorf("by %s: %v", name, err)
+				} else if got.ID != a.ID || got.Email != a.Email || got.PasswordHash != a.PasswordHash {
+					t.Errorf("by %s: got %+v", name, got)
+				}
+			}
+			if _, err := tx.AccountByID(ctx, a.ID+1000); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("unknown id: got %v, want ErrNotFound", err)
+			}
+			if _, err := tx.AccountByEmailKey(ctx, "nobody@mail.kz"); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("unknown e-mail: got %v, want ErrNotFound", err)
+			}
+			if _, err := tx.AccountByPhone(ctx, "+77000000000"); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("unknown phone: got %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("lock", func(t *testing.T) {
+		a := newAccount(h, t, "lock@mail.kz", "")
+		in(t, func(tx session.Tx) error {
+			if err := tx.SetLocked(ctx, a.ID, true, t0.Add(time.Minute)); err != nil {
+				return err
+			}
+			got, err := tx.AccountByID(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if !got.Locked || !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("after lock: locked %v updated %v", got.Locked, got.UpdatedAt)
+			}
+			if err := tx.SetLocked(ctx, a.ID+1000, true, t0); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("lock unknown: got %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("upgrade hash and history", func(t *testing.T) {
+		a := newAccount(h, t, "up@mail.kz", "")
+		in(t, func(tx session.Tx) error {
+			// An upgrade only replaces the hash it was computed from.
+			if done, err := tx.UpdatePasswordHash(ctx, a.ID, "not-the-current-hash", "new", t0); err != nil || done {
+				t.Errorf("stale upgrade: done %v err %v, want false nil", done, err)
+			}
+			if done, err := tx.UpdatePasswordHash(ctx, a.ID, a.PasswordHash, "upgraded", t0.Add(time.Hour)); err != nil || !done {
+				t.Errorf("upgrade: done %v err %v, want true nil", done, err)
+			}
+			got, err := tx.AccountByID(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if got.PasswordHash != "upgraded" || !got.UpdatedAt.Equal(t0.Add(time.Hour)) {
+				t.Errorf("after upgrade: hash %q updated %v", got.PasswordHash, got.UpdatedAt)
+			}
+			return tx.ReplaceHistoryEntry(ctx, a.ID, a.PasswordHash,
+				password.HistoryEntry{PasswordHash: "upgraded", SkeletonHash: "sk-new"})
+		})
+		want := []password.HistoryEntry{{PasswordHash: "upgraded", SkeletonHash: "sk-new", CreatedAt: t0}}
+		if diff := cmp.Diff(want, h.History(t, a.ID)); diff != "" {
+			t.Errorf("history after replace (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("sessions", func(t *testing.T) {
+		a := newAccount(h, t, "s@mail.kz", "")
+		sess := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
+			IP: "192.0.2.7", UserAgent: "Mozilla/5.0 (Android) Қазақ"}
+		hash := []byte("0123456789abcdef0123456789abcdef")
+		in(t, func(tx session.Tx) error { return tx.InsertSession(ctx, sess, hash) })
+		if sess.ID == 0 {
+			t.Fatal("InsertSession did not set the ID")
+		}
+		in(t, func(tx session.Tx) error {
+			got, err := tx.SessionByTokenHash(ctx, hash)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(sess, got); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+			if err := tx.TouchSession(ctx, sess.ID, t0.Add(time.Minute)); err != nil {
+				return err
+			}
+			if got, _ := tx.SessionByTokenHash(ctx, hash); got == nil || !got.LastSeenAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("touch: got %+v", got)
+			}
+			if _, err := tx.SessionByTokenHash(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("unknown token: got %v, want ErrNotFound", err)
+			}
+			second := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0}
+			if err := tx.InsertSession(ctx, second, []byte("another-hash")); err != nil {
+				return err
+			}
+			third := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0}
+			if err := tx.InsertSession(ctx, third, []byte("third-hash")); err != nil {
+				return err
+			}
+			if ok, err := tx.DeleteSession(ctx, third.ID); err != nil || !ok {
+				t.Errorf("delete one: %v, %v; want true", ok, err)
+			}
+			if ok, err := tx.DeleteSession(ctx, third.ID); err != nil || ok {
+				t.Errorf("delete one again: %v, %v; want false", ok, err)
+			}
+			if n, err := tx.DeleteAccountSessions(ctx, a.ID, sess.ID); err != nil || n != 1 {
+				t.Errorf("delete all but one: %d, %v; want 1", n, err)
+			}
+			if n, err := tx.DeleteAccountSessions(ctx, a.ID, 0); err != nil || n != 1 {
+				t.Errorf("delete all: %d, %v; want 1", n, err)
+			}
+			if _, err := tx.SessionByTokenHash(ctx, hash); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("after delete: got %v", err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("rollback", func(t *testing.T) {
+		a := newAccount(h, t, "rb@mail.kz", "")
+		boom := errors.New("boom")
+		err := h.Store.InTx(ctx, func(tx session.Tx) error {
+			if err := tx.InsertSession(ctx, &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0},
+				[]byte("rolled-back")); err != nil {
+				return err
+			}
+			if err := tx.RecordAudit(ctx, audit.Event{Type: audit.LoginSucceeded, AccountID: a.ID, At: t0}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx returned %v, want fn's error", err)
+		}
+		in(t, func(tx session.Tx) error {
+			if _, err := tx.SessionByTokenHash(ctx, []byte("rolled-back")); !errors.Is(err, kilt.ErrNotFound) {
+				t.Errorf("rolled-back session: got %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		if ev := h.Audit(t, a.ID); len(ev) != 0 {
+			t.Errorf("rolled-back audit events: %+v", ev)
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		a := newAccount(h, t, "audit@mail.kz", "")
+		e := audit.Event{Type: audit.SessionRevoked, AccountID: a.ID, At: t0, IP: "2001:db8::1", UserAgent: "curl", Detail: "d"}
+		in(t, func(tx session.Tx) error { return tx.RecordAudit(ctx, e) })
+		got := h.Audit(t, a.ID)
+		if len(got) != 1 {
+			t.Fatalf("got %d events, want 1", len(got))
+		}
+		got[0].ID = 0
+		if diff := cmp.Diff(e, got[0]); diff != "" {
+			t.Errorf("audit round trip (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("throttle", func(t *testing.T) {
+		in(t, func(tx session.Tx) error {
+			th, err := tx.ThrottleForUpdate(ctx, "k")
+			if err != nil {
+				return err
+			}
+			if th.Failures != 0 {
+				t.Errorf("new key: %+v", th)
+			}
+			return tx.PutThrottle(ctx, "k", session.Throttle{Failures: 3, LastFailedAt: t0})
+		})
+		in(t, func(tx session.Tx) error {
+			th, err := tx.ThrottleForUpdate(ctx, "k")
+			if err != nil {
+				return err
+			}
+			if th.Failures != 3 || !th.LastFailedAt.Equal(t0) {
+				t.Errorf("after put: %+v", th)
+			}
+			return tx.DeleteThrottle(ctx, "k")
+		})
+		in(t, func(tx session.Tx) error {
+			if th, err := tx.ThrottleForUpdate(ctx, "k"); err != nil || th.Failures != 0 {
+				t.Errorf("after delete: %+v %v", th, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("throttle counts concurrent attempts", func(t *testing.T) {
+		// Attempts on one key made at once are counted one after the other, none lost,
+		// while successful sign-ins clear the same key.
+		const n = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for i := range n {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				errs <- h.Store.InTx(ctx, func(tx session.Tx) error {
+					th, err := tx.ThrottleForUpdate(ctx, "race")
+					if err != nil {
+						return err
+					}
+					th.Failures++
+					return tx.PutThrottle(ctx, "race", th)
+				})
+			}()
+			go func() {
+				defer wg.Done()
+				if i%4 == 0 {
+					errs <- h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottle(ctx, "race") })
+					return
+				}
+				errs <- h.Store.InTx(ctx, func(tx session.Tx) error {
+					th, err := tx.ThrottleForUpdate(ctx, "count")
+					if err != nil {
+						return err
+					}
+					th.Failures++
+					return tx.PutThrottle(ctx, "count", th)
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		in(t, func(tx session.Tx) error {
+			th, err := tx.ThrottleForUpdate(ctx, "count")
+			if err != nil {
+				return err
+			}
+			if th.Failures != n-n/4 {
+				t.Errorf("counted %d attempts, want %d", th.Failures, n-n/4)
+			}
+			return nil
+		})
+	})
+
+	t.Run("limits", func(t *testing.T) {
+		l := ratelimit.Limit{Name: "login_ip", Count: 2, Period: time.Minute}
+		take := func() ratelimit.Result {
+			var res ratelimit.Result
+			in(t, func(tx session.Tx) error {
+				var err error
+				res, err = tx.TakeLimits(ctx, []ratelimit.Check{{Limit: l, Key: "192.0.2.1"}}, t0)
+				return err
+			})
+			return res
+		}
+		if !take().Allowed || !take().Allowed {
+			t.Fatal("the first two attempts were refused")
+		}
+		if res := take(); res.Allowed || res.RetryAfter <= 0 {
+			t.Errorf("third attempt: %+v, want refused with a wait", res)
+		}
+	})
+}

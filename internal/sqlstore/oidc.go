@@ -1,0 +1,380 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"kilt"
+	"kilt/internal/oidc"
+	"kilt/internal/outbox"
+)
+
+// OIDC implements oidc.Store.
+type OIDC struct{ db *DB }
+
+// NewOIDC returns the single sign-on store on db.
+func NewOIDC(db *DB) *OIDC { return &OIDC{db: db} }
+
+var _ oidc.Store = (*OIDC)(nil)
+
+// InTx implements oidc.Store.
+func (s *OIDC) InTx(ctx context.Context, fn func(oidc.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *Tx) error { return fn(oidcTx{tx}) })
+}
+
+type oidcTx struct{ tx *Tx }
+
+func joinList(v []string) string { return strings.Join(v, "\n") }
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// rowErr maps a missing row to kilt.ErrNotFound and a duplicate key to oidc.ErrConflict.
+func rowErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return kilt.ErrNotFound
+	case IsUniqueViolation(err):
+		return oidc.ErrConflict
+	}
+	return err
+}
+
+// affected turns "no row changed" into kilt.ErrNotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return kilt.ErrNotFound
+	}
+	return nil
+}
+
+const clientColumns = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, scopes,
+	public, first_party, created_at`
+
+func scanClient(row interface{ Scan(...any) error }) (*oidc.Client, error) {
+	var c oidc.Client
+	var redirects, postLogout, scopes string
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &redirects, &postLogout, &c.BackchannelLogoutURI, &scopes,
+		&c.Public, &c.FirstParty, TimeCol(&c.CreatedAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	c.RedirectURIs, c.PostLogoutRedirectURIs, c.Scopes = splitList(redirects), splitList(postLogout), splitList(scopes)
+	return &c, nil
+}
+
+func (t oidcTx) InsertClient(ctx context.Context, c *oidc.Client) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.ID, c.Name, c.SecretHash, joinList(c.RedirectURIs), joinList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI,
+		joinList(c.Scopes), c.Public, c.FirstParty, c.CreatedAt)
+	return rowErr(err)
+}
+
+func (t oidcTx) Client(ctx context.Context, id string) (*oidc.Client, error) {
+	return scanClient(t.tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM oidc_clients WHERE id = $1`, id))
+}
+
+func (t oidcTx) Clients(ctx context.Context) ([]oidc.Client, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+clientColumns+` FROM oidc_clients ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []oidc.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+func (t oidcTx) DeleteClient(ctx context.Context, id string) error {
+	return affected(t.tx.Exec(ctx, `DELETE FROM oidc_clients WHERE id = $1`, id))
+}
+
+func (t oidcTx) SetClientSecret(ctx context.Context, id string, hash []byte) error {
+	return affected(t.tx.Exec(ctx, `UPDATE oidc_clients SET secret_hash = $1 WHERE id = $2`, hash, id))
+}
+
+const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge, prompt, max_age, login_hint,
+	ui_locales, created_at, expires_at, account_id, session_id, auth_time, amr, done`
+
+func (t oidcTx) InsertAuthRequest(ctx context.Context, a *oidc.AuthRequest) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge,
+		prompt, max_age, login_hint, ui_locales, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		a.ID, a.ClientID, a.RedirectURI, joinList(a.Scopes), a.State, a.Nonce, a.CodeChallenge, joinList(a.Prompt), a.MaxAge,
+		a.LoginHint, a.UILocales, a.CreatedAt, a.ExpiresAt)
+	return rowErr(err)
+}
+
+func (t oidcTx) AuthRequest(ctx context.Context, id string) (*oidc.AuthRequest, error) {
+	var a oidc.AuthRequest
+	var scopes, prompt, amr string
+	var accountID, sessionID sql.NullInt64
+	var authTime *time.Time
+	err := t.tx.QueryRow(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id).Scan(
+		&a.ID, &a.ClientID, &a.RedirectURI, &scopes, &a.State, &a.Nonce, &a.CodeChallenge, &prompt, &a.MaxAge, &a.LoginHint,
+		&a.UILocales, TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &accountID, &sessionID, NullTimeCol(&authTime), &amr, &a.Done)
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	a.Scopes, a.Prompt, a.AMR = splitList(scopes), splitList(prompt), splitList(amr)
+	a.AccountID, a.SessionID = accountID.Int64, sessionID.Int64
+	if authTime != nil {
+		a.AuthTime = *authTime
+	}
+	return &a, nil
+}
+
+func (t oidcTx) UpdateAuthRequest(ctx context.Context, a *oidc.AuthRequest) error {
+	return affected(t.tx.Exec(ctx, `UPDATE oidc_auth_requests SET account_id = $1, session_id = $2, auth_time = $3, amr = $4, done = $5
+		WHERE id = $6`, a.AccountID, a.SessionID, a.AuthTime, joinList(a.AMR), a.Done, a.ID))
+}
+
+func (t oidcTx) InsertCode(ctx context.Context, c *oidc.Code) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_codes (hash, auth_request_id, expires_at) VALUES ($1, $2, $3)`,
+		c.Hash, c.AuthRequestID, c.ExpiresAt)
+	return rowErr(err)
+}
+
+func (t oidcTx) Code(ctx context.Context, hash []byte) (*oidc.Code, error) {
+	var c oidc.Code
+	err := t.tx.QueryRow(ctx, `SELECT hash, auth_request_id, expires_at, used_at FROM oidc_codes WHERE hash = $1`, hash).Scan(
+		&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	return &c, nil
+}
+
+func (t oidcTx) UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	err := affected(t.tx.Exec(ctx, `UPDATE oidc_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, now, hash))
+	if errors.Is(err, kilt.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+const tokenColumns = `id, kind, hash, family, auth_request_id, client_id, account_id, session_id, scopes, auth_time, amr,
+	created_at, expires_at, rotated_at, revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*oidc.Token, error) {
+	var tk oidc.Token
+	var scopes, amr string
+	err := row.Scan(&tk.ID, &tk.Kind, &tk.Hash, &tk.Family, &tk.AuthRequestID, &tk.ClientID, &tk.AccountID, &tk.SessionID,
+		&scopes, TimeCol(&tk.AuthTime), &amr, TimeCol(&tk.CreatedAt), TimeCol(&tk.ExpiresAt),
+		NullTimeCol(&tk.RotatedAt), NullTimeCol(&tk.RevokedAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	tk.Scopes, tk.AMR = splitList(scopes), splitList(amr)
+	return &tk, nil
+}
+
+func (t oidcTx) InsertToken(ctx context.Context, tk *oidc.Token) error {
+	var hash any
+	if tk.Hash != nil {
+		hash = tk.Hash
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_tokens (`+tokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID, joinList(tk.Scopes),
+		tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
+	return rowErr(err)
+}
+
+func (t oidcTx) Token(ctx context.Context, id string) (*oidc.Token, error) {
+	return scanToken(t.tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE id = $1`, id))
+}
+
+func (t oidcTx) TokenByHash(ctx context.Context, hash []byte) (*oidc.Token, error) {
+	return scanToken(t.tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE hash = $1`, hash))
+}
+
+func (t oidcTx) RotateToken(ctx context.Context, id string, now time.Time) (bool, error) {
+	err := affected(t.tx.Exec(ctx, `UPDATE oidc_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL`, now, id))
+	if errors.Is(err, kilt.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (t oidcTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
+	var where string
+	var arg any
+	switch {
+	case f.Family != "":
+		where, arg = "family = $2", f.Family
+	case f.AuthRequestID != "":
+		where, arg = "auth_request_id = $2", f.AuthRequestID
+	case f.ID != "":
+		where, arg = "id = $2", f.ID
+	case f.SessionID != 0:
+		where, arg = "session_id = $2", f.SessionID
+	case f.AccountID != 0 && f.ClientID != "":
+		res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL`,
+			now, f.AccountID, f.ClientID)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	case f.AccountID != 0:
+		where, arg = "account_id = $2", f.AccountID
+	default:
+		return 0, errors.New("sqlstore: RevokeTokens without a filter")
+	}
+	res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE `+where+` AND revoked_at IS NULL`, now, arg)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t oidcTx) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (t oidcTx) ConnectedClients(ctx context.Context, accountID int64, now time.Time) ([]string, error) {
+	return t.strings(ctx, `SELECT client_id FROM oidc_consents WHERE account_id = $1
+		UNION SELECT client_id FROM oidc_tokens WHERE account_id = $1 AND kind = 'refresh' AND revoked_at IS NULL
+		AND rotated_at IS NULL AND expires_at > $2 ORDER BY 1`, accountID, now)
+}
+
+func (t oidcTx) SessionClients(ctx context.Context, sessionID int64) ([]string, error) {
+	return t.strings(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_id = $1 ORDER BY 1`, sessionID)
+}
+
+func (t oidcTx) Consent(ctx context.Context, accountID int64, clientID string) (*oidc.Consent, error) {
+	var c oidc.Consent
+	var scopes string
+	err := t.tx.QueryRow(ctx, `SELECT account_id, client_id, scopes, granted_at FROM oidc_consents
+		WHERE account_id = $1 AND client_id = $2`, accountID, clientID).Scan(&c.AccountID, &c.ClientID, &scopes, TimeCol(&c.GrantedAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	c.Scopes = splitList(scopes)
+	return &c, nil
+}
+
+func (t oidcTx) PutConsent(ctx context.Context, c *oidc.Consent) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+		c.AccountID, c.ClientID, joinList(c.Scopes), c.GrantedAt)
+	return rowErr(err)
+}
+
+func (t oidcTx) DeleteConsent(ctx context.Context, accountID int64, clientID string) error {
+	return affected(t.tx.Exec(ctx, `DELETE FROM oidc_consents WHERE account_id = $1 AND client_id = $2`, accountID, clientID))
+}
+
+const keyColumns = `id, alg, sealed, created_at, retired_at`
+
+func scanKey(row interface{ Scan(...any) error }) (*oidc.Key, error) {
+	var k oidc.Key
+	if err := row.Scan(&k.ID, &k.Alg, &k.Sealed, TimeCol(&k.CreatedAt), NullTimeCol(&k.RetiredAt)); err != nil {
+		return nil, rowErr(err)
+	}
+	return &k, nil
+}
+
+func (t oidcTx) ActiveKey(ctx context.Context) (*oidc.Key, error) {
+	return scanKey(t.tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM oidc_keys WHERE active`))
+}
+
+func (t oidcTx) Keys(ctx context.Context, since time.Time) ([]oidc.Key, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+keyColumns+` FROM oidc_keys WHERE active OR retired_at > $1 ORDER BY created_at DESC`, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []oidc.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *k)
+	}
+	return out, rows.Err()
+}
+
+func (t oidcTx) InsertKey(ctx context.Context, k *oidc.Key) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_keys (id, alg, sealed, created_at, active) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.Alg, k.Sealed, k.CreatedAt, true)
+	return rowErr(err)
+}
+
+func (t oidcTx) RetireActiveKey(ctx context.Context, now time.Time) error {
+	return affected(t.tx.Exec(ctx, `UPDATE oidc_keys SET active = NULL, retired_at = $1 WHERE active`, now))
+}
+
+func (t oidcTx) Account(ctx context.Context, id int64) (*oidc.Account, error) {
+	var a oidc.Account
+	var email, phone sql.NullString
+	err := t.tx.QueryRow(ctx, `SELECT id, email, email_verified, phone, phone_verified, locked, password_changed_at
+		FROM accounts WHERE id = $1`, id).Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.Locked,
+		TimeCol(&a.PasswordChangedAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	a.Email, a.Phone = email.String, phone.String
+	return &a, nil
+}
+
+func (t oidcTx) Session(ctx context.Context, id int64) (*oidc.Session, error) {
+	var s oidc.Session
+	err := t.tx.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1`, id).Scan(
+		&s.ID, &s.AccountID, TimeCol(&s.CreatedAt), TimeCol(&s.LastSeenAt), TimeCol(&s.ExpiresAt))
+	if err != nil {
+		return nil, rowErr(err)
+	}
+	return &s, nil
+}
+
+func (t oidcTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, t.tx, m) }
+
+func (t oidcTx) DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error) {
+	a, err := t.tx.Exec(ctx, `DELETE FROM oidc_tokens WHERE expires_at < $1`, tokensBefore)
+	if err != nil {
+		return 0, err
+	}
+	b, err := t.tx.Exec(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at < $1`, requestsBefore)
+	if err != nil {
+		return 0, err
+	}
+	na, _ := a.RowsAffected()
+	nb, _ := b.RowsAffected()
+	return na + nb, nil
+}
