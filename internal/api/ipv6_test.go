@@ -92,3 +92,20 @@ func TestIPv6Slash48Tier(t *testing.T) {
 		}
 	})
 }
+
+// TestIPv6SignInKeyedBySlash64: the per-IP sign-in limit, checked before any hashing,
+// counts one /64 as one client too.
+func TestIPv6SignInKeyedBySlash64(t *testing.T) {
+	env := map[string]string{"KILT_TRUSTED_PROXIES": behindProxy["KILT_TRUSTED_PROXIES"], "KILT_LIMIT_LOGIN_IP": "10/1m"}
+	forEachDialect(t, env, func(t *testing.T, e *kilttest.Env) {
+		counts := map[int]int{}
+		for i := range 30 {
+			r := e.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": fmt.Sprintf("u%d@mail.kz", i), "password": "Wrong-Password-1"},
+				"X-Forwarded-For", fmt.Sprintf("2001:db8:77:1:%x::9", i))
+			counts[r.Status]++
+		}
+		if counts[401] != 10 || counts[429] != 20 {
+			t.Errorf("30 sign-ins from 30 addresses of one /64: %v, want 10 × 401 and 20 × 429", counts)
+		}
+	})
+}

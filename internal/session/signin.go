@@ -223,7 +223,7 @@ func (s *Service) countAttempt(ctx context.Context, id account.Identifier, ip st
 	now := s.clock()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		if s.cfg.PerIP.Enabled() {
-			res, err := tx.TakeLimits(ctx, []ratelimit.Check{{Limit: s.cfg.PerIP, Key: ip}}, now)
+			res, err := tx.TakeLimits(ctx, ratelimit.ClientChecks(s.cfg.PerIP, ip), now)
 			if err != nil {
 				return err
 			}
