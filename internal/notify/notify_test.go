@@ -635,6 +635,8 @@ func TestPayloadsRender(t *testing.T) {
 		outbox.RecoveryCode:      outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
 		outbox.AlreadyRegistered: outbox.AlreadyRegisteredPayload{RecoveryURL: "https://kilt.example.kz/recovery"},
 		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
+		// A channel set at the desk: the same data as a password change's notice.
+		outbox.ChannelChanged: outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
 	}
 	for _, m := range catalog {
 		p, ok := payloads[m.Kind]
