@@ -42,6 +42,10 @@ Usage:
   kilt user show ID|E-MAIL|PHONE   show an account
   kilt user lock|unlock ID|E-MAIL|PHONE
   kilt user import [flags] FILE    import users with bcrypt/argon2 hashes from JSON lines or CSV (-h)
+  kilt operator add E-MAIL|PHONE --role support|admin
+                                   make an account an operator of the service-centre console
+  kilt operator remove E-MAIL|PHONE
+  kilt operator list
   kilt outbox list [--status S] [--limit N]
                                    list messages, newest first (never their secrets)
   kilt outbox retry ID             send an abandoned or blocked message again
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = clientCmd(ctx, rest, stdout, stderr)
 	case "keys":
 		err = keysCmd(ctx, rest, stdout, stderr)
+	case "operator":
+		err = operatorCmd(ctx, rest, stdout, stderr)
 	case "config":
 		if len(rest) == 0 || rest[0] != "check" {
 			fmt.Fprint(stderr, usage)

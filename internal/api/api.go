@@ -13,6 +13,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/password"
 	"kilt/internal/recovery"
@@ -34,6 +35,7 @@ type API struct {
 	recovery *recovery.Service
 	// registrations registers new accounts.
 	registrations *account.Registrations
+	desk          *desk.Service // nil: POST /recovery/desk answers 404
 	cfg           Config
 	errors        *httpx.Renderer
 }

@@ -757,6 +757,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"password", nil, docPassword},
 		{"recovery by e-mail", nil, docRecoveryEmail},
 		{"recovery by phone", nil, docRecoveryPhone},
+		{"recovery at a service centre", nil, docRecoveryDesk},
 		{"registration by e-mail", nil, docRegistrationEmail},
 		{"registration by phone", nil, docRegistrationPhone},
 		// One hashing worker that callers wait for 50 ms at most: the requests of the

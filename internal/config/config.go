@@ -36,6 +36,8 @@ type Config struct {
 	PhoneRegion    string
 	TrustedProxies []netip.Prefix
 	MetricsListen  string
+	// AdminListen is the address of the service-centre console ("": off).
+	AdminListen string
 	// Pprof serves net/http/pprof on the metrics listener (profiling under load).
 	Pprof bool
 
@@ -87,6 +89,7 @@ type Config struct {
 	LimitRegistrationID  Rate
 	LimitSMSNumberRange  Rate
 	LimitLoginIP         Rate
+	LimitOperatorLookup  Rate
 
 	// Retention: how often expired rows are deleted (0: never) and how long past its time
 	// a row of each class is kept (internal/retention).
@@ -152,6 +155,14 @@ var settings = []setting{
 				return nil
 			}
 			return parseListen(&c.MetricsListen, v)
+		}},
+	{Env: "KILT_ADMIN_LISTEN", DevDefault: "127.0.0.1:8081",
+		Usage: "address of the service-centre console (/admin) for operators (empty: off); keep it off the public network",
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			return parseListen(&c.AdminListen, v)
 		}},
 	{Env: "KILT_METRICS_PPROF", Default: "false",
 		Usage: "true: also serve Go's profiler (/debug/pprof/) on the metrics listener; never expose it beyond operators",
@@ -310,6 +321,8 @@ var settings = []setting{
 	{Env: "KILT_RETENTION_MESSAGES", Default: "720h",
 		Usage: "how long sent, blocked and abandoned messages (their secrets already removed) and SMS budget days are kept",
 		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionMessages, v, 0, 10*365*24*time.Hour) }},
+	{Env: "KILT_LIMIT_OPERATOR_LOOKUP", Default: "60/1h", Usage: "account look-ups per console operator",
+		parse: func(c *Config, v string) error { return parseRate(&c.LimitOperatorLookup, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",
 		Usage: "on SIGTERM, how long /readyz answers 503 while requests are still served, so a load balancer stops sending new ones",
 		parse: func(c *Config, v string) error { return parseDuration(&c.DrainDelay, v, 0, 5*time.Minute) }},
@@ -430,6 +443,12 @@ func (c *Config) crossCheck(opts Options) []string {
 	}
 	// /dev/outbox shows every message, codes and links included, to whoever can reach the
 	// listener: --dev must never listen beyond this machine.
+	if opts.Serve && c.Dev && c.AdminListen != "" && !loopbackListen(c.AdminListen) {
+		p = append(p, fmt.Sprintf("KILT_ADMIN_LISTEN %q is not a loopback address: under `kilt serve --dev` the service-centre console listens only on 127.0.0.1, ::1 or localhost", c.AdminListen))
+	}
+	if opts.Serve && c.AdminListen != "" && c.AdminListen == c.Listen {
+		p = append(p, "KILT_ADMIN_LISTEN must differ from KILT_LISTEN: the service-centre console has a listener of its own, never the citizens'")
+	}
 	if opts.Serve && c.Dev && c.Listen != "" && !loopbackListen(c.Listen) {
 		p = append(p, fmt.Sprintf("KILT_LISTEN %q is not a loopback address: `kilt serve --dev` shows every message (codes and links included) at /dev/outbox, so it listens only on 127.0.0.1, ::1 or localhost", c.Listen))
 	}

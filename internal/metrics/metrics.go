@@ -31,6 +31,7 @@ type Metrics struct {
 	requests        *prometheus.CounterVec
 	latency         *prometheus.HistogramVec
 	retained        *prometheus.CounterVec
+	desk            deskCounters
 }
 
 // New returns the metrics with the Go runtime and process collectors registered.
@@ -63,6 +64,7 @@ func New() *Metrics {
 		Help: "Rows the retention job deleted because they expired, by table."}, []string{"table"})
 	r.MustRegister(m.outboxSent, m.outboxFailed, m.outboxAbandoned, m.outboxBlocked, m.limits, m.flows, m.requests, m.latency,
 		m.retained)
+	m.desk = newDeskCounters(r)
 	for _, f := range []string{"recovery", "registration"} {
 		for _, ch := range []string{"email", "sms"} {
 			for _, ev := range []string{"started", "completed"} {

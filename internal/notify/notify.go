@@ -69,6 +69,8 @@ var catalog = []struct {
 	{KindChannel{outbox.RecoveryCode, outbox.SMS}, []string{keyCode, keyMinutes}},
 	{KindChannel{outbox.PasswordChanged, outbox.Email}, []string{keyTime, keyRecoveryURL}},
 	{KindChannel{outbox.PasswordChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
+	{KindChannel{outbox.ChannelChanged, outbox.Email}, []string{keyTime, keyRecoveryURL}},
+	{KindChannel{outbox.ChannelChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
 }
 
 // view is what templates see. Fields a kind does not declare stay empty.

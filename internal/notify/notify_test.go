@@ -47,7 +47,7 @@ func fixture(kc KindChannel) map[string]string {
 		return map[string]string{"link": testLink, "minutes": "30"}
 	case outbox.RegistrationCode, outbox.RecoveryCode:
 		return map[string]string{"code": testCode, "minutes": "5"}
-	case outbox.PasswordChanged:
+	case outbox.PasswordChanged, outbox.ChannelChanged:
 		return map[string]string{"time": testTime, "recovery_url": testRecoveryURL}
 	default:
 		return map[string]string{"recovery_url": testRecoveryURL}
@@ -152,12 +152,12 @@ func TestKindsCoverOutbox(t *testing.T) {
 		have[kc.Kind] = true
 	}
 	for _, k := range []outbox.Kind{outbox.RegistrationLink, outbox.RegistrationCode, outbox.AlreadyRegistered,
-		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged} {
+		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged} {
 		if !have[k] {
 			t.Errorf("kind %s has no template", k)
 		}
 	}
-	if got, want := len(New(Config{}).Kinds()), 8; got != want {
+	if got, want := len(New(Config{}).Kinds()), 10; got != want {
 		t.Errorf("got %d kind/channel pairs, want %d", got, want)
 	}
 }
@@ -171,6 +171,7 @@ func TestSMSFitsSegments(t *testing.T) {
 		outbox.RecoveryCode:      1,
 		outbox.AlreadyRegistered: 2,
 		outbox.PasswordChanged:   2,
+		outbox.ChannelChanged:    2,
 	}
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
@@ -228,7 +229,7 @@ func TestNoSecretInNotices(t *testing.T) {
 	const link, code = "https://id.example.kz/r/LEAKEDTOKEN", "987654"
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
-			if kc.Kind != outbox.PasswordChanged && kc.Kind != outbox.AlreadyRegistered {
+			if kc.Kind != outbox.PasswordChanged && kc.Kind != outbox.AlreadyRegistered && kc.Kind != outbox.ChannelChanged {
 				continue
 			}
 			t.Run(lang+"/"+kc.String(), func(t *testing.T) {
@@ -634,6 +635,8 @@ func TestPayloadsRender(t *testing.T) {
 		outbox.RecoveryCode:      outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
 		outbox.AlreadyRegistered: outbox.AlreadyRegisteredPayload{RecoveryURL: "https://kilt.example.kz/recovery"},
 		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
+		// A channel set at the desk: the same data as a password change's notice.
+		outbox.ChannelChanged: outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
 	}
 	for _, m := range catalog {
 		p, ok := payloads[m.Kind]

@@ -41,6 +41,7 @@ const (
 	RecoveryLink      Kind = "recovery_link"      // e-mail: reset the password (Data: link, minutes)
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
 	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
+	ChannelChanged    Kind = "channel_changed"    // e-mail or SMS: an operator set a new channel (Data: time, recovery_url)
 	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
 )
 

@@ -19,6 +19,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/config"
+	"kilt/internal/desk"
 	"kilt/internal/metrics"
 	"kilt/internal/oidc"
 	"kilt/internal/oidcop"
@@ -50,6 +51,8 @@ type App struct {
 	Audit         *sqlstore.Audit
 	// OIDC is the OpenID provider's domain (single sign-on).
 	OIDC *oidc.Service
+	// Desk is the service-centre desk (SPEC §10): operators, the console, assisted recovery.
+	Desk *desk.Service
 
 	// Retention deletes expired rows while serving.
 	Retention *retention.Job
@@ -179,6 +182,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 			return nil, fmt.Errorf("registering the demo client: %w", err)
 		}
 	}
+	a.Desk = newDesk(a, cfg, secret)
 	return a, nil
 }
 

@@ -37,6 +37,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		cookie = "__Host-kilt"
 	}
 	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
+	apiSrv.SetDesk(a.Desk)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +48,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	apiSrv.Routes(mux)
 	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
 		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
+	site.SetDesk(a.Desk)
 	site.Routes(mux)
 	var bypass []string
 	if a.Config.BaseURL != nil {
@@ -370,6 +372,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { _ = msrv.Serve(mln) }()
 		defer msrv.Close()
 	}
+	stopAdmin, err := a.serveAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -34,6 +34,9 @@ var retentionTables = []retentionTable{
 	{name: "rate_limits", class: retention.Void, time: "tat"},
 	{name: "outbox", class: retention.Message, time: "updated_at", cond: "status IN ('sent', 'blocked', 'abandoned')"},
 	{name: "sms_budget", class: retention.Message, time: "day", date: true},
+	{name: "console_sessions", class: retention.Expired, time: "expires_at"},
+	{name: "desk_codes", class: retention.Expired, time: "expires_at"},
+	{name: "desk_code_failures", class: retention.Counter, time: "at"},
 }
 
 // rowRef names a row for a batch delete: the rowid of SQLite (every table but WITHOUT

@@ -80,6 +80,33 @@ var retentionFixtures = map[string]retentionFixture{
 		},
 		count: `SELECT COUNT(*) FROM outbox WHERE recipient = $1`,
 	},
+	"console_sessions": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			if _, err := db.Exec(ctx, `INSERT INTO operators (account_id, role, created_at) VALUES ($1, 'support', $2)
+				ON CONFLICT (account_id) DO NOTHING`, acct, at); err != nil {
+				return err
+			}
+			_, err := db.Exec(ctx, `INSERT INTO console_sessions (token_hash, account_id, created_at, last_seen_at, expires_at, user_agent)
+				VALUES ($1, $2, $3, $3, $3, $4)`, []byte(tag), acct, at, tag)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM console_sessions WHERE user_agent = $1`,
+	},
+	"desk_codes": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			_, err := db.Exec(ctx, `INSERT INTO desk_codes (code_hmac, account_id, created_at, expires_at) VALUES ($1, $2, $3, $3)`,
+				[]byte(tag), acct, at)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM desk_codes c JOIN accounts a ON a.id = c.account_id WHERE a.email = $1`,
+	},
+	"desk_code_failures": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			_, err := db.Exec(ctx, `INSERT INTO desk_code_failures (ip_key, at) VALUES ($1, $2)`, tag, at)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM desk_code_failures WHERE ip_key = $1`,
+	},
 	"sms_budget": {
 		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
 			_, err := db.Exec(ctx, `INSERT INTO sms_budget (day, used) VALUES ($1, 7)`, at.UTC().Format(time.DateOnly))

@@ -73,6 +73,7 @@ func (f *pageFixture) cases() []pageCase {
 			"recovery_by_phone", "recovery_by_phone_text"}},
 		{"recovery e-mail", get("/recovery/email"), []string{"title_recovery_email", "recovery_email_intro", "label_email", "button_send"}},
 		{"recovery e-mail sent", get("/recovery/email/sent"), []string{"recovery_email_sent", "recovery_email_check"}},
+		{"recovery desk", get("/recovery/desk"), []string{"title_recovery_desk", "recovery_desk_intro", "label_desk_code", "hint_desk_code", "button_continue"}},
 		{"recovery phone", get("/recovery/phone"), []string{"title_recovery_phone", "recovery_phone_intro", "label_phone", "button_send_code"}},
 		{"recovery phone code", func(b *browser) *response {
 			return b.post("/recovery/phone", url.Values{"phone": {"+7 701 123 45 67"}})

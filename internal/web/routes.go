@@ -32,6 +32,8 @@ func (s *Site) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /recovery/phone/verify", h(s.recoveryVerify))
 	mux.Handle("GET /recovery/reset", h(s.resetForm)) // ?token= (e-mail link) → 303 to the clean URL
 	mux.Handle("POST /recovery/reset", h(s.reset))
+	mux.Handle("GET /recovery/desk", h(s.recoveryDeskForm)) // a slip code from a service centre (desk.go)
+	mux.Handle("POST /recovery/desk", h(s.recoveryDesk))
 
 	mux.Handle("GET /account", h(s.accountPage))
 	mux.Handle("POST /account/password", h(s.changePassword))

@@ -31,7 +31,8 @@ func (ts *templateSet) execute(w io.Writer, p page) error {
 
 // Pages are the page templates, each parsed with layout.html and partials.html.
 var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery", "recovery_email",
-	"recovery_phone", "reset", "account", "logout", "error", "consent"}
+	"recovery_phone", "reset", "account", "logout", "error", "consent",
+	"recovery_desk"}
 
 func mustParseTemplates(a *assets) map[string]*templateSet {
 	funcs := template.FuncMap{

@@ -42,6 +42,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
 	"kilt/internal/password"
@@ -68,6 +69,7 @@ type Site struct {
 	sessions      *session.Service
 	recovery      *recovery.Service
 	registrations *account.Registrations
+	desk          *desk.Service // nil: /recovery/desk answers 404
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets

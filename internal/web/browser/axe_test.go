@@ -132,6 +132,11 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.fill("code", "000000")
 			b.expect("a wrong code", b.press("Жіберу"), 422, "/recovery/phone/verify")
 		}},
+		{"recovery desk", func(b *tab) { b.expect("the desk page", b.open("/recovery/desk"), 200, "/recovery/desk") }},
+		{"recovery desk wrong code", func(b *tab) {
+			b.fill("desk_code", "QRST-WXYZ-2345")
+			b.expect("a wrong slip code", b.press("Жалғастыру"), 410, "/recovery/desk")
+		}},
 		{"reset", func(b *tab) {
 			if resetLink == "" {
 				b.t.Fatal("no reset link: the e-mail recovery page failed")
