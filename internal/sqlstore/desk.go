@@ -10,9 +10,9 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/audit"
 	"kilt/internal/desk"
-	"kilt/internal/recovery"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
+	"kilt/internal/recovery"
 )
 
 // Desk implements desk.Port: the service-centre desk's tables (migration 0030).
