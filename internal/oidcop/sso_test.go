@@ -1091,7 +1091,8 @@ func TestRegistrationDetour(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no confirmation form: %s\n%s", resp.Request.URL, page)
 	}
-	resp, body := post(k.url+"/register/confirm", url.Values{"token": {string(m[1])}})
+	// The confirmation proves the registrant: it asks for the password chosen at registration.
+	resp, body := post(k.url+"/register/confirm", url.Values{"token": {string(m[1])}, "password": {password}})
 	if resp.Request.URL.Path != "/login" || !strings.Contains(body, "Tax office") {
 		t.Fatalf("after confirming: %s, want the sign-in page still naming the application", resp.Request.URL)
 	}
