@@ -16,7 +16,7 @@ import (
 
 // operatorCmd runs `kilt operator add E-MAIL|PHONE --role support|admin`, `kilt operator
 // remove E-MAIL|PHONE` and `kilt operator list`: the operators of the service-centre
-// console (SPEC §10), existing accounts given a role.
+// console, existing accounts given a role.
 func operatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"want add, remove or list"}

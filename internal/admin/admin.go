@@ -1,4 +1,4 @@
-// Package admin is the service-centre console of SPEC §10: pages under /admin and a JSON
+// Package admin is the service-centre console: pages under /admin and a JSON
 // API under /admin/api/v1, served only on their own listener (KILT_ADMIN_LISTEN), never on
 // the citizens'. Both call the desk service (internal/desk) and nothing else.
 //

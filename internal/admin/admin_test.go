@@ -376,7 +376,7 @@ func TestLookupLimit(t *testing.T) {
 	}
 }
 
-// TestActions: lock, unlock and revoke-sessions need a reason, end what SPEC §8/§9 say they
+// TestActions: lock, unlock and revoke-sessions need a reason, end what docs/security.md says they
 // end, and are audited with the operator's account id.
 func TestActions(t *testing.T) {
 	c := start(t, nil)
@@ -397,6 +397,14 @@ func TestActions(t *testing.T) {
 	}
 	path := func(action string) string { return fmt.Sprintf("/admin/api/v1/accounts/%d/%s", citizen.ID, action) }
 	tok := login()
+	// A recovery link issued before the lock must not work after the unlock.
+	c.Env.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "citizen@mail.kz"})
+	c.Env.Deliver(t)
+	link, err := url.Parse(c.Env.LatestLink(t, "citizen@mail.kz", "/recovery/reset"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkToken := link.Query().Get("token")
 	for _, bad := range []any{map[string]string{}, map[string]string{"reason": "   "}} {
 		if r := c.call(t, "POST", path("lock"), op.Token, bad); r.Status != http.StatusBadRequest || r.code() != desk.CodeReasonRequired {
 			t.Errorf("lock without a reason: %d %s, want 400 reason_required", r.Status, r.Body)
@@ -421,6 +429,10 @@ func TestActions(t *testing.T) {
 	tok = login()
 	if tok == "" {
 		t.Fatal("no sign-in after unlock")
+	}
+	reset := map[string]string{"token": linkToken, "password": "Tulpar-Sunkar-78!", "password_confirm": "Tulpar-Sunkar-78!"}
+	if r := c.Env.Do(t, "POST", "/api/v1/recovery/reset", reset); r.Status != http.StatusGone {
+		t.Errorf("reset after the unlock with a link from before the lock: %d %s, want 410", r.Status, r.Body)
 	}
 	if r := c.call(t, "POST", path("revoke-sessions"), op.Token, map[string]string{"reason": "asked to"}); r.Status != http.StatusOK || !strings.Contains(r.Body, `"sessions":0`) {
 		t.Fatalf("revoke-sessions: %d %s", r.Status, r.Body)

@@ -9,7 +9,7 @@ import (
 )
 
 // SetDesk enables POST /recovery/desk: the slip code a service-centre operator printed
-// (SPEC §10) exchanged for a reset token.
+// exchanged for a reset token.
 func (a *API) SetDesk(d *desk.Service) { a.desk = d }
 
 type deskResponse struct {

@@ -228,6 +228,10 @@ func TestLinkBeforeLockCannotReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustLogin(t, e, "a@mail.kz", goodPassword) // the password was not changed
+		// The lock killed the link for good: unlocking does not bring it back.
+		if r := e.Do(t, "POST", "/api/v1/recovery/reset", resetBody(tok, newPassword)); r.Status != 410 || r.ErrorCode() != "link_invalid" {
+			t.Errorf("reset after the unlock with a link from before the lock: %d %s, want 410 link_invalid", r.Status, r.Body)
+		}
 	})
 }
 

@@ -1,4 +1,4 @@
-// Package desk is the service-centre desk of SPEC §10: operators (existing accounts given the
+// Package desk is the service-centre desk: operators (existing accounts given the
 // role support or admin by the command line), their second factor (TOTP, RFC 6238, with
 // backup codes), console sessions, the exact-identifier look-up, the actions on an account
 // (each with a reason, audited with the operator's account id) and assisted recovery: a
@@ -147,7 +147,7 @@ type Tx interface {
 	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
 	// EndSessions deletes every citizen session of the account and reports how many.
 	EndSessions(ctx context.Context, accountID int64) (int64, error)
-	// RevokeRefreshTokens is the hook for SPEC §8: every refresh token of the account dies
+	// RevokeRefreshTokens is the hook for single sign-on: every refresh token of the account dies
 	// when it is locked or signed out everywhere. Single sign-on does not exist yet; the
 	// store's implementation does nothing until it does.
 	RevokeRefreshTokens(ctx context.Context, accountID int64, now time.Time) error
@@ -160,6 +160,10 @@ type Tx interface {
 	InsertSlip(ctx context.Context, s *Slip, mac []byte) error
 	// KillSlips ends every unused slip of the account.
 	KillSlips(ctx context.Context, accountID int64, now time.Time) error
+	// UseAllTokens marks every unused link and reset token of the account used at now.
+	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
+	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
+	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
 	SlipByMAC(ctx context.Context, mac []byte) (*Slip, error)
 	// UseSlip marks the slip used and reports whether it was unused.
 	UseSlip(ctx context.Context, id int64, now time.Time) (bool, error)

@@ -59,7 +59,7 @@ func (s sealer) open(accountID int64, sealed []byte) (string, error) {
 	return string(plain), nil
 }
 
-// TOTP parameters of SPEC §10: RFC 6238, SHA-1, 6 digits, 30 s steps, ±1 step.
+// TOTP parameters: RFC 6238, SHA-1, 6 digits, 30 s steps, ±1 step.
 const (
 	totpPeriod = 30
 	totpSkew   = 1

@@ -575,7 +575,7 @@ type AccountView struct {
 	// LastSignIn is nil when the account never signed in.
 	LastSignIn *time.Time `json:"last_sign_in"`
 	Locked     bool       `json:"locked"`
-	// Frozen and DeletionAt are SPEC §9's states; the account has neither until that
+	// Frozen and DeletionAt are the citizen account's states (issue 14); the account has neither until that
 	// work lands (always false and nil today).
 	Frozen       bool       `json:"frozen"`
 	DeletionAt   *time.Time `json:"deletion_at"`
@@ -735,6 +735,14 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 			if err := tx.KillSlips(ctx, a.ID, now); err != nil {
 				return err
 			}
+			// As a lock from the command line: every link and code of the account dies for
+			// good, so none issued before the lock works after an unlock.
+			if err := tx.UseAllTokens(ctx, a.ID, now); err != nil {
+				return err
+			}
+			if err := tx.EndAccountFlows(ctx, a.ID, now); err != nil {
+				return err
+			}
 		case ActionUnlock:
 			ev.Type = EventUnlock
 			if err := tx.SetLocked(ctx, a.ID, false, now); err != nil {
@@ -756,7 +764,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 }
 
 // endEverything ends the account's sessions, its console sessions when it is an operator,
-// and (SPEC §8) its refresh tokens.
+// and its refresh tokens.
 func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64, now time.Time) error {
 	if _, err := tx.EndSessions(ctx, accountID); err != nil {
 		return err
@@ -961,7 +969,7 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 		if err != nil {
 			return err
 		}
-		// The notice goes to what the account had before the change (SPEC §10).
+		// The notice goes to what the account had before the change.
 		for _, m := range s.channelNotices(a, kind, now) {
 			if err := tx.Enqueue(ctx, &m); err != nil {
 				return err
@@ -999,7 +1007,7 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 // channelNotices are the "a channel of your account was changed" notices to the account's
 // verified channels before the change. They carry the time and the way to recover.
 //
-// Hook (SPEC §9, issue 14): the notice is to carry a freeze link once freezing exists;
+// Hook (issue 14): the notice is to carry a freeze link once freezing exists;
 // until then it is the plain "changed" notice.
 func (s *Service) channelNotices(a *account.Account, kind string, now time.Time) []outbox.Message {
 	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}

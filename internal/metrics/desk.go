@@ -2,7 +2,7 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// deskCounters are the service-centre desk's metrics (SPEC §10): look-ups, actions by kind,
+// deskCounters are the service-centre desk's metrics: look-ups, actions by kind,
 // failed console sign-ins by reason.
 type deskCounters struct {
 	lookups       prometheus.Counter

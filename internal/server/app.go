@@ -51,7 +51,7 @@ type App struct {
 	Audit         *sqlstore.Audit
 	// OIDC is the OpenID provider's domain (single sign-on).
 	OIDC *oidc.Service
-	// Desk is the service-centre desk (SPEC §10): operators, the console, assisted recovery.
+	// Desk is the service-centre desk: operators, the console, assisted recovery.
 	Desk *desk.Service
 
 	// Retention deletes expired rows while serving.

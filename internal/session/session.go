@@ -76,6 +76,10 @@ type Tx interface {
 	ReplaceHistoryEntry(ctx context.Context, accountID int64, oldHash string, e password.HistoryEntry) error
 	// SetLocked sets the account's locked flag; kilt.ErrNotFound if there is no account.
 	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
+	// UseAllTokens marks every unused link and reset token of the account used at now.
+	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
+	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
+	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
 
 	// ThrottleForUpdate returns the state of key (zero if none) and locks it until the
 	// transaction ends, so concurrent attempts on one key are counted one after the other.
@@ -312,16 +316,27 @@ func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64
 
 // SetLocked locks or unlocks an account (an operator's action) and records it, with by
 // saying who did it, in one transaction. A locked account cannot sign in, and its open
-// sessions answer 403 account_locked until it is unlocked. It returns kilt.ErrNotFound if
-// there is no such account.
+// sessions answer 403 account_locked until it is unlocked. Locking also kills every link,
+// reset token and code of the account for good, so a link issued before the lock does not
+// work again after an unlock (docs/security.md, "Registration, recovery and password
+// change"). It returns kilt.ErrNotFound if there is no such account.
 func (s *Service) SetLocked(ctx context.Context, accountID int64, locked bool, by string) error {
 	typ := audit.AccountUnlocked
 	if locked {
 		typ = audit.AccountLocked
 	}
 	return s.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.SetLocked(ctx, accountID, locked, s.clock()); err != nil {
+		now := s.clock()
+		if err := tx.SetLocked(ctx, accountID, locked, now); err != nil {
 			return err
+		}
+		if locked {
+			if err := tx.UseAllTokens(ctx, accountID, now); err != nil {
+				return err
+			}
+			if err := tx.EndAccountFlows(ctx, accountID, now); err != nil {
+				return err
+			}
 		}
 		return tx.RecordAudit(ctx, s.event(typ, accountID, Client{}, by))
 	})

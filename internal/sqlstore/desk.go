@@ -33,6 +33,14 @@ const PurposeDesk = "reset_desk"
 
 type deskTx struct{ tx *Tx }
 
+func (d deskTx) UseAllTokens(ctx context.Context, accountID int64, now time.Time) error {
+	return accountTx(d).UseAllTokens(ctx, accountID, now)
+}
+
+func (d deskTx) EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error {
+	return accountTx(d).EndAccountFlows(ctx, accountID, now)
+}
+
 const operatorColumns = `account_id, role, totp_secret, pending_secret, enrol_ticket_hash, enrol_expires_at, last_step, created_at`
 
 func scanOperator(row interface{ Scan(...any) error }) (*desk.Operator, error) {
@@ -202,7 +210,7 @@ func (d deskTx) EndSessions(ctx context.Context, accountID int64) (int64, error)
 	return res.RowsAffected()
 }
 
-// RevokeRefreshTokens implements desk.Tx: the hook of SPEC §8 for an account's refresh
+// RevokeRefreshTokens implements desk.Tx: the hook for an account's refresh
 // tokens. The single sign-on's tokens are checked on every use against their session and
 // the account's lock (internal/oidc), so deleting the sessions and setting the lock, in this
 // same transaction, already ends them; nothing more to write here.

@@ -31,6 +31,15 @@ func (s *Sessions) InTx(ctx context.Context, fn func(session.Tx) error) error {
 // sessionTx is session.Tx on one transaction.
 type sessionTx struct{ tx *Tx }
 
+// UseAllTokens and EndAccountFlows are the account port's row operations on the same rows.
+func (t sessionTx) UseAllTokens(ctx context.Context, accountID int64, now time.Time) error {
+	return accountTx(t).UseAllTokens(ctx, accountID, now)
+}
+
+func (t sessionTx) EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error {
+	return accountTx(t).EndAccountFlows(ctx, accountID, now)
+}
+
 func (t sessionTx) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
 	return scanAccount(t.tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 }

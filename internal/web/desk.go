@@ -8,7 +8,7 @@ import (
 )
 
 // SetDesk enables /recovery/desk: a citizen enters the slip code a service-centre operator
-// printed (SPEC §10) and continues on the reset screen.
+// printed and continues on the reset screen.
 func (s *Site) SetDesk(d *desk.Service) { s.desk = d }
 
 // StaticPath is the content-hashed path of an embedded static file (app.css), for the
