@@ -35,7 +35,7 @@ func (a *API) recoveryEmail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, messageResponse{Message: a.message(c.Lang, msgEmailSent)})
-	afterResponse(w, a.recovery.Wake)
+	httpx.AfterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -65,7 +65,7 @@ func (a *API) recoveryPhone(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
-	afterResponse(w, a.recovery.Wake)
+	httpx.AfterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -83,7 +83,7 @@ func (a *API) recoveryResend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, a.flowResponse(c.Lang, f))
-	afterResponse(w, a.recovery.Wake)
+	httpx.AfterResponse(w, a.recovery.Wake)
 	return nil
 }
 
@@ -121,12 +121,4 @@ func (a *API) recoveryReset(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// afterResponse sends what was written of the answer to the client, then calls wake: the
-// background work a request causes (for a known identifier only) must not delay its answer,
-// or the answer's timing would tell known from unknown.
-func afterResponse(w http.ResponseWriter, wake func()) {
-	_ = http.NewResponseController(w).Flush()
-	wake()
 }

@@ -33,7 +33,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		RegistrationID string `json:"registration_id"`
 		Channel        string `json:"channel"`
 	}{id, channel})
-	afterResponse(w, a.registrations.Wake)
+	httpx.AfterResponse(w, a.registrations.Wake)
 	return nil
 }
 

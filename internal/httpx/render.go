@@ -1,8 +1,10 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"kilt"
@@ -138,9 +140,25 @@ type violation struct {
 
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	// Encoded whole first, so the answer carries its Content-Length: it leaves in one write
+	// (not chunked), also when AfterResponse flushes it before the handler returns.
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// AfterResponse sends what was written of the answer to the client, then calls wake: the
+// background work a request causes (for a known identifier only) must not delay its answer,
+// or the answer's timing would tell known from unknown.
+func AfterResponse(w http.ResponseWriter, wake func()) {
+	_ = http.NewResponseController(w).Flush()
+	wake()
 }
 
 // Seconds is d in whole seconds, rounded up: what a client is told to wait is never less

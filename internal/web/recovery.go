@@ -35,7 +35,7 @@ func (s *Site) recoveryEmail(w http.ResponseWriter, r *http.Request) error {
 		return s.fail(w, "recovery_email", p, err, nil)
 	}
 	redirect(w, r, "/recovery/email/sent")
-	afterResponse(w, s.recovery.Wake)
+	httpx.AfterResponse(w, s.recovery.Wake)
 	return nil
 }
 
@@ -117,7 +117,7 @@ func (s *Site) recoveryPhone(w http.ResponseWriter, r *http.Request) error {
 	if err := s.renderPhone(w, http.StatusOK, p); err != nil {
 		return err
 	}
-	afterResponse(w, s.recovery.Wake)
+	httpx.AfterResponse(w, s.recovery.Wake)
 	return nil
 }
 
@@ -136,7 +136,7 @@ func (s *Site) recoveryResend(w http.ResponseWriter, r *http.Request) error {
 	if err := s.renderPhone(w, http.StatusOK, p); err != nil {
 		return err
 	}
-	afterResponse(w, s.recovery.Wake)
+	httpx.AfterResponse(w, s.recovery.Wake)
 	return nil
 }
 
@@ -224,11 +224,3 @@ func (s *Site) reset(w http.ResponseWriter, r *http.Request) error {
 
 // seconds is d in whole seconds, rounded up.
 func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
-
-// afterResponse sends what was written of the answer to the client, then calls wake: the
-// background work a request causes (for a known identifier only) must not delay its answer,
-// or the answer's timing would tell known from unknown.
-func afterResponse(w http.ResponseWriter, wake func()) {
-	_ = http.NewResponseController(w).Flush()
-	wake()
-}

@@ -8,6 +8,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/httpx"
 	"kilt/internal/outbox"
 )
 
@@ -55,7 +56,7 @@ func (s *Site) register(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		redirect(w, r, "/register/sent")
 	}
-	afterResponse(w, s.registrations.Wake)
+	httpx.AfterResponse(w, s.registrations.Wake)
 	return nil
 }
 
