@@ -22,6 +22,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/kilttest"
+	"kilt/internal/password"
 	"kilt/internal/sqlstore"
 	"kilt/internal/userimport"
 )
@@ -41,7 +42,7 @@ func importEnv(t *testing.T, dialect string) []string {
 
 func bcryptHash(t testing.TB, pw string) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), password.MinImportBcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +52,8 @@ func bcryptHash(t testing.TB, pw string) string {
 // argon2iHash is pw's hash as another system running Argon2i would have stored it.
 func argon2iHash(pw string) string {
 	salt := []byte("imported-salt-16")
-	key := argon2.Key([]byte(pw), salt, 1, 8192, 1, 32)
-	return fmt.Sprintf("$argon2i$v=19$m=8192,t=1,p=1$%s$%s",
+	key := argon2.Key([]byte(pw), salt, 5, 8192, 1, 32)
+	return fmt.Sprintf("$argon2i$v=19$m=8192,t=5,p=1$%s$%s",
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
@@ -169,7 +170,7 @@ func TestUserImport(t *testing.T) {
 			}
 
 			out, _, _ = runKilt(t, env, "", "user", "show", "aigerim@mail.kz")
-			for _, want := range []string{"Aigerim@mail.kz (verified: yes)", "created:             2024-01-02T03:04:05Z", "bcrypt cost 04"} {
+			for _, want := range []string{"Aigerim@mail.kz (verified: yes)", "created:             2024-01-02T03:04:05Z", "bcrypt cost 10"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("user show before sign-in lacks %q:\n%s", want, out)
 				}
@@ -181,9 +182,9 @@ func TestUserImport(t *testing.T) {
 				t.Errorf("wrong password: got %d, want 401", got)
 			}
 			for _, u := range []struct{ id, pw, before string }{
-				{"aigerim@mail.kz", bcPW, "bcrypt cost 04"},
-				{"+7 701 123 45 67", a2PW, "argon2i m=8192,t=1,p=1"},
-				{"csv@mail.kz", csvPW, "bcrypt cost 04"},
+				{"aigerim@mail.kz", bcPW, "bcrypt cost 10"},
+				{"+7 701 123 45 67", a2PW, "argon2i m=8192,t=5,p=1"},
+				{"csv@mail.kz", csvPW, "bcrypt cost 10"},
 			} {
 				if out, _, _ := runKilt(t, env, "", "user", "show", u.id); !strings.Contains(out, "password hash:       "+u.before) {
 					t.Errorf("%s before sign-in: want %q:\n%s", u.id, u.before, out)

@@ -706,11 +706,17 @@ func (r *Reader) check(line int, raw rawRow) (Row, error) {
 	if a.PasswordHash == "" {
 		return bad(CodeInvalidHash, fieldPasswordHash, "the hash is missing")
 	}
-	if err := password.CheckHash(a.PasswordHash); err != nil {
+	// A hash must be one Kilt can verify and of at least the minimum import cost: a weaker
+	// one is cheap to crack from a dump (docs/security.md, "Hashing").
+	if err := password.CheckImport(a.PasswordHash); err != nil {
 		// The detail names the problem, never the hash.
 		msg := "not a hash Kilt can verify"
 		if he := (*password.HashError)(nil); errors.As(err, &he) {
 			msg = he.Detail
+		}
+		if errors.Is(err, password.ErrWeakImport) {
+			return bad(CodeInvalidHash, fieldPasswordHash, "below the minimum import cost (bcrypt cost %d; Argon2 m at least 7168 KiB and m·t at least 36864)",
+				password.MinImportBcryptCost)
 		}
 		return bad(CodeInvalidHash, fieldPasswordHash, "%s (want bcrypt $2a$/$2b$/$2y$ or $argon2id$/$argon2i$)", msg)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/password"
 )
 
 var importNow = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -23,7 +24,7 @@ const testArgon2 = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2tra2
 
 func testBcrypt(t *testing.T) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte("Old-Portal-Pw1"), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("Old-Portal-Pw1"), password.MinImportBcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +97,10 @@ func TestImportRowValidation(t *testing.T) {
 			csv: `a@mail.kz,,,,"$argon2d$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$a2V5a2V5a2V5",`, want: problem{1, "password_hash", CodeInvalidHash}},
 		{name: "unsupported scheme md5-crypt", json: `{"email":"a@mail.kz","password_hash":"$1$saltsalt$qjXMvbEw8oaL.CzflDugX/"}`,
 			csv: `a@mail.kz,,,,$1$saltsalt$qjXMvbEw8oaL.CzflDugX/,`, want: problem{1, "password_hash", CodeInvalidHash}},
+		{name: "bcrypt below the minimum import cost", json: `{"email":"a@mail.kz","password_hash":"$2a$04$BJIInFontQWemWUL//vWRelHvTTysMMVt9KPf/LHX3iGSkPokQjK2"}`,
+			csv: `a@mail.kz,,,,$2a$04$BJIInFontQWemWUL//vWRelHvTTysMMVt9KPf/LHX3iGSkPokQjK2,`, want: problem{1, "password_hash", CodeInvalidHash}},
+		{name: "argon2 below the minimum import cost", json: `{"email":"a@mail.kz","password_hash":"$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s"}`,
+			csv: `a@mail.kz,,,,"$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s",`, want: problem{1, "password_hash", CodeInvalidHash}},
 		{name: "bad time", json: `{"email":"a@mail.kz","password_hash":"BC","created_at":"02.01.2024"}`, csv: `a@mail.kz,,,,BC,02.01.2024`,
 			want: problem{1, "created_at", CodeInvalidCreatedAt}},
 		{name: "time in the future", json: `{"email":"a@mail.kz","password_hash":"BC","created_at":"2030-01-01T00:00:00Z"}`,
@@ -418,7 +423,7 @@ func TestImportStopsWhenCancelled(t *testing.T) {
 // BenchmarkImportReader reads and checks rows like those of a real export: every row an
 // e-mail, every other one a phone too (phone parsing is most of the cost).
 func BenchmarkImportReader(b *testing.B) {
-	h, err := bcrypt.GenerateFromPassword([]byte("Old-Portal-Pw1"), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("Old-Portal-Pw1"), password.MinImportBcryptCost)
 	if err != nil {
 		b.Fatal(err)
 	}
