@@ -27,9 +27,11 @@
 //
 // Any other field or column is refused: a misspelt "emial_verified" must not silently
 // import everyone as unverified. Identifiers are parsed and normalised as everywhere else
-// (account.ParseEmail, account.ParsePhone), so an imported user signs in however they type them. A hash must be one Verify can check within its limits; the account's
-// first sign-in verifies the password against it and replaces it by an Argon2id hash at the
-// configured cost (Service.Login), so an imported hash lives only until then. The hash also
+// (account.ParseEmail, account.ParsePhone), so an imported user signs in however they type
+// them. A hash must be one Verify can check within its limits, and of at least the minimum
+// import cost (password.CheckImport); the account's first sign-in verifies the password
+// against it and replaces it, and its history entry, by an Argon2id hash at the configured
+// cost (session.Service.SignIn), so an imported hash lives only until then. The hash also
 // becomes the account's first history entry, without a skeleton hash (the password was
 // never seen in clear), so the history rule compares with it by the password hash alone.
 // The password's last change is unknown and taken to be created_at.
