@@ -166,7 +166,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
-	retained := sqlstore.NewRetention(db)
+	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
+	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
+	// whose lifetimes its own domain knows.
+	retained := withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}
@@ -174,8 +178,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Ages: map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
 			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
 		log, a.Metrics.RetentionDeleted)
-	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
-		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
 	if cfg.Dev {
 		if err := a.devClient(ctx); err != nil {
 			a.Close()
@@ -233,4 +235,28 @@ func recoveryURL(cfg *config.Config) string { return baseURL(cfg) + "/recovery" 
 
 func limit(name string, r config.Rate) ratelimit.Limit {
 	return ratelimit.Limit{Name: name, Count: r.Count, Period: r.Period}
+}
+
+// ssoRows names the single sign-on provider's rows in the retention job and its metric.
+const ssoRows = "oidc"
+
+// withSSO adds the single sign-on provider's expired rows to the retention job's tables.
+// They go in one call, whatever the batch (a call that deleted a batch's worth or more is
+// followed by one that finds nothing): the provider keeps an authorization request until
+// every token descending from it has expired, which no age of a table's own can say.
+type withSSO struct {
+	retention.Store
+	sso *oidc.Service
+}
+
+func (w withSSO) Tables() []retention.Table {
+	return append(w.Store.Tables(), retention.Table{Name: ssoRows, Class: retention.Void})
+}
+
+func (w withSSO) Prune(ctx context.Context, table string, cutoff time.Time, limit int) (int, error) {
+	if table != ssoRows {
+		return w.Store.Prune(ctx, table, cutoff, limit)
+	}
+	n, err := w.sso.Prune(ctx)
+	return int(n), err
 }

@@ -107,28 +107,12 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	return h
 }
 
-// pruneOIDC makes the first signing key if needed, then deletes the provider's expired rows
-// at start and every hour, until ctx ends.
-func (a *App) pruneOIDC(ctx context.Context) {
-	// The first start makes the signing key (the instances of one database share it) here,
-	// beside the listener, so that startup does not wait for an RSA key; the first token
-	// would make it too.
+// ensureSigningKey makes the first signing key if there is none yet (the instances of one
+// database share it), beside the listener, so that startup does not wait for an RSA key; the
+// first token would make it too. Expired provider rows are pruned by the retention job.
+func (a *App) ensureSigningKey(ctx context.Context) {
 	if err := a.OIDC.EnsureKey(ctx); err != nil && ctx.Err() == nil {
 		a.Log.Warn("making the signing key failed", "err", err)
-	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.OIDC.Prune(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Warn("pruning single sign-on rows failed", "err", err)
-		} else if n > 0 {
-			a.Log.Info("single sign-on rows pruned", "rows", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 
@@ -356,7 +340,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ssoPruned := make(chan struct{})
 	go func() {
 		defer close(ssoPruned)
-		a.pruneOIDC(dctx)
+		a.ensureSigningKey(dctx)
 	}()
 	defer func() { <-ssoPruned }()
 	defer func() {

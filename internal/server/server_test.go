@@ -221,10 +221,13 @@ func TestRetentionWiredWithItsMetric(t *testing.T) {
 	if err != nil || got["rate_limits"] != 2 {
 		t.Fatalf("RunOnce: %v, %v; want 2 rate-limit rows deleted", got, err)
 	}
+	if _, ok := got["oidc"]; !ok {
+		t.Errorf("RunOnce: %v; want the single sign-on provider's rows pruned by the same job", got)
+	}
 	rec := httptest.NewRecorder()
 	app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{`kilt_retention_deleted_rows_total{table="rate_limits"} 2`,
-		`kilt_retention_deleted_rows_total{table="sessions"} 0`} {
+		`kilt_retention_deleted_rows_total{table="sessions"} 0`, `kilt_retention_deleted_rows_total{table="oidc"} 0`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
