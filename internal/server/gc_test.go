@@ -18,21 +18,21 @@ func TestTuneGC(t *testing.T) {
 	})
 
 	got := tuneGC(4, 19456, func(string) string { return "" })
-	want := int64(64<<20 + 3*4*19456<<10)
+	want := int64(64<<20 + 5*4*19456<<10)
 	if limit := debug.SetMemoryLimit(-1); limit != want {
-		t.Errorf("memory limit %d, want %d (64 MiB + 3 × 4 workers × 19456 KiB)", limit, want)
+		t.Errorf("memory limit %d, want %d (64 MiB + 5 × 4 workers × 19456 KiB)", limit, want)
 	}
-	if p := debug.SetGCPercent(gcPercent); p != gcPercent {
-		t.Errorf("GOGC %d, want %d", p, gcPercent)
+	if p := debug.SetGCPercent(oldPercent); p != oldPercent {
+		t.Errorf("GOGC %d, want it left at %d", p, oldPercent)
 	}
-	if !strings.Contains(got, "GOGC=400") || !strings.Contains(got, "memory limit 292 MiB") {
+	if !strings.Contains(got, "memory limit 444 MiB") {
 		t.Errorf("tuneGC says %q", got)
 	}
 
 	// An app's budget is that of its own pool (devApp: 8192 KiB a hash).
 	app := devApp(t, io.Discard)
 	app.TuneGC(func(string) string { return "" })
-	if limit, want := debug.SetMemoryLimit(-1), int64(64<<20+3*app.Pool.Stats().Size*8192<<10); limit != want {
+	if limit, want := debug.SetMemoryLimit(-1), int64(64<<20+5*app.Pool.Stats().Size*8192<<10); limit != want {
 		t.Errorf("app: memory limit %d, want %d for a pool of %d", limit, want, app.Pool.Stats().Size)
 	}
 
