@@ -158,11 +158,10 @@ func (db *DB) runBatch(batch []*batchReq) {
 
 // runSaved runs fn, turning a panic into a value to re-raise in the caller.
 func runSaved(tx *Tx, fn func(tx *Tx) error) (err error, pan any) {
-	defer tx.db.enterTx()()
 	defer func() {
 		if v := recover(); v != nil {
 			pan = v
 		}
 	}()
-	return fn(tx), nil
+	return callTxFn(tx, fn), nil
 }

@@ -67,3 +67,18 @@ func BenchmarkRateLimitTake(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNestedCheck is what InTx pays to refuse nesting while another goroutine's
+// transaction is open (as under load): a walk of the caller's stack for callTxFn.
+func BenchmarkNestedCheck(b *testing.B) {
+	db := openTestDB(b, testURL(b, SQLite))
+	hold, release := make(chan struct{}), make(chan struct{})
+	go db.InTx(b.Context(), func(*Tx) error { close(hold); <-release; return nil })
+	<-hold
+	defer close(release)
+	for b.Loop() {
+		if db.nested() {
+			b.Fatal("nested outside a transaction's function")
+		}
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"context"
 	"database/sql"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -43,10 +42,6 @@ type DB struct {
 	// SQLite has one write lock per file anyway; queueing here hands it over without the
 	// busy handler's sleeps. Writers in other processes are still handled by busy_timeout.
 	writeGate chan struct{}
-	// txGoroutines holds the goroutines running a function given to InTx, txOpen counts
-	// them (tx.go).
-	txGoroutines sync.Map // goroutine id → struct{}
-	txOpen       atomic.Int64
 	// batch, on SQLite only, runs write transactions in groups (batch.go).
 	batch *batcher
 	// stmts, on SQLite only, keeps the prepared statements (stmts.go).

@@ -786,3 +786,38 @@ func BenchmarkConvertArgs(b *testing.B) {
 		db.convertArgs(args)
 	}
 }
+
+// TestNestedIsTheGoroutines: the nested-transaction check recognises the goroutine running
+// a transaction's function, however deep its stack, and no other goroutine, even one passing
+// the same context while the function runs.
+func TestNestedIsTheGoroutines(t *testing.T) {
+	db := openTestDB(t, testURL(t, SQLite))
+	ctx := t.Context()
+	var inside, deep, sibling bool
+	err := db.InTx(ctx, func(tx *Tx) error {
+		inside = db.nested()
+		deep = nestedAtDepth(db, 300)
+		done := make(chan bool)
+		go func() { done <- db.nested() }()
+		sibling = <-done
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inside || !deep || sibling {
+		t.Errorf("nested: inside the function %v, 300 frames further down %v, in another goroutine %v; want true, true, false",
+			inside, deep, sibling)
+	}
+	if db.nested() {
+		t.Error("nested after the transaction ended")
+	}
+}
+
+// nestedAtDepth calls db.nested with n more frames on the stack.
+func nestedAtDepth(db *DB, n int) bool {
+	if n == 0 {
+		return db.nested()
+	}
+	return nestedAtDepth(db, n-1)
+}

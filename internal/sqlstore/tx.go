@@ -1,12 +1,12 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 )
 
 // Tx is a transaction begun by InTx. It is valid only inside the function given to InTx.
@@ -118,50 +118,57 @@ func (db *DB) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 // function given to InTx. The function must use the *Tx it was given.
 var ErrNestedTx = errors.New("sqlstore: InTx or DB.Exec called inside a transaction of the same database; use the *Tx given to the function")
 
-// A nested call is recognised by its goroutine: the goroutines running a function given to
-// InTx are recorded in db.txGoroutines. A marker in a context cannot do it: the function is
-// given no context of its own, so a nested call passes its caller's, which other goroutines
-// (writing in parallel, rightly waiting their turn) may pass too.
+// A nested call is recognised by its stack: every function given to InTx is called through
+// callTxFn, so a goroutine inside one has callTxFn's return address on its stack, and InTx
+// looks for it there (runtime.Callers, no symbols read). While no transaction's function
+// runs anywhere in the process it is one atomic load. A marker in a context cannot do it:
+// the function is given no context of its own, so a nested call passes its caller's, which
+// other goroutines (writing in parallel, rightly waiting their turn) may pass too. The
+// goroutine, not the database, is what is recognised: a transaction's function may not
+// begin a transaction of another database either (nothing in Kilt does; on SQLite it could
+// wait on a writer that waits for it).
 
-// runFn runs fn on a transaction of its own, recording its goroutine meanwhile.
+// txFns counts the transactions' functions running in the process.
+var txFns atomic.Int64
+
+// runFn runs fn on a transaction of its own.
 func (db *DB) runFn(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
-	defer db.enterTx()()
-	return fn(&Tx{tx: sqlTx, db: db})
+	return callTxFn(&Tx{tx: sqlTx, db: db}, fn)
 }
 
-// enterTx records that the calling goroutine runs a transaction's function; leave undoes it
-// and is deferred, so that a panic recovered further up leaves no stale record.
-func (db *DB) enterTx() (leave func()) {
-	id := goroutineID()
-	db.txGoroutines.Store(id, struct{}{})
-	db.txOpen.Add(1)
-	return func() {
-		db.txGoroutines.Delete(id)
-		db.txOpen.Add(-1)
-	}
+// callTxFn is the one place a transaction's function is called (runFn, runSaved). It must
+// not be inlined: its frame is the marker nested looks for.
+//
+//go:noinline
+func callTxFn(tx *Tx, fn func(tx *Tx) error) error {
+	txFns.Add(1)
+	defer txFns.Add(-1)
+	return fn(tx)
 }
 
-// nested reports whether the calling goroutine is running a transaction's function of db.
-// With no such function running anywhere, it costs one atomic load.
+// txFnReturn is the address callTxFn's call of fn returns to: the marker on the stack.
+var txFnReturn = func() uintptr {
+	var pc [1]uintptr
+	// Skip runtime.Callers and this function: the first frame left is callTxFn's.
+	_ = callTxFn(nil, func(*Tx) error { runtime.Callers(2, pc[:]); return nil })
+	return pc[0]
+}()
+
+// nested reports whether the calling goroutine is running a transaction's function.
 func (db *DB) nested() bool {
-	if db.txOpen.Load() == 0 {
+	if txFns.Load() == 0 {
 		return false
 	}
-	_, ok := db.txGoroutines.Load(goroutineID())
-	return ok
-}
-
-// goroutineID returns the runtime's number of the calling goroutine, read from the first
-// line of its stack trace ("goroutine 42 [running]:"), the only place Go shows it.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := bytes.TrimPrefix(buf[:runtime.Stack(buf[:], false)], []byte("goroutine "))
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
+	var pcs [64]uintptr
+	for skip := 2; ; skip += len(pcs) {
+		n := runtime.Callers(skip, pcs[:])
+		for _, pc := range pcs[:n] {
+			if pc == txFnReturn {
+				return true
+			}
 		}
-		id = id*10 + uint64(c-'0')
+		if n < len(pcs) {
+			return false
+		}
 	}
-	return id
 }
