@@ -59,6 +59,10 @@ type Throttle struct {
 // when fn returns nil and rolling back otherwise. fn must not call InTx again.
 type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// ReadSession reads the session of tokenHash and its account outside any transaction
+	// (on SQLite without waiting for the writers): kilt.ErrNotFound when there is no such
+	// session, a nil account when its account is gone.
+	ReadSession(ctx context.Context, tokenHash []byte) (*Session, *account.Account, error)
 }
 
 // Tx is what one transaction of the session domain may do: row operations only. Lookups
@@ -190,42 +194,46 @@ func unauthorized() error { return kilt.E(kilt.KindUnauthorized, CodeUnauthorize
 // account's session gets 403 account_locked, on every surface: the session is kept, so an
 // operator's unlock restores it, but nothing may be done with it meanwhile but sign out.
 func (s *Service) Current(ctx context.Context, token string) (*Session, *account.Account, error) {
-	var sess *Session
-	var acct *account.Account
-	var answer error
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		if sess, answer, err = s.live(ctx, tx, token); err != nil || answer != nil {
-			return err
-		}
-		acct, err = tx.AccountByID(ctx, sess.AccountID)
-		if errors.Is(err, kilt.ErrNotFound) {
-			answer = unauthorized()
-			_, err := tx.DeleteSession(ctx, sess.ID)
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		if acct.Locked {
-			answer = kilt.E(kilt.KindForbidden, CodeAccountLocked)
-			return nil
-		}
-		if now := s.clock(); now.Sub(sess.LastSeenAt) >= touchEvery {
-			if err := tx.TouchSession(ctx, sess.ID, now); err != nil {
-				return err
-			}
-			sess.LastSeenAt = now
-		}
-		return nil
-	})
+	if !kilt.WellFormedToken(token) {
+		return nil, nil, unauthorized()
+	}
+	// A signed-in request reads; it writes only to end a dead session or, at most once every
+	// touchEvery, to record that the session was seen (what the idle timeout counts from).
+	sess, acct, err := s.store.ReadSession(ctx, kilt.HashToken(token))
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, nil, unauthorized()
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if answer != nil {
-		return nil, nil, answer
+	now := s.clock()
+	if acct == nil || s.ended(sess, now) {
+		return nil, nil, s.endSession(ctx, sess.ID)
+	}
+	if acct.Locked {
+		return nil, nil, kilt.E(kilt.KindForbidden, CodeAccountLocked)
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.InTx(ctx, func(tx Tx) error { return tx.TouchSession(ctx, sess.ID, now) }); err != nil {
+			return nil, nil, err
+		}
+		sess.LastSeenAt = now
 	}
 	return sess, acct, nil
+}
+
+// ended reports whether sess has passed its absolute or idle lifetime at now.
+func (s *Service) ended(sess *Session, now time.Time) bool {
+	return !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout))
+}
+
+// endSession deletes a session found dead and returns the answer for it (401), or the
+// storage error of deleting it.
+func (s *Service) endSession(ctx context.Context, id int64) error {
+	if err := s.store.InTx(ctx, func(tx Tx) error { _, err := tx.DeleteSession(ctx, id); return err }); err != nil {
+		return err
+	}
+	return unauthorized()
 }
 
 // live returns the live session token names in tx, or the answer for there being none
@@ -241,8 +249,7 @@ func (s *Service) live(ctx context.Context, tx Tx, token string) (sess *Session,
 	if err != nil {
 		return nil, nil, err
 	}
-	now := s.clock()
-	if !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)) {
+	if s.ended(sess, s.clock()) {
 		_, err = tx.DeleteSession(ctx, sess.ID)
 		return nil, unauthorized(), err
 	}

@@ -278,3 +278,58 @@ func TestSlowDownAfterFailures(t *testing.T) {
 		t.Errorf("after a success: got %v, want 401", err)
 	}
 }
+
+// countingStore is a session store that counts its transactions.
+type countingStore struct {
+	session.Store
+	txs int
+}
+
+func (s *countingStore) InTx(ctx context.Context, fn func(session.Tx) error) error {
+	s.txs++
+	return s.Store.InTx(ctx, fn)
+}
+
+// TestCurrentReadsOnly: a signed-in request opens no transaction (on SQLite none waits for
+// the writers); the session's last-seen time is written at most once a minute, and the idle
+// timeout counts from it. Before, every Current ran in a write transaction.
+func TestCurrentReadsOnly(t *testing.T) {
+	f := newFixture(t, session.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
+	store := &countingStore{Store: sqlstore.NewSessions(f.db)}
+	f.svc = session.NewService(store, f.hasher, password.DefaultPolicy(), f.clock,
+		session.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Secret: []byte("a test secret of enough length for the keys")})
+	ctx := context.Background()
+	f.addAccount(t, "a@mail.kz", "", goodPassword, "")
+	in, err := f.svc.SignIn(ctx, "a@mail.kz", goodPassword, "", client("192.0.2.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := f.now
+	store.txs = 0
+	for range 3 {
+		f.now = f.now.Add(15 * time.Second)
+		sess, _, err := f.svc.Current(ctx, in.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sess.LastSeenAt.Equal(signedIn) {
+			t.Errorf("last seen %v within the minute, want %v", sess.LastSeenAt, signedIn)
+		}
+	}
+	if store.txs != 0 {
+		t.Errorf("%d transactions for three requests within a minute, want 0", store.txs)
+	}
+	f.now = signedIn.Add(time.Minute)
+	sess, _, err := f.svc.Current(ctx, in.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.txs != 1 || !sess.LastSeenAt.Equal(f.now) {
+		t.Errorf("a minute on: %d transactions, last seen %v; want 1 and %v", store.txs, sess.LastSeenAt, f.now)
+	}
+	// Written, not only returned: the idle timeout now counts from that minute.
+	f.now = signedIn.Add(30*time.Minute + 30*time.Second)
+	if _, _, err := f.svc.Current(ctx, in.Token); err != nil {
+		t.Errorf("30 min after the last write, 30.5 after sign-in: %v, want the session alive", err)
+	}
+}

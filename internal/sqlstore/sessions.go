@@ -114,15 +114,36 @@ func (t sessionTx) InsertSession(ctx context.Context, sess *session.Session, tok
 }
 
 func (t sessionTx) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*session.Session, error) {
+	return sessionByTokenHash(ctx, t.tx, tokenHash)
+}
+
+// ReadSession implements session.Store: two reads outside any transaction, so on SQLite
+// without the write gate.
+func (s *Sessions) ReadSession(ctx context.Context, tokenHash []byte) (*session.Session, *account.Account, error) {
+	sess, err := sessionByTokenHash(ctx, s.db, tokenHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	acct, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, sess.AccountID))
+	if errors.Is(err, kilt.ErrNotFound) {
+		return sess, nil, nil
+	}
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	return sess, acct, nil
+}
+
+func sessionByTokenHash(ctx context.Context, q Querier, tokenHash []byte) (*session.Session, error) {
 	var sess session.Session
-	err := t.tx.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent
+	err := q.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent
 		FROM sessions WHERE token_hash = $1`, tokenHash).Scan(&sess.ID, &sess.AccountID, TimeCol(&sess.CreatedAt),
 		TimeCol(&sess.LastSeenAt), TimeCol(&sess.ExpiresAt), &sess.IP, &sess.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &sess, nil
 }

@@ -132,6 +132,13 @@ func Run(t *testing.T, h Harness) {
 		if sess.ID == 0 {
 			t.Fatal("InsertSession did not set the ID")
 		}
+		// Read outside a transaction: the session and its account, or ErrNotFound.
+		if got, acct, err := h.Store.ReadSession(ctx, hash); err != nil || acct == nil || acct.ID != a.ID || cmp.Diff(sess, got) != "" {
+			t.Errorf("ReadSession = %+v, account %+v, %v; want %+v and account %d", got, acct, err, sess, a.ID)
+		}
+		if _, _, err := h.Store.ReadSession(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("ReadSession of an unknown token: %v, want ErrNotFound", err)
+		}
 		in(t, func(tx session.Tx) error {
 			got, err := tx.SessionByTokenHash(ctx, hash)
 			if err != nil {
