@@ -103,4 +103,9 @@ func (a *App) registerMetrics() {
 	m.GaugeFunc("kilt_hash_pool_waiting", "Requests waiting for a hashing slot now.", func() float64 { return float64(pool.Stats().Waiting) })
 	m.CounterFunc("kilt_hash_pool_waits_total", "Requests that had to wait for a hashing slot.", func() float64 { return float64(pool.Stats().Waits) })
 	m.CounterFunc("kilt_hash_pool_rejected_total", "Requests refused (503) because no hashing slot freed in time.", func() float64 { return float64(pool.Stats().Rejected) })
+	db := a.DB
+	m.CounterFunc("kilt_db_statements_total", "SQL statements sent to the database (one round trip each).",
+		func() float64 { s, _ := db.Counts(); return float64(s) })
+	m.CounterFunc("kilt_db_transactions_total", "Transactions run on the database (two more round trips each: begin, commit).",
+		func() float64 { _, t := db.Counts(); return float64(t) })
 }

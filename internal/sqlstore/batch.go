@@ -115,6 +115,7 @@ func (db *DB) runBatch(batch []*batchReq) {
 		return
 	}
 	defer db.unlockWrite()
+	db.transactions.Add(1)
 	sqlTx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlstore: begin transaction: %w", err))

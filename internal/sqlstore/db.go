@@ -18,6 +18,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,6 +51,15 @@ type DB struct {
 	// (checkpoint.go).
 	ckptStop, ckptDone chan struct{}
 	ckptOnce           sync.Once
+	// statements and transactions count what was sent to the database (Counts).
+	statements, transactions atomic.Uint64
+}
+
+// Counts returns the statements and the transactions run on db since it was opened: with
+// two round trips a transaction (begin, commit), what the database was asked per request is
+// read off them (kilt_db_statements_total, kilt_db_transactions_total; docs/performance.md).
+func (db *DB) Counts() (statements, transactions uint64) {
+	return db.statements.Load(), db.transactions.Load()
 }
 
 // Dialect reports the SQL dialect of the database.
@@ -76,6 +86,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, err
 	}
 	defer db.unlockWrite()
+	db.statements.Add(1)
 	var res sql.Result
 	var err error
 	if st := db.prepared(query, true); st != nil {
@@ -88,6 +99,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 // Query runs a statement that returns rows. A write with RETURNING belongs in InTx.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	db.statements.Add(1)
 	var rows *sql.Rows
 	var err error
 	if st := db.prepared(query, true); st != nil {
@@ -101,6 +113,7 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 // QueryRow runs a statement that returns at most one row; errors are deferred to Scan, which
 // returns sql.ErrNoRows when there is no row. A write with RETURNING belongs in InTx.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	db.statements.Add(1)
 	if st := db.prepared(query, true); st != nil {
 		return st.QueryRowContext(ctx, db.convertArgs(args)...)
 	}

@@ -14,11 +14,11 @@ import (
 
 // takeLimits applies checks in the transaction tx: it reads the state of each key, lets
 // ratelimit.Apply decide, and writes the new states only when every check allows. Whatever
-// the number of checks, that is one read and at most one write (on PostgreSQL one more
-// statement first: the rows are made and then locked, so concurrent requests of one key are
-// decided one after the other, and always in the order of (name, key), so that two requests
-// sharing keys never wait for each other in a cycle). The checks' (name, key) pairs must be
-// distinct.
+// the number of checks, that is one read and at most one write: two statements, two round
+// trips. On PostgreSQL the read makes the missing rows and locks them all (an upsert whose
+// update changes nothing, returning the rows), so concurrent requests of one key are decided
+// one after the other, and always in the order of (name, key), so that two requests sharing
+// keys never wait for each other in a cycle. The checks' (name, key) pairs must be distinct.
 func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
 	var live []ratelimit.Check
 	for _, c := range checks {
@@ -43,12 +43,10 @@ func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.
 	}
 	q := limitQueries(tx.Dialect(), len(sorted))
 	if tx.Dialect() == Postgres {
-		zero := make([]any, 0, 3*len(sorted))
+		// The read makes the missing rows: each key with the zero state.
+		keys = make([]any, 0, 3*len(sorted))
 		for _, c := range sorted {
-			zero = append(zero, c.Limit.Name, c.Key, time.Unix(0, 0))
-		}
-		if _, err := tx.Exec(ctx, q.create, zero...); err != nil {
-			return ratelimit.Result{}, err
+			keys = append(keys, c.Limit.Name, c.Key, time.Unix(0, 0))
 		}
 	}
 	rows, err := tx.Query(ctx, q.read, keys...)
@@ -90,9 +88,8 @@ func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.
 
 // limitStatements are the statements of takeLimits for a number of keys.
 type limitStatements struct {
-	create string // PostgreSQL: make the missing rows
-	read   string // the keys' states, locked on PostgreSQL
-	write  string // the new states
+	read  string // the keys' states; on PostgreSQL the missing rows made and all locked
+	write string // the new states
 }
 
 // limitStatementsCache holds limitQueries's answers by dialect and number of keys.
@@ -114,9 +111,13 @@ func limitQueries(d Dialect, n int) limitStatements {
 		fmt.Fprintf(&values, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
 	}
 	q := limitStatements{
-		create: `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() + ` ON CONFLICT (name, key) DO NOTHING`,
-		read:   `SELECT name, key, tat FROM rate_limits WHERE ` + match.String() + ` ORDER BY name, key` + forUpdate[d],
-		write:  `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() + ` ON CONFLICT (name, key) DO UPDATE SET tat = excluded.tat`,
+		read:  `SELECT name, key, tat FROM rate_limits WHERE ` + match.String(),
+		write: `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() + ` ON CONFLICT (name, key) DO UPDATE SET tat = excluded.tat`,
+	}
+	if d == Postgres {
+		// The rows are locked in the order of VALUES, which is that of (name, key).
+		q.read = `INSERT INTO rate_limits (name, key, tat) VALUES ` + values.String() +
+			` ON CONFLICT (name, key) DO UPDATE SET tat = rate_limits.tat RETURNING name, key, tat`
 	}
 	limitStatementsCache.Store(k, q)
 	return q

@@ -99,3 +99,25 @@ func TestRateLimitsConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestTakeIsTwoStatements: applying limits costs one transaction of two statements whatever
+// the number of keys — on PostgreSQL too, where the read also makes and locks the rows
+// (before, a third statement made them first). DB.Counts counts what was sent.
+func TestTakeIsTwoStatements(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		store := NewRateLimits(db)
+		lim := ratelimit.Limit{Name: "count", Count: 5, Period: time.Hour}
+		checks := []ratelimit.Check{{Limit: lim, Key: "a"}, {Limit: lim, Key: "b"}, {Limit: lim, Key: "c"}}
+		for round := range 2 { // new rows, then existing ones
+			s0, t0 := db.Counts()
+			res, err := store.Take(t.Context(), checks, time.Date(2026, 12, 4, 9, 0, round, 0, time.UTC))
+			if err != nil || !res.Allowed {
+				t.Fatalf("round %d: %+v, %v", round, res, err)
+			}
+			s1, t1 := db.Counts()
+			if s1-s0 != 2 || t1-t0 != 1 {
+				t.Errorf("round %d: %d statements in %d transactions, want 2 in 1", round, s1-s0, t1-t0)
+			}
+		}
+	})
+}

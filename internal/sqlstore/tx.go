@@ -18,8 +18,9 @@ type Tx struct {
 	shared bool
 }
 
-// stmtCtx is the context a statement of the transaction runs under.
+// stmtCtx is the context a statement of the transaction runs under; it counts the statement.
 func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
+	tx.db.statements.Add(1)
 	if tx.shared {
 		return context.WithoutCancel(ctx)
 	}
@@ -91,6 +92,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 
 // runTx runs fn in a transaction of its own; on SQLite the caller holds the write gate.
 func (db *DB) runTx(ctx context.Context, fn func(tx *Tx) error) error {
+	db.transactions.Add(1)
 	sqlTx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin transaction: %w", err)
