@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ type rawRate struct {
 	Workers int
 	Hashes  int64
 	Wall    time.Duration
+	// CPU is this process's CPU time and page faults during the window: the bare loop's.
+	CPU cpuStat
 }
 
 // PerSecond returns the hashes per second.
@@ -41,6 +44,7 @@ func measureArgon2(ctx context.Context, p password.Params, window time.Duration)
 		wg     sync.WaitGroup
 	)
 	pw := []byte("Raw-Argon2id-rate-01!")
+	cpu0, _ := procCPU(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(window)
 	for range workers {
@@ -54,5 +58,7 @@ func measureArgon2(ctx context.Context, p password.Params, window time.Duration)
 		})
 	}
 	wg.Wait()
-	return rawRate{Params: p, Workers: workers, Hashes: hashes.Load(), Wall: time.Since(start)}
+	wall := time.Since(start)
+	cpu1, _ := procCPU(os.Getpid())
+	return rawRate{Params: p, Workers: workers, Hashes: hashes.Load(), Wall: wall, CPU: cpu1.minus(cpu0)}
 }

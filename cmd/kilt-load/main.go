@@ -60,7 +60,6 @@ import (
 	"time"
 
 	"kilt/internal/config"
-	"kilt/internal/password"
 )
 
 // Bounds of the flags.
@@ -108,6 +107,16 @@ type options struct {
 	sinks        sinkAddrs
 	// mailSet and smsSet: the sink's flag was given, so the sink runs whatever the scenario.
 	mailSet, smsSet bool
+	// floor is how long the floor is measured before and again after the run (0: not).
+	floor time.Duration
+	// metrics is the server's metrics URL(s), read before and after the run.
+	metrics string
+	// drain is how long to wait after the run for the messages it caused (0: not).
+	drain time.Duration
+	// soak: read the database and the server's memory at the start and, settle after the
+	// run, at the end.
+	soak   bool
+	settle time.Duration
 }
 
 func printUsage(w io.Writer, fs *flag.FlagSet, a sinkAddrs) {
@@ -133,7 +142,12 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("kilt-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printUsage(stderr, fs, o.sinks) }
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the service under load; only loopback addresses are accepted")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the service under load; only loopback addresses are accepted. Several, separated by commas: instances of one service, sent the requests in turn")
+	fs.DurationVar(&o.floor, "floor", 0, "also measure the floor — a bare server in this tool doing the scenario's database statements and nothing else, on --database — for this long before and after the run, and compare (at most 1m)")
+	fs.StringVar(&o.metrics, "metrics", "", "the server's metrics URL(s) (KILT_METRICS_LISTEN, path /metrics; commas for several): GC cycles and database statements per 2xx answer")
+	fs.DurationVar(&o.drain, "drain", 0, "after the run, wait up to this long for the messages it caused and count them at the sinks: lost and sent twice (at most 10m)")
+	fs.BoolVar(&o.soak, "soak", false, "read the database's size and rows and the server's RSS (--pid) at the start and --settle after the run; needs --database")
+	fs.DurationVar(&o.settle, "settle", 0, "with --soak: wait this long after the run before the last reading (at most 10m), for the retention job and the outbox")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop after this long (at most 10m)")
 	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (delivery: e-mails to write; at most 10,000,000; still within 10m)")
@@ -192,6 +206,12 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--accounts: want 1 to %d", maxAccounts)
 	case o.forwardedFor < 0 || o.forwardedFor > maxForwardedFor:
 		return nil, fmt.Errorf("--forwarded-for: want 0 (off) to %d", maxForwardedFor)
+	case o.floor < 0 || o.floor > time.Minute:
+		return nil, errors.New("--floor: want 0 (off) to 1m")
+	case o.drain < 0 || o.drain > maxDuration || o.settle < 0 || o.settle > maxDuration:
+		return nil, fmt.Errorf("--drain, --settle: want 0 to %v", maxDuration)
+	case (o.soak || o.floor > 0) && o.database == "":
+		return nil, errors.New("--soak and --floor read the database: give --database")
 	}
 	if o.count > 0 && !o.durationSet {
 		// A count alone still runs under the hard cap.
@@ -225,9 +245,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func measure(ctx context.Context, o *options, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
 	// The sinks' goroutines log to stderr too.
 	stderr = &gatedWriter{w: stderr}
-	target, err := parseTarget(o.url)
+	targets, err := parseTargets(o.url)
 	if err != nil {
 		return exitUsage, err
+	}
+	metrics, err := parseTargets(o.metrics)
+	if err != nil && o.metrics != "" {
+		return exitUsage, fmt.Errorf("--metrics: %w", err)
 	}
 	if o.pid > 0 {
 		if _, err := procCPU(o.pid); err != nil {
@@ -239,10 +263,11 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitUsage, err
 	}
 	env := &Env{
-		Target: target, HTTP: newHTTPClient(o.concurrency, o.timeout),
+		Target: targets[0], HTTP: newHTTPClient(o.concurrency*len(targets), o.timeout),
 		Clients: o.concurrency, Accounts: o.accounts, Count: o.count, Timeout: o.timeout,
 		Config: cfg, HasDatabase: o.database != "", Log: stderr, ForwardedFor: o.forwardedFor,
 	}
+	env.setTargets(targets)
 	defer env.HTTP.CloseIdleConnections()
 	closeSinks, err := startSinks(o, env)
 	if err != nil {
@@ -261,16 +286,16 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		}
 		return exitFailed, fmt.Errorf("preparing %s: %w", o.scenario.Name(), err)
 	}
-
-	var rawBefore rawRate
-	argon2Params := password.Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}
-	if o.argon2 {
-		fmt.Fprintf(stderr, "measuring the raw Argon2id rate (%s) for %v before the run…\n", argon2Params, o.argon2Time)
-		rawBefore = measureArgon2(ctx, argon2Params, o.argon2Time)
-		if ctx.Err() != nil {
-			return exitInterrupted, errors.New("interrupted while measuring Argon2id")
-		}
+	var distinct *distinctSet
+	if o.drain > 0 && env.Mail != nil {
+		distinct = env.Mail.CountDistinct()
 	}
+
+	w := &window{o: o, env: env, stderr: stderr}
+	if err := w.before(ctx); err != nil {
+		return w.code(ctx), err
+	}
+	defer w.close()
 
 	var server *watch
 	if o.pid > 0 {
@@ -278,20 +303,13 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 			return exitFailed, fmt.Errorf("--pid %d: %v", o.pid, err)
 		}
 	}
+	countersBefore := readAllCounters(ctx, env.HTTP, metrics)
 	selfCPU, err := procCPU(os.Getpid())
 	if err != nil {
 		return exitFailed, fmt.Errorf("reading this process's CPU time: %v", err)
 	}
 	selfStart := time.Now()
-	stopAt := o.duration.String()
-	if o.count > 0 {
-		stopAt = fmt.Sprintf("%d %s (at most %v)", o.count, unitOf(o.scenario), o.duration)
-	}
-	if _, ok := o.scenario.(measurer); ok {
-		fmt.Fprintf(stderr, "running %s against %s until %s…\n", o.scenario.Name(), target, stopAt)
-	} else {
-		fmt.Fprintf(stderr, "running %s: %d clients against %s until %s…\n", o.scenario.Name(), o.concurrency, target, stopAt)
-	}
+	announce(stderr, o, env)
 
 	sinksBefore := sinkCounts(env)
 	lim := limits{Duration: o.duration, Count: o.count, Timeout: o.timeout}
@@ -306,11 +324,14 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 	}
 
 	res := newResult(o.scenario, env, t)
-	res.Sinks = sinkCounts(env).minus(sinksBefore)
+	res.URL = o.url
 	if cpu, err := procCPU(os.Getpid()); err == nil {
-		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: (cpu - selfCPU).Seconds(),
-			CPUCores: (cpu - selfCPU).Seconds() / time.Since(selfStart).Seconds()}
+		d := cpu.minus(selfCPU)
+		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: d.Total().Seconds(),
+			CPUCores: d.Total().Seconds() / time.Since(selfStart).Seconds(),
+			UserSeconds: d.User.Seconds(), SystemSeconds: d.System.Seconds(), MinorFaults: d.MinorFaults}
 	}
+	countersAfter := readAllCounters(ctx, env.HTTP, metrics)
 	var serverErr error
 	if server != nil {
 		u, err := server.stop()
@@ -318,15 +339,15 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 			serverErr = fmt.Errorf("the server's usage is missing: %v", err)
 		} else {
 			res.Server = processUsage(o.pid, u)
+			res.setPerSuccess(u, countersBefore, countersAfter, t.Successes)
 		}
 	}
-	if o.argon2 && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "measuring the raw Argon2id rate for %v after the run…\n", o.argon2Time)
-		rawAfter := measureArgon2(ctx, argon2Params, o.argon2Time)
-		if ctx.Err() != nil {
-			return exitInterrupted, errors.New("interrupted while measuring Argon2id")
-		}
-		res.setArgon2(rawBefore, rawAfter)
+	if o.drain > 0 {
+		res.Delivered = drainMessages(ctx, o.scenario, env, t, sinksBefore, distinct, o.drain)
+	}
+	res.Sinks = sinkCounts(env).minus(sinksBefore)
+	if err := w.after(ctx, res); err != nil {
+		return w.code(ctx), err
 	}
 
 	table := stdout
@@ -348,6 +369,19 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, serverErr
 	}
 	return exitOK, nil
+}
+
+// announce says what is about to run.
+func announce(stderr io.Writer, o *options, env *Env) {
+	stopAt := o.duration.String()
+	if o.count > 0 {
+		stopAt = fmt.Sprintf("%d %s (at most %v)", o.count, unitOf(o.scenario), o.duration)
+	}
+	if _, ok := o.scenario.(measurer); ok {
+		fmt.Fprintf(stderr, "running %s against %s until %s…\n", o.scenario.Name(), o.url, stopAt)
+	} else {
+		fmt.Fprintf(stderr, "running %s: %d clients against %s until %s…\n", o.scenario.Name(), o.concurrency, o.url, stopAt)
+	}
 }
 
 // startSinks starts the sinks the scenario needs and those whose flags were given, puts

@@ -13,7 +13,7 @@ func burnCPU(t *testing.T) {
 	t.Helper()
 	sum := sha256.Sum256(nil)
 	for range 200 {
-		if d, err := procCPU(os.Getpid()); err == nil && d > 0 {
+		if d, err := procCPU(os.Getpid()); err == nil && d.Total() > 0 {
 			return
 		}
 		for range 20000 {
@@ -29,8 +29,8 @@ func TestProcSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cpu <= 0 {
-		t.Errorf("CPU time of this process = %v, want > 0", cpu)
+	if cpu.Total() <= 0 || cpu.MinorFaults == 0 {
+		t.Errorf("CPU time of this process = %v, minor faults %d, want both > 0", cpu.Total(), cpu.MinorFaults)
 	}
 	rss, hwm, err := procMemory(pid)
 	if err != nil {
@@ -57,7 +57,7 @@ func TestWatchSelf(t *testing.T) {
 	if u.MaxRSS == 0 || u.HWM < u.MaxRSS || u.RSSSamples < 2 {
 		t.Errorf("usage = %+v, want RSS > 0, VmHWM ≥ it, at least 2 samples", u)
 	}
-	if u.Wall <= 0 || u.CPU < 0 {
+	if u.Wall <= 0 || u.CPU.Total() < 0 {
 		t.Errorf("usage = %+v, want wall > 0 and CPU ≥ 0", u)
 	}
 }
@@ -72,18 +72,18 @@ func TestParseStatCPU(t *testing.T) {
 	tests := []struct {
 		name    string
 		stat    string
-		want    time.Duration
+		want    cpuStat
 		wantErr bool
 	}{
 		{
 			name: "plain",
 			stat: "4242 (kilt) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 9 0 100 0 0",
-			want: 3250 * time.Millisecond,
+			want: cpuStat{User: 2500 * time.Millisecond, System: 750 * time.Millisecond, MinorFaults: 1000},
 		},
 		{
 			name: "command name with spaces and parentheses",
-			stat: "7 (a) b (c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0",
-			want: 30 * time.Millisecond,
+			stat: "7 (a) b (c) R 1 7 7 0 -1 0 42 0 0 0 1 2 0 0 20 0 1 0 5 0 0",
+			want: cpuStat{User: 10 * time.Millisecond, System: 20 * time.Millisecond, MinorFaults: 42},
 		},
 		{name: "truncated", stat: "7 (x) R 1 2 3", wantErr: true},
 		{name: "no command name", stat: "7 x R", wantErr: true},

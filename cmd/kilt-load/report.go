@@ -53,6 +53,40 @@ type Result struct {
 	Client ProcessUsage `json:"client"`
 
 	Argon2 *Argon2Result `json:"argon2,omitempty"`
+	// Floor is the bare server's rate on the same database (--floor).
+	Floor *FloorResult `json:"floor,omitempty"`
+	// PerSuccess is the server's CPU, page faults and (with --metrics) collections and
+	// database statements per 2xx answer.
+	PerSuccess *PerSuccess `json:"per_success,omitempty"`
+	// Delivered checks the messages the run should have sent against what the sinks got
+	// (--drain).
+	Delivered *DeliveryCheck `json:"delivered,omitempty"`
+	// Soak is the database and the server's memory before and after the run (--soak).
+	Soak *SoakResult `json:"soak,omitempty"`
+}
+
+// DeliveryCheck is the messages a run should have caused against those received: fewer
+// received is a loss, more received than distinct a message sent twice.
+type DeliveryCheck struct {
+	Expected int64   `json:"expected"`
+	Received int64   `json:"received"`
+	Distinct int64   `json:"distinct"`
+	WaitedS  float64 `json:"waited_s"`
+}
+
+// SoakResult is the database's size and rows and the server's RSS at the start of the run and
+// after it (once --settle has passed, for the retention job to run).
+type SoakResult struct {
+	SettleS float64      `json:"settle_s"`
+	Start   SoakSnapshot `json:"start"`
+	End     SoakSnapshot `json:"end"`
+}
+
+// SoakSnapshot is one reading.
+type SoakSnapshot struct {
+	DatabaseMiB float64          `json:"database_mib"`
+	RSSMiB      float64          `json:"server_rss_mib"`
+	Rows        map[string]int64 `json:"rows"`
 }
 
 // ClassResult is one class of operation.
@@ -108,6 +142,10 @@ type ProcessUsage struct {
 	// PeakRSSMiB is the largest resident set size sampled every 50 ms during the run;
 	// LifetimeHWMMiB is the kernel's VmHWM, the peak over the process's whole life.
 	PeakRSSMiB     float64 `json:"peak_rss_mib,omitempty"`
+	// UserSeconds and SystemSeconds split CPUSeconds; MinorFaults are the page faults.
+	UserSeconds   float64 `json:"user_s"`
+	SystemSeconds float64 `json:"system_s"`
+	MinorFaults   uint64  `json:"minor_faults"`
 	LifetimeHWMMiB float64 `json:"lifetime_hwm_mib,omitempty"`
 	RSSSamples     int     `json:"rss_samples,omitempty"`
 }
@@ -127,6 +165,10 @@ type Argon2Result struct {
 	AfterPerSecond  float64 `json:"after_hashes_per_s"`
 	// RatioPercent is the run's 2xx answers per second as a percentage of PerSecond.
 	RatioPercent float64 `json:"success_to_raw_percent"`
+	// The bare loop (this process during both windows) per hash.
+	BareUserMS      float64 `json:"bare_user_ms_per_hash"`
+	BareSystemMS    float64 `json:"bare_system_ms_per_hash"`
+	BareMinorFaults float64 `json:"bare_minor_faults_per_hash"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -183,10 +225,11 @@ func statusNames(m map[int]int64) map[string]int64 {
 
 // processUsage turns a watch's measurement into the report's form.
 func processUsage(pid int, u usage) *ProcessUsage {
-	p := &ProcessUsage{PID: pid, CPUSeconds: u.CPU.Seconds(), PeakRSSMiB: mib(u.MaxRSS),
-		LifetimeHWMMiB: mib(u.HWM), RSSSamples: u.RSSSamples}
+	p := &ProcessUsage{PID: pid, CPUSeconds: u.CPU.Total().Seconds(), PeakRSSMiB: mib(u.MaxRSS),
+		LifetimeHWMMiB: mib(u.HWM), RSSSamples: u.RSSSamples,
+		UserSeconds: u.CPU.User.Seconds(), SystemSeconds: u.CPU.System.Seconds(), MinorFaults: u.CPU.MinorFaults}
 	if u.Wall > 0 {
-		p.CPUCores = u.CPU.Seconds() / u.Wall.Seconds()
+		p.CPUCores = p.CPUSeconds / u.Wall.Seconds()
 	}
 	return p
 }
@@ -199,6 +242,11 @@ func (r *Result) setArgon2(before, after rawRate) {
 		BeforePerSecond: before.PerSecond(), AfterPerSecond: after.PerSecond()}
 	if a.PerSecond > 0 {
 		a.RatioPercent = 100 * r.SuccessRate / a.PerSecond
+	}
+	if n := float64(both.Hashes); n > 0 {
+		cpu := before.CPU
+		cpu.User, cpu.System, cpu.MinorFaults = cpu.User+after.CPU.User, cpu.System+after.CPU.System, cpu.MinorFaults+after.CPU.MinorFaults
+		a.BareUserMS, a.BareSystemMS, a.BareMinorFaults = ms(cpu.User)/n, ms(cpu.System)/n, float64(cpu.MinorFaults)/n
 	}
 	r.Argon2 = a
 }
@@ -269,7 +317,9 @@ func (r *Result) printTable(w io.Writer) error {
 		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
 			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
 		row(r.Scenario+" / raw", "%.1f %%  (2xx answers per second ÷ raw hashes per second)", a.RatioPercent)
+		row("bare loop per hash", "user %.2f ms, system %.2f ms, %.1f minor faults", a.BareUserMS, a.BareSystemMS, a.BareMinorFaults)
 	}
+	r.printExtras(row)
 	return tw.Flush()
 }
 
@@ -303,4 +353,45 @@ func (r *Result) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// printExtras writes the floor, the figures per success, the delivery check and the soak.
+func (r *Result) printExtras(row func(k, format string, args ...any)) {
+	if f := r.Floor; f != nil {
+		row("floor", "%.1f requests/s  (%d statements a request in one transaction; %.1f/s before the run, %.1f/s after)",
+			f.PerSecond, f.Statements, f.BeforePerSecond, f.AfterPerSecond)
+		row(r.Scenario+" / floor", "%.2f  (2xx answers per second ÷ the floor's)", f.Ratio)
+	}
+	if p := r.PerSuccess; p != nil {
+		row("server per 2xx", "user %.2f ms, system %.2f ms, %.1f minor faults", p.UserMS, p.SystemMS, p.MinorFaults)
+		if p.GCCycles != nil {
+			row("server per 2xx", "%.3f GC cycles, %.2f database statements in %.2f transactions",
+				*p.GCCycles, deref(p.Statements), deref(p.Transactions))
+		}
+	}
+	if d := r.Delivered; d != nil {
+		row("delivered", "%d expected, %d received (%d distinct) after waiting %.1f s: %d lost, %d sent twice",
+			d.Expected, d.Received, d.Distinct, d.WaitedS, max(d.Expected-d.Distinct, 0), d.Received-d.Distinct)
+	}
+	if s := r.Soak; s != nil {
+		row("soak database", "%.2f MiB at the start, %.2f MiB at the end (%.0f s after the run)", s.Start.DatabaseMiB, s.End.DatabaseMiB, s.SettleS)
+		row("soak server RSS", "%.1f MiB at the start, %.1f MiB at the end", s.Start.RSSMiB, s.End.RSSMiB)
+		names := make([]string, 0, len(s.End.Rows))
+		for name := range s.End.Rows {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if a, b := s.Start.Rows[name], s.End.Rows[name]; a != 0 || b != 0 {
+				row("soak rows "+name, "%d → %d", a, b)
+			}
+		}
+	}
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

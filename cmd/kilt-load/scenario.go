@@ -148,6 +148,29 @@ type Env struct {
 	// next of that many client addresses (forwardedAddr), in turn.
 	ForwardedFor int
 	forwarded    atomic.Int64
+	// bases are the targets' scheme://host, when there are several: post sends each request
+	// to the next of them in turn (what a round-robin proxy does).
+	bases []string
+	turn  atomic.Int64
+}
+
+// setTargets records the targets requests go to in turn.
+func (e *Env) setTargets(targets []*url.URL) {
+	if len(targets) < 2 {
+		return
+	}
+	for _, t := range targets {
+		e.bases = append(e.bases, t.Scheme+"://"+t.Host)
+	}
+}
+
+// nextTarget returns url sent to the next target in turn, when it is one of the first.
+func (e *Env) nextTarget(url string) string {
+	if len(e.bases) == 0 || !strings.HasPrefix(url, e.bases[0]+"/") {
+		return url
+	}
+	i := e.turn.Add(1) % int64(len(e.bases))
+	return e.bases[i] + url[len(e.bases[0]):]
 }
 
 // forwardedBlock is where --forwarded-for takes client addresses from: 198.18.0.0/15, the
@@ -183,7 +206,7 @@ const maxAnswer = 1 << 20
 // post sends body as JSON to the absolute URL and returns the status and the answer's body,
 // read to the end so that the connection goes back to the pool for the next request.
 func (e *Env) post(ctx context.Context, url string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.nextTarget(url), bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +72,51 @@ type mailSink struct {
 	conns    atomic.Int64
 	// watch, when set, is told the recipients and arrival time of every message.
 	watch atomic.Pointer[func(to []string, at time.Time)]
+	// distinct, when set (CountDistinct), holds the link token of every message taken.
+	distinct atomic.Pointer[distinctSet]
+}
+
+// distinctSet counts messages by a key of their content: a message sent twice has the key of
+// the first.
+type distinctSet struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+func (d *distinctSet) add(key string) {
+	d.mu.Lock()
+	d.keys[key] = struct{}{}
+	d.mu.Unlock()
+}
+
+// Len returns the number of distinct keys added.
+func (d *distinctSet) Len() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return int64(len(d.keys))
+}
+
+// CountDistinct makes the sink keep the link token of every message from now on (a message
+// without one counts as its own) and returns the set, so that a message the server sent
+// twice shows as one more message than distinct ones.
+func (s *mailSink) CountDistinct() *distinctSet {
+	d := &distinctSet{keys: map[string]struct{}{}}
+	s.distinct.Store(d)
+	return d
+}
+
+// linkToken is the token of a link in a message, quoted-printable or not ("token=3D…").
+var linkToken = regexp.MustCompile(`token=(?:3D)?([A-Za-z0-9_-]{16,})`)
+
+// messageKey is what tells a message from another: its link token, or the whole message
+// when it has none.
+func messageKey(msg []byte) string {
+	flat := bytes.ReplaceAll(msg, []byte("=\r\n"), nil)
+	if m := linkToken.FindSubmatch(flat); m != nil {
+		return string(m[1])
+	}
+	sum := sha256.Sum256(msg)
+	return string(sum[:])
 }
 
 // startMailSink starts a mail sink on addr; errors of the SMTP sessions go to logw.
@@ -145,8 +192,17 @@ func (m *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 // Data reads the message to the end and counts it.
 func (m *mailSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
+	d := m.sink.distinct.Load()
+	if d == nil {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+	} else {
+		msg, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		d.add(messageKey(msg))
 	}
 	at := time.Now()
 	m.sink.messages.Add(1)
