@@ -328,7 +328,7 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 	if cpu, err := procCPU(os.Getpid()); err == nil {
 		d := cpu.minus(selfCPU)
 		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: d.Total().Seconds(),
-			CPUCores: d.Total().Seconds() / time.Since(selfStart).Seconds(),
+			CPUCores:    d.Total().Seconds() / time.Since(selfStart).Seconds(),
 			UserSeconds: d.User.Seconds(), SystemSeconds: d.System.Seconds(), MinorFaults: d.MinorFaults}
 	}
 	countersAfter := readAllCounters(ctx, env.HTTP, metrics)

@@ -141,11 +141,11 @@ type ProcessUsage struct {
 	CPUCores float64 `json:"cpu_cores"`
 	// PeakRSSMiB is the largest resident set size sampled every 50 ms during the run;
 	// LifetimeHWMMiB is the kernel's VmHWM, the peak over the process's whole life.
-	PeakRSSMiB     float64 `json:"peak_rss_mib,omitempty"`
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 	// UserSeconds and SystemSeconds split CPUSeconds; MinorFaults are the page faults.
-	UserSeconds   float64 `json:"user_s"`
-	SystemSeconds float64 `json:"system_s"`
-	MinorFaults   uint64  `json:"minor_faults"`
+	UserSeconds    float64 `json:"user_s"`
+	SystemSeconds  float64 `json:"system_s"`
+	MinorFaults    uint64  `json:"minor_faults"`
 	LifetimeHWMMiB float64 `json:"lifetime_hwm_mib,omitempty"`
 	RSSSamples     int     `json:"rss_samples,omitempty"`
 }
