@@ -29,6 +29,8 @@ for db in ["sqlite", "postgres"]:
     for c in [8, 32, 256]: print(row("login", load(f"{db}-login-{c}.json")))
     print(row("login, old GC budget (GOGC=400, GOMEMLIMIT=178MiB)", load(f"{db}-login-32-oldgc.json")))
     for c in [8, 32, 256]: print(row("recovery-email", load(f"{db}-recovery-email-{c}.json")))
+    print(row("full-recovery (request, SMS code, verify, new password)", load(f"{db}-full-recovery-1.json")))
+    print(row("delivery (e-mails/s from the outbox to the SMTP sink)", load(f"{db}-delivery.json")))
     for c in [8, 32, 256, "32-oldgc"]:
         r = load(f"{db}-login-{c}.json")
         if r and r.get("argon2"):
