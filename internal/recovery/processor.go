@@ -1,9 +1,11 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +88,13 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		// Resolving a request locks rows of its account (its rate-limit row, its live
+		// links). Every processor — one per instance — resolves its batch in one order of
+		// the accounts' identifiers, so that two batches never lock two accounts in opposite
+		// orders (on PostgreSQL two instances deadlocked in the order of the requests' ids).
+		slices.SortStableFunc(reqs, func(a, b Request) int {
+			return cmp.Or(strings.Compare(string(a.Channel), string(b.Channel)), strings.Compare(lockKey(a), lockKey(b)))
+		})
 		for _, r := range reqs {
 			ok, err := p.resolve(ctx, tx, r)
 			if err != nil {
@@ -106,6 +115,14 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		p.outbox.Wake()
 	}
 	return n, nil
+}
+
+// lockKey is the identifier of r's account as the lookup reads it.
+func lockKey(r Request) string {
+	if r.Channel == outbox.Email {
+		return account.EmailKey(r.Identifier)
+	}
+	return r.Identifier
 }
 
 // resolve handles one request inside the resolving transaction and reports whether it

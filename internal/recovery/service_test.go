@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
 
@@ -303,5 +304,29 @@ func TestLockRefusesReset(t *testing.T) {
 	got, err := e.accounts.ByID(ctx, a.ID)
 	if err != nil || got.PasswordHash != a.PasswordHash {
 		t.Errorf("the locked account's password changed: %v", err)
+	}
+}
+
+// TestBatchResolvedInOrderOfAccounts: the processor resolves a batch in the order of the
+// identifiers, not of the requests, so that two instances' processors lock accounts in one
+// order. Before, two instances on PostgreSQL deadlocked resolving batches for the same
+// accounts in different orders (docs/performance.md, "Two instances").
+func TestBatchResolvedInOrderOfAccounts(t *testing.T) {
+	e := newEnv(t)
+	for _, email := range []string{"c@mail.kz", "a@mail.kz", "b@mail.kz"} {
+		e.addAccount(email, "")
+	}
+	ctx := context.Background()
+	for _, email := range []string{"b@mail.kz", "C@mail.kz", "a@mail.kz"} {
+		if err := e.svc.RequestEmail(ctx, e.client, email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range e.resolve() {
+		got = append(got, m.To)
+	}
+	if want := []string{"a@mail.kz", "b@mail.kz", "c@mail.kz"}; !slices.Equal(got, want) {
+		t.Errorf("messages queued for %v, want %v", got, want)
 	}
 }
