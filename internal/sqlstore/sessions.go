@@ -63,8 +63,8 @@ func (t sessionTx) UpdatePasswordHash(ctx context.Context, accountID int64, oldH
 }
 
 func (t sessionTx) ReplaceHistoryEntry(ctx context.Context, accountID int64, oldHash string, e password.HistoryEntry) error {
-	_, err := t.tx.Exec(ctx, `UPDATE password_history SET password_hash = $1, skeleton_hash = $2
-		WHERE account_id = $3 AND password_hash = $4`, e.PasswordHash, e.SkeletonHash, accountID, oldHash)
+	_, err := t.tx.Exec(ctx, `UPDATE password_history SET password_hash = $1, skeleton_hash = $2, history_key = $3
+		WHERE account_id = $4 AND password_hash = $5`, e.PasswordHash, e.SkeletonHash, e.Key, accountID, oldHash)
 	return err
 }
 

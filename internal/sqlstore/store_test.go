@@ -29,9 +29,16 @@ func newAccount(email, phone string) *account.Account {
 		CreatedAt: t0, UpdatedAt: t0, PasswordChangedAt: t0}
 }
 
+// entry is the nth history entry of a test account: keyed for even n, in the legacy format
+// (before migration 0050) for odd n, so that every history mixes both.
 func entry(n int) password.HistoryEntry {
-	return password.HistoryEntry{PasswordHash: fmt.Sprintf("pw-%d", n), SkeletonHash: fmt.Sprintf("sk-%d", n),
-		CreatedAt: t0.Add(time.Duration(n) * time.Hour)}
+	e := password.HistoryEntry{PasswordHash: fmt.Sprintf("pw-%d", n), CreatedAt: t0.Add(time.Duration(n) * time.Hour)}
+	if n%2 == 0 {
+		e.Key = fmt.Sprintf("key-%d", n)
+	} else {
+		e.SkeletonHash = fmt.Sprintf("sk-%d", n)
+	}
+	return e
 }
 
 // createAccount inserts a and its first history entry in a transaction of its own.
@@ -132,15 +139,9 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, e := range h {
-			got = append(got, e.PasswordHash)
-		}
-		if diff := cmp.Diff([]string{"pw-8", "pw-7", "pw-6", "pw-5", "pw-4", "pw-3"}, got); diff != "" {
-			t.Errorf("history, newest first, 6 kept (-want +got):\n%s", diff)
-		}
-		if !h[0].CreatedAt.Equal(t0.Add(8 * time.Hour)) {
-			t.Errorf("history time: got %v", h[0].CreatedAt)
+		want := []password.HistoryEntry{entry(8), entry(7), entry(6), entry(5), entry(4), entry(3)}
+		if diff := cmp.Diff(want, h); diff != "" {
+			t.Errorf("history, newest first, 6 kept, both formats (-want +got):\n%s", diff)
 		}
 		if bh, _ := accounts.PasswordHistory(ctx, b.ID, 10); len(bh) != 1 {
 			t.Errorf("another account's history was touched: %d entries", len(bh))
