@@ -98,6 +98,7 @@ func scenarios() []Scenario {
 		newRecoveryEmail(),
 		newRecoveryPhone(),
 		&fullRecovery{},
+		&resetMix{},
 		&delivery{},
 	}
 }

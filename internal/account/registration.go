@@ -21,9 +21,12 @@ type Registration struct {
 	Identifier string // normalised e-mail or E.164
 	// Key finds the registrations of one identifier: EmailKey of the address, or the E.164.
 	Key string
-	// PasswordHash and SkeletonHash become the account's password and first history entry.
+	// PasswordHash and HistoryKey become the account's password and first history entry
+	// (password.HistoryEntry). SkeletonHash is set instead of HistoryKey only in
+	// registrations made before history keys (migration 0050).
 	PasswordHash string
 	SkeletonHash string
+	HistoryKey   string
 	Lang         string
 	TokenHash    []byte // e-mail: the confirmation link's token
 	CodeMAC      []byte // phone: the code
@@ -150,19 +153,15 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 		return "", "", kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
 	}
 	// The password is hashed for a taken identifier too: the same work, the same time.
-	hash, err := g.hasher.Hash(ctx, pw)
-	if err != nil {
-		return "", "", err
-	}
 	now := g.clock()
-	h, err := g.hasher.NewHistoryEntry(ctx, g.pepper, pw, hash, now)
+	h, err := g.hasher.NewHistoryEntry(ctx, g.pepper, pw, nil, now)
 	if err != nil {
 		return "", "", err
 	}
 	if r.ID, err = kilt.NewID(); err != nil {
 		return "", "", err
 	}
-	r.PasswordHash, r.SkeletonHash, r.CreatedAt = hash, h.SkeletonHash, now
+	r.PasswordHash, r.HistoryKey, r.CreatedAt = h.PasswordHash, h.Key, now
 	fresh := outbox.Message{Channel: r.Channel, Lang: c.Lang, To: r.Identifier, CreatedAt: now}
 	if r.Channel == outbox.Email {
 		token, tokenHash, err := kilt.NewToken()
@@ -261,7 +260,7 @@ func complete(ctx context.Context, tx Tx, r Registration, now time.Time, ev audi
 	} else {
 		a.Phone, a.PhoneVerified = r.Identifier, true
 	}
-	h := password.HistoryEntry{PasswordHash: r.PasswordHash, SkeletonHash: r.SkeletonHash, CreatedAt: now}
+	h := password.HistoryEntry{PasswordHash: r.PasswordHash, SkeletonHash: r.SkeletonHash, Key: r.HistoryKey, CreatedAt: now}
 	if err := insertAccount(ctx, tx, a, h); err != nil {
 		return nil, err
 	}

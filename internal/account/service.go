@@ -118,18 +118,12 @@ func (s *Service) Add(ctx context.Context, n NewAccount) (*Account, error) {
 			return nil, err
 		}
 	}
-	if err := s.policy.Validate(ctx, s.hasher, s.pepper, n.Password, n.Confirm, a.subject(nil)); err != nil {
-		return nil, err
-	}
 	now := s.clock()
-	a.PasswordHash, err = s.hasher.Hash(ctx, n.Password)
+	h, err := s.policy.NewPassword(ctx, s.hasher, s.pepper, n.Password, n.Confirm, a.subject(nil), now)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.hasher.NewHistoryEntry(ctx, s.pepper, n.Password, a.PasswordHash, now)
-	if err != nil {
-		return nil, err
-	}
+	a.PasswordHash = h.PasswordHash
 	a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt = now, now, now
 	if err := s.store.InTx(ctx, func(tx Tx) error { return insertAccount(ctx, tx, a, h) }); err != nil {
 		return nil, err
@@ -266,15 +260,10 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 	if err != nil {
 		return err
 	}
-	if err := s.policy.Validate(ctx, s.hasher, s.pepper, pw, confirm, a.subject(history)); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
 	now := s.clock()
-	h, err := s.hasher.NewHistoryEntry(ctx, s.pepper, pw, hash, now)
+	// The policy, the history check and the new hashes: at most 3 Argon2id computations
+	// (2 over a keyed history), whatever the history holds (password.Policy.NewPassword).
+	h, err := s.policy.NewPassword(ctx, s.hasher, s.pepper, pw, confirm, a.subject(history), now)
 	if err != nil {
 		return err
 	}
@@ -295,7 +284,7 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 				return err
 			}
 		}
-		if err := tx.UpdatePassword(ctx, a.ID, hash, now); err != nil {
+		if err := tx.UpdatePassword(ctx, a.ID, h.PasswordHash, now); err != nil {
 			return err
 		}
 		if err := tx.AddHistory(ctx, a.ID, h, s.policy.HistorySize); err != nil {

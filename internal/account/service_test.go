@@ -31,6 +31,7 @@ type env struct {
 	db       *sqlstore.DB
 	accounts *account.Service
 	regs     *account.Registrations
+	hasher   *password.Hasher
 	client   account.Client
 }
 
@@ -49,6 +50,7 @@ func newEnv(t *testing.T) *env {
 		client: account.Client{IP: "192.0.2.1", UserAgent: "test", Lang: "kk"}}
 	clock := func() time.Time { return e.now }
 	hasher := password.NewHasher(password.Params{Memory: 8192, Time: 1, Threads: 1}, password.NewPool(2, 5*time.Second))
+	e.hasher = hasher
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	store := sqlstore.NewAccounts(db)
 	e.accounts = account.NewService(store, sqlstore.NewAudit(db), hasher, password.DefaultPolicy(), clock,
@@ -218,4 +220,45 @@ func TestChangePassword(t *testing.T) {
 	// A reset with a token that is not there is 410, and changes nothing.
 	err = e.accounts.ResetPassword(ctx, a.ID, []byte("no such token"), "Another-Pass-99", "Another-Pass-99", e.client)
 	wantCode(t, "a reset without a live token", err, kilt.KindGone, account.CodeLinkInvalid)
+}
+
+// TestPasswordChangeCostsAtMostThree counts (never times) the Argon2id computations of a
+// change and of a reset over a full history: the current password's check, the history
+// check and the new hash, the history check's result being the new entry's key.
+func TestPasswordChangeCostsAtMostThree(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	h := e.hasher
+	before := h.Computations()
+	a, err := e.accounts.Add(ctx, account.NewAccount{Email: "a@mail.kz", EmailVerified: true, Password: goodPassword, Confirm: goodPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Computations() - before; got != 2 {
+		t.Errorf("creating an account: got %d computations, want 2", got)
+	}
+	current := goodPassword
+	for i, pw := range []string{"Kokzhal-Berkut-3", "Zhuldyz-Aspan-5", "Bayterek-Orman-8", "Altyn-Kyran-2!", "Dombyra-Kuy-4!", "Saryarka-Dala-6"} {
+		before := h.Computations()
+		if err := e.accounts.ChangePassword(ctx, a.ID, 0, current, pw, pw, e.client); err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+		if got := h.Computations() - before; got > 3 {
+			t.Errorf("change %d: got %d computations, want at most 3", i, got)
+		}
+		current = pw
+	}
+	history, err := sqlstore.NewAccounts(e.db).PasswordHistory(ctx, a.ID, 10)
+	if err != nil || len(history) != 6 {
+		t.Fatalf("history: got %d entries (%v), want 6", len(history), err)
+	}
+	// A reset does the policy's work before it looks at the token: counted even on a 410.
+	for _, pw := range []string{"Another-Pass-99", "zhuldyz-ASPAN-0"} {
+		before = h.Computations()
+		err = e.accounts.ResetPassword(ctx, a.ID, []byte("no such token"), pw, pw, e.client)
+		if got := h.Computations() - before; got > 3 {
+			t.Errorf("reset to %q (%v): got %d computations, want at most 3", pw, err, got)
+		}
+	}
+	wantCode(t, "a reset to a look-alike of an entry", err, kilt.KindRule, string(password.Reused))
 }

@@ -61,9 +61,9 @@ func TestSignInUpgradeReplacesWeakHistoryEntry(t *testing.T) {
 		if len(history) != 1 {
 			t.Fatalf("history has %d entries, want 1", len(history))
 		}
-		if h := history[0]; h.PasswordHash != got.PasswordHash || h.SkeletonHash == "" || !h.CreatedAt.Equal(now) {
-			t.Errorf("history entry: hash %.12s… (account %.12s…), skeleton set %v, created %v; want the new hash, a skeleton, the old time",
-				h.PasswordHash, got.PasswordHash, h.SkeletonHash != "", h.CreatedAt)
+		if h := history[0]; h.PasswordHash != got.PasswordHash || h.Key == "" || !h.CreatedAt.Equal(now) {
+			t.Errorf("history entry: hash %.12s… (account %.12s…), key set %v, created %v; want the new hash, a history key, the old time",
+				h.PasswordHash, got.PasswordHash, h.Key != "", h.CreatedAt)
 		}
 		// The history still knows the password: it cannot be set again.
 		tok := mustLogin(t, e, "imported@example.kz", goodPassword).Token

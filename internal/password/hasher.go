@@ -102,6 +102,10 @@ func NewHasher(p Params, pool *Pool) *Hasher {
 	return h
 }
 
+// Computations returns how many Argon2 and bcrypt computations h has made, padding (pad.go)
+// aside: tests count what a flow costs with it, never timing it.
+func (h *Hasher) Computations() uint64 { return h.kdfRuns.Load() }
+
 // Params returns the cost at which h hashes.
 func (h *Hasher) Params() Params { return h.params }
 

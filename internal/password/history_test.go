@@ -29,17 +29,38 @@ func historyOf(t *testing.T, h *Hasher, pws ...string) []HistoryEntry {
 // setPassword does what a password change does with the history.
 func setPassword(t *testing.T, h *Hasher, history []HistoryEntry, pw string) []HistoryEntry {
 	t.Helper()
-	ctx := context.Background()
-	hash, err := h.Hash(ctx, pw)
-	if err != nil {
-		t.Fatalf("Hash: %v", err)
-	}
-	e, err := h.NewHistoryEntry(ctx, testPepper, pw, hash, testNow)
+	e, err := h.NewHistoryEntry(context.Background(), testPepper, pw, history, testNow)
 	if err != nil {
 		t.Fatalf("NewHistoryEntry: %v", err)
 	}
 	return DefaultPolicy().AddHistory(history, e)
 }
+
+// legacyHistoryOf is historyOf in the format written before history keys (migration 0050):
+// each entry with a skeleton hash under a salt of its own.
+func legacyHistoryOf(t *testing.T, h *Hasher, pws ...string) []HistoryEntry {
+	t.Helper()
+	ctx := context.Background()
+	var history []HistoryEntry
+	for _, pw := range pws {
+		hash, err := h.Hash(ctx, pw)
+		if err != nil {
+			t.Fatalf("Hash: %v", err)
+		}
+		skeletonHash, err := h.hashBytes(ctx, skeletonSecret(testPepper, Skeleton(pw)))
+		if err != nil {
+			t.Fatalf("hashBytes: %v", err)
+		}
+		history = DefaultPolicy().AddHistory(history, HistoryEntry{PasswordHash: hash, SkeletonHash: skeletonHash, CreatedAt: testNow})
+	}
+	return history
+}
+
+// formats are the ways the entry of one password can be kept: keyed, and legacy.
+var formats = []struct {
+	name string
+	of   func(t *testing.T, h *Hasher, pws ...string) []HistoryEntry
+}{{"keyed", historyOf}, {"legacy", legacyHistoryOf}}
 
 func TestSkeleton(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -79,18 +100,30 @@ func TestSimilar(t *testing.T) {
 		{name: "short skeleton, same", old: "Ab1!2345", new: "Ab1!2345", want: true},
 		{name: "short skeleton, digit changed", old: "Ab1!2345", new: "Ab1!2346", want: false},
 		{name: "short skeleton, case changed", old: "Ab1!2345", new: "AB1!2345", want: false},
+		{name: "four letters, digits and case changed", old: "Abcd1!23", new: "aBCD9?87", want: true},
+		{name: "four letters after three", old: "Abc1!234", new: "Abcd1!23", want: false},
+		{name: "three letters after four", old: "Abcd1!23", new: "Abc1!234", want: false},
+		{name: "no letters at all, same", old: "12345678!", new: "12345678!", want: true},
+		{name: "no letters at all, changed", old: "12345678!", new: "12345679!", want: false},
 	}
+	// Each case with the old password kept in either format, alone and among unrelated
+	// entries of the other format (a history part migrated).
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			history := historyOf(t, h, tt.old)
-			got, err := h.Similar(ctx, testPepper, tt.new, history)
-			if err != nil {
-				t.Fatalf("Similar: %v", err)
+		for _, old := range formats {
+			for _, other := range formats {
+				t.Run(tt.name+"/"+old.name+" among "+other.name, func(t *testing.T) {
+					history := append(other.of(t, h, "Kokzhal-1a", "Berkut-2b"), old.of(t, h, tt.old)...)
+					history = append(history, other.of(t, h, "Zhuldyz-3c")...)
+					got, err := h.Similar(ctx, testPepper, tt.new, history)
+					if err != nil {
+						t.Fatalf("Similar: %v", err)
+					}
+					if got != tt.want {
+						t.Errorf("Similar(%q after %q): got %v, want %v", tt.new, tt.old, got, tt.want)
+					}
+				})
 			}
-			if got != tt.want {
-				t.Errorf("Similar(%q after %q): got %v, want %v", tt.new, tt.old, got, tt.want)
-			}
-		})
+		}
 	}
 }
 
@@ -105,7 +138,7 @@ func TestSimilarNeedsThePepper(t *testing.T) {
 	if _, err := h.Similar(ctx, nil, "Astana2024!", history); kilt.ErrorKind(err) != kilt.KindInternal {
 		t.Errorf("Similar without a pepper: got %v, want an internal error", err)
 	}
-	if _, err := h.NewHistoryEntry(ctx, nil, "Astana2024!", "x", testNow); err == nil {
+	if _, err := h.NewHistoryEntry(ctx, nil, "Astana2024!", nil, testNow); err == nil {
 		t.Error("NewHistoryEntry without a pepper: got nil, want an error")
 	}
 }
@@ -115,25 +148,55 @@ func TestNewHistoryEntry(t *testing.T) {
 	ctx := context.Background()
 	for _, pw := range []string{"Astana2023!", "Ab1!2345"} {
 		before := h.kdfRuns.Load()
-		e, err := h.NewHistoryEntry(ctx, testPepper, pw, "$account-hash", testNow)
+		e, err := h.NewHistoryEntry(ctx, testPepper, pw, nil, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := h.kdfRuns.Load() - before; got != 1 {
-			t.Errorf("%q: key derivations: got %d, want 1 (the password itself is not hashed again)", pw, got)
+		if got := h.kdfRuns.Load() - before; got != 2 {
+			t.Errorf("%q: key derivations: got %d, want 2 (the account hash and the key)", pw, got)
 		}
-		if e.PasswordHash != "$account-hash" || !e.CreatedAt.Equal(testNow) {
-			t.Errorf("%q: got %+v, want the given hash and time", pw, e)
+		if ok, _, err := h.Verify(ctx, pw, e.PasswordHash); err != nil || !ok || !e.CreatedAt.Equal(testNow) {
+			t.Errorf("%q: got %+v (%v %v), want the account hash of pw and the given time", pw, e, ok, err)
 		}
 		// Made even for a short skeleton, so its absence tells nothing.
-		ph, err := parseHash(e.SkeletonHash)
-		if err != nil || ph.alg != algArgon2id || ph.params != h.Params() {
-			t.Errorf("%q: SkeletonHash %q: want an argon2id hash at %v (%v)", pw, e.SkeletonHash, h.Params(), err)
+		ph, err := parseHash(e.Key)
+		if err != nil || ph.alg != algArgon2id || ph.params != h.Params() || len(ph.salt) != SaltLen {
+			t.Errorf("%q: Key %q: want an argon2id hash at %v (%v)", pw, e.Key, h.Params(), err)
 		}
-		ok, err := h.verifyBytes(ctx, skeletonSecret(testPepper, Skeleton(pw)), e.SkeletonHash)
-		if err != nil || !ok {
-			t.Errorf("%q: SkeletonHash does not verify the keyed skeleton: %v %v", pw, ok, err)
+		if ok, err := h.verifyBytes(ctx, historySecret(testPepper, pw), e.Key); err != nil || !ok {
+			t.Errorf("%q: Key does not verify the history secret: %v %v", pw, ok, err)
 		}
+		if e.SkeletonHash != "" {
+			t.Errorf("%q: SkeletonHash %q, want none in a keyed entry", pw, e.SkeletonHash)
+		}
+	}
+}
+
+// TestHistorySaltIsTheAccounts: every keyed entry of an account is made under the salt of
+// its newest keyed entry, legacy entries or not; a first key gets a fresh one.
+func TestHistorySaltIsTheAccounts(t *testing.T) {
+	h := newTestHasher(t)
+	salt := func(e HistoryEntry) string {
+		t.Helper()
+		ph, err := parseHash(e.Key)
+		if err != nil {
+			t.Fatalf("Key %q: %v", e.Key, err)
+		}
+		return string(ph.salt)
+	}
+	mixed := historyOf(t, h, "Kokzhal-1a")
+	mixed = append(legacyHistoryOf(t, h, "Berkut-2b"), mixed...)
+	for _, pw := range []string{"Zhuldyz-3c", "Bayterek-4d"} {
+		mixed = setPassword(t, h, mixed, pw)
+	}
+	want := salt(mixed[len(mixed)-1])
+	for i, e := range mixed {
+		if e.Key != "" && salt(e) != want {
+			t.Errorf("entry %d: another salt than the account's first key", i)
+		}
+	}
+	if other := historyOf(t, h, "Kokzhal-1a"); salt(other[0]) == want {
+		t.Error("two accounts share a history salt")
 	}
 }
 
@@ -175,7 +238,8 @@ func TestSimilarErrors(t *testing.T) {
 func TestSimilarRunsInParallel(t *testing.T) {
 	h := newTestHasher(t)
 	ctx := context.Background()
-	history := historyOf(t, h, "Kokzhal-1a", "Berkut-2b", "Zhuldyz-3c", "Bayterek-4d", "Altyn-5e", "Dombyra-6f")
+	// Legacy entries, one computation each (a keyed history is one computation in all).
+	history := legacyHistoryOf(t, h, "Kokzhal-1a", "Berkut-2b", "Zhuldyz-3c", "Bayterek-4d", "Altyn-5e", "Dombyra-6f")
 	if len(history) != 6 {
 		t.Fatalf("history: got %d entries, want 6", len(history))
 	}
@@ -261,5 +325,72 @@ func TestHistorySequence(t *testing.T) {
 	longer := append(append([]HistoryEntry{}, history...), historyOf(t, h, passwords[0])...)
 	if err := validate(longer, passwords[0]); err != nil {
 		t.Errorf("an entry beyond the sixth: got %v, want nil", err)
+	}
+}
+
+// TestNewPasswordCost counts the computations of setting a password over a full history:
+// two over keyed entries, whatever the password and whether it is refused; one more per
+// legacy entry while the history holds them, and one more per other cost the keys were
+// made at (after the operator changes it), until newer passwords push them out.
+func TestNewPasswordCost(t *testing.T) {
+	h := newTestHasher(t)
+	ctx := context.Background()
+	pws := []string{"Kokzhal-1a", "Berkut-2b", "Zhuldyz-3c", "Bayterek-4d", "Altyn-5e", "Dombyra-6f"}
+	cheaper := NewHasher(Params{Memory: 32, Time: 1, Threads: 1}, nil)
+	tests := []struct {
+		name    string
+		history []HistoryEntry
+		want    uint64
+	}{
+		{"no history", nil, 2},
+		{"keyed", historyOf(t, h, pws...), 2},
+		{"legacy", legacyHistoryOf(t, h, pws...), 6 + 2},
+		{"half legacy", append(historyOf(t, h, pws[3:]...), legacyHistoryOf(t, h, pws[:3]...)...), 3 + 2},
+		{"keys of an earlier cost", append(historyOf(t, h, pws[3:]...), historyOf(t, cheaper, pws[:3]...)...), 3},
+	}
+	p := DefaultPolicy()
+	for _, tt := range tests {
+		for _, pw := range []string{"Tulpar-Sunkar-7", "KOKZHAL_9z", "Ab1!2345"} {
+			t.Run(tt.name+"/"+pw, func(t *testing.T) {
+				before := h.kdfRuns.Load()
+				e, err := p.NewPassword(ctx, h, testPepper, pw, pw, Subject{History: tt.history}, testNow)
+				if got := h.kdfRuns.Load() - before; got != tt.want {
+					t.Errorf("computations: got %d, want %d", got, tt.want)
+				}
+				if err != nil {
+					return
+				}
+				// The entry's key is the one the check computed: the account's salt, and
+				// a later check of the same password finds it.
+				if similar, err := h.Similar(ctx, testPepper, pw, p.AddHistory(tt.history, e)); err != nil || !similar {
+					t.Errorf("Similar after NewPassword: got %v %v, want true nil", similar, err)
+				}
+			})
+		}
+	}
+}
+
+// TestNewPasswordRefuses: NewPassword refuses what Validate refuses, with the same error,
+// and returns no entry then.
+func TestNewPasswordRefuses(t *testing.T) {
+	h := newTestHasher(t)
+	ctx := context.Background()
+	p := DefaultPolicy()
+	history := append(historyOf(t, h, "Tulpar-Sunkar-7"), legacyHistoryOf(t, h, "Kokzhal-Berkut-3")...)
+	for _, pw := range []string{"TULPAR_sunkar#9", "kokzhal:BERKUT:1", "short", "Zhuldyz-Aspan-5"} {
+		s := Subject{Email: "a.user@mail.kz", History: history}
+		want := p.Validate(ctx, h, testPepper, pw, pw, s)
+		e, err := p.NewPassword(ctx, h, testPepper, pw, pw, s, testNow)
+		if kilt.ErrorCode(err) != kilt.ErrorCode(want) {
+			t.Errorf("NewPassword(%q): got %v, want %v", pw, err, want)
+		}
+		if (err != nil) != (e.PasswordHash == "") || (err != nil) != (e.Key == "") {
+			t.Errorf("NewPassword(%q): entry %+v with error %v", pw, e, err)
+		}
+	}
+	for _, pw := range []string{"TULPAR_sunkar#9", "kokzhal:BERKUT:1"} {
+		if _, err := p.NewPassword(ctx, h, testPepper, pw, pw, Subject{History: history}, testNow); kilt.ErrorCode(err) != string(Reused) {
+			t.Errorf("NewPassword(%q), a look-alike: got %v, want %q", pw, err, Reused)
+		}
 	}
 }

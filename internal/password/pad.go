@@ -139,6 +139,20 @@ func (h *Hasher) Observe(encoded string) {
 	}
 }
 
+// HashHead returns the head of encoded, its algorithm and cost without salt and key
+// ("$2a$12$", "$argon2id$v=19$m=65536,t=3,p=4$"), as Observe takes it; "" for what is
+// neither bcrypt nor Argon2.
+func HashHead(encoded string) string {
+	parts := strings.SplitN(encoded, "$", 5)
+	switch {
+	case len(parts) >= 4 && parts[0] == "" && strings.HasPrefix(parts[1], "2"):
+		return "$" + parts[1] + "$" + parts[2] + "$"
+	case len(parts) == 5 && parts[0] == "" && strings.HasPrefix(parts[1], "argon2"):
+		return strings.Join(parts[:4], "$") + "$"
+	}
+	return ""
+}
+
 // Head is the head of the hashes h makes: their algorithm and cost, without salt and key.
 func (h *Hasher) Head() string { return fmt.Sprintf("$argon2id$v=%d$%s$", argon2.Version, h.params) }
 

@@ -116,3 +116,19 @@ func TestObserveHeads(t *testing.T) {
 		t.Errorf("head: %q", h.Head())
 	}
 }
+
+func TestHashHead(t *testing.T) {
+	for encoded, want := range map[string]string{
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA": "$argon2id$v=19$m=19456,t=2,p=1$",
+		"$argon2i$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA":                  "$argon2i$v=19$m=65536,t=3,p=4$",
+		"$2a$10$abcdefghijklmnopqrstuu1234567890123456789012345678901": "$2a$10$",
+		"$2b$12$abcdefghijklmnopqrstuu1234567890123456789012345678901": "$2b$12$",
+		"plain":                          "",
+		"$argon2id$v=19$m=19456,t=2,p=1": "",
+		"x$2a$10$abc":                    "",
+	} {
+		if got := HashHead(encoded); got != want {
+			t.Errorf("HashHead(%q): got %q, want %q", encoded, got, want)
+		}
+	}
+}

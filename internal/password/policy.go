@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -144,10 +145,10 @@ func (p Policy) Check(pw, confirm string, s Subject) []Violation {
 
 // Validate checks pw against the whole policy for s: Check, then, only when every static
 // rule holds, the history rule against the first HistorySize entries of s.History (the
-// history costs one Argon2id verification per entry, which a password that must change
-// anyway, and above all a too-long one, must never cost). It returns nil, the error of h
-// (busy pool, malformed stored hash), or a kilt.KindRule error whose code is the first
-// violation and whose details.violations lists them all. h may be nil when s has no history.
+// history costs Argon2id work, which a password that must change anyway, and above all a
+// too-long one, must never cost). It returns nil, the error of h (busy pool, malformed
+// stored hash), or a kilt.KindRule error whose code is the first violation and whose
+// details.violations lists them all. h may be nil when s has no history.
 func (p Policy) Validate(ctx context.Context, h *Hasher, pepper []byte, pw, confirm string, s Subject) error {
 	p = p.withDefaults()
 	v := p.Check(pw, confirm, s)
@@ -160,6 +161,32 @@ func (p Policy) Validate(ctx context.Context, h *Hasher, pepper []byte, pw, conf
 			v = append(v, Reused)
 		}
 	}
+	return violationError(v)
+}
+
+// NewPassword validates pw as Validate does and, when it passes, returns the history entry
+// of the new password, whose PasswordHash is the account's new hash. It costs two Argon2id
+// computations over a history of keyed entries at the configured cost, whatever it holds
+// (Hasher.newEntry): the history check, whose result is also the new entry's key, and the
+// account hash, run in parallel; a legacy entry adds one. A password that breaks a static
+// rule costs none.
+func (p Policy) NewPassword(ctx context.Context, h *Hasher, pepper []byte, pw, confirm string, s Subject, now time.Time) (HistoryEntry, error) {
+	p = p.withDefaults()
+	if err := violationError(p.Check(pw, confirm, s)); err != nil {
+		return HistoryEntry{}, err
+	}
+	e, similar, err := h.newEntry(ctx, pepper, pw, s.History, s.History[:min(len(s.History), p.HistorySize)], now)
+	if err != nil {
+		return HistoryEntry{}, err
+	}
+	if similar {
+		return HistoryEntry{}, violationError([]Violation{Reused})
+	}
+	return e, nil
+}
+
+// violationError is nil for no violations, else the kilt.KindRule error of v.
+func violationError(v []Violation) error {
 	if len(v) == 0 {
 		return nil
 	}

@@ -169,15 +169,13 @@ func (s *Service) SignIn(ctx context.Context, rawIdentifier, pw, oldToken string
 // pool) must not fail the sign-in: the old hash still verifies, and the next sign-in tries
 // again. It returns a nil entry then.
 func (s *Service) upgradedHash(ctx context.Context, pw string) (string, *password.HistoryEntry) {
-	h, err := s.hasher.Hash(ctx, pw)
+	// The history is not read here: the key gets a salt of its own, which the account's
+	// later entries then share (password.Hasher.NewHistoryEntry).
+	e, err := s.hasher.NewHistoryEntry(ctx, s.pepper, pw, nil, s.clock())
 	if err != nil {
 		return "", nil
 	}
-	e, err := s.hasher.NewHistoryEntry(ctx, s.pepper, pw, h, s.clock())
-	if err != nil {
-		return "", nil
-	}
-	return h, &e
+	return e.PasswordHash, &e
 }
 
 // endOld ends the session oldToken names, whoever's it is.

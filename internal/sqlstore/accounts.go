@@ -159,8 +159,8 @@ func (t accountTx) Enqueue(ctx context.Context, m *outbox.Message) error {
 func (t accountTx) Audit(ctx context.Context, e audit.Event) error { return recordAudit(ctx, t.tx, e) }
 
 func insertHistory(ctx context.Context, q Querier, accountID int64, h password.HistoryEntry) error {
-	_, err := q.Exec(ctx, `INSERT INTO password_history (account_id, password_hash, skeleton_hash, created_at)
-		VALUES ($1, $2, $3, $4)`, accountID, h.PasswordHash, h.SkeletonHash, h.CreatedAt)
+	_, err := q.Exec(ctx, `INSERT INTO password_history (account_id, password_hash, skeleton_hash, history_key, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, accountID, h.PasswordHash, h.SkeletonHash, h.Key, h.CreatedAt)
 	return err
 }
 
@@ -181,7 +181,7 @@ func (s *Accounts) AccountByPhone(ctx context.Context, e164 string) (*account.Ac
 
 // PasswordHistory implements account.Store.
 func (s *Accounts) PasswordHistory(ctx context.Context, accountID int64, n int) ([]password.HistoryEntry, error) {
-	rows, err := s.db.Query(ctx, `SELECT password_hash, skeleton_hash, created_at FROM password_history
+	rows, err := s.db.Query(ctx, `SELECT password_hash, skeleton_hash, history_key, created_at FROM password_history
 		WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, n)
 	if err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (s *Accounts) PasswordHistory(ctx context.Context, accountID int64, n int) 
 	var out []password.HistoryEntry
 	for rows.Next() {
 		var h password.HistoryEntry
-		if err := rows.Scan(&h.PasswordHash, &h.SkeletonHash, TimeCol(&h.CreatedAt)); err != nil {
+		if err := rows.Scan(&h.PasswordHash, &h.SkeletonHash, &h.Key, TimeCol(&h.CreatedAt)); err != nil {
 			return nil, err
 		}
 		out = append(out, h)

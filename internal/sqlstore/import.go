@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kilt/internal/account"
+	"kilt/internal/password"
 	"kilt/internal/userimport"
 )
 
@@ -168,6 +169,10 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []userimport.Row, dr
 			if _, err := tx.Exec(ctx, q.history, string(list)); err != nil {
 				return err
 			}
+			// Start-up reads the costs of the stored hashes from password_heads.
+			if err := recordHeads(ctx, tx, importHeads(rows, out)); err != nil {
+				return err
+			}
 		}
 		if dryRun {
 			return errDryRun
@@ -178,6 +183,18 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []userimport.Row, dr
 		return nil, err
 	}
 	return out, nil
+}
+
+// importHeads returns the heads of the password hashes of the rows created.
+func importHeads(rows []userimport.Row, out []userimport.Outcome) map[string]bool {
+	heads := map[string]bool{}
+	for i, r := range rows {
+		if out[i] == userimport.Created {
+			heads[password.HashHead(r.Account.PasswordHash)] = true
+		}
+	}
+	delete(heads, "")
+	return heads
 }
 
 // importOwners returns the account holding each identifier of rows that has one, keyed as

@@ -13,13 +13,13 @@ import (
 
 // The registration rows of account.Tx.
 
-const registrationColumns = `id, channel, identifier, identifier_key, password_hash, skeleton_hash, lang, token_hash, code_hmac,
-	attempts, duplicate, created_at, expires_at, completed_at`
+const registrationColumns = `id, channel, identifier, identifier_key, password_hash, skeleton_hash, history_key, lang, token_hash,
+	code_hmac, attempts, duplicate, created_at, expires_at, completed_at`
 
 func scanRegistration(row interface{ Scan(...any) error }) (account.Registration, error) {
 	var r account.Registration
 	var completed *time.Time
-	err := row.Scan(&r.ID, &r.Channel, &r.Identifier, &r.Key, &r.PasswordHash, &r.SkeletonHash, &r.Lang, &r.TokenHash, &r.CodeMAC,
+	err := row.Scan(&r.ID, &r.Channel, &r.Identifier, &r.Key, &r.PasswordHash, &r.SkeletonHash, &r.HistoryKey, &r.Lang, &r.TokenHash, &r.CodeMAC,
 		&r.Attempts, &r.Duplicate, TimeCol(&r.CreatedAt), TimeCol(&r.ExpiresAt), NullTimeCol(&completed))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, kilt.ErrNotFound
@@ -40,9 +40,9 @@ func nullTime(t time.Time) any {
 
 func (t accountTx) InsertRegistration(ctx context.Context, r account.Registration) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO registrations (id, channel, identifier, identifier_key, password_hash, skeleton_hash,
-		lang, token_hash, code_hmac, attempts, duplicate, created_at, expires_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		r.ID, r.Channel, r.Identifier, r.Key, r.PasswordHash, r.SkeletonHash, r.Lang, r.TokenHash, r.CodeMAC,
+		history_key, lang, token_hash, code_hmac, attempts, duplicate, created_at, expires_at, completed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		r.ID, r.Channel, r.Identifier, r.Key, r.PasswordHash, r.SkeletonHash, r.HistoryKey, r.Lang, r.TokenHash, r.CodeMAC,
 		r.Attempts, r.Duplicate, r.CreatedAt, r.ExpiresAt, nullTime(r.CompletedAt))
 	return err
 }

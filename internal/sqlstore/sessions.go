@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"kilt"
@@ -63,8 +62,8 @@ func (t sessionTx) UpdatePasswordHash(ctx context.Context, accountID int64, oldH
 }
 
 func (t sessionTx) ReplaceHistoryEntry(ctx context.Context, accountID int64, oldHash string, e password.HistoryEntry) error {
-	_, err := t.tx.Exec(ctx, `UPDATE password_history SET password_hash = $1, skeleton_hash = $2
-		WHERE account_id = $3 AND password_hash = $4`, e.PasswordHash, e.SkeletonHash, accountID, oldHash)
+	_, err := t.tx.Exec(ctx, `UPDATE password_history SET password_hash = $1, skeleton_hash = $2, history_key = $3
+		WHERE account_id = $4 AND password_hash = $5`, e.PasswordHash, e.SkeletonHash, e.Key, accountID, oldHash)
 	return err
 }
 
@@ -176,33 +175,81 @@ func (t sessionTx) RecordAudit(ctx context.Context, e audit.Event) error {
 
 // HashHeads calls fn with the head (algorithm and cost) of every kind of password hash the
 // accounts hold other than current, the head of the hashes made now: the bcrypt costs, and
-// each Argon2 hash not made at the current cost. The hasher pads every check to the
-// costliest of them (password.Hasher.Observe).
+// each Argon2 cost other than the current one. The hasher pads every check to the costliest
+// of them (password.Hasher.Observe).
+//
+// It reads the password_heads table, one short read whatever the number of accounts, kept
+// on write: every hash Kilt makes is at the head that was current when its process started,
+// which HashHeads records, and ImportAccounts records the heads it imports. The first call
+// after migration 0051 fills the table from the accounts, once (the settings row
+// password_heads says it was done; an operator who deletes that row has the next start
+// fill it again, dropping heads that no account holds any more).
 func (s *Sessions) HashHeads(ctx context.Context, current string, fn func(head string)) error {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT substr(password_hash, 1, 7) FROM accounts WHERE password_hash LIKE '$2%'`)
+	err := s.db.InTx(ctx, func(tx *Tx) error {
+		if err := fillHeads(ctx, tx, current); err != nil {
+			return err
+		}
+		return recordHeads(ctx, tx, map[string]bool{current: true})
+	})
 	if err != nil {
 		return err
 	}
-	if err := eachString(rows, fn); err != nil {
+	rows, err := s.db.Query(ctx, `SELECT head FROM password_heads WHERE head <> $1 ORDER BY head`, current)
+	if err != nil {
 		return err
 	}
-	rows, err = s.db.Query(ctx, `SELECT password_hash FROM accounts WHERE password_hash LIKE '$argon2%' AND password_hash NOT LIKE $1`,
+	return eachString(rows, fn)
+}
+
+// headsFilled is the settings row that says password_heads was filled from the accounts.
+const headsFilled = "password_heads"
+
+// fillHeads fills password_heads from the accounts unless that was done: the bcrypt heads,
+// and those of the Argon2 hashes not made at current (the current head is recorded anyway).
+func fillHeads(ctx context.Context, tx *Tx, current string) error {
+	var done string
+	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, headsFilled).Scan(&done)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	heads := map[string]bool{}
+	add := func(h string) {
+		if head := password.HashHead(h); head != "" {
+			heads[head] = true
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT substr(password_hash, 1, 7) FROM accounts WHERE password_hash LIKE '$2%'`)
+	if err != nil {
+		return err
+	}
+	if err := eachString(rows, func(h string) { heads[h] = true }); err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, `SELECT password_hash FROM accounts WHERE password_hash LIKE '$argon2%' AND password_hash NOT LIKE $1`,
 		current+"%")
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	return eachString(rows, func(h string) {
-		parts := strings.SplitN(h, "$", 5)
-		if len(parts) < 5 {
-			return
+	if err := eachString(rows, add); err != nil {
+		return err
+	}
+	if err := recordHeads(ctx, tx, heads); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+		headsFilled, "filled from the accounts; kept on write since")
+	return err
+}
+
+// recordHeads adds heads to password_heads. Of several writers, on any number of instances,
+// each head is kept once.
+func recordHeads(ctx context.Context, q Querier, heads map[string]bool) error {
+	for h := range heads {
+		if _, err := q.Exec(ctx, `INSERT INTO password_heads (head) VALUES ($1) ON CONFLICT (head) DO NOTHING`, h); err != nil {
+			return err
 		}
-		head := strings.Join(parts[:4], "$") + "$"
-		if !seen[head] {
-			seen[head] = true
-			fn(head)
-		}
-	})
+	}
+	return nil
 }
 
 // eachString calls fn with the one string column of every row and closes rows.

@@ -16,6 +16,7 @@ import (
 	"kilt/internal/password"
 	"kilt/internal/session"
 	"kilt/internal/session/sessiontest"
+	"kilt/internal/userimport"
 )
 
 // The store contract: what account.Store and session.Store promise, checked on both
@@ -29,9 +30,16 @@ func newAccount(email, phone string) *account.Account {
 		CreatedAt: t0, UpdatedAt: t0, PasswordChangedAt: t0}
 }
 
+// entry is the nth history entry of a test account: keyed for even n, in the legacy format
+// (before migration 0050) for odd n, so that every history mixes both.
 func entry(n int) password.HistoryEntry {
-	return password.HistoryEntry{PasswordHash: fmt.Sprintf("pw-%d", n), SkeletonHash: fmt.Sprintf("sk-%d", n),
-		CreatedAt: t0.Add(time.Duration(n) * time.Hour)}
+	e := password.HistoryEntry{PasswordHash: fmt.Sprintf("pw-%d", n), CreatedAt: t0.Add(time.Duration(n) * time.Hour)}
+	if n%2 == 0 {
+		e.Key = fmt.Sprintf("key-%d", n)
+	} else {
+		e.SkeletonHash = fmt.Sprintf("sk-%d", n)
+	}
+	return e
 }
 
 // createAccount inserts a and its first history entry in a transaction of its own.
@@ -132,15 +140,9 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, e := range h {
-			got = append(got, e.PasswordHash)
-		}
-		if diff := cmp.Diff([]string{"pw-8", "pw-7", "pw-6", "pw-5", "pw-4", "pw-3"}, got); diff != "" {
-			t.Errorf("history, newest first, 6 kept (-want +got):\n%s", diff)
-		}
-		if !h[0].CreatedAt.Equal(t0.Add(8 * time.Hour)) {
-			t.Errorf("history time: got %v", h[0].CreatedAt)
+		want := []password.HistoryEntry{entry(8), entry(7), entry(6), entry(5), entry(4), entry(3)}
+		if diff := cmp.Diff(want, h); diff != "" {
+			t.Errorf("history, newest first, 6 kept, both formats (-want +got):\n%s", diff)
 		}
 		if bh, _ := accounts.PasswordHistory(ctx, b.ID, 10); len(bh) != 1 {
 			t.Errorf("another account's history was touched: %d entries", len(bh))
@@ -302,6 +304,58 @@ func TestHashHeads(t *testing.T) {
 		want := map[string]int{"$2a$10$": 1, "$2b$12$": 1, "$argon2id$v=19$m=8192,t=1,p=1$": 1, "$argon2i$v=19$m=65536,t=3,p=4$": 1}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("heads (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestHashHeadsKeptOnWrite: after the one fill from the accounts, start-up reads the heads
+// from password_heads and never scans the accounts again: the current head of each start
+// and the heads an import brings are recorded as they are written, and deleting the
+// settings row has the next start fill the table from the accounts again.
+func TestHashHeadsKeptOnWrite(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		sessions := NewSessions(db)
+		heads := func(current string) []string {
+			t.Helper()
+			var got []string
+			if err := sessions.HashHeads(ctx, current, func(h string) { got = append(got, h) }); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		current := "$argon2id$v=19$m=19456,t=2,p=1$"
+		a := newAccount("first@mail.kz", "")
+		a.PasswordHash = "$2a$10$abcdefghijklmnopqrstuu1234567890123456789012345678901"
+		if err := createAccount(ctx, db, a, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"$2a$10$"}, heads(current)); diff != "" {
+			t.Errorf("the first start fills the heads from the accounts (-want +got):\n%s", diff)
+		}
+		// Written outside the importer (as no Kilt path writes it), so not seen: the start
+		// reads the table, not the accounts.
+		b := newAccount("direct@mail.kz", "")
+		b.PasswordHash = "$2b$12$abcdefghijklmnopqrstuu1234567890123456789012345678901"
+		if err := createAccount(ctx, db, b, entry(0)); err != nil {
+			t.Fatal(err)
+		}
+		row := importRow(1, "imported@mail.kz", "")
+		row.Account.PasswordHash = "$argon2i$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA"
+		if _, err := NewAccounts(db).ImportAccounts(ctx, []userimport.Row{row}, false); err != nil {
+			t.Fatal(err)
+		}
+		cheaper := "$argon2id$v=19$m=8192,t=1,p=1$"
+		want := []string{"$2a$10$", "$argon2i$v=19$m=65536,t=3,p=4$", current}
+		if diff := cmp.Diff(want, heads(cheaper)); diff != "" {
+			t.Errorf("a later start at another cost (-want +got):\n%s", diff)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM settings WHERE key = $1`, headsFilled); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{"$2a$10$", "$2b$12$", "$argon2i$v=19$m=65536,t=3,p=4$", cheaper}
+		if diff := cmp.Diff(want, heads(current)); diff != "" {
+			t.Errorf("after the settings row was deleted, filled again (-want +got):\n%s", diff)
 		}
 	})
 }

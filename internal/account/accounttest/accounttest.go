@@ -124,6 +124,7 @@ func testRegistrations(t *testing.T, s account.Store) {
 			CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
 	}
 	older, newer, other := reg("reg-older", "dana@mail.kz", 1), reg("reg-newer", "dana@mail.kz", 2), reg("reg-other", "zhan@mail.kz", 3)
+	older.SkeletonHash, older.HistoryKey = "", "history-key" // made since history keys
 	done := reg("reg-done", "dana@mail.kz", 4)
 	done.TokenHash, done.CompletedAt = nil, T0
 	phone := account.Registration{ID: "reg-phone", Channel: outbox.SMS, Identifier: "+77011234567", Key: "+77011234567",
@@ -138,7 +139,8 @@ func testRegistrations(t *testing.T, s account.Store) {
 		if err != nil {
 			return err
 		}
-		if got.ID != older.ID || got.Key != older.Key || got.PasswordHash != "hash" || !got.ExpiresAt.Equal(older.ExpiresAt) ||
+		if got.ID != older.ID || got.Key != older.Key || got.PasswordHash != "hash" || got.HistoryKey != "history-key" ||
+			got.SkeletonHash != "" || !got.ExpiresAt.Equal(older.ExpiresAt) ||
 			!got.CompletedAt.IsZero() || got.Duplicate {
 			t.Errorf("by token: got %+v, want %+v", got, older)
 		}
@@ -146,7 +148,7 @@ func testRegistrations(t *testing.T, s account.Store) {
 		if err != nil {
 			return err
 		}
-		if string(got.CodeMAC) != "mac" || got.Channel != outbox.SMS || got.TokenHash != nil {
+		if string(got.CodeMAC) != "mac" || got.Channel != outbox.SMS || got.TokenHash != nil || got.SkeletonHash != "s" || got.HistoryKey != "" {
 			t.Errorf("by id: got %+v, want %+v", got, phone)
 		}
 		if _, err := tx.Registration(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
