@@ -22,7 +22,8 @@ import (
 func TestPostgreSQLRestartUnderLoad(t *testing.T) {
 	pg := pgtest.StartPrivate(t)
 	e := kilttest.Start(t, "sqlite", map[string]string{"KILT_DATABASE_URL": pg.URL(t, "kilt"),
-		"KILT_LIMIT_RECOVERY_IP": "0/1h", "KILT_LIMIT_RECOVERY_IDENTIFIER": "0/1h", "KILT_LOGIN_FREE_FAILURES": "1000"})
+		"KILT_LIMIT_RECOVERY_IP": "0/1h", "KILT_LIMIT_RECOVERY_IDENTIFIER": "0/1h", "KILT_LOGIN_FREE_FAILURES": "1000",
+		"KILT_LIMIT_LOGIN_IP": "0/1m"})
 	addAccount(t, e, "a@mail.kz", "", goodPassword)
 
 	type outcome struct {

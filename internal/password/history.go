@@ -151,6 +151,7 @@ func (h *Hasher) newEntry(ctx context.Context, pepper []byte, pw string, history
 		hash string
 		err  error
 	}
+	ctx = Together(ctx)
 	done := make(chan hashed, 1)
 	go func() {
 		hash, err := h.Hash(ctx, pw)
@@ -315,7 +316,7 @@ func matchesAny(key []byte, keys [][]byte) bool {
 // still waiting for a slot. An error (busy pool, malformed hash) is returned only if no
 // check matched.
 func firstMatch(ctx context.Context, checks []check) (bool, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(Together(ctx))
 	defer cancel()
 	type result struct {
 		similar bool

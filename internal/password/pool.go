@@ -81,7 +81,7 @@ func WithClient(ctx context.Context, client string) context.Context {
 }
 
 // turn waits for one of the client's turns and returns its release, or why it got none.
-func (p *Pool) turn(ctx context.Context, client string) (release func(), err error) {
+func (p *Pool) turn(ctx context.Context, client string, g *group) (release func(), err error) {
 	p.mu.Lock()
 	c := p.clients[client]
 	if c == nil {
@@ -101,25 +101,87 @@ func (p *Pool) turn(ctx context.Context, client string) (release func(), err err
 	case c.turns <- struct{}{}:
 	default:
 		p.waits.Add(1)
-		if p.maxWait == 0 {
-			p.rejected.Add(1)
+		if err := p.acquire(ctx, c.turns, g); err != nil {
 			done()
-			return nil, p.busyError()
-		}
-		timer := time.NewTimer(p.maxWait)
-		defer timer.Stop()
-		select {
-		case c.turns <- struct{}{}:
-		case <-timer.C:
-			p.rejected.Add(1)
-			done()
-			return nil, p.busyError()
-		case <-ctx.Done():
-			done()
-			return nil, p.ctxError(ctx.Err())
+			return nil, err
 		}
 	}
 	return func() { <-c.turns; done() }, nil
+}
+
+// group is the computations of one request that run side by side (an account's hash and
+// its history key, the history checks): once one of them holds a slot the request has been
+// admitted, and the others wait for a slot as long as their context lets them instead of
+// being refused after the pool's maximum wait. Without it a reset on a pool of one slot
+// (or a full pool) would be refused half done by its own first computation.
+type group struct {
+	once     sync.Once
+	admitted chan struct{} // closed once a computation of the group held a slot
+}
+
+type groupKeyType struct{}
+
+// Together returns ctx under which the calls of Do are one request's computations (see
+// group). A ctx already naming a group is returned as it is.
+func Together(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(groupKeyType{}).(*group); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, groupKeyType{}, &group{admitted: make(chan struct{})})
+}
+
+func (g *group) admit() {
+	if g != nil {
+		g.once.Do(func() { close(g.admitted) })
+	}
+}
+
+// wasAdmitted reports whether a computation of g held a slot; a nil group never was.
+func (g *group) wasAdmitted() bool {
+	if g == nil {
+		return false
+	}
+	select {
+	case <-g.admitted:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire sends on ch (a slot or a client's turn) within the pool's maximum wait — or
+// without a bound once g was admitted — and returns why it could not.
+func (p *Pool) acquire(ctx context.Context, ch chan struct{}, g *group) error {
+	var admitted <-chan struct{}
+	var timeout <-chan time.Time
+	if g != nil {
+		admitted = g.admitted
+	}
+	if !g.wasAdmitted() {
+		if p.maxWait == 0 {
+			p.rejected.Add(1)
+			return p.busyError()
+		}
+		timer := time.NewTimer(p.maxWait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	for {
+		select {
+		case ch <- struct{}{}:
+			return nil
+		case <-admitted:
+			admitted, timeout = nil, nil // admitted: wait as long as ctx lets
+		case <-timeout:
+			if !g.wasAdmitted() {
+				p.rejected.Add(1)
+				return p.busyError()
+			}
+			timeout = nil
+		case <-ctx.Done():
+			return p.ctxError(ctx.Err())
+		}
+	}
 }
 
 // Do runs fn in the calling goroutine once a slot is free (and, when ctx names a client (see
@@ -127,12 +189,15 @@ func (p *Pool) turn(ctx context.Context, client string) (release func(), err err
 // If no slot frees within the pool's maximum wait it does not run fn and returns a
 // kilt.KindUnavailable error with code kilt.CodeBusy and a RetryAfter of at least one
 // second; if ctx ends first it returns a kilt.KindUnavailable error wrapping ctx.Err().
+// Under a ctx of Together, once one call of the group held a slot the others wait for
+// theirs without that bound.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return p.ctxError(err)
 	}
+	g, _ := ctx.Value(groupKeyType{}).(*group)
 	if client, ok := ctx.Value(clientKeyType{}).(string); ok {
-		release, err := p.turn(ctx, client)
+		release, err := p.turn(ctx, client, g)
 		if err != nil {
 			return err
 		}
@@ -141,34 +206,21 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		if err := p.wait(ctx); err != nil {
+		if err := p.wait(ctx, g); err != nil {
 			return err
 		}
 	}
+	g.admit()
 	p.run(fn)
 	return nil
 }
 
 // wait blocks until the caller holds a slot, or returns why it does not.
-func (p *Pool) wait(ctx context.Context) error {
+func (p *Pool) wait(ctx context.Context, g *group) error {
 	p.waits.Add(1)
 	p.waiting.Add(1)
 	defer p.waiting.Add(-1)
-	if p.maxWait == 0 {
-		p.rejected.Add(1)
-		return p.busyError()
-	}
-	timer := time.NewTimer(p.maxWait)
-	defer timer.Stop()
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	case <-timer.C:
-		p.rejected.Add(1)
-		return p.busyError()
-	case <-ctx.Done():
-		return p.ctxError(ctx.Err())
-	}
+	return p.acquire(ctx, p.slots, g)
 }
 
 // run executes fn in the slot the caller holds and frees it, even if fn panics.

@@ -226,3 +226,34 @@ func TestPoolFairShare(t *testing.T) {
 		t.Errorf("%d client entries left after every call returned", len(p.clients))
 	}
 }
+
+// TestPoolAdmitsARequestWhole: the second computation of one request (Together) waits for
+// the slot its first holds instead of being refused after the pool's maximum wait, while
+// another request's call in that time is refused as before. Before Together a reset on a
+// pool of one slot was refused by its own account hash.
+func TestPoolAdmitsARequestWhole(t *testing.T) {
+	pool := NewPool(1, time.Millisecond)
+	ctx := WithClient(Together(context.Background()), "192.0.2.1")
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() { first <- pool.Do(ctx, func() { close(held); <-hold }) }()
+	<-held
+	second := make(chan error, 1)
+	ran := false
+	go func() { second <- pool.Do(ctx, func() { ran = true }) }()
+	waitFor(t, "the sibling to wait", func() bool { return pool.Stats().Waits >= 1 })
+	if err := pool.Do(context.Background(), func() {}); kilt.ErrorCode(err) != kilt.CodeBusy {
+		t.Fatalf("another request while the slot is held: %v, want busy", err)
+	}
+	time.Sleep(5 * time.Millisecond) // several times the maximum wait: the sibling must still wait
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	if err := <-second; err != nil || !ran {
+		t.Fatalf("the request's second computation: ran %v, err %v", ran, err)
+	}
+	if s := pool.Stats(); s.Rejected != 1 || s.Served != 2 {
+		t.Errorf("stats %+v: want 1 rejected (the other request), 2 served", s)
+	}
+}
