@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 
@@ -18,25 +19,49 @@ import (
 // Langs are the supported languages, the default first.
 var Langs = []string{"kk", "ru", "en"}
 
-//go:embed catalogs/*.json
+//go:embed catalogs
 var catalogFS embed.FS
 
 var catalogs = mustLoad()
 
 func mustLoad() map[string]map[string]string {
+	out, err := load(catalogFS)
+	if err != nil {
+		panic("i18n: " + err.Error())
+	}
+	return out
+}
+
+// load reads each language's catalog: catalogs/LANG.json and any catalogs/LANG.PART.json
+// (a part of the product keeps its messages in a file of its own), merged; a key defined in
+// two files is an error.
+func load(fsys fs.FS) (map[string]map[string]string, error) {
 	out := make(map[string]map[string]string, len(Langs))
 	for _, l := range Langs {
-		b, err := catalogFS.ReadFile("catalogs/" + l + ".json")
+		parts, err := fs.Glob(fsys, "catalogs/"+l+".*.json")
 		if err != nil {
-			panic(fmt.Sprintf("i18n: catalog %s: %v", l, err))
+			return nil, err
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			panic(fmt.Sprintf("i18n: catalog %s: %v", l, err))
+		for _, name := range append([]string{"catalogs/" + l + ".json"}, parts...) {
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("catalog %s: %w", l, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("catalog %s: %w", name, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("catalog %s: key %q is defined twice", name, k)
+				}
+				m[k] = v
+			}
 		}
 		out[l] = m
 	}
-	return out
+	return out, nil
 }
 
 // Keys returns every key of the catalog of lang.

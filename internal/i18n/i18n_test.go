@@ -4,7 +4,26 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
+
+// TestCatalogPartsMerge: a language's catalog is its main file and its parts merged; a key
+// in two files is refused.
+func TestCatalogPartsMerge(t *testing.T) {
+	files := fstest.MapFS{}
+	for _, l := range Langs {
+		files["catalogs/"+l+".json"] = &fstest.MapFile{Data: []byte(`{"a": "1"}`)}
+		files["catalogs/"+l+".extra.json"] = &fstest.MapFile{Data: []byte(`{"b": "2"}`)}
+	}
+	got, err := load(files)
+	if err != nil || got["ru"]["a"] != "1" || got["ru"]["b"] != "2" {
+		t.Fatalf("merged: %v %v", got["ru"], err)
+	}
+	files["catalogs/kk.more.json"] = &fstest.MapFile{Data: []byte(`{"a": "3"}`)}
+	if _, err := load(files); err == nil || !strings.Contains(err.Error(), `"a"`) {
+		t.Fatalf("a key defined twice: %v, want an error naming it", err)
+	}
+}
 
 func TestCatalogsComplete(t *testing.T) {
 	all := map[string]bool{}
