@@ -82,7 +82,7 @@ func TestKilledMidLoadLosesNothing(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				addr := fmt.Sprintf("load%d@mail.kz", next.Add(1))
-				body := `{"email":"` + addr + `","password":"Another-Pass-42","password_confirm":"Another-Pass-42"}`
+				body := `{"email":"` + addr + `","password":"Another-Pass-42","password_confirm":"Another-Pass-42","consent_version":"` + kilttest.ConsentVersion + `"}`
 				resp, err := client.Post(base+"/api/v1/registrations", "application/json", strings.NewReader(body))
 				if err != nil {
 					continue // the kill: no answer, nothing promised

@@ -104,7 +104,7 @@ func TestTwoInstancesOnOnePostgreSQL(t *testing.T) {
 		if i%2 == 1 {
 			url = b
 		}
-		if code, body := post(t, url+"/api/v1/registrations", fmt.Sprintf(`{"email":"new%d@mail.kz","password":"Another-Pass-42","password_confirm":"Another-Pass-42"}`, i)); code != 202 {
+		if code, body := post(t, url+"/api/v1/registrations", fmt.Sprintf(`{"email":"new%d@mail.kz","password":"Another-Pass-42","password_confirm":"Another-Pass-42","consent_version":%q}`, i, kilttest.ConsentVersion)); code != 202 {
 			t.Fatalf("registration %d: %d %s", i, code, body)
 		}
 	}

@@ -37,6 +37,11 @@ type Account struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
+	// ConsentVersion and ConsentAt: the personal-data consent the citizen gave when
+	// registering, and when ("" and zero for accounts made otherwise: imported, added by an
+	// operator, or registered before consent was asked).
+	ConsentVersion string
+	ConsentAt      time.Time
 }
 
 // Identifiers lists the account's identifiers as the password policy's subject sees them.
@@ -78,6 +83,9 @@ const (
 	CodeCodeFormat          = "code_format"          // not 6 digits
 	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
 	CodeRateLimited         = "rate_limited"
+	// CodeConsentRequired: registration without the current personal-data consent version
+	// (details.consent_version is the current one).
+	CodeConsentRequired = "personal_data_consent_required"
 )
 
 // Store is the account services' port to storage: InTx for every change, in one

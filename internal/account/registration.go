@@ -33,10 +33,12 @@ type Registration struct {
 	Attempts     int
 	// Duplicate: the identifier already had an account. Such a registration answers like
 	// any other and can never be completed; its owner was told to recover instead.
-	Duplicate   bool
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	CompletedAt time.Time // zero: not completed
+	Duplicate bool
+	// ConsentVersion is the personal-data consent given, at CreatedAt.
+	ConsentVersion string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	CompletedAt    time.Time // zero: not completed
 }
 
 // RegistrationConfig holds registration's lifetimes and limits.
@@ -55,8 +57,14 @@ type RegistrationConfig struct {
 	SMSNumberHour ratelimit.Limit
 	SMSNumberDay  ratelimit.Limit
 	ConfirmURL    string // BASE_URL/register/confirm
-	RecoveryURL   string // BASE_URL/recovery
-	Secret        []byte
+	// ConsentVersion is the current version of the personal-data consent text
+	// (brand.Brand.ConsentVersion): a registration must give it. "": no consent asked
+	// (tests of other rules only; the server always sets it).
+	ConsentVersion string
+	// ConsentText is the consent's text in a language (nil: none).
+	ConsentText func(lang string) string
+	RecoveryURL string // BASE_URL/recovery
+	Secret      []byte
 	// OnLimit, when set, is told the name of every limit that refused something (metrics).
 	OnLimit func(name string)
 	// OnFlow, when set, is told of registrations started and completed ("registration",
@@ -105,12 +113,14 @@ func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg Registr
 		pepper: accts.pepper}
 }
 
-// Register starts a registration with an e-mail address or a phone number (exactly one)
-// and a password. It returns the registration's id and channel; 400 for a malformed or
-// unsupported identifier, 422 for a password the policy refuses, 429 over the limits of
-// the IP or the identifier. A newer registration of an identifier ends every older pending
-// one. The caller calls Wake once the answer is written.
-func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw, confirm string) (string, outbox.Channel, error) {
+// Register starts a registration with an e-mail address or a phone number (exactly one),
+// a password and the version of the personal-data consent the citizen agreed to. It
+// returns the registration's id and channel; 400 for a malformed or unsupported
+// identifier, 422 for a password the policy refuses or a consent version that is not the
+// current one (personal_data_consent_required, details.consent_version the current), 429
+// over the limits of the IP or the identifier. A newer registration of an identifier ends
+// every older pending one. The caller calls Wake once the answer is written.
+func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw, confirm, consent string) (string, outbox.Channel, error) {
 	if (email == "") == (phone == "") {
 		return "", "", kilt.E(kilt.KindInvalid, CodeChannelRequired)
 	}
@@ -136,6 +146,11 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	if err := g.policy.Validate(ctx, g.hasher, g.pepper, pw, confirm, subject); err != nil {
 		return "", "", err
 	}
+	// The consent must be the text shown now: an older page or client agreed to other words.
+	if consent != g.cfg.ConsentVersion {
+		return "", "", kilt.E(kilt.KindRule, CodeConsentRequired).WithDetails("consent_version", g.cfg.ConsentVersion)
+	}
+	r.ConsentVersion = consent
 	// The limits come before the hashing, so a client over them costs no Argon2id work. They
 	// apply to taken and free identifiers alike.
 	key := kilt.KeyedHash(g.keys, limitKey)
@@ -186,6 +201,15 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	}
 	g.cfg.flow(r.Channel, "started")
 	return r.ID, r.Channel, nil
+}
+
+// Consent is the personal-data consent a registration must give: its current version and
+// its text in lang, as the registration page and GET /api/v1/consent show it.
+func (g *Registrations) Consent(lang string) (version, text string) {
+	if g.cfg.ConsentText != nil {
+		text = g.cfg.ConsentText(lang)
+	}
+	return g.cfg.ConsentVersion, text
 }
 
 // Wake tells the dispatcher a message is waiting. The surfaces call it once the answer is
@@ -255,6 +279,9 @@ func (g *Registrations) record(ctx context.Context, tx Tx, r *Registration, fres
 // complete creates the account of registration r in tx, verified, and marks r completed.
 func complete(ctx context.Context, tx Tx, r Registration, now time.Time, ev audit.Event) (*Account, error) {
 	a := &Account{PasswordHash: r.PasswordHash, Lang: r.Lang, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+	if r.ConsentVersion != "" {
+		a.ConsentVersion, a.ConsentAt = r.ConsentVersion, r.CreatedAt
+	}
 	if r.Channel == outbox.Email {
 		a.Email, a.EmailVerified = r.Identifier, true
 	} else {

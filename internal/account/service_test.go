@@ -81,7 +81,7 @@ func (e *env) messages() []outbox.Message {
 
 func (e *env) register(email, phone, pw string) string {
 	e.t.Helper()
-	id, _, err := e.regs.Register(context.Background(), e.client, email, phone, pw, pw)
+	id, _, err := e.regs.Register(context.Background(), e.client, email, phone, pw, pw, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func FuzzRequestBodies(f *testing.F) {
 	var reg struct {
 		RegistrationID string `json:"registration_id"`
 	}
-	fuzzPost(f, h, "/api/v1/registrations", "", `{"phone":"+77017654321","password":"`+pw+`","password_confirm":"`+pw+`"}`,
+	fuzzPost(f, h, "/api/v1/registrations", "", `{"phone":"+77017654321","password":"`+pw+`","password_confirm":"`+pw+`","consent_version":"`+kilttest.ConsentVersion+`"}`,
 		http.StatusAccepted, &reg)
 
 	var paths []string

@@ -993,7 +993,7 @@ func docRecoveryPhone(t *testing.T, e *docEnv) {
 }
 
 func registerBody(field, value, pw string) map[string]string {
-	return map[string]string{field: value, "password": pw, "password_confirm": pw}
+	return map[string]string{field: value, "password": pw, "password_confirm": pw, "consent_version": kilttest.ConsentVersion}
 }
 
 func docRegister(t *testing.T, e *docEnv, field, value, wantChannel string) string {

@@ -12,6 +12,20 @@ type registerRequest struct {
 	Phone           string `json:"phone"`
 	Password        string `json:"password"`
 	PasswordConfirm string `json:"password_confirm"`
+	// ConsentVersion is the version of the personal-data consent the citizen agreed to
+	// (GET /consent).
+	ConsentVersion string `json:"consent_version"`
+}
+
+// consent serves GET /consent: the personal-data consent a registration must give, in the
+// request's language, and its version.
+func (a *API) consent(w http.ResponseWriter, r *http.Request) error {
+	version, text := a.registrations.Consent(a.lang(r))
+	writeJSON(w, http.StatusOK, struct {
+		Version string `json:"version"`
+		Text    string `json:"text"`
+	}{version, text})
+	return nil
 }
 
 // register serves POST /registrations: the same answer whether or not the identifier
@@ -21,7 +35,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	id, ch, err := a.registrations.Register(r.Context(), a.client(r), req.Email, req.Phone, req.Password, req.PasswordConfirm)
+	id, ch, err := a.registrations.Register(r.Context(), a.client(r), req.Email, req.Phone, req.Password, req.PasswordConfirm, req.ConsentVersion)
 	if err != nil {
 		return err
 	}

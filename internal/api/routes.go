@@ -24,6 +24,7 @@ var routes = []Route{
 	{"POST", "/api/v1/recovery/phone/verify", func(a *API) handlerFunc { return a.recoveryVerify }},
 	{"POST", "/api/v1/recovery/reset", func(a *API) handlerFunc { return a.recoveryReset }},
 	{"POST", "/api/v1/recovery/desk", func(a *API) handlerFunc { return a.recoveryDesk }},
+	{"GET", "/api/v1/consent", func(a *API) handlerFunc { return a.jsonOnly(a.consent) }},
 	{"POST", "/api/v1/registrations", func(a *API) handlerFunc { return a.register }},
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},

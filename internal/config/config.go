@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kilt/internal/brand"
 )
 
 // Config is the effective configuration of one process.
@@ -102,7 +104,10 @@ type Config struct {
 	OutboxMaxAttempts int
 	OutboxLease       time.Duration
 	Timezone          *time.Location
-	ProductName       string
+
+	// Brand is the operator's identity and words (SPEC §11), checked (package brand).
+	Brand *brand.Brand
+	brand brand.Config
 
 	// sources records where each setting's value came from: "default", "env" or "flag".
 	sources map[string]string
@@ -273,14 +278,22 @@ var settings = []setting{
 			c.Timezone = loc
 			return nil
 		}},
-	{Env: "KILT_PRODUCT_NAME", Default: "Kilt", Usage: "the portal's name as messages show it",
-		parse: func(c *Config, v string) error {
-			if v == "" || len(v) > 64 || strings.ContainsAny(v, "\r\n<>") {
-				return errors.New("want a short name without line breaks or < >")
-			}
-			c.ProductName = v
-			return nil
-		}},
+	{Env: "KILT_BRAND_NAME", Usage: "the portal's name on every page and in every e-mail and SMS, in every language (default: the catalog's «Портал» / Portal)",
+		parse: func(c *Config, v string) error { c.brand.Name = v; return nil }},
+	{Env: "KILT_BRAND_NAME_KK", Usage: "the portal's name in Kazakh (over KILT_BRAND_NAME)",
+		parse: func(c *Config, v string) error { c.brand.Names["kk"] = v; return nil }},
+	{Env: "KILT_BRAND_NAME_RU", Usage: "the portal's name in Russian (over KILT_BRAND_NAME)",
+		parse: func(c *Config, v string) error { c.brand.Names["ru"] = v; return nil }},
+	{Env: "KILT_BRAND_NAME_EN", Usage: "the portal's name in English (over KILT_BRAND_NAME)",
+		parse: func(c *Config, v string) error { c.brand.Names["en"] = v; return nil }},
+	{Env: "KILT_BRAND_LOGO", Usage: "the portal's logo for the page header: an .svg (no scripts, no outside references) or .png file of at most 512 KiB, served by Kilt under a content-hashed name (default: a key icon)",
+		parse: func(c *Config, v string) error { c.brand.LogoFile = v; return nil }},
+	{Env: "KILT_BRAND_COLOR", Usage: "accent colour of buttons and links, #rrggbb; refused if white text on it is below 4.5:1 (default: #0b5394)",
+		parse: func(c *Config, v string) error { c.brand.Color = v; return nil }},
+	{Env: "KILT_SUPPORT_CONTACT", Usage: "how citizens reach support (a phone, an address, a web page), shown on every page and in every e-mail and SMS (empty: not shown)",
+		parse: func(c *Config, v string) error { c.brand.Support = v; return nil }},
+	{Env: "KILT_TEXTS_DIR", Usage: "directory of kk.json, ru.json, en.json overriding catalog messages by key; an unknown key, changed placeholders or a changed manual label is refused at start",
+		parse: func(c *Config, v string) error { c.brand.TextsDir = v; return nil }},
 	{Env: "KILT_LINK_LIFETIME", Default: "30m", Usage: "lifetime of an e-mail recovery link",
 		parse: func(c *Config, v string) error { return parseDuration(&c.LinkLifetime, v, time.Minute, 24*time.Hour) }},
 	{Env: "KILT_CODE_LIFETIME", Default: "5m", Usage: "lifetime of an SMS code",
@@ -379,7 +392,8 @@ func Load(fs *flag.FlagSet, args []string, env func(string) string, opts Options
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	c := &Config{Dev: dev, sources: map[string]string{}, raw: map[string]string{}}
+	c := &Config{Dev: dev, sources: map[string]string{}, raw: map[string]string{},
+		brand: brand.Config{Names: map[string]string{}}}
 	var problems []string
 	for _, s := range settings {
 		v, src := s.Default, "default"
@@ -398,6 +412,9 @@ func Load(fs *flag.FlagSet, args []string, env func(string) string, opts Options
 			problems = append(problems, fmt.Sprintf("%s (%s %s): %v", s.Env, src, describe(s, v), err))
 		}
 	}
+	b, bp := brand.Load(c.brand)
+	c.Brand = b
+	problems = append(problems, bp...)
 	problems = append(problems, c.crossCheck(opts)...)
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}

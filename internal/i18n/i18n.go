@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/text/language"
 )
@@ -83,13 +85,44 @@ func Has(lang, key string) bool {
 	return ok
 }
 
-// T returns the message key in lang with args (name, value pairs) put in its {name}
-// placeholders. A missing key falls back to English, then to the key itself, so a page never
-// breaks; the catalog test keeps that from happening.
-func T(lang, key string, args ...any) string {
+// Message returns the built-in message key of lang as the catalog has it (placeholders
+// unfilled, overrides not applied), and whether it exists.
+func Message(lang, key string) (string, bool) {
 	msg, ok := catalogs[lang][key]
+	return msg, ok
+}
+
+// overrides are the operator's texts (KILT_TEXTS_DIR, checked by package brand): lang → key →
+// message, consulted before the catalogs. They are process-wide, like the catalogs: one
+// process serves one portal, and they are set once at start, before any request.
+var overrides atomic.Pointer[map[string]map[string]string]
+
+// SetOverrides makes texts (lang → key → message) replace the catalogs' messages of the same
+// keys, and returns a function that restores the previous overrides (for tests). The caller
+// has checked the keys and placeholders (brand.Load does).
+func SetOverrides(texts map[string]map[string]string) (restore func()) {
+	prev := overrides.Swap(&texts)
+	return func() { overrides.Store(prev) }
+}
+
+func lookup(lang, key string) (string, bool) {
+	if o := overrides.Load(); o != nil {
+		if msg, ok := (*o)[lang][key]; ok {
+			return msg, true
+		}
+	}
+	msg, ok := catalogs[lang][key]
+	return msg, ok
+}
+
+// T returns the message key in lang with args (name, value pairs) put in its {name}
+// placeholders: the operator's override if there is one, else the catalog's. A missing key
+// falls back to English, then to the key itself, so a page never breaks; the catalog test
+// keeps that from happening.
+func T(lang, key string, args ...any) string {
+	msg, ok := lookup(lang, key)
 	if !ok {
-		msg, ok = catalogs["en"][key]
+		msg, ok = lookup("en", key)
 	}
 	if !ok {
 		return key
@@ -104,6 +137,29 @@ func N(lang, key string, n int, args ...any) string {
 		form = key + ".other"
 	}
 	return T(lang, form, append([]any{"n", n}, args...)...)
+}
+
+// Placeholders returns the {name} placeholders of msg, sorted, each once.
+func Placeholders(msg string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for {
+		i := strings.IndexByte(msg, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i:], '}')
+		if j < 0 {
+			break
+		}
+		if p := msg[i : i+j+1]; !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+		msg = msg[i+j+1:]
+	}
+	sort.Strings(out)
+	return out
 }
 
 func fill(msg string, args []any) string {

@@ -25,6 +25,14 @@ import (
 	"kilt/internal/sqlstore/pgtest"
 )
 
+// ConsentVersion is the version of the built-in personal-data consent text
+// (brand.Default().ConsentVersion(); brand's tests keep the two equal): every registration
+// gives it as consent_version. Env.Do adds it to a registration that has none.
+const ConsentVersion = "b05fc13a0e6f"
+
+// registrationsPath is where Do adds the consent a registration must give.
+const registrationsPath = "/api/v1/registrations"
+
 // Dialects names the databases every contract test runs on.
 var Dialects = []string{"sqlite", "postgres"}
 
@@ -166,9 +174,14 @@ func (r *Response) ErrorCode() string {
 }
 
 // Do sends a request with a JSON body (nil: none; a string or []byte: sent as is) and the
-// given headers (name, value pairs) to the running Kilt.
+// given headers (name, value pairs) to the running Kilt. A POST /api/v1/registrations whose
+// body is a map[string]string without "consent_version" gets ConsentVersion added, as a
+// client that showed the consent would; a test of the consent itself sets the key.
 func (e *Env) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
 	t.Helper()
+	if m, ok := body.(map[string]string); ok && method == http.MethodPost && path == registrationsPath {
+		body = WithConsent(m)
+	}
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -203,6 +216,19 @@ func (e *Env) Do(t testing.TB, method, path string, body any, headers ...string)
 		t.Fatal(err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// WithConsent returns a copy of a registration's fields with consent_version set to
+// ConsentVersion unless they have one.
+func WithConsent(fields map[string]string) map[string]string {
+	out := make(map[string]string, len(fields)+1)
+	for k, v := range fields {
+		out[k] = v
+	}
+	if _, ok := out["consent_version"]; !ok {
+		out["consent_version"] = ConsentVersion
+	}
+	return out
 }
 
 // Deliver does now what the background loops do: it resolves the recorded recovery

@@ -34,6 +34,12 @@ type Config struct {
 	// ProductName is shown in every message ("Kilt: …"); default "Kilt". Operators set
 	// their portal's name. It must not contain control characters.
 	ProductName string
+	// Names, by language, win over ProductName: the portal's name in each language
+	// (brand.Brand.Names).
+	Names map[string]string
+	// Support is the support contact added to every e-mail and SMS ("": none). It must not
+	// contain control characters.
+	Support string
 	// Location is the time zone times are shown in; default Asia/Almaty.
 	Location *time.Location
 }
@@ -77,6 +83,8 @@ var catalog = []struct {
 type view struct {
 	Lang    string
 	Product string
+	// Support is the sentence naming the support contact ("Support: …"), or "".
+	Support string
 	// Subject is the rendered subject, for the HTML <title>.
 	Subject     string
 	Link        string
@@ -109,6 +117,8 @@ type key struct {
 // Renderer renders messages. It is safe for concurrent use.
 type Renderer struct {
 	product string
+	names   map[string]string
+	support string
 	loc     *time.Location
 	tmpl    map[key]*compiled
 }
@@ -127,12 +137,24 @@ func New(cfg Config) *Renderer {
 
 // build is New with the templates read from fsys.
 func build(cfg Config, fsys fs.FS) (*Renderer, error) {
-	r := &Renderer{product: strings.TrimSpace(cfg.ProductName), loc: cfg.Location, tmpl: map[key]*compiled{}}
+	r := &Renderer{product: strings.TrimSpace(cfg.ProductName), loc: cfg.Location, tmpl: map[key]*compiled{},
+		names: map[string]string{}, support: strings.TrimSpace(cfg.Support)}
 	if r.product == "" {
 		r.product = "Kilt"
 	}
 	if hasControl(r.product) {
 		return nil, errors.New("notify: ProductName contains a control character")
+	}
+	for l, n := range cfg.Names {
+		if n = strings.TrimSpace(n); n != "" {
+			if hasControl(n) {
+				return nil, errors.New("notify: a name in Names contains a control character")
+			}
+			r.names[l] = n
+		}
+	}
+	if hasControl(r.support) {
+		return nil, errors.New("notify: Support contains a control character")
 	}
 	if r.loc == nil {
 		r.loc = defaultLocation()
@@ -306,13 +328,14 @@ func (r *Renderer) Render(kind outbox.Kind, ch outbox.Channel, lang string, data
 		if out.Text, err = execText(c.text, v); err != nil {
 			return outbox.Rendered{}, r.execError(kc, lang, err)
 		}
-		out.Text = strings.TrimSpace(out.Text)
-		// A long product name must not make an SMS cost a second segment: the name is the
-		// one part the message can do without.
+		out.Text = withSupport(strings.TrimSpace(out.Text), v.Support)
+		// A long product name must not make an SMS cost one more segment: the name is the
+		// one part the message can do without. The support contact stays: it is how a
+		// citizen who did not ask for the message reaches a person.
 		if n := Segments(out.Text); n > 1 && v.Product != "" {
 			v.Product = ""
-			if short, err := execText(c.text, v); err == nil && Segments(strings.TrimSpace(short)) < n {
-				out.Text = strings.TrimSpace(short)
+			if short, err := execText(c.text, v); err == nil && Segments(withSupport(strings.TrimSpace(short), v.Support)) < n {
+				out.Text = withSupport(strings.TrimSpace(short), v.Support)
 			}
 		}
 		return out, nil
@@ -335,6 +358,14 @@ func (r *Renderer) Render(kind outbox.Kind, ch outbox.Channel, lang string, data
 	}
 	out.HTML = b.String()
 	return out, nil
+}
+
+// withSupport ends an SMS with the support contact, on a line of its own.
+func withSupport(text, support string) string {
+	if support == "" {
+		return text
+	}
+	return text + "\n" + support
 }
 
 // tidyText trims the text and keeps at most one blank line between paragraphs, so that
@@ -362,6 +393,12 @@ func (r *Renderer) execError(kc KindChannel, lang string, err error) error {
 // view checks the keys kc needs and copies only those into the view.
 func (r *Renderer) view(kc KindChannel, keys []string, lang string, data map[string]string) (view, error) {
 	v := view{Lang: lang, Product: r.product}
+	if n := r.names[lang]; n != "" {
+		v.Product = n
+	}
+	if r.support != "" {
+		v.Support = i18n.T(lang, "support_contact", "contact", r.support)
+	}
 	for _, k := range keys {
 		val := data[k]
 		if strings.TrimSpace(val) == "" {

@@ -1080,7 +1080,8 @@ func TestRegistrationDetour(t *testing.T) {
 		resp.Body.Close()
 		return resp, string(body)
 	}
-	post(k.url+"/register", url.Values{"email": {"new@mail.kz"}, "password": {password}, "password_confirm": {password}})
+	post(k.url+"/register", url.Values{"email": {"new@mail.kz"}, "password": {password}, "password_confirm": {password},
+		"consent_version": {kilttest.ConsentVersion}})
 	resp, err := b.Get(k.env.LatestLink(t, "new@mail.kz", "/register/confirm"))
 	if err != nil {
 		t.Fatal(err)

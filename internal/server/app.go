@@ -66,6 +66,7 @@ type App struct {
 	DevLog *sms.Log
 
 	closeSenders func()
+	restoreTexts func()
 	secret       []byte
 }
 
@@ -122,6 +123,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
+	// The operator's texts replace the catalogs' for the whole process (one portal per
+	// process); installed only when there are some, so that apps of tests without them do
+	// not reset another's.
+	if cfg.Brand.HasTexts() {
+		a.restoreTexts = cfg.Brand.Install()
+	}
 	// Every check of a password is padded to the costliest hash the database holds, so that
 	// sign-in timing does not tell imported or older accounts apart.
 	sessions := sqlstore.NewSessions(db)
@@ -164,6 +171,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),
 		SMSNumberHour: rcfg.Limits.SMSNumberHour, SMSNumberDay: rcfg.Limits.SMSNumberDay,
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
+		ConsentVersion: cfg.Brand.ConsentVersion(), ConsentText: cfg.Brand.ConsentText,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
 	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
@@ -204,6 +212,9 @@ func sessionConfig(cfg *config.Config, secret []byte) session.Config {
 func (a *App) Close() error {
 	if a.closeSenders != nil {
 		a.closeSenders()
+	}
+	if a.restoreTexts != nil {
+		a.restoreTexts()
 	}
 	return a.DB.Close()
 }

@@ -19,10 +19,8 @@ import (
 
 // newDesk builds the service-centre desk on the app's database and accounts.
 func newDesk(a *App, cfg *config.Config, secret []byte) *desk.Service {
-	name := cfg.ProductName
-	if name == "" {
-		name = "Kilt"
-	}
+	// The authenticator app lists the code under the portal's name.
+	name := cfg.Brand.Name("en")
 	a.Metrics.Limits("operator_lookup")
 	return desk.NewService(sqlstore.NewDesk(a.DB), a.Accounts, a.Sessions, a.Clock, desk.Config{
 		Secret: secret, Issuer: name + " console",

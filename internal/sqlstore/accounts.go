@@ -24,15 +24,18 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 var _ account.Store = (*Accounts)(nil)
 
 const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
-	created_at, updated_at, password_changed_at, sms_paused_until`
+	created_at, updated_at, password_changed_at, sms_paused_until, consent_version, consent_at`
 
 // scanAccount is the one scan helper of accounts; its column order is accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {
 	var a account.Account
 	var email, phone sql.NullString
 	var paused *time.Time
+	var consent sql.NullString
 	err := row.Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.PasswordHash,
-		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused))
+		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused),
+		&consent, TimeCol(&a.ConsentAt))
+	a.ConsentVersion = consent.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
@@ -85,10 +88,11 @@ func (t accountTx) InsertAccount(ctx context.Context, a *account.Account, h pass
 		emailKey = account.EmailKey(a.Email)
 	}
 	err := t.tx.QueryRow(ctx, `INSERT INTO accounts (email, email_key, email_verified, phone, phone_verified,
-		password_hash, locked, lang, created_at, updated_at, password_changed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		password_hash, locked, lang, created_at, updated_at, password_changed_at, consent_version, consent_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		nullable(a.Email), nullable(emailKey), a.EmailVerified, nullable(a.Phone), a.PhoneVerified,
-		a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt).Scan(&a.ID)
+		a.PasswordHash, a.Locked, a.Lang, a.CreatedAt, a.UpdatedAt, a.PasswordChangedAt,
+		nullable(a.ConsentVersion), nullTime(a.ConsentAt)).Scan(&a.ID)
 	if IsUniqueViolation(err) {
 		return errConflict
 	}

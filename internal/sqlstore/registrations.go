@@ -14,13 +14,15 @@ import (
 // The registration rows of account.Tx.
 
 const registrationColumns = `id, channel, identifier, identifier_key, password_hash, skeleton_hash, history_key, lang, token_hash,
-	code_hmac, attempts, duplicate, created_at, expires_at, completed_at`
+	code_hmac, attempts, duplicate, created_at, expires_at, completed_at, consent_version`
 
 func scanRegistration(row interface{ Scan(...any) error }) (account.Registration, error) {
 	var r account.Registration
 	var completed *time.Time
+	var consent sql.NullString
 	err := row.Scan(&r.ID, &r.Channel, &r.Identifier, &r.Key, &r.PasswordHash, &r.SkeletonHash, &r.HistoryKey, &r.Lang, &r.TokenHash, &r.CodeMAC,
-		&r.Attempts, &r.Duplicate, TimeCol(&r.CreatedAt), TimeCol(&r.ExpiresAt), NullTimeCol(&completed))
+		&r.Attempts, &r.Duplicate, TimeCol(&r.CreatedAt), TimeCol(&r.ExpiresAt), NullTimeCol(&completed), &consent)
+	r.ConsentVersion = consent.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, kilt.ErrNotFound
 	}
@@ -40,10 +42,10 @@ func nullTime(t time.Time) any {
 
 func (t accountTx) InsertRegistration(ctx context.Context, r account.Registration) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO registrations (id, channel, identifier, identifier_key, password_hash, skeleton_hash,
-		history_key, lang, token_hash, code_hmac, attempts, duplicate, created_at, expires_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		history_key, lang, token_hash, code_hmac, attempts, duplicate, created_at, expires_at, completed_at, consent_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		r.ID, r.Channel, r.Identifier, r.Key, r.PasswordHash, r.SkeletonHash, r.HistoryKey, r.Lang, r.TokenHash, r.CodeMAC,
-		r.Attempts, r.Duplicate, r.CreatedAt, r.ExpiresAt, nullTime(r.CompletedAt))
+		r.Attempts, r.Duplicate, r.CreatedAt, r.ExpiresAt, nullTime(r.CompletedAt), nullable(r.ConsentVersion))
 	return err
 }
 

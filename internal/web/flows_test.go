@@ -15,7 +15,7 @@ import (
 func TestRegistrationByEmail(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	b := newBrowserIn(t, e, "en")
-	r := b.post("/register", url.Values{"by": {"email"}, "email": {"Dana@Mail.kz"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	r := b.post("/register", url.Values{"by": {"email"}, "email": {"Dana@Mail.kz"}, "password": {goodPassword}, "password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}})
 	if r.Status != http.StatusSeeOther || r.Location != "/register/sent" {
 		t.Fatalf("register: got %d to %q, want 303 to /register/sent; body:\n%s", r.Status, r.Location, r.Body)
 	}
@@ -76,7 +76,7 @@ func TestRegistrationByEmail(t *testing.T) {
 func TestRegistrationByPhone(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	b := newBrowserIn(t, e, "ru")
-	r := b.post("/register", url.Values{"by": {"phone"}, "phone": {"8 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	r := b.post("/register", url.Values{"by": {"phone"}, "phone": {"8 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}})
 	u, err := url.Parse(r.Location)
 	if r.Status != http.StatusSeeOther || err != nil || u.Path != "/register/confirm" || u.Query().Get("id") == "" {
 		t.Fatalf("register: got %d to %q, want 303 to /register/confirm?id=…; body:\n%s", r.Status, r.Location, r.Body)
@@ -110,7 +110,7 @@ func TestPolicyViolationShownByField(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	b := newBrowserIn(t, e, "en")
 	pw, confirm := "zhanna-secret", "zhanna-secreT"
-	r := b.post("/register", url.Values{"by": {"email"}, "email": {"zhanna@mail.kz"}, "password": {pw}, "password_confirm": {confirm}})
+	r := b.post("/register", url.Values{"by": {"email"}, "email": {"zhanna@mail.kz"}, "password": {pw}, "password_confirm": {confirm}, "consent_version": {kilttest.ConsentVersion}})
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("got %d, want 422", r.Status)
 	}
@@ -132,7 +132,7 @@ func TestPolicyViolationShownByField(t *testing.T) {
 		}
 	}
 
-	r = b.post("/register", url.Values{"by": {"email"}, "email": {"not an address"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	r = b.post("/register", url.Values{"by": {"email"}, "email": {"not an address"}, "password": {goodPassword}, "password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}})
 	if r.Status != http.StatusBadRequest {
 		t.Fatalf("bad address: got %d, want 400", r.Status)
 	}

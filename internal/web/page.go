@@ -34,6 +34,8 @@ type Base struct {
 	Viewer *AccountView
 	// Rules are the password policy's rules, shown as the checklist under a new password.
 	Rules []Rule
+	// Brand is the portal's identity in the header and footer.
+	Brand BrandView
 
 	fieldErrors map[string][]string
 }
@@ -55,6 +57,23 @@ func (b *Base) addFieldError(name, msg string) {
 		b.ErrorList = append(b.ErrorList, FieldError{ID: name, Text: msg})
 	}
 	b.fieldErrors[name] = append(b.fieldErrors[name], msg)
+}
+
+// BrandView is the portal's identity as a page shows it.
+type BrandView struct {
+	Name string
+	// Logo is the served path of the operator's logo ("": the built-in key icon).
+	Logo string
+	// Support is the support contact ("": none configured).
+	Support string
+}
+
+// Consent is the personal-data consent of the registration form.
+type Consent struct {
+	Version string
+	Text    string
+	// Checked: the form came back (another field was wrong) with the consent given.
+	Checked bool
 }
 
 // Notice is a message shown at the top of a page.
@@ -132,6 +151,7 @@ func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) Base {
 	lang := s.lang(r)
 	b := Base{Lang: lang, Title: i18n.T(lang, title), Flash: s.takeFlash(w, r, lang)}
 	b.Langs = langLinks(r, lang)
+	b.Brand = BrandView{Name: s.brand.Name(lang), Logo: s.assets.paths[logoAsset], Support: s.brand.Support}
 	if v := viewerFrom(r); v != nil {
 		b.Viewer = newAccountView(v.account)
 	}
@@ -266,11 +286,16 @@ type LoginPage struct {
 // RegisterPage is /register: by e-mail or by phone.
 type RegisterPage struct {
 	Base
+	// Consent is the personal-data consent the form asks for.
+	Consent      Consent
 	ByPhone      bool
 	Email, Phone string
 	EmailURL     string // the e-mail tab
 	PhoneURL     string // the phone tab
 }
+
+// ConsentErrors are the messages of the consent checkbox.
+func (p *RegisterPage) ConsentErrors() []string { return p.fieldErrors[consentField] }
 
 // RegisterSentPage is /register/sent: the confirmation link is on its way.
 type RegisterSentPage struct {

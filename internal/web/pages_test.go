@@ -41,12 +41,12 @@ func newPageFixture(t *testing.T) *pageFixture {
 		t.Fatalf("recovery request: %d", r.Status)
 	}
 	f.resetLink = e.LatestLink(t, "page@mail.kz", "/recovery/reset?token=")
-	r := b.post("/register", url.Values{"by": {"email"}, "email": {"fresh@mail.kz"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	r := b.post("/register", url.Values{"by": {"email"}, "email": {"fresh@mail.kz"}, "password": {goodPassword}, "password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("registration by e-mail: %d\n%s", r.Status, r.Body)
 	}
 	f.confirmLink = e.LatestLink(t, "fresh@mail.kz", "/register/confirm?token=")
-	r = b.post("/register", url.Values{"by": {"phone"}, "phone": {"+7 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	r = b.post("/register", url.Values{"by": {"phone"}, "phone": {"+7 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}})
 	u, err := url.Parse(r.Location)
 	if r.Status != http.StatusSeeOther || err != nil || u.Query().Get("id") == "" {
 		t.Fatalf("registration by phone: %d to %q", r.Status, r.Location)
@@ -204,7 +204,8 @@ func checkMarkup(t *testing.T, body string) {
 		if id := attrs["id"]; id == "" || !strings.Contains(body, `<label for="`+id+`">`) {
 			t.Errorf("input without a label: %s", in)
 		}
-		if attrs["autocomplete"] == "" {
+		// A checkbox (the registration's consent) has nothing for a browser to fill in.
+		if attrs["autocomplete"] == "" && attrs["type"] != "checkbox" {
 			t.Errorf("input without autocomplete: %s", in)
 		}
 		if attrs["type"] == "password" {

@@ -12,6 +12,10 @@ import (
 	"kilt/internal/outbox"
 )
 
+// consentField is the registration form's consent checkbox: its value is the version of
+// the consent text shown, as the API's consent_version.
+const consentField = "consent_version"
+
 // confirmCookieLifetime bounds the cookie that carries a registration link's token over the
 // redirect to the clean /register/confirm (the link itself lives longer).
 const confirmCookieLifetime = 15 * time.Minute
@@ -19,6 +23,8 @@ const confirmCookieLifetime = 15 * time.Minute
 func (s *Site) registerPage(w http.ResponseWriter, r *http.Request, byPhone bool) *RegisterPage {
 	p := &RegisterPage{Base: s.base(w, r, "title_register"), ByPhone: byPhone}
 	p.EmailURL, p.PhoneURL = "/register", "/register?by=phone"
+	p.Consent.Version, p.Consent.Text = s.registrations.Consent(p.Lang)
+	p.Consent.Checked = r.Method == http.MethodPost && r.PostForm.Get(consentField) == p.Consent.Version
 	return p
 }
 
@@ -42,12 +48,12 @@ func (s *Site) register(w http.ResponseWriter, r *http.Request) error {
 		email = r.PostForm.Get("email")
 		p.Email = email
 	}
-	fields := map[string]string{account.CodeChannelRequired: "email"}
+	fields := map[string]string{account.CodeChannelRequired: "email", account.CodeConsentRequired: consentField}
 	if byPhone {
 		fields[account.CodeChannelRequired] = "phone"
 	}
 	id, ch, err := s.registrations.Register(r.Context(), s.accountClient(r), email, phone,
-		r.PostForm.Get("password"), r.PostForm.Get("password_confirm"))
+		r.PostForm.Get("password"), r.PostForm.Get("password_confirm"), r.PostForm.Get(consentField))
 	if err != nil {
 		return s.fail(w, "register", p, err, fields)
 	}

@@ -14,6 +14,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"kilt/internal/brand"
 )
 
 //go:embed templates/*.html
@@ -91,6 +93,32 @@ func mustLoadAssets() *assets {
 		panic(fmt.Sprintf("web: static files: %v", err))
 	}
 	return a
+}
+
+// The operator's assets, served like the embedded ones: brand.css (the brand's colours,
+// linked after app.css) and the logo.
+const (
+	brandCSSAsset = "brand.css"
+	logoAsset     = "logo"
+)
+
+// addBrand adds the brand's stylesheet and logo to the assets.
+func (a *assets) addBrand(b *brand.Brand) {
+	a.add(brandCSSAsset, []byte(b.Palette.CSS()), "text/css; charset=utf-8")
+	if b.Logo != nil {
+		hashed := b.Logo.Name()
+		a.paths[logoAsset] = "/static/" + hashed
+		a.files[hashed] = asset{body: b.Logo.Body, ctype: b.Logo.Type}
+	}
+}
+
+// add serves body under name with its content hash.
+func (a *assets) add(name string, body []byte, ctype string) {
+	sum := sha256.Sum256(body)
+	ext := path.Ext(name)
+	hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:4]) + ext
+	a.paths[name] = "/static/" + hashed
+	a.files[hashed] = asset{body: body, ctype: ctype}
 }
 
 // path returns the served path of the static file name; it fails the template (and so the

@@ -42,6 +42,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/brand"
 	"kilt/internal/desk"
 	"kilt/internal/httpx"
 	"kilt/internal/i18n"
@@ -61,6 +62,9 @@ type Config struct {
 	Clock kilt.Clock
 	// Location is the time zone times are shown in; nil: the process's local zone.
 	Location *time.Location
+	// Brand is the portal's identity: name, logo, colour, support contact; nil:
+	// brand.Default().
+	Brand *brand.Brand
 }
 
 // Site serves the HTML pages.
@@ -74,6 +78,7 @@ type Site struct {
 	templates     map[string]*templateSet
 	assets        *assets
 	sso           SSO
+	brand         *brand.Brand
 	errors        *httpx.Renderer
 }
 
@@ -91,9 +96,13 @@ func New(accounts *account.Service, sessions *session.Service, rec *recovery.Ser
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
+	if cfg.Brand == nil {
+		cfg.Brand = brand.Default()
+	}
 	a := mustLoadAssets()
+	a.addBrand(cfg.Brand)
 	s := &Site{accounts: accounts, sessions: sessions, recovery: rec, registrations: reg, cfg: cfg,
-		assets: a, templates: mustParseTemplates(a)}
+		assets: a, templates: mustParseTemplates(a), brand: cfg.Brand}
 	s.errors = &httpx.Renderer{DefaultLang: cfg.DefaultLang, Policy: accounts.Policy(), Page: s.errorPage, LoginPath: "/login"}
 	return s
 }
