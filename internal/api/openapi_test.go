@@ -1053,6 +1053,30 @@ func docRegistrationEmail(t *testing.T, e *docEnv) {
 		e.call(t, want, "createRegistration", "/api/v1/registrations", body)
 	}
 	register(http.StatusUnprocessableEntity, registerBody("email", "weak@example.kz", "weak"))
+	// The personal-data consent: its text and version, and a registration without it or with
+	// another version.
+	var consent struct{ Version, Text string }
+	e.call(t, http.StatusOK, "consent", "/api/v1/consent?lang=ru", nil).JSON(t, &consent)
+	if consent.Version != kilttest.ConsentVersion || !strings.Contains(consent.Text, "персональных данных") {
+		t.Errorf("consent: got %+v, want version %s and the Russian text", consent, kilttest.ConsentVersion)
+	}
+	for _, v := range []string{"", "0000"} {
+		body := registerBody("email", "consent@example.kz", goodPassword)
+		body["consent_version"] = v
+		r := e.call(t, http.StatusUnprocessableEntity, "createRegistration", "/api/v1/registrations", body)
+		var got struct {
+			Error struct {
+				Code    string
+				Details struct {
+					ConsentVersion string `json:"consent_version"`
+				}
+			}
+		}
+		r.JSON(t, &got)
+		if got.Error.Code != "personal_data_consent_required" || got.Error.Details.ConsentVersion != kilttest.ConsentVersion {
+			t.Errorf("consent_version %q: got %s, want 422 personal_data_consent_required with the current version", v, r.Body)
+		}
+	}
 	register(http.StatusBadRequest, registerBody("email", "not an address", goodPassword))
 	register(http.StatusBadRequest, `{"email":"x@example.kz","password":"`+goodPassword+`","password_confirm":"`+goodPassword+`","lang":"kk"}`)
 	// Over a limit: of the identifier or of the client, whichever comes first.
@@ -1125,7 +1149,8 @@ func docBusy(t *testing.T, e *docEnv) {
 // docNotAcceptable: the calls that take no input refuse a client that admits no JSON with
 // 406, and answer one that admits it in any spelling.
 func docNotAcceptable(t *testing.T, e *docEnv) {
-	for _, op := range []struct{ id, path string }{{"passwordPolicy", "/api/v1/password-policy"}, {"openAPIDocument", "/api/openapi.json"}} {
+	for _, op := range []struct{ id, path string }{{"passwordPolicy", "/api/v1/password-policy"}, {"openAPIDocument", "/api/openapi.json"},
+		{"consent", "/api/v1/consent"}} {
 		for _, accept := range []string{"text/html", "application/yaml, text/*;q=0.5", "application/json;q=0"} {
 			if r := e.call(t, http.StatusNotAcceptable, op.id, op.path, nil, "Accept", accept); r.ErrorCode() != "not_acceptable" {
 				t.Errorf("%s, Accept %q: code %q, want not_acceptable", op.id, accept, r.ErrorCode())

@@ -45,8 +45,8 @@ func TestLinksComeFromTheBaseURL(t *testing.T) {
 			}
 		}
 		poisoned("/api/v1/recovery/email", map[string]string{"email": "victim@mail.kz"})
-		poisoned("/api/v1/registrations", map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
-		poisoned("/api/v1/registrations", map[string]string{"email": "victim@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		poisoned("/api/v1/registrations", kilttest.WithConsent(map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword}))
+		poisoned("/api/v1/registrations", kilttest.WithConsent(map[string]string{"email": "victim@mail.kz", "password": goodPassword, "password_confirm": goodPassword}))
 		e.Deliver(t)
 		var links int
 		for _, to := range []string{"victim@mail.kz", "new@mail.kz"} {
@@ -206,7 +206,7 @@ func TestTokensBoundToTheirPurpose(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
 		addAccount(t, e, "a@mail.kz", "", goodPassword)
 		e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "a@mail.kz"})
-		e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		e.Do(t, "POST", "/api/v1/registrations", kilttest.WithConsent(map[string]string{"email": "new@mail.kz", "password": goodPassword, "password_confirm": goodPassword}))
 		e.Deliver(t)
 		recoveryTok := tokenOf(t, e.MailTo(t, "a@mail.kz")[0].Link("/recovery/reset?token="))
 		confirmTok := tokenOf(t, e.MailTo(t, "new@mail.kz")[0].Link("/register/confirm?token="))
