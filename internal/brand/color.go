@@ -21,10 +21,11 @@ type Palette struct {
 }
 
 // The backgrounds the palette is checked against: white (the light pages' cards) and the
-// dark mode's card surface (app.css, --card in prefers-color-scheme: dark).
+// lightest dark-mode surface text sits on (app.css, --subtle-bg in prefers-color-scheme:
+// dark; the card, the page and the notices are darker).
 const (
 	White       = "#ffffff"
-	DarkSurface = "#1c2127"
+	DarkSurface = "#2a3139"
 )
 
 // minContrast is WCAG 2 AA for text (1.4.3).

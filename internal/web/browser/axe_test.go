@@ -32,8 +32,22 @@ const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => r.vio
 	nodes: v.nodes.map(n => ({target: JSON.stringify(n.target), html: n.html, summary: n.failureSummary || ''}))
 })))`
 
+// axeModes are the ways TestAccessibility sees every page: JavaScript on and off, each
+// colour scheme (prefers-color-scheme, emulated), on a 360 px phone and a 1280 px desktop.
+var axeModes = []struct {
+	mode
+	scheme string
+	width  int64
+}{
+	{modes[0], "light", 1280},
+	{modes[1], "light", 360},
+	{modes[0], "dark", 360},
+	{modes[1], "dark", 1280},
+}
+
 // TestAccessibility injects axe-core into every page, in Kazakh, with JavaScript on and off,
-// and fails on any serious or critical violation; lesser ones are logged.
+// in the light and the dark colour scheme, at 360 and 1280 px, and fails on any serious or
+// critical violation; lesser ones are logged.
 func TestAccessibility(t *testing.T) {
 	axePath, err := Axe()
 	if err != nil {
@@ -44,11 +58,13 @@ func TestAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	bctx := startBrowser(t)
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range axeModes {
+		t.Run(fmt.Sprintf("%s, %s, %d px", m.name, m.scheme, m.width), func(t *testing.T) {
 			e := kilttest.Start(t, "sqlite", nil)
 			addAccount(t, e, "page@mail.kz", "+77011234567", goodPassword)
 			b := newTab(t, bctx, e, m.js)
+			b.setScheme(m.scheme)
+			b.setWidth(m.width)
 			t.Run("a planted violation is found", func(t *testing.T) {
 				b.t = t
 				b.expect("the sign-in page", b.open("/login"), 200, "/login")
@@ -101,6 +117,7 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.fill("email", "fresh@mail.kz")
 			b.fill("password", goodPassword)
 			b.fill("password_confirm", goodPassword)
+			b.agree()
 			b.expect("registering", b.press(kk("button_register")), 200, "/register/sent")
 		}},
 		{"register confirm link", func(b *tab) {
@@ -111,6 +128,7 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.fill("phone", "+7 747 123 45 67")
 			b.fill("password", goodPassword)
 			b.fill("password_confirm", goodPassword)
+			b.agree()
 			status := b.press(kk("button_register"))
 			if u, err := url.Parse(b.path()); status != 200 || err != nil || u.Path != "/register/confirm" {
 				b.t.Fatalf("registering by phone: got %d at %s, want 200 at /register/confirm?id=…", status, b.path())

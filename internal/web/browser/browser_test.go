@@ -107,6 +107,34 @@ func newTab(t *testing.T, bctx context.Context, e *kilttest.Env, js bool) *tab {
 	return b
 }
 
+// agree ticks the personal-data consent of the registration form, as a citizen must before
+// «Тіркелу» is accepted. Every browser test that registers calls it.
+func (b *tab) agree() {
+	b.t.Helper()
+	b.do("ticking the personal-data consent", chromedp.Click(chromedp.ID("consent_version")))
+}
+
+// setScheme makes the tab's pages see prefers-color-scheme: scheme ("light" or "dark").
+func (b *tab) setScheme(scheme string) {
+	b.t.Helper()
+	b.do("preferring the "+scheme+" colour scheme", chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tt, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	}))
+}
+
+// setWidth sizes the tab's viewport: width CSS pixels wide, a phone's (mobile, touch) when
+// under 600.
+func (b *tab) setWidth(width int64) {
+	b.t.Helper()
+	var opts []chromedp.EmulateViewportOption
+	if width < 600 {
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
+	}
+	b.do("sizing the window", chromedp.EmulateViewport(width, 800, opts...))
+}
+
 // setScripts turns the page's scripts on or off for the pages the tab loads next.
 func (b *tab) setScripts(on bool) {
 	b.t.Helper()

@@ -71,6 +71,7 @@ func registrationByEmail(t *testing.T, b *tab) {
 	b.fill("password", goodPassword)
 	b.fill("password_confirm", goodPassword)
 	b.checkScript()
+	b.agree()
 	b.expect("«"+kk("button_register")+"»", b.press(kk("button_register")), 200, "/register/sent")
 	b.contains("main", kk("register_email_sent"))
 
@@ -97,6 +98,7 @@ func registrationByPhone(t *testing.T, b *tab) {
 	b.fill("phone", "8 747 123 45 67")
 	b.fill("password", goodPassword)
 	b.fill("password_confirm", goodPassword)
+	b.agree()
 	status := b.press(kk("button_register"))
 	if u, err := url.Parse(b.path()); status != 200 || err != nil || u.Path != "/register/confirm" || u.Query().Get("id") == "" {
 		t.Fatalf("«%s»: got %d at %s, want 200 at /register/confirm?id=…", kk("button_register"), status, b.path())
