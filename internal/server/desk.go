@@ -43,7 +43,7 @@ func (a *App) AdminHandler() http.Handler {
 		cookie = "__Host-kilt-console"
 	}
 	// The console's pages wear the citizen pages' style sheet, served here too.
-	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{DefaultLang: a.Config.DefaultLang})
+	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{DefaultLang: a.Config.DefaultLang, Brand: a.Config.Brand})
 	console := admin.New(a.Desk, admin.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang,
 		StaticPath: site.StaticPath, RecoveryDeskURL: baseURL(a.Config) + "/recovery/desk", Location: a.Config.Timezone,
 		Clock: a.Clock})

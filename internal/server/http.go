@@ -47,7 +47,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { a.readyz(w, r, ready) })
 	apiSrv.Routes(mux)
 	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
-		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone})
+		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone, Brand: a.Config.Brand})
 	site.SetDesk(a.Desk)
 	site.Routes(mux)
 	var bypass []string
