@@ -22,7 +22,7 @@ var (
 	adapters = []string{"sqlstore", "mail", "sms"}
 	// support packages serve every layer: HTTP helpers for the surfaces, configuration,
 	// catalogs, metrics, the message renderer, test harnesses.
-	support = []string{"httpx", "config", "i18n", "metrics", "notify", "kilttest"}
+	support = []string{"httpx", "config", "i18n", "metrics", "notify", "kilttest", "brand"}
 )
 
 // listed is what `go list -json` says of a package.

@@ -358,3 +358,42 @@ func TestGracefulStop(t *testing.T) {
 		t.Errorf("still answering after the stop: %d", s)
 	}
 }
+
+// TestServeRefusesABadBrand: `kilt serve` does not start with a brand it cannot honour; each
+// mistake is named on standard error and the exit status is 1.
+func TestServeRefusesABadBrand(t *testing.T) {
+	dir := t.TempDir()
+	texts := func(name, lang, body string) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, lang+".json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		name string
+		env  string
+		want string
+	}{
+		{"a colour white text is unreadable on", "KILT_BRAND_COLOR=#f0f0f0", "KILT_BRAND_COLOR \"#f0f0f0\": white text on it has a contrast of"},
+		{"a missing logo", "KILT_BRAND_LOGO=" + filepath.Join(dir, "nowhere.svg"), "KILT_BRAND_LOGO"},
+		{"an unknown override key", "KILT_TEXTS_DIR=" + texts("unknown", "en", `{"welcome_banner": "Hello"}`),
+			`en.json: key "welcome_banner": no such message in the catalogs`},
+		{"a manual label changed", "KILT_TEXTS_DIR=" + texts("locked", "kk", `{"button_save": "Сақтап қою"}`),
+			`kk.json: key "button_save": is a label of the portal's manual`},
+		{"placeholders that do not match", "KILT_TEXTS_DIR=" + texts("placeholders", "ru", `{"support_contact": "Звоните: {phone}"}`),
+			`ru.json: key "support_contact": placeholders {phone}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := []string{"KILT_DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "k.db"), tt.env}
+			out, errOut, code := runKilt(t, env, "", "serve", "--dev", "--listen", "127.0.0.1:0")
+			if code != 1 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, want 1; stderr %q, want it to contain %q (stdout %q)", code, errOut, tt.want, out)
+			}
+		})
+	}
+}
