@@ -179,7 +179,7 @@ func (r *Response) ErrorCode() string {
 // client that showed the consent would; a test of the consent itself sets the key.
 func (e *Env) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
 	t.Helper()
-	if m, ok := body.(map[string]string); ok && method == http.MethodPost && path == registrationsPath {
+	if m, ok := body.(map[string]string); ok && method == http.MethodPost && strings.Split(path, "?")[0] == registrationsPath {
 		body = WithConsent(m)
 	}
 	var rd io.Reader
