@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"net/mail"
 	"net/url"
 	"strings"
 	"testing"
@@ -35,6 +36,9 @@ func TestMessagesCarryTheBrand(t *testing.T) {
 		t.Fatalf("got %d mails, want 1", len(mails))
 	}
 	m := mails[0]
+	if from, err := mail.ParseAddress(m.Header.Get("From")); err != nil || from.Name != "Әкімдік" {
+		t.Errorf("From %q, want the portal's name in the default language (kk)", m.Header.Get("From"))
+	}
 	if !strings.HasPrefix(m.Subject, "Akimat portal: ") {
 		t.Errorf("subject %q, want it to begin with the Russian name (KILT_BRAND_NAME)", m.Subject)
 	}

@@ -225,7 +225,7 @@ var settings = []setting{
 			c.SMTPURL = v
 			return nil
 		}},
-	{Env: "KILT_MAIL_FROM", Default: "Kilt <no-reply@localhost>", Usage: "sender of e-mails, e.g. Portal <no-reply@example.kz>",
+	{Env: "KILT_MAIL_FROM", Default: "no-reply@localhost", Usage: "sender of e-mails, e.g. Portal <no-reply@example.kz>; an address without a name is sent under the portal's name in KILT_DEFAULT_LANG",
 		parse: func(c *Config, v string) error {
 			if _, err := mail.ParseAddress(v); err != nil {
 				return errors.New("want an address like Portal <no-reply@example.kz>")
@@ -473,6 +473,17 @@ func (c *Config) crossCheck(opts Options) []string {
 		p = append(p, "KILT_BASE_URL is required (the public address that links in messages point to, e.g. https://id.example.kz); `kilt serve --dev` sets http://localhost:8080")
 	}
 	return p
+}
+
+// MailSender is the From of e-mails: KILT_MAIL_FROM, under the portal's name in the default
+// language when it names nobody.
+func (c *Config) MailSender() string {
+	a, err := mail.ParseAddress(c.MailFrom)
+	if err != nil || a.Name != "" || c.Brand == nil {
+		return c.MailFrom
+	}
+	a.Name = c.Brand.Name(c.DefaultLang)
+	return a.String()
 }
 
 // Dump writes the effective configuration, one KEY=value line per setting with where the

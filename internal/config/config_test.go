@@ -268,3 +268,30 @@ func TestDevRefusesNonLoopbackListen(t *testing.T) {
 		})
 	}
 }
+
+// TestBrandSettings: the brand's settings reach the brand, and its problems are listed with
+// every other problem of the configuration, each once.
+func TestBrandSettings(t *testing.T) {
+	c, err := load(t, []string{"--brand-name-kk", "Әкімдік"}, map[string]string{"KILT_BRAND_NAME": "Akimat",
+		"KILT_BRAND_COLOR": "#14532d", "KILT_SUPPORT_CONTACT": "1414", "KILT_DEFAULT_LANG": "ru"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Brand.Name("kk") != "Әкімдік" || c.Brand.Name("ru") != "Akimat" || c.Brand.Support != "1414" || c.Brand.Palette.Accent != "#14532d" {
+		t.Errorf("brand: %q %q %q %+v", c.Brand.Name("kk"), c.Brand.Name("ru"), c.Brand.Support, c.Brand.Palette)
+	}
+	if got := c.MailSender(); got != "\"Akimat\" <no-reply@localhost>" {
+		t.Errorf("sender %q, want the Russian name (the default language) on the default address", got)
+	}
+	_, err = load(t, nil, map[string]string{"KILT_BRAND_COLOR": "#ffffff", "KILT_BRAND_LOGO": "/nonexistent/logo.svg",
+		"KILT_DEFAULT_LANG": "fr"}, Options{})
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
+		t.Fatalf("got %v, want three problems: the language, the colour and the logo", err)
+	}
+	for _, want := range []string{"KILT_DEFAULT_LANG", "KILT_BRAND_COLOR \"#ffffff\"", "KILT_BRAND_LOGO \"/nonexistent/logo.svg\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no problem about %s in %v", want, err)
+		}
+	}
+}

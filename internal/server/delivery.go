@@ -37,7 +37,7 @@ func (a *App) delivery(cfg *config.Config, secret []byte, console io.Writer) (de
 	if cfg.SMTPURL == "" {
 		senders[outbox.Email] = devLog
 	} else {
-		mc, err := mail.ParseURL(cfg.SMTPURL, cfg.MailFrom)
+		mc, err := mail.ParseURL(cfg.SMTPURL, cfg.MailSender())
 		if err != nil {
 			return nil, nil, fmt.Errorf("KILT_SMTP_URL: %w", err)
 		}
