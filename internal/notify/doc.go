@@ -46,6 +46,12 @@ package notify
 //     E-mails add the UTC offset ("(UTC+5)"), which means the same to every reader, wherever
 //     they are; Go's abbreviation for Almaty is a bare "+05". The Kazakh and Russian SMS
 //     leave the offset out to save room; the English one keeps it.
+//   - The portal's name (Config.Names, by language, from package brand; ProductName when a
+//     language has none) heads every e-mail and SMS. The support contact (Config.Support)
+//     ends every e-mail, after the footer, and every SMS, on a line of its own, as the
+//     catalog's support_contact sentence ("Support: …"); it is kept when the name is dropped
+//     to save an SMS segment, since it is how someone who did not ask for a message reaches a
+//     person.
 //   - The product name is never inflected. Kazakh suffixes follow a word's vowels and
 //     Russian cases follow its ending, so the name only appears as a "Name: …" prefix, a
 //     heading or a signature.
