@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"html"
 	"strings"
 	"testing"
 
@@ -80,5 +81,42 @@ func TestLongProductNameDoesNotCostASegment(t *testing.T) {
 	m, _ := short.Render(outbox.RecoveryCode, outbox.SMS, "kk", map[string]string{"code": "123456", "minutes": "5"})
 	if !strings.HasPrefix(m.Text, "eGov: ") {
 		t.Errorf("a short name is kept: %q", m.Text)
+	}
+}
+
+// TestNamesAndSupport: each language's message carries that language's name; every SMS and
+// every e-mail ends with the support contact, which stays when the name is dropped to save a
+// segment; the default names of package brand keep a code SMS in one segment.
+func TestNamesAndSupport(t *testing.T) {
+	code := map[string]string{"code": "123456", "minutes": "5"}
+	r := New(Config{Names: map[string]string{"kk": "Портал", "ru": "Портал", "en": "Portal"}})
+	for _, lang := range []string{"kk", "ru", "en"} {
+		m, err := r.Render(outbox.RecoveryCode, outbox.SMS, lang, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := Segments(m.Text); n != 1 || !strings.HasPrefix(m.Text, map[string]string{"kk": "Портал: ", "ru": "Портал: ", "en": "Portal: "}[lang]) {
+			t.Errorf("%s: default name, %d segments: %q", lang, n, m.Text)
+		}
+	}
+	long := New(Config{Names: map[string]string{"kk": "Электрондық үкімет порталы"}, Support: "+7 727 000 00 00"})
+	m, err := long.Render(outbox.RecoveryCode, outbox.SMS, "kk", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(m.Text, "\nҚолдау қызметі: +7 727 000 00 00") || !strings.Contains(m.Text, "123456") {
+		t.Errorf("kk SMS %q, want the code and the support contact last", m.Text)
+	}
+	mail, err := long.Render(outbox.RecoveryLink, outbox.Email, "ru", map[string]string{"link": "https://example.kz/r?t=x", "minutes": "30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, body := range map[string]string{"text": mail.Text, "html": html.UnescapeString(mail.HTML)} {
+		if !strings.Contains(body, "Служба поддержки: +7 727 000 00 00") {
+			t.Errorf("ru e-mail %s part without the support contact:\n%s", part, body)
+		}
+	}
+	if !strings.HasPrefix(mail.Subject, "Kilt: ") {
+		t.Errorf("ru subject %q: no Russian name configured, want ProductName's default", mail.Subject)
 	}
 }
