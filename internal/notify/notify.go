@@ -8,6 +8,7 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -22,6 +23,13 @@ import (
 
 //go:embed templates
 var templateFS embed.FS
+
+// defaultAccent is the e-mails' button and link colour when none is configured: 6.6:1 with
+// white.
+const defaultAccent = "#0b5cad"
+
+// hexColour is the only form an accent may take: it goes into a style attribute as it is.
+var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
 // DefaultLang is the language of a message whose language is not supported.
 const DefaultLang = "kk"
@@ -40,6 +48,9 @@ type Config struct {
 	// Support is the support contact added to every e-mail and SMS ("": none). It must not
 	// contain control characters.
 	Support string
+	// Accent is the colour of the e-mails' buttons and links, #rrggbb with at least 4.5:1
+	// against white (brand.Palette.Accent); "": #0b5cad.
+	Accent string
 	// Location is the time zone times are shown in; default Asia/Almaty.
 	Location *time.Location
 }
@@ -159,9 +170,16 @@ func build(cfg Config, fsys fs.FS) (*Renderer, error) {
 	if r.loc == nil {
 		r.loc = defaultLocation()
 	}
+	accent := cfg.Accent
+	if accent == "" {
+		accent = defaultAccent
+	}
+	if !hexColour.MatchString(accent) {
+		return nil, errors.New("notify: Accent is not a #rrggbb colour")
+	}
 	for _, lang := range langs {
 		for _, m := range catalog {
-			c, err := parse(fsys, lang, m.KindChannel)
+			c, err := parse(fsys, lang, m.KindChannel, accent)
 			if err != nil {
 				return nil, fmt.Errorf("notify: templates %s/%s: %w", lang, m.KindChannel, err)
 			}
@@ -204,9 +222,9 @@ func defaultLocation() *time.Location {
 	return time.FixedZone("Asia/Almaty", 5*60*60)
 }
 
-func parse(fsys fs.FS, lang string, kc KindChannel) (*compiled, error) {
+func parse(fsys fs.FS, lang string, kc KindChannel, accent string) (*compiled, error) {
 	base := lang + "/" + string(kc.Kind)
-	funcs := funcMap(lang)
+	funcs := funcMap(lang, accent)
 	c := &compiled{}
 	if kc.Channel == outbox.SMS {
 		t, err := parseText(fsys, funcs, "sms", base+".sms.tmpl")
@@ -273,7 +291,8 @@ func parseHTML(fsys fs.FS, funcs map[string]any, common, content string) (*htmlt
 //	plural N FORMS… — the form of a word for the number N: Russian one, few, many; English
 //	    one, other; Kazakh does not inflect a noun after a number, so one form.
 //	action URL LABEL — a link and its button label, for {{template "button" …}}.
-func funcMap(lang string) map[string]any {
+//	accent — the colour of buttons and links.
+func funcMap(lang, accent string) map[string]any {
 	return map[string]any{
 		"plural": func(n int, forms ...string) (string, error) {
 			order := map[string]int{"one": 0, "few": 1, "many": 2}
@@ -289,6 +308,7 @@ func funcMap(lang string) map[string]any {
 			return forms[order[i18n.PluralForm(lang, n)]], nil
 		},
 		"action": func(url, label string) action { return action{URL: url, Label: label} },
+		"accent": func() htmltemplate.CSS { return htmltemplate.CSS(accent) },
 	}
 }
 

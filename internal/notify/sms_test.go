@@ -86,7 +86,8 @@ func TestLongProductNameDoesNotCostASegment(t *testing.T) {
 
 // TestNamesAndSupport: each language's message carries that language's name; every SMS and
 // every e-mail ends with the support contact, which stays when the name is dropped to save a
-// segment; the default names of package brand keep a code SMS in one segment.
+// segment; an e-mail's button takes the accent colour; the default names of package brand
+// keep a code SMS in one segment.
 func TestNamesAndSupport(t *testing.T) {
 	code := map[string]string{"code": "123456", "minutes": "5"}
 	r := New(Config{Names: map[string]string{"kk": "Портал", "ru": "Портал", "en": "Portal"}})
@@ -99,7 +100,7 @@ func TestNamesAndSupport(t *testing.T) {
 			t.Errorf("%s: default name, %d segments: %q", lang, n, m.Text)
 		}
 	}
-	long := New(Config{Names: map[string]string{"kk": "Электрондық үкімет порталы"}, Support: "+7 727 000 00 00"})
+	long := New(Config{Names: map[string]string{"kk": "Электрондық үкімет порталы"}, Support: "+7 727 000 00 00", Accent: "#14532d"})
 	m, err := long.Render(outbox.RecoveryCode, outbox.SMS, "kk", code)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +116,9 @@ func TestNamesAndSupport(t *testing.T) {
 		if !strings.Contains(body, "Служба поддержки: +7 727 000 00 00") {
 			t.Errorf("ru e-mail %s part without the support contact:\n%s", part, body)
 		}
+	}
+	if !strings.Contains(mail.HTML, "background-color:#14532d") || strings.Contains(mail.HTML, defaultAccent) {
+		t.Errorf("ru e-mail: the button is not in the brand's colour:\n%s", mail.HTML)
 	}
 	if !strings.HasPrefix(mail.Subject, "Kilt: ") {
 		t.Errorf("ru subject %q: no Russian name configured, want ProductName's default", mail.Subject)

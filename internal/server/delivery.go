@@ -76,7 +76,7 @@ func (a *App) delivery(cfg *config.Config, secret []byte, console io.Writer) (de
 
 	senders[outbox.Backchannel] = oidcop.BackchannelSender{Client: &http.Client{Timeout: 10 * time.Second}}
 	renderer := oidcop.Renderer{Next: notify.New(notify.Config{Names: cfg.Brand.Names(),
-		Support: cfg.Brand.Support, Location: cfg.Timezone})}
+		Support: cfg.Brand.Support, Accent: cfg.Brand.Palette.Accent, Location: cfg.Timezone})}
 	a.Dispatcher = outbox.NewDispatcher(a.Outbox, senders, renderer, a.Clock,
 		outbox.Config{Workers: cfg.OutboxWorkers, MaxAttempts: cfg.OutboxMaxAttempts, Lease: cfg.OutboxLease}, a.Log, a.Metrics)
 	a.registerMetrics()
