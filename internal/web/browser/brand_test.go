@@ -83,3 +83,36 @@ func TestBrand(t *testing.T) {
 		t.Error("signed out, the header still shows the account menu")
 	}
 }
+
+// TestConsentAtRegistration: with JavaScript on and off, «Тіркелу» without the consent ticked
+// is refused next to the checkbox (linked from the error summary, aria-invalid), the address
+// stays, and with it ticked the registration goes through.
+func TestConsentAtRegistration(t *testing.T) {
+	bctx := startBrowser(t)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			e := kilttest.Start(t, "sqlite", nil)
+			b := newTab(t, bctx, e, m.js)
+			b.expect("the registration page", b.open("/register"), 200, "/register")
+			b.contains("fieldset.consent", kk("personal_data_consent_title"), kk("personal_data_consent_label"))
+			b.fill("email", "dana@mail.kz")
+			b.fill("password", goodPassword)
+			b.fill("password_confirm", goodPassword)
+			b.expect("«"+kk("button_register")+"» without the consent", b.press(kk("button_register")), 422, "/register")
+			b.contains("#consent_version-errors", kk("personal_data_consent_required"))
+			if got, _ := b.attr("#error-summary a", "href"); got != "#consent_version" {
+				t.Errorf("the error summary links to %q, want #consent_version", got)
+			}
+			if got, _ := b.attr("#consent_version", "aria-invalid"); got != "true" {
+				t.Errorf("the checkbox: aria-invalid %q, want true", got)
+			}
+			if got := evaluate[string](b, `document.getElementById("email").value`); got != "dana@mail.kz" {
+				t.Errorf("the address: got %q, want it kept", got)
+			}
+			b.fill("password", goodPassword)
+			b.fill("password_confirm", goodPassword)
+			b.agree()
+			b.expect("«"+kk("button_register")+"» with the consent", b.press(kk("button_register")), 200, "/register/sent")
+		})
+	}
+}
