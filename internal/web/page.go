@@ -1,8 +1,11 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
+	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -64,8 +67,75 @@ type BrandView struct {
 	Name string
 	// Logo is the served path of the operator's logo ("": the built-in key icon).
 	Logo string
-	// Support is the support contact ("": none configured).
-	Support string
+	// Support is the support contact ("": none configured), as the footer's sentence: the
+	// text before and after the contact, and the contact in parts, each a link where it is a
+	// web address, an e-mail address or a phone number.
+	Support       string
+	SupportBefore string
+	SupportAfter  string
+	SupportParts  []ContactPart
+}
+
+// ContactPart is a piece of the support contact: its text and, for a web address, e-mail
+// address or phone number, the link (https:…, mailto:…, tel:…) that opens it.
+type ContactPart struct {
+	Text string
+	Href template.URL
+}
+
+// phonePattern is a phone number as people write it: digits with spaces, dashes, dots or
+// parentheses, maybe a leading +, at least three digits (1414 is a short help number).
+var phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 ()\-.]*[0-9]$`)
+
+// contactParts splits a support contact at commas and semicolons, keeping the separators, and
+// links each piece that is a web address, an e-mail address or a phone number.
+func contactParts(contact string) []ContactPart {
+	var out []ContactPart
+	for contact != "" {
+		i := strings.IndexAny(contact, ",;")
+		piece, sep := contact, ""
+		if i >= 0 {
+			piece, sep, contact = contact[:i], contact[i:i+1], contact[i+1:]
+		} else {
+			contact = ""
+		}
+		lead := piece[:len(piece)-len(strings.TrimLeft(piece, " "))]
+		word := strings.TrimSpace(piece)
+		trail := piece[len(lead)+len(word):]
+		if lead != "" {
+			out = append(out, ContactPart{Text: lead})
+		}
+		out = append(out, ContactPart{Text: word, Href: contactHref(word)})
+		if trail+sep != "" {
+			out = append(out, ContactPart{Text: trail + sep})
+		}
+	}
+	return out
+}
+
+// contactHref is the link of one piece of a support contact, or "".
+func contactHref(s string) template.URL {
+	switch {
+	case strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://"):
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			return template.URL(u.String())
+		}
+	case strings.Count(s, "@") == 1 && !strings.ContainsAny(s, ` <>"'`):
+		if a, err := mail.ParseAddress(s); err == nil && a.Address == s {
+			return template.URL("mailto:" + url.PathEscape(s))
+		}
+	case phonePattern.MatchString(s):
+		digits := strings.Map(func(r rune) rune {
+			if r == '+' || (r >= '0' && r <= '9') {
+				return r
+			}
+			return -1
+		}, s)
+		if len(strings.TrimPrefix(digits, "+")) >= 3 {
+			return template.URL("tel:" + digits)
+		}
+	}
+	return ""
 }
 
 // Consent is the personal-data consent of the registration form.
@@ -152,6 +222,14 @@ func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) Base {
 	b := Base{Lang: lang, Title: i18n.T(lang, title), Flash: s.takeFlash(w, r, lang)}
 	b.Langs = langLinks(r, lang)
 	b.Brand = BrandView{Name: s.brand.Name(lang), Logo: s.assets.paths[logoAsset], Support: s.brand.Support}
+	if s.brand.Support != "" {
+		// The catalog's sentence around the contact, so that the contact's pieces can be
+		// links: {contact} stands once in every language's sentence (the catalog test and
+		// package brand check the placeholders).
+		const mark = "\x00"
+		b.Brand.SupportBefore, b.Brand.SupportAfter, _ = strings.Cut(i18n.T(lang, "support_contact", "contact", mark), mark)
+		b.Brand.SupportParts = contactParts(s.brand.Support)
+	}
 	if v := viewerFrom(r); v != nil {
 		b.Viewer = newAccountView(v.account)
 	}

@@ -45,6 +45,11 @@ func TestBrand(t *testing.T) {
 		t.Errorf("title %q, want %q", got, want)
 	}
 	b.contains("footer.site", kk("support_contact", "contact", "1414, help@akimat.kz"), "Әкімдік порталы")
+	for sel, want := range map[string]string{`footer.site a[href^="tel:"]`: "tel:1414", `footer.site a[href^="mailto:"]`: "mailto:help@akimat.kz"} {
+		if got, _ := b.attr(sel, "href"); got != want {
+			t.Errorf("the support contact's link %s: got %q, want %q", sel, got, want)
+		}
+	}
 	if got := evaluate[string](b, `getComputedStyle(document.querySelector("main button.primary")).backgroundColor`); got != "rgb(20, 83, 45)" {
 		t.Errorf("the main button: background %s, want the brand's rgb(20, 83, 45)", got)
 	}
