@@ -13,7 +13,8 @@ const brandLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40" w
 
 // TestBrand: a portal configured with its own name per language, logo, colour and support
 // contact shows them in Chromium: the header's logo (loaded) and name, the window title, the
-// support contact in the footer, the main button in the brand's colour; in Russian its
+// support contact in the footer (its number and address as links), the main button in the
+// brand's colour; in Russian its
 // Russian name; in the dark scheme a dark page whose links take the brand's light variant.
 // On /account at 360 px the sign-out is in the header, within the first screen, and works.
 func TestBrand(t *testing.T) {
