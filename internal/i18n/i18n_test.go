@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -25,23 +26,56 @@ func TestCatalogPartsMerge(t *testing.T) {
 	}
 }
 
+// TestCatalogsComplete: every key of any language's catalog (its main file and its parts)
+// has a non-empty message in every language.
 func TestCatalogsComplete(t *testing.T) {
+	for _, p := range incomplete(catalogs) {
+		t.Error(p)
+	}
+	if n := len(Keys("kk")); n < 10 {
+		t.Fatalf("got %d keys, want the catalogs loaded", n)
+	}
+}
+
+// TestIncompleteFindsAMissingKey: a key one language's part file lacks is reported, naming
+// the language and the key.
+func TestIncompleteFindsAMissingKey(t *testing.T) {
+	files := fstest.MapFS{}
+	for _, l := range Langs {
+		files["catalogs/"+l+".json"] = &fstest.MapFile{Data: []byte(`{"a": "1"}`)}
+		files["catalogs/"+l+".brand.json"] = &fstest.MapFile{Data: []byte(`{"b": "2", "c": "3"}`)}
+	}
+	files["catalogs/ru.brand.json"] = &fstest.MapFile{Data: []byte(`{"b": "2", "c": " "}`)}
+	files["catalogs/en.brand.json"] = &fstest.MapFile{Data: []byte(`{"b": "2"}`)}
+	cats, err := load(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := incomplete(cats)
+	want := []string{`catalog en: key "c" missing or empty`, `catalog ru: key "c" missing or empty`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// incomplete lists, sorted, each key of some language that another lacks or has empty.
+func incomplete(cats map[string]map[string]string) []string {
 	all := map[string]bool{}
 	for _, l := range Langs {
-		for _, k := range Keys(l) {
+		for k := range cats[l] {
 			all[k] = true
 		}
 	}
+	var out []string
 	for _, l := range Langs {
 		for k := range all {
-			if strings.TrimSpace(catalogs[l][k]) == "" {
-				t.Errorf("catalog %s: key %q missing or empty", l, k)
+			if strings.TrimSpace(cats[l][k]) == "" {
+				out = append(out, fmt.Sprintf("catalog %s: key %q missing or empty", l, k))
 			}
 		}
 	}
-	if len(all) < 10 {
-		t.Fatalf("got %d keys, want the catalogs loaded", len(all))
-	}
+	sort.Strings(out)
+	return out
 }
 
 func TestPlaceholdersAgree(t *testing.T) {
