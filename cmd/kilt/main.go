@@ -307,6 +307,11 @@ func printAccount(w io.Writer, a *account.Account) {
 	fmt.Fprintf(w, "created:             %s\n", a.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "password changed:    %s\n", a.PasswordChangedAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "password hash:       %s\n", hashScheme(a.PasswordHash))
+	if a.ConsentVersion != "" {
+		fmt.Fprintf(w, "consent:             version %s, given %s\n", a.ConsentVersion, a.ConsentAt.Format(time.RFC3339))
+	} else {
+		fmt.Fprintln(w, "consent:             none recorded (not registered through the pages or the API)")
+	}
 }
 
 // printEvents lists the account's recent audit events, newest first.

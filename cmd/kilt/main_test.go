@@ -85,7 +85,8 @@ func TestUserAddThenSignIn(t *testing.T) {
 			}
 
 			out, _, code = runKilt(t, env, "", "user", "show", "operator@example.kz")
-			if code != 0 || !strings.Contains(out, "Operator@example.kz (verified: yes)") || !strings.Contains(out, "argon2id m=19456,t=2,p=1") {
+			if code != 0 || !strings.Contains(out, "Operator@example.kz (verified: yes)") || !strings.Contains(out, "argon2id m=19456,t=2,p=1") ||
+				!strings.Contains(out, "consent:             none recorded") {
 				t.Errorf("user show: exit %d\n%s", code, out)
 			}
 			if _, _, code = runKilt(t, env, "", "user", "lock", "1"); code != 0 {
