@@ -45,6 +45,7 @@ func Run(t *testing.T, s account.Store) {
 func testAccounts(t *testing.T, s account.Store) {
 	ctx := context.Background()
 	a := NewAccount("Aigerim@mail.kz", "+77011234567")
+	a.ConsentVersion, a.ConsentAt = "consent-v1", T0.Add(-time.Hour)
 	Insert(t, s, a)
 	if a.ID == 0 {
 		t.Fatal("InsertAccount did not set the ID")
@@ -59,7 +60,8 @@ func testAccounts(t *testing.T, s account.Store) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			if got.ID != a.ID || got.Email != a.Email || got.Phone != a.Phone || !got.CreatedAt.Equal(a.CreatedAt) {
+			if got.ID != a.ID || got.Email != a.Email || got.Phone != a.Phone || !got.CreatedAt.Equal(a.CreatedAt) ||
+				got.ConsentVersion != a.ConsentVersion || !got.ConsentAt.Equal(a.ConsentAt) {
 				t.Errorf("%s: got %+v, want %+v", name, got, a)
 			}
 		}
@@ -113,7 +115,12 @@ func testAccounts(t *testing.T, s account.Store) {
 		}
 	}
 	Insert(t, s, NewAccount("", "+77017654321"))
-	Insert(t, s, NewAccount("other@mail.kz", ""))
+	other := NewAccount("other@mail.kz", "")
+	Insert(t, s, other)
+	// An account made without a registration has no consent recorded.
+	if got, err := s.AccountByID(ctx, other.ID); err != nil || got.ConsentVersion != "" || !got.ConsentAt.IsZero() {
+		t.Errorf("an account without consent: got %+v, %v", got, err)
+	}
 }
 
 func testRegistrations(t *testing.T, s account.Store) {
@@ -125,6 +132,7 @@ func testRegistrations(t *testing.T, s account.Store) {
 	}
 	older, newer, other := reg("reg-older", "dana@mail.kz", 1), reg("reg-newer", "dana@mail.kz", 2), reg("reg-other", "zhan@mail.kz", 3)
 	older.SkeletonHash, older.HistoryKey = "", "history-key" // made since history keys
+	older.ConsentVersion = "consent-v1"
 	done := reg("reg-done", "dana@mail.kz", 4)
 	done.TokenHash, done.CompletedAt = nil, T0
 	phone := account.Registration{ID: "reg-phone", Channel: outbox.SMS, Identifier: "+77011234567", Key: "+77011234567",
@@ -141,14 +149,15 @@ func testRegistrations(t *testing.T, s account.Store) {
 		}
 		if got.ID != older.ID || got.Key != older.Key || got.PasswordHash != "hash" || got.HistoryKey != "history-key" ||
 			got.SkeletonHash != "" || !got.ExpiresAt.Equal(older.ExpiresAt) ||
-			!got.CompletedAt.IsZero() || got.Duplicate {
+			!got.CompletedAt.IsZero() || got.Duplicate || got.ConsentVersion != "consent-v1" {
 			t.Errorf("by token: got %+v, want %+v", got, older)
 		}
 		got, err = tx.Registration(ctx, phone.ID)
 		if err != nil {
 			return err
 		}
-		if string(got.CodeMAC) != "mac" || got.Channel != outbox.SMS || got.TokenHash != nil || got.SkeletonHash != "s" || got.HistoryKey != "" {
+		if string(got.CodeMAC) != "mac" || got.Channel != outbox.SMS || got.TokenHash != nil || got.SkeletonHash != "s" || got.HistoryKey != "" ||
+			got.ConsentVersion != "" {
 			t.Errorf("by id: got %+v, want %+v", got, phone)
 		}
 		if _, err := tx.Registration(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
