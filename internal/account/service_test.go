@@ -35,6 +35,9 @@ type env struct {
 	client   account.Client
 }
 
+// testConsent is the consent version of the test's registrations.
+const testConsent = "consent-v1"
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -61,6 +64,7 @@ func newEnv(t *testing.T) *env {
 		SMSNumberHour: ratelimit.Limit{Name: "sms_number_hour", Count: 2, Period: time.Hour},
 		SMSNumberDay:  ratelimit.Limit{Name: "sms_number_day", Count: 10, Period: 24 * time.Hour},
 		ConfirmURL:    "http://kilt.test/register/confirm", RecoveryURL: "http://kilt.test/recovery", Secret: secret,
+		ConsentVersion: testConsent, ConsentText: func(lang string) string { return "consent in " + lang },
 	}, nil, nopWaker{})
 	return e
 }
@@ -81,7 +85,7 @@ func (e *env) messages() []outbox.Message {
 
 func (e *env) register(email, phone, pw string) string {
 	e.t.Helper()
-	id, _, err := e.regs.Register(context.Background(), e.client, email, phone, pw, pw, "")
+	id, _, err := e.regs.Register(context.Background(), e.client, email, phone, pw, pw, testConsent)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -261,4 +265,33 @@ func TestPasswordChangeCostsAtMostThree(t *testing.T) {
 		}
 	}
 	wantCode(t, "a reset to a look-alike of an entry", err, kilt.KindRule, string(password.Reused))
+}
+
+// TestRegisterRequiresTheConsent: a registration without the current consent version is
+// refused (422, the current version in the details) before anything is stored or sent; with
+// it, the version is kept with the registration and then the account.
+func TestRegisterRequiresTheConsent(t *testing.T) {
+	e := newEnv(t)
+	const pw = "Tulpar-Sunkar-77"
+	for _, v := range []string{"", "consent-v0"} {
+		_, _, err := e.regs.Register(context.Background(), e.client, "dana@mail.kz", "", pw, pw, v)
+		ke, ok := kilt.AsError(err)
+		if !ok || ke.Code != account.CodeConsentRequired || ke.Kind != kilt.KindRule || ke.Details["consent_version"] != testConsent {
+			t.Errorf("consent %q: got %v, want 422 %s with the current version", v, err, account.CodeConsentRequired)
+		}
+	}
+	if msgs := e.messages(); len(msgs) != 0 {
+		t.Errorf("refused registrations queued %d messages", len(msgs))
+	}
+	if v, text := e.regs.Consent("ru"); v != testConsent || text != "consent in ru" {
+		t.Errorf("Consent: got %q %q", v, text)
+	}
+	tok := e.linkToken("dana@mail.kz", pw)
+	a, err := e.regs.Confirm(context.Background(), e.client, tok, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ConsentVersion != testConsent || !a.ConsentAt.Equal(e.now) {
+		t.Errorf("account: consent %q at %v, want %q at %v", a.ConsentVersion, a.ConsentAt, testConsent, e.now)
+	}
 }
