@@ -84,6 +84,16 @@ func checkOverride(lang, key, msg string) string {
 	if strings.TrimSpace(msg) == "" {
 		return "empty text"
 	}
+	// Messages go into e-mail subjects and SMS too: one line, like every catalog message.
+	if err := checkText(msg, 2000); err != nil {
+		return err.Error()
+	}
+	// app_name is the portal's name: it heads messages and the From of e-mails.
+	if key == "app_name" {
+		if err := checkName(msg); err != nil {
+			return err.Error()
+		}
+	}
 	if lang == lockedLang && slices.Contains(LockedKeys, key) && msg != orig {
 		return fmt.Sprintf("is a label of the portal's manual, kept verbatim (%q)", orig)
 	}
