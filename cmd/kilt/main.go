@@ -270,12 +270,6 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
 		}
-		if sub == "lock" {
-			// Its applications' tokens end too (they are also refused while it is locked).
-			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
-				return err
-			}
-		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil
 	}

@@ -729,7 +729,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 			if err := tx.SetLocked(ctx, a.ID, true, now); err != nil {
 				return err
 			}
-			if err := s.endEverything(ctx, tx, a.ID, now); err != nil {
+			if err := s.endEverything(ctx, tx, a.ID); err != nil {
 				return err
 			}
 			if err := tx.KillSlips(ctx, a.ID, now); err != nil {
@@ -750,7 +750,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 			}
 		case ActionRevokeSessions:
 			ev.Type = EventRevokeSessions
-			if err := s.endEverything(ctx, tx, a.ID, now); err != nil {
+			if err := s.endEverything(ctx, tx, a.ID); err != nil {
 				return err
 			}
 		}
@@ -763,16 +763,14 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 	return err
 }
 
-// endEverything ends the account's sessions, its console sessions when it is an operator,
-// and its refresh tokens.
-func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64, now time.Time) error {
-	if _, err := tx.EndSessions(ctx, accountID); err != nil {
+// endEverything ends the account's sessions (with every single sign-on token and a
+// back-channel logout to each application that had one) and its console sessions when it is
+// an operator.
+func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64) error {
+	if _, err := s.sessions.EndAccount(ctx, tx, accountID, 0); err != nil {
 		return err
 	}
-	if err := tx.DeleteOperatorSessions(ctx, accountID); err != nil {
-		return err
-	}
-	return tx.RevokeRefreshTokens(ctx, accountID, now)
+	return tx.DeleteOperatorSessions(ctx, accountID)
 }
 
 // Issued is a slip code as the operator prints it.

@@ -464,12 +464,6 @@ func (p *Provider) Disconnect(ctx context.Context, accountID int64, clientID str
 
 // ---- end of a session ----
 
-// SessionEnding ends the tokens of a session that signs out on Kilt's pages and sends the
-// back-channel logout tokens.
-func (p *Provider) SessionEnding(ctx context.Context, sessionID int64) error {
-	return p.svc.EndSession(ctx, sessionID)
-}
-
 type browserSessionKey struct{}
 
 // endSessionEndpoint is op's end_session with the browser's session in the context.

@@ -1052,9 +1052,6 @@ func TestTokensAfterLock(t *testing.T) {
 	if introspect(t, k, r, tok.AccessToken) {
 		t.Error("an access token of a locked account is active")
 	}
-	if err := k.app.OIDC.RevokeAccount(ctx, acct.ID); err != nil {
-		t.Fatal(err)
-	}
 	if err := k.app.Sessions.SetLocked(ctx, acct.ID, false, "test"); err != nil {
 		t.Fatal(err)
 	}

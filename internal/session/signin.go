@@ -190,7 +190,7 @@ func (s *Service) endOld(ctx context.Context, tx Tx, oldToken string) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.DeleteSession(ctx, old.ID)
+	_, err = s.end(ctx, tx, old.AccountID, old.ID)
 	return err
 }
 
