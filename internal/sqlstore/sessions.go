@@ -207,7 +207,9 @@ func (t sessionTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now tim
 	return oidcTx(t).RevokeTokens(ctx, f, now)
 }
 
-func (t sessionTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, t.tx, m) }
+func (t sessionTx) Enqueue(ctx context.Context, m *outbox.Message) error {
+	return enqueue(ctx, t.tx, m)
+}
 
 func (t sessionTx) RecordAudit(ctx context.Context, e audit.Event) error {
 	return recordAudit(ctx, t.tx, e)
