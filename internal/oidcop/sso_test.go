@@ -328,8 +328,8 @@ func TestCodeFlow(t *testing.T) {
 		if err := idt.Claims(&claims); err != nil {
 			t.Fatal(err)
 		}
-		if claims.Nonce != f.nonce || claims.SID == "" || claims.AuthTime == 0 || len(claims.AMR) == 0 || claims.AMR[0] != "pwd" {
-			t.Errorf("ID token claims %+v: want the nonce, sid, auth_time and amr pwd", claims)
+		if claims.Nonce != f.nonce || claims.SID == "" || claims.AuthTime == 0 || len(claims.AMR) != 1 || claims.AMR[0] != "pwd" {
+			t.Errorf("ID token claims %+v: want the nonce, sid, auth_time and amr [pwd]", claims)
 		}
 		if claims.Sub == "" || strings.Contains(claims.Sub, "aigerim") || claims.Sub == "1" || claims.Sub != k.app.OIDC.Subject(acct.ID) {
 			t.Errorf("sub %q: want the opaque stable subject", claims.Sub)
