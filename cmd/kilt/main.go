@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -165,6 +166,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	// Libraries that log through slog's default (the single sign-on provider's) log as Kilt
+	// does, with the request id.
+	slog.SetDefault(server.DefaultLogger(app.Log))
 	gc := app.TuneGC(os.Getenv)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

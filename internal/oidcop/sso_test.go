@@ -80,6 +80,12 @@ type kilt struct {
 
 func openApp(t *testing.T, dbURL, base string, env *kilttest.Env) *server.App {
 	t.Helper()
+	return openAppLog(t, dbURL, base, env, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// openAppLog is openApp logging to log.
+func openAppLog(t *testing.T, dbURL, base string, env *kilttest.Env, log *slog.Logger) *server.App {
+	t.Helper()
 	vars := map[string]string{"KILT_BASE_URL": base, "KILT_DATABASE_URL": dbURL, "KILT_ARGON2_MEMORY": "8192",
 		"KILT_ARGON2_TIME": "1", "KILT_SMTP_URL": "smtp://" + env.Mail.Addr() + "?starttls=false",
 		"KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": env.SMS.URL}
@@ -89,7 +95,7 @@ func openApp(t *testing.T, dbURL, base string, env *kilttest.Env) *server.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, io.Discard)
+	app, err := server.Open(context.Background(), cfg, log, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
