@@ -16,6 +16,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
 	"kilt/internal/session"
@@ -108,7 +109,7 @@ const (
 	EventOperatorRemoved    = "operator_removed"
 	EventEnrolled           = "operator_enrolled"
 	EventConsoleSignIn      = "console_signin"
-	EventConsoleSignInFail  = "console_signin_failed"
+	EventConsoleSignInFail  = audit.ConsoleSignInFailed
 	EventLookup             = "operator_lookup"
 	EventLock               = "account_locked"
 	EventUnlock             = "account_unlocked"

@@ -320,19 +320,11 @@ func (s *Service) SignIn(ctx context.Context, c Client, identifier, password, co
 }
 
 // checkPassword checks the password the way citizens' sign-in does — the same slow-down,
-// per-IP limit, dummy hash for unknown identifiers and answers — by calling it (package
-// session). That sign-in starts a citizen session, which is ended at once: the console's
-// session is of its own kind.
+// per-IP limit, hashing pool, dummy hash for unknown identifiers and answers — without
+// starting a citizen session (session.Service.CheckPassword): the console's session is of
+// its own kind.
 func (s *Service) checkPassword(ctx context.Context, c Client, identifier, password string) (*account.Account, error) {
-	sc := session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
-	in, err := s.sessions.SignIn(ctx, identifier, password, "", sc)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.sessions.End(ctx, in.Session.ID, in.Account.ID, sc); err != nil {
-		return nil, err
-	}
-	return in.Account, nil
+	return s.sessions.CheckPassword(ctx, identifier, password, session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang})
 }
 
 // checkFactor accepts a TOTP code of the current step ±1 that is later than the last one
