@@ -5,6 +5,12 @@
 // than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
 // everywhere, and when the account's password changes.
 //
+// There is one way for sessions to end, whichever domain ends them: Service.EndAccount (and
+// the single-session end inside this package), in the caller's transaction, which tells the
+// single sign-on provider (Config.Provider) so that the sessions' tokens are revoked and the
+// applications that had them get a back-channel logout in that same transaction. A domain
+// whose transaction ends sessions embeds EndTx in its own Tx.
+//
 // Every rule lives here and runs in one transaction of the Store port: counting a sign-in
 // attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
 // audit event of each step. The properties and the tests that prove them are listed in
