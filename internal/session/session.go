@@ -281,11 +281,19 @@ func (s *Service) end(ctx context.Context, tx Tx, accountID, id int64) (bool, er
 // sessions gets a back-channel logout message, in the same transaction. The caller records
 // its own audit event.
 func (s *Service) EndAccount(ctx context.Context, tx EndTx, accountID, except int64) (int64, error) {
+	return s.endAllBut(ctx, tx, accountID, except, true)
+}
+
+// endAllBut ends every session of the account but except in tx and reports how many ended;
+// wholeAccount revokes every token of the account as well (its credentials changed, or an
+// operator acted on it), otherwise the tokens of the ended sessions only (a session kept,
+// signing the others out, keeps its applications).
+func (s *Service) endAllBut(ctx context.Context, tx EndTx, accountID, except int64, wholeAccount bool) (int64, error) {
 	ids, err := tx.DeleteSessions(ctx, accountID, except)
 	if err != nil {
 		return 0, err
 	}
-	return int64(len(ids)), s.tell(ctx, tx, accountID, ids, true)
+	return int64(len(ids)), s.tell(ctx, tx, accountID, ids, wholeAccount)
 }
 
 // tell tells the provider, if any, that sessions ended.
