@@ -16,6 +16,7 @@ import (
 
 	"kilt/internal/account"
 	"kilt/internal/desk"
+	"kilt/internal/kilttest"
 	"kilt/internal/oidc"
 	"kilt/internal/outbox"
 )
@@ -235,4 +236,46 @@ func addAccountN(t *testing.T, k *kilt, i int) *account.Account {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestPagesInUILocales: the consent page a signed-in browser is sent to, and the error pages
+// of an unknown client and of an unregistered redirect URI, are in the language ui_locales
+// asks for (the first Kilt speaks), whatever the browser's Accept-Language.
+func TestPagesInUILocales(t *testing.T) {
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{Name: "Bank KZ"})
+	b := browser(t)
+	f := newFlow()
+	authorize(t, b, r.authURL(f))
+	signIn(t, b, k, "a@mail.kz") // now signed in, on the consent page
+	get := func(u string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Accept-Language", "kk")
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	for _, tt := range []struct{ locales, lang string }{{"ru", "ru"}, {"de-DE en-US", "en"}, {"kk", "kk"}} {
+		resp, body := get(r.authURL(newFlow(), oauth2.SetAuthURLParam("ui_locales", tt.locales)))
+		if resp.Request.URL.Path != "/oauth/consent" || !strings.Contains(body, `lang="`+tt.lang+`"`) {
+			t.Errorf("ui_locales %q: consent page at %s, want it in %s", tt.locales, resp.Request.URL, tt.lang)
+		}
+		for _, q := range []url.Values{
+			{"client_id": {"no-such-client"}, "redirect_uri": {rpRedirect}},
+			{"client_id": {r.conf.ClientID}, "redirect_uri": {rpRedirect + "/other"}},
+		} {
+			q.Set("ui_locales", tt.locales)
+			q.Set("response_type", "code")
+			resp, body := get(k.url + "/oauth/authorize?" + q.Encode())
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `lang="`+tt.lang+`"`) {
+				t.Errorf("ui_locales %q, %s: %d, want the error page in %s", tt.locales, q.Get("client_id"), resp.StatusCode, tt.lang)
+			}
+		}
+	}
 }
