@@ -53,10 +53,6 @@ type ssoBase struct {
 	introspectURL string
 }
 
-// Requirements: the sessions are made from the tool (no sign-in limit is met), and nothing
-// else of the server's configuration matters.
-func (*ssoBase) Requirements(sinkAddrs) []requirement { return nil }
-
 // prepare registers the client, makes sure the accounts exist and signs each client in.
 func (s *ssoBase) prepare(ctx context.Context, env *Env, name string) error {
 	if !env.HasDatabase {
