@@ -59,7 +59,7 @@ func newEnv(t *testing.T) *env {
 		account.Config{Secret: secret, RecoveryURL: "http://kilt.test/recovery"})
 	cfg := recovery.Config{Secret: secret, ResetURL: "http://kilt.test/recovery/reset"}
 	e.processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, cfg, nil, e.wake, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.svc = recovery.NewService(sqlstore.NewRecovery(db), e.accounts, clock, cfg, e.wake)
+	e.svc = recovery.NewService(sqlstore.NewRecovery(db), e.accounts, clock, cfg, nil, e.wake)
 	return e
 }
 

@@ -199,8 +199,22 @@ func (s *Site) renderError(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorPage draws the error page of v.
 func (s *Site) errorPage(w http.ResponseWriter, r *http.Request, v httpx.ErrorView) error {
-	p := &ErrorPage{Base: s.base(w, r, "title_error"), Status: v.Status, Message: v.Message, RequestID: v.RequestID}
+	title, ok := errorTitles[v.Status]
+	if !ok {
+		title = "title_error"
+	}
+	p := &ErrorPage{Base: s.base(w, r, title), Status: v.Status, Message: v.Message, RequestID: v.RequestID,
+		NotFound: v.Status == http.StatusNotFound}
 	return s.render(w, v.Status, "error", p)
+}
+
+// errorTitles are the headings of error pages by status: what happened, not only «Қате».
+var errorTitles = map[int]string{
+	http.StatusForbidden:          "title_forbidden",
+	http.StatusNotFound:           "title_not_found",
+	http.StatusGone:               "title_link_invalid",
+	http.StatusTooManyRequests:    "title_too_many",
+	http.StatusServiceUnavailable: "title_unavailable",
 }
 
 // RenderErrorStatus renders err as an HTML error page with the given status, for callers
