@@ -63,12 +63,12 @@ func TestScreenshots(t *testing.T) {
 			b.expect("the sign-in page", b.open("/login"), 200, "/login")
 			shoot("login")
 
-			b.expect("recovery by e-mail", b.open("/recovery/email"), 200, "/recovery/email")
+			b.expect("recovery by e-mail", b.open("/recovery"), 200, "/recovery")
 			b.fill("email", "aigerim@mail.kz")
 			b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
 			shoot("recovery-email")
 
-			b.expect("recovery by phone", b.open("/recovery/phone"), 200, "/recovery/phone")
+			b.expect("recovery by phone", b.open("/recovery?by=phone"), 200, "/recovery?by=phone")
 			b.fill("phone", "+7 701 123 45 67")
 			b.expect("«Кодты жіберу»", b.press("Кодты жіберу"), 200, "/recovery/phone")
 			shoot("recovery-phone")
