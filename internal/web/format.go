@@ -2,6 +2,7 @@ package web
 
 import (
 	"html/template"
+	"regexp"
 	"strings"
 	"time"
 
@@ -82,17 +83,13 @@ func duration(lang string, d time.Duration) string {
 	return i18n.N(lang, "duration_seconds", n)
 }
 
-// unbroken are words a narrow screen must not break at their hyphen or dash: «e-mail» read
-// as «e-» and «mail», «(A–» and «Z)».
-var unbroken = []string{"e-mail", "E-mail", "A–Z", "a–z", "0–9"}
+// unbroken are what a narrow screen must not break: «e-mail» read as «e-» and «mail»,
+// «(A–» and «Z)», a phone number in the hints («+7 701 / 123 45 67»).
+var unbroken = regexp.MustCompile(`[eE]-mail|[Aa]–[Zz]|0–9|\+7 \d{3} \d{3} \d{2} \d{2}`)
 
 // nobreak is the text s, escaped, with the words of unbroken kept whole on one line. It only
 // wraps them (the text a screen reader or a copy reads is unchanged).
 func nobreak(s string) template.HTML {
-	out := template.HTMLEscapeString(s)
-	for _, w := range unbroken {
-		e := template.HTMLEscapeString(w)
-		out = strings.ReplaceAll(out, e, `<span class="nowrap">`+e+`</span>`)
-	}
+	out := unbroken.ReplaceAllString(template.HTMLEscapeString(s), `<span class="nowrap">$0</span>`)
 	return template.HTML(out)
 }
