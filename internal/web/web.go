@@ -22,10 +22,11 @@
 // The server logs paths only, never queries nor form fields.
 //
 // Language: ?lang= (the switch on every page), then the lang cookie it sets (a year, shared
-// with the API), then Accept-Language, then the configured default. On the two pages whose
-// state lives only in the form — the new-password form (its token) and the SMS code step
-// (its flow) — the switch posts that state back instead of linking, since a link would lose
-// it.
+// with the API), then Accept-Language, then the configured default. On the pages whose
+// state lives only in the form — the new-password form and the e-mail confirmation (their
+// token), recovery's SMS code step (its flow) — the switch posts that state back instead of
+// linking, since a link would lose it; other pages keep theirs in the address (?by=phone,
+// a phone registration's ?id=) or in a path-scoped cookie (where a link went).
 //
 // Flash messages (a success notice after a redirect) travel in a short-lived cookie whose
 // value is a name from a fixed table; the text shown is the catalog text for that name, so
