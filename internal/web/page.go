@@ -43,6 +43,9 @@ type Base struct {
 	NoHistory bool
 
 	fieldErrors map[string][]string
+	// violated, once a password was refused, are the rules it broke: the checklist then
+	// marks each rule met or not, without the script.
+	violated map[string]bool
 }
 
 func (b *Base) base() *Base { return b }
@@ -114,6 +117,9 @@ type Hidden struct {
 type Rule struct {
 	Code string
 	Text string
+	// State is "unchecked" until a refused password marks the rule "met", "unmet" or
+	// "later" (checked only once the others hold: the history); StateText says it in words.
+	State, StateText string
 }
 
 // AccountView is an account as the pages show it: never its password hash.
@@ -271,6 +277,17 @@ func (b *Base) Password(name, label, autocomplete string) Field {
 		for _, r := range b.Rules {
 			if b.NoHistory && r.Code == string(password.Reused) {
 				continue
+			}
+			r.State = "unchecked"
+			if b.violated != nil {
+				switch {
+				case b.violated[r.Code]:
+					r.State, r.StateText = "unmet", b.T("rule_unmet")
+				case r.Code == string(password.Reused):
+					r.State, r.StateText = "later", b.T("rule_later")
+				default:
+					r.State, r.StateText = "met", b.T("rule_met")
+				}
 			}
 			f.Rules = append(f.Rules, r)
 		}

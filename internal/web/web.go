@@ -281,7 +281,9 @@ func (s *Site) explain(b *Base, e *kilt.Error, fields map[string]string) {
 		return fieldOf[code]
 	}
 	if codes, ok := e.Details["violations"].([]string); ok && len(codes) > 0 {
+		b.violated = map[string]bool{}
 		for _, c := range codes {
+			b.violated[c] = true
 			f := field(c)
 			if f == "" {
 				f = "password"

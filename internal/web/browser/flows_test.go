@@ -355,6 +355,25 @@ func policyViolation(t *testing.T, b *tab) {
 		t.Errorf("password aria-describedby %q does not name the messages", got)
 	}
 	b.contains("#error-summary", kk("password_too_short", "min", 8))
+	// Without the script the checklist marks what the refused password met and did not, in
+	// words; with it, the list follows the (now empty) field.
+	state := func(rule string) string {
+		v, _ := b.attr(`#password-rules li[data-rule="`+rule+`"]`, "data-state")
+		return v
+	}
+	if b.js {
+		if got := state("password_too_short"); got != "unchecked" {
+			t.Errorf("with the script and an empty field, the length rule is %q", got)
+		}
+	} else {
+		if got := state("password_too_short"); got != "unmet" {
+			t.Errorf("the length rule is %q after a short password, want unmet", got)
+		}
+		if got := state("password_no_upper"); got != "met" {
+			t.Errorf("the capital-letter rule is %q after «Qw1!», want met", got)
+		}
+		b.contains(`#password-rules li[data-rule="password_too_short"] .state`, kk("rule_unmet"))
+	}
 	if got, _ := b.attr(`#error-summary a[href="#password"]`, "href"); got != "#password" {
 		t.Error("the error summary does not link to the field")
 	}
