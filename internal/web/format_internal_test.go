@@ -57,3 +57,21 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestWait(t *testing.T) {
+	for _, tt := range []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, `You can ask for a new code in <span class="seconds">1</span> second`},
+		{"en", 57, `You can ask for a new code in <span class="seconds">57</span> seconds`},
+		{"kk", 57, `Кодты <span class="seconds">57</span> секундтан кейін қайта сұрай аласыз.`},
+		{"ru", 51, `Отправить код повторно можно через <span class="seconds">51</span> с`},
+	} {
+		b := &Base{Lang: tt.lang}
+		if got := string(b.Wait(tt.n)); got != tt.want {
+			t.Errorf("%s Wait(%d) = %q, want %q", tt.lang, tt.n, got, tt.want)
+		}
+	}
+}

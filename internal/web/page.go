@@ -57,7 +57,7 @@ func (b *Base) T(key string, args ...any) string { return i18n.T(b.Lang, key, ar
 // down: «Кодты <span class="seconds">57</span> секундтан кейін қайта сұрай аласыз.»
 func (b *Base) Wait(n int) template.HTML {
 	const mark = "\x00"
-	before, after, _ := strings.Cut(b.T("resend_wait", "n", mark), mark)
+	before, after, _ := strings.Cut(b.T("resend_wait."+i18n.PluralForm(b.Lang, n), "n", mark), mark)
 	return template.HTML(template.HTMLEscapeString(before) + `<span class="seconds">` + strconv.Itoa(n) + `</span>` +
 		template.HTMLEscapeString(after))
 }

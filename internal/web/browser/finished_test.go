@@ -145,7 +145,7 @@ func checkSpent(t *testing.T, b *tab, lang string, waiting bool) {
 		if err != nil || n <= 0 || n > 60 {
 			t.Errorf("%s: the countdown shows %q seconds", lang, b.text("#resend-wait .seconds"))
 		} else {
-			b.contains("#resend-wait", tr(lang, "resend_wait", "n", n))
+			b.contains("#resend-wait", i18n.N(lang, "resend_wait", n))
 		}
 	}
 	if got, want := b.disabled(resendButton), waiting && b.js; got != want {
@@ -171,7 +171,7 @@ func registrationCodeStep(t *testing.T, b *tab, axe string) {
 		t.Errorf("the change link goes to %q, want the phone tab", got)
 	}
 	b.contains("p.lifetime", kk("code_lifetime", "time", "10 минут"))
-	b.contains("#resend-wait", kk("resend_wait", "n", 60))
+	b.contains("#resend-wait", i18n.N("kk", "resend_wait", 60))
 	if got := b.disabled(resendButton); got != b.js {
 		t.Errorf("«%s» disabled during the cool-down %v, want %v", kk("button_resend"), got, b.js)
 	}
@@ -183,7 +183,7 @@ func registrationCodeStep(t *testing.T, b *tab, axe string) {
 	if !b.js {
 		// Without the script the button is live: the server says how long to wait.
 		b.expect("«Кодты қайта жіберу» too soon", b.press(kk("button_resend")), 429, "/register/resend")
-		b.contains("#resend-wait", kk("resend_wait", "n", 60))
+		b.contains("#resend-wait", i18n.N("kk", "resend_wait", 60))
 		if !b.has("#code") {
 			t.Error("the code field went away with a resend asked too soon")
 		}

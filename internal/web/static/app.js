@@ -127,9 +127,21 @@
     var left = box ? parseInt(box.getAttribute('data-countdown'), 10) : 0;
     if (!out || !(left > 0)) { return; }
     btn.disabled = true;
+    // The sentence follows the number's plural form ("1 second", "2 seconds").
+    var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang) : null;
+    var say = function (n) {
+      var text = (plural && box.getAttribute('data-' + plural.select(n))) || box.getAttribute('data-other');
+      var at = text ? text.indexOf('{n}') : -1;
+      if (at < 0) { out.textContent = String(n); return; }
+      out.textContent = String(n);
+      while (box.firstChild) { box.removeChild(box.firstChild); }
+      box.appendChild(document.createTextNode(text.slice(0, at)));
+      box.appendChild(out);
+      box.appendChild(document.createTextNode(text.slice(at + 3)));
+    };
     var timer = setInterval(function () {
       left -= 1;
-      out.textContent = String(Math.max(left, 0));
+      say(Math.max(left, 0));
       if (left <= 0) {
         clearInterval(timer);
         box.hidden = true;
