@@ -206,7 +206,7 @@ func (s *Site) failCode(w http.ResponseWriter, r *http.Request, p *RegisterConfi
 // superseded: its own heading, one message, and the way to register again.
 func (s *Site) confirmGone(w http.ResponseWriter, p *RegisterConfirmPage) error {
 	p.Token, p.ID, p.Gone, p.LangForm = "", "", true, nil
-	p.Title = p.T("title_link_invalid")
+	p.Title = p.T("title_registration_gone")
 	p.Error = s.message(p.Lang, account.CodeRegistrationInvalid)
 	p.relink("/register/confirm", nil)
 	return s.render(w, http.StatusGone, "register_confirm", p)

@@ -516,7 +516,13 @@ func errorPages(t *testing.T, b *tab, axe string) {
 	}
 	checkAxe(b, axe)
 	b.expect("the confirmation page without a link", b.open("/register/confirm"), 410, "/register/confirm")
-	b.contains("h1", kk("title_link_invalid"))
+	b.contains("h1", kk("title_registration_gone"))
+	b.expect("a registration that is not there", b.open("/register/confirm?id=AAAAAAAAAAAAAAAAAAAAAA"), 410, "/register/confirm?id=AAAAAAAAAAAAAAAAAAAAAA")
+	b.contains("h1", kk("title_registration_gone"))
+	if !b.has(`main a[href="/register"]`) {
+		t.Error("no way to register again")
+	}
+	checkAxe(b, axe)
 }
 
 // narrowScreen: at 320 CSS pixels with text at 200 %, the skip link covers nothing (and,
