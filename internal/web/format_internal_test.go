@@ -1,6 +1,9 @@
 package web
 
 import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -73,5 +76,31 @@ func TestWait(t *testing.T) {
 		if got := string(b.Wait(tt.n)); got != tt.want {
 			t.Errorf("%s Wait(%d) = %q, want %q", tt.lang, tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestSentToShowsOnlyAMaskedAddress: the cookie that carries where a link went is shown only
+// when it reads as a masked address; anything else planted in it shows nothing.
+func TestSentToShowsOnlyAMaskedAddress(t *testing.T) {
+	s := &Site{}
+	for value, want := range map[string]string{
+		"a•••@mail.kz":             "a•••@mail.kz",
+		"ә•••@пошта.қаз":           "ә•••@пошта.қаз",
+		"<b>•••@mail.kz":           "",
+		"a•••@mail.kz<script>":     "",
+		"a•••@evil.kz please call": "",
+		"aigerim@mail.kz":          "",
+		"":                         "",
+	} {
+		r := httptest.NewRequest("GET", "/recovery/email/sent", nil)
+		r.AddCookie(&http.Cookie{Name: s.sentCookie(), Value: base64.RawURLEncoding.EncodeToString([]byte(value))})
+		if got := s.sentTo(r); got != want {
+			t.Errorf("cookie %q: shown %q, want %q", value, got, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/recovery/email/sent", nil)
+	r.AddCookie(&http.Cookie{Name: s.sentCookie(), Value: "not base64!"})
+	if got := s.sentTo(r); got != "" {
+		t.Errorf("a cookie that is not base64: shown %q", got)
 	}
 }
