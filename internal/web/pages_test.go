@@ -60,9 +60,9 @@ func (f *pageFixture) cases() []pageCase {
 		return func(b *browser) *response { return b.get(path) }
 	}
 	return []pageCase{
-		{"login", get("/login"), []string{"title_login", "label_identifier", "label_password", "link_forgot", "button_login", "link_register", "show_password"}},
+		{"login", get("/login"), []string{"title_login", "label_identifier", "label_password", "link_forgot", "button_login", "link_register", "show_label_password"}},
 		{"register by e-mail", get("/register"), []string{"title_register", "register_by_email", "register_by_phone", "label_email",
-			"label_password", "label_password_confirm", "button_register", "password_rules_title", "rule_password_no_digit", "show_password"}},
+			"label_password", "label_password_confirm", "button_register", "password_rules_title", "rule_password_no_digit", "show_label_password", "show_label_password_confirm"}},
 		{"register by phone", get("/register?by=phone"), []string{"title_register", "label_phone", "hint_phone", "label_password", "button_register"}},
 		{"register sent", get("/register/sent"), []string{"title_register_sent", "register_email_sent", "register_email_check"}},
 		{"register confirm link", func(b *browser) *response { return b.follow(b.open(f.confirmLink)) },
@@ -81,7 +81,7 @@ func (f *pageFixture) cases() []pageCase {
 			return b.post("/recovery/phone", url.Values{"phone": {"+7 701 123 45 67"}})
 		}, []string{"title_recovery", "recovery_phone_sent", "label_code", "button_send", "button_resend", "text_no_code", "link_change_phone"}},
 		{"reset", func(b *browser) *response { return b.follow(b.open(f.resetLink)) },
-			[]string{"title_reset", "reset_intro", "label_password", "label_password_confirm", "button_save", "show_password", "password_rules_title"}},
+			[]string{"title_reset", "reset_intro", "label_password", "label_password_confirm", "button_save", "show_label_password", "show_label_password_confirm", "password_rules_title"}},
 		{"account", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.get("/account")
