@@ -1077,12 +1077,13 @@ func docRegistrationPhone(t *testing.T, e *docEnv) {
 	}
 	// A new code only after the cool-down; then only the new one works.
 	resend := "/api/v1/registrations/" + url.PathEscape(id) + "/resend"
-	if r := e.call(t, http.StatusTooManyRequests, "resendRegistrationCode", resend, nil); r.Header.Get("Retry-After") != "60" {
+	if r := e.call(t, http.StatusTooManyRequests, "resendRegistrationCode", resend, `{}`); r.Header.Get("Retry-After") != "60" {
 		t.Errorf("a new code at once: Retry-After %q, want 60", r.Header.Get("Retry-After"))
 	}
-	e.call(t, http.StatusGone, "resendRegistrationCode", "/api/v1/registrations/unknown/resend", nil)
+	e.call(t, http.StatusBadRequest, "resendRegistrationCode", resend, `{"code":"123456"}`)
+	e.call(t, http.StatusGone, "resendRegistrationCode", "/api/v1/registrations/unknown/resend", `{}`)
 	e.Clock.Advance(61 * time.Second)
-	e.call(t, http.StatusAccepted, "resendRegistrationCode", resend, nil)
+	e.call(t, http.StatusAccepted, "resendRegistrationCode", resend, `{}`)
 	e.Deliver(t)
 	sms = e.SMSTo("+77025551234")
 	if len(sms) != 2 || kilttest.Code(sms[1]) == "" {

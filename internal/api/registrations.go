@@ -79,6 +79,12 @@ func (a *API) verifyRegistration(w http.ResponseWriter, r *http.Request) error {
 // registration once the cool-down is over (the pages' «Кодты қайта жіберу» calls the same
 // account.Registrations.Resend).
 func (a *API) resendRegistration(w http.ResponseWriter, r *http.Request) error {
+	// The body is an empty object: read as strictly as every other, so that no request
+	// means two things.
+	var req struct{}
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
 	info, err := a.registrations.Resend(r.Context(), a.client(r), r.PathValue("id"))
 	if err != nil {
 		return err
