@@ -421,21 +421,23 @@ func smsNumbers(t *testing.T, b *tab, axe string) {
 // a slowed-down sign-in says the seconds and points to «Құпия сөзді ұмыттыңыз ба?».
 func signInErrors(t *testing.T, b *tab, axe string) {
 	addAccount(t, b.e, "slow@mail.kz", "", goodPassword)
-	b.expect("the sign-in page", b.open("/login"), 200, "/login")
-	b.fill("identifier", "slow@@mail")
-	b.expect("«Кіру» with a malformed identifier", b.press("Кіру"), 400, "/login")
-	for _, id := range []string{"identifier", "password"} {
-		if got, _ := b.attr("#"+id, "aria-invalid"); got != "true" {
-			t.Errorf("#%s aria-invalid %q, want true", id, got)
+	for _, lang := range []string{"ru", "en", "kk"} {
+		b.expect("the sign-in page", b.open("/login?lang="+lang), 200, "/login?lang="+lang)
+		b.fill("identifier", "slow@@mail")
+		b.expect("signing in with a malformed identifier", b.press(tr(lang, "button_login")), 400, "/login")
+		for _, id := range []string{"identifier", "password"} {
+			if got, _ := b.attr("#"+id, "aria-invalid"); got != "true" {
+				t.Errorf("%s: #%s aria-invalid %q, want true", lang, id, got)
+			}
+			if !b.has(`#error-summary a[href="#` + id + `"]`) {
+				t.Errorf("%s: the summary does not link to #%s", lang, id)
+			}
 		}
-		if !b.has(`#error-summary a[href="#` + id + `"]`) {
-			t.Errorf("the summary does not link to #%s", id)
+		b.contains("#identifier-errors", tr(lang, "invalid_email"))
+		b.contains("#password-errors", tr(lang, "password_required"))
+		if dead := evaluate[[]string](b, `Array.from(document.querySelectorAll('#error-summary a[href^="#"]')).map(a => a.getAttribute('href')).filter(h => !document.getElementById(h.slice(1)))`); len(dead) > 0 {
+			t.Errorf("%s: the summary links to fields that are not there: %q", lang, dead)
 		}
-	}
-	b.contains("#identifier-errors", kk("invalid_email"))
-	b.contains("#password-errors", kk("password_required"))
-	if dead := evaluate[[]string](b, `Array.from(document.querySelectorAll('#error-summary a[href^="#"]')).map(a => a.getAttribute('href')).filter(h => !document.getElementById(h.slice(1)))`); len(dead) > 0 {
-		t.Errorf("the summary links to fields that are not there: %q", dead)
 	}
 	checkAxe(b, axe)
 
@@ -474,6 +476,11 @@ func accountPage(t *testing.T, b *tab, axe string) {
 		t.Errorf("the activity reads %q", got)
 	}
 	b.contains("ol.activity time", "2026 жылғы 25 қараша")
+	b.switchLang("ru")
+	b.contains("ol.activity", tr("ru", "event_registration_attempt"), "25 ноября 2026")
+	b.switchLang("en")
+	b.contains("ol.activity", tr("en", "event_registration_attempt"), "25 November 2026")
+	b.switchLang("kk")
 	b.contains("dl.details", "+7 701 123 45 67")
 	names := evaluate[[]string](b, `Array.from(document.querySelectorAll('button.eye .visually-hidden')).map(n => n.innerText)`)
 	seen := map[string]bool{}
