@@ -79,7 +79,7 @@ func (f *pageFixture) cases() []pageCase {
 			"button_send_code"}},
 		{"recovery phone code", func(b *browser) *response {
 			return b.post("/recovery/phone", url.Values{"phone": {"+7 701 123 45 67"}})
-		}, []string{"title_recovery", "recovery_phone_sent", "label_code", "button_send", "button_resend", "text_no_code", "link_change_phone"}},
+		}, []string{"title_recovery", "recovery_phone_sent", "label_code", "button_send", "button_resend", "text_no_code", "sms_help", "link_change_phone"}},
 		{"reset", func(b *browser) *response { return b.follow(b.open(f.resetLink)) },
 			[]string{"title_reset", "reset_intro", "label_password", "label_password_confirm", "button_save", "show_label_password", "show_label_password_confirm", "password_rules_title"}},
 		{"account", func(b *browser) *response {

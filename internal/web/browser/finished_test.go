@@ -98,7 +98,7 @@ func recoveryCodeSpent(t *testing.T, b *tab, axe string) {
 		t.Errorf("the change link goes to %q", got)
 	}
 	b.contains("p.lifetime", kk("code_lifetime", "time", "5 минут"))
-	b.contains("form.resend", kk("text_no_code"), kk("button_resend"))
+	b.contains("form.resend", kk("text_no_code"), kk("sms_help"), kk("button_resend"))
 	checkAxe(b, axe)
 
 	code := b.e.LatestCode(t, "+77011234567")
