@@ -562,3 +562,39 @@ func TestCookiesOverHTTPS(t *testing.T) {
 		t.Errorf("flash cookie over https: %+v", c)
 	}
 }
+
+// TestSpentRegistrationCode: after the fifth wrong code the step offers a new code, not a
+// sixth try; a code posted again anyway (a second tab, the back button) gets the same step,
+// not "register again", and a new code after the cool-down completes the registration.
+func TestSpentRegistrationCode(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	b := newBrowserIn(t, e, "en")
+	r := b.post("/register", url.Values{"by": {"phone"}, "phone": {"8 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	u, err := url.Parse(r.Location)
+	if err != nil || u.Query().Get("id") == "" {
+		t.Fatalf("register: got %d to %q", r.Status, r.Location)
+	}
+	id := u.Query().Get("id")
+	code := e.LatestCode(t, "+77471234567")
+	for range 5 {
+		r = b.post("/register/verify", url.Values{"id": {id}, "code": {wrongCode(code)}})
+	}
+	if r.Status != http.StatusUnprocessableEntity || strings.Contains(r.Body, `id="code"`) {
+		t.Fatalf("the fifth wrong code: got %d, field shown %v", r.Status, strings.Contains(r.Body, `id="code"`))
+	}
+	contains(t, "spent", r.Body, text(i18n.T("en", "code_spent")), `action="/register/resend"`)
+	r = b.post("/register/verify", url.Values{"id": {id}, "code": {code}})
+	if r.Status == http.StatusGone || strings.Contains(r.Body, `id="code"`) {
+		t.Errorf("a sixth code: got %d, field shown %v, want the spent step", r.Status, strings.Contains(r.Body, `id="code"`))
+	}
+	contains(t, "a sixth code", r.Body, text(i18n.T("en", "code_spent")), `action="/register/resend"`)
+	e.Clock.Advance(61 * time.Second)
+	r = b.post("/register/resend", url.Values{"id": {id}})
+	if r.Status != http.StatusSeeOther || r.Location != "/register/confirm?id="+id {
+		t.Fatalf("a new code: got %d to %q", r.Status, r.Location)
+	}
+	r = b.post("/register/verify", url.Values{"id": {id}, "code": {e.LatestCode(t, "+77471234567")}})
+	if r.Status != http.StatusSeeOther || r.Location != "/login" {
+		t.Fatalf("the new code: got %d to %q", r.Status, r.Location)
+	}
+}

@@ -180,9 +180,6 @@ func (s *Site) registerResend(w http.ResponseWriter, r *http.Request) error {
 
 // failCode shows err on the code step of phone registration p.ID.
 func (s *Site) failCode(w http.ResponseWriter, r *http.Request, p *RegisterConfirmPage, err error) error {
-	if kilt.ErrorKind(err) == kilt.KindGone {
-		return s.confirmGone(w, p)
-	}
 	info, ierr := s.registrations.Code(r.Context(), p.ID)
 	if kilt.ErrorKind(ierr) == kilt.KindGone {
 		return s.confirmGone(w, p)
@@ -190,10 +187,12 @@ func (s *Site) failCode(w http.ResponseWriter, r *http.Request, p *RegisterConfi
 	if ierr != nil {
 		return ierr
 	}
-	if spent(err) {
+	// A code posted again after it was used up (a second tab, the back button) is refused as
+	// gone, but the registration lives: it still offers a new code.
+	if spent(err) || kilt.ErrorKind(err) == kilt.KindGone && info.Spent {
 		p.Code.Spent = true
 		s.registrationCode(p, info)
-		return s.render(w, httpx.Status(err), "register_confirm", p)
+		return s.render(w, http.StatusUnprocessableEntity, "register_confirm", p)
 	}
 	if e, ok := kilt.AsError(err); ok && e.RetryAfter > 0 {
 		info.ResendAfter = e.RetryAfter
