@@ -84,6 +84,7 @@ const (
 	CodeCodeFormat          = "code_format"          // not 6 digits
 	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
 	CodeRateLimited         = "rate_limited"
+	CodeResendTooSoon       = "resend_too_soon" // a new code asked for before the cool-down
 	// CodeConsentRequired: registration without the current personal-data consent version
 	// (details.consent_version is the current one).
 	CodeConsentRequired = "personal_data_consent_required"

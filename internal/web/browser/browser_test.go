@@ -107,10 +107,14 @@ func newTab(t *testing.T, bctx context.Context, e *kilttest.Env, js bool) *tab {
 	return b
 }
 
-// agree ticks the personal-data consent of the registration form, as a citizen must before
-// «Тіркелу» is accepted. Every browser test that registers calls it.
+// agree ticks the personal-data consent of the registration form, unless it is ticked
+// already (a form that came back), as a citizen must before «Тіркелу» is accepted.
+// fillRegistration calls it, so every browser test that registers gives the consent.
 func (b *tab) agree() {
 	b.t.Helper()
+	if evaluate[bool](b, `document.getElementById("consent_version").checked`) {
+		return
+	}
 	b.do("ticking the personal-data consent", chromedp.Click(chromedp.ID("consent_version")))
 }
 
