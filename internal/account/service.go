@@ -51,6 +51,8 @@ type Config struct {
 	Secret []byte
 	// RecoveryURL is the recovery page that "password changed" notices point to.
 	RecoveryURL string
+	// Deletion configures the deletion of accounts.
+	Deletion DeletionConfig
 }
 
 // Service creates accounts, signs people in and changes passwords.

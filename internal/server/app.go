@@ -118,7 +118,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
-			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
+			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg),
+				Deletion: account.DeletionConfig{Grace: cfg.DeletionGrace, CancelURL: baseURL(cfg) + "/deletion/cancel"}}),
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
@@ -170,7 +171,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
 	// whose lifetimes its own domain knows.
-	retained := withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}
+	retained := withErasure{Store: withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}, accounts: a.Accounts}
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}

@@ -102,6 +102,8 @@ type Tx interface {
 	// DeleteAccountSessions deletes every session of the account but except (0: none) and
 	// reports how many it deleted.
 	DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error)
+	// AccountSessions returns every session of the account, oldest first.
+	AccountSessions(ctx context.Context, accountID int64) ([]Session, error)
 
 	RecordAudit(ctx context.Context, e audit.Event) error
 }
@@ -156,6 +158,8 @@ type Service struct {
 	cfg    Config
 	pepper []byte // keys password-history skeleton hashes
 	idKey  []byte // keys the slow-down keys
+	// listKey keys the public ids of sessions (list.go).
+	listKey []byte
 }
 
 // NewService returns a Service; zero fields of cfg take DefaultConfig's values (a zero
@@ -182,7 +186,7 @@ func NewService(store Store, hasher *password.Hasher, policy password.Policy, cl
 	}
 	return &Service{store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
 		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
-		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle")}
+		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"), listKey: kilt.DeriveKey(cfg.Secret, "session-id")}
 }
 
 // unauthorized is the answer for a missing, unknown, expired or ended session.
