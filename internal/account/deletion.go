@@ -150,6 +150,9 @@ func (s *Service) checkCurrentPassword(ctx context.Context, accountID int64, cur
 	return s.store.ClearLoginThrottle(ctx, key)
 }
 
+// DeletionGrace is how long an account lives after its deletion was asked for.
+func (s *Service) DeletionGrace() time.Duration { return s.grace() }
+
 func (s *Service) grace() time.Duration {
 	if s.cfg.Deletion.Grace > 0 {
 		return s.cfg.Deletion.Grace
