@@ -403,4 +403,6 @@ func TestErasureOnceWithTwoRuns(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func accountClient() account.Client { return account.Client{IP: "192.0.2.1", UserAgent: "test", Lang: "kk"} }
+func accountClient() account.Client {
+	return account.Client{IP: "192.0.2.1", UserAgent: "test", Lang: "kk"}
+}
