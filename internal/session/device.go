@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -53,19 +54,5 @@ func MaskIP(ip string) string {
 		return strings.TrimSuffix(p, "0") + "*"
 	}
 	b := a.As16()
-	var groups []string
-	for i := 0; i < 6; i += 2 {
-		groups = append(groups, strings.TrimLeft(hex2(b[i])+hex2(b[i+1]), "0"))
-	}
-	for i, g := range groups {
-		if g == "" {
-			groups[i] = "0"
-		}
-	}
-	return strings.Join(groups, ":") + ":*"
-}
-
-func hex2(b byte) string {
-	const digits = "0123456789abcdef"
-	return string([]byte{digits[b>>4], digits[b&0xf]})
+	return fmt.Sprintf("%x:%x:%x:*", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3]), uint16(b[4])<<8|uint16(b[5]))
 }
