@@ -65,6 +65,9 @@ type deletionTx interface {
 	// is not yet due at now, and returns its account id; kilt.ErrNotFound if there is none
 	// (single use: of two transactions racing for one link, one finds it).
 	CancelDeletionByHash(ctx context.Context, cancelHash []byte, now time.Time) (int64, error)
+	// LiveCancelHash reports whether a pending deletion not yet due at now has that cancel
+	// hash, changing nothing.
+	LiveCancelHash(ctx context.Context, cancelHash []byte, now time.Time) (bool, error)
 	// ClaimDueDeletions returns up to limit accounts whose deletion is due at now and not
 	// yet erased, locking them; rows another transaction holds are skipped, not waited for.
 	ClaimDueDeletions(ctx context.Context, now time.Time, limit int) ([]int64, error)
@@ -221,18 +224,12 @@ func (s *Service) CheckDeletionLink(ctx context.Context, token string) error {
 	if !kilt.WellFormedToken(token) {
 		return kilt.E(kilt.KindGone, CodeLinkInvalid)
 	}
-	// A rolled-back transaction: the check and the use are one statement.
-	errCheck := errors.New("check only")
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		if _, err := tx.CancelDeletionByHash(ctx, deletionCancelHash(token), s.clock()); err != nil {
-			return err
-		}
-		return errCheck
+	var live bool
+	err := s.store.InTx(ctx, func(tx Tx) (err error) {
+		live, err = tx.LiveCancelHash(ctx, deletionCancelHash(token), s.clock())
+		return err
 	})
-	switch {
-	case errors.Is(err, errCheck):
-		return nil
-	case errors.Is(err, kilt.ErrNotFound):
+	if err == nil && !live {
 		return kilt.E(kilt.KindGone, CodeLinkInvalid)
 	}
 	return err

@@ -66,6 +66,13 @@ func (t accountTx) CancelDeletionByHash(ctx context.Context, cancelHash []byte, 
 	return id, err
 }
 
+func (t accountTx) LiveCancelHash(ctx context.Context, cancelHash []byte, now time.Time) (bool, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `SELECT COUNT(*) FROM account_deletions
+		WHERE cancel_hash = $1 AND erased_at IS NULL AND due_at > $2`, cancelHash, now).Scan(&n)
+	return n == 1, err
+}
+
 // ClaimDueDeletions implements account.Tx. On PostgreSQL the rows are locked and rows
 // another instance holds are skipped; on SQLite the transaction holds the write lock.
 func (t accountTx) ClaimDueDeletions(ctx context.Context, now time.Time, limit int) ([]int64, error) {
