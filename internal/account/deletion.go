@@ -24,6 +24,9 @@ import (
 const (
 	// CodeDeletionNotScheduled: a cancel without a pending deletion.
 	CodeDeletionNotScheduled = "deletion_not_scheduled"
+	// CodeDeletionLinkInvalid: a cancel link that is invalid, used, past its deletion's
+	// date, or whose deletion was cancelled otherwise (one answer for all).
+	CodeDeletionLinkInvalid = "deletion_link_invalid"
 )
 
 // Deletion is an account's pending (or done) deletion.
@@ -219,10 +222,10 @@ func (s *Service) CancelDeletion(ctx context.Context, accountID int64, c Client)
 }
 
 // CheckDeletionLink reports whether token is a live cancel link, changing nothing (a GET of
-// the link: mail scanners open links). It returns 410 link_invalid if not.
+// the link: mail scanners open links). It returns 410 deletion_link_invalid if not.
 func (s *Service) CheckDeletionLink(ctx context.Context, token string) error {
 	if !kilt.WellFormedToken(token) {
-		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+		return kilt.E(kilt.KindGone, CodeDeletionLinkInvalid)
 	}
 	var live bool
 	err := s.store.InTx(ctx, func(tx Tx) (err error) {
@@ -230,7 +233,7 @@ func (s *Service) CheckDeletionLink(ctx context.Context, token string) error {
 		return err
 	})
 	if err == nil && !live {
-		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+		return kilt.E(kilt.KindGone, CodeDeletionLinkInvalid)
 	}
 	return err
 }
@@ -240,13 +243,13 @@ func (s *Service) CheckDeletionLink(ctx context.Context, token string) error {
 // signs nobody in.
 func (s *Service) CancelDeletionByLink(ctx context.Context, token string, c Client) error {
 	if !kilt.WellFormedToken(token) {
-		return kilt.E(kilt.KindGone, CodeLinkInvalid)
+		return kilt.E(kilt.KindGone, CodeDeletionLinkInvalid)
 	}
 	return s.store.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
 		id, err := tx.CancelDeletionByHash(ctx, deletionCancelHash(token), now)
 		if errors.Is(err, kilt.ErrNotFound) {
-			return kilt.E(kilt.KindGone, CodeLinkInvalid)
+			return kilt.E(kilt.KindGone, CodeDeletionLinkInvalid)
 		}
 		if err != nil {
 			return err

@@ -95,7 +95,7 @@ type tokenRequest struct {
 }
 
 // cancelDeletionByLink serves POST /account/deletion/cancel: the token of the cancel link
-// keeps the account (single use; 410 link_invalid otherwise). It signs nobody in.
+// keeps the account (single use; 410 deletion_link_invalid otherwise). It signs nobody in.
 func (a *API) cancelDeletionByLink(w http.ResponseWriter, r *http.Request) error {
 	var req tokenRequest
 	if err := httpx.DecodeJSON(r, &req); err != nil {

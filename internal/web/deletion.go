@@ -154,7 +154,7 @@ func (s *Site) deletionCookie() string { return s.prefixed("__Secure-", "kilt_de
 
 func (s *Site) deletionGone(w http.ResponseWriter, p *DeletionCancelPage) error {
 	p.Token, p.Gone, p.LangForm = "", true, nil
-	p.Error = s.message(p.Lang, account.CodeLinkInvalid)
+	p.Error = s.message(p.Lang, account.CodeDeletionLinkInvalid)
 	return s.render(w, http.StatusGone, "deletion_cancel", p)
 }
 
