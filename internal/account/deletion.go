@@ -191,18 +191,11 @@ func (s *Service) deletionNotices(a *Account, lang, token string, due, now time.
 
 // DeletionOf returns the account's pending deletion, or nil if none is pending.
 func (s *Service) DeletionOf(ctx context.Context, accountID int64) (*Deletion, error) {
-	var out *Deletion
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		d, err := tx.DeletionOf(ctx, accountID)
-		if errors.Is(err, kilt.ErrNotFound) {
-			return nil
-		}
-		if err == nil && d.Pending() {
-			out = d
-		}
-		return err
-	})
-	return out, err
+	d, err := s.store.DeletionOf(ctx, accountID)
+	if errors.Is(err, kilt.ErrNotFound) || (err == nil && !d.Pending()) {
+		return nil, nil
+	}
+	return d, err
 }
 
 // CancelDeletion cancels the signed-in account's pending deletion: 404

@@ -60,10 +60,14 @@ type ExportEvent struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// exportStore is what the export reads outside any transaction (part of Store).
+// exportStore is what the export and the deletion read outside any transaction (part of
+// Store): a signed-in page or call asks for the pending deletion every time, and a read must
+// not take SQLite's write lock.
 type exportStore interface {
 	// SessionsOf returns the account's sessions, oldest first, without their token hashes.
 	SessionsOf(ctx context.Context, accountID int64) ([]ExportSession, error)
+	// DeletionOf returns the account's deletion (pending or done), or kilt.ErrNotFound.
+	DeletionOf(ctx context.Context, accountID int64) (*Deletion, error)
 }
 
 // maxExportEvents bounds the audit trail of one export: far more than an account gathers

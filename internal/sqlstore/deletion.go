@@ -170,6 +170,15 @@ func (t accountTx) EraseAccount(ctx context.Context, accountID int64, now time.T
 	return nil
 }
 
+// DeletionOf implements account.Store: a read outside any transaction.
+func (s *Accounts) DeletionOf(ctx context.Context, accountID int64) (*account.Deletion, error) {
+	d, err := deletionOf(ctx, s.db, accountID)
+	if err != nil && !errors.Is(err, kilt.ErrNotFound) {
+		return nil, unavailable(err)
+	}
+	return d, err
+}
+
 // SessionsOf implements account.Store.
 func (s *Accounts) SessionsOf(ctx context.Context, accountID int64) ([]account.ExportSession, error) {
 	rows, err := s.db.Query(ctx, `SELECT created_at, last_seen_at, expires_at, ip, user_agent FROM sessions

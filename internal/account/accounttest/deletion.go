@@ -28,6 +28,12 @@ func testDeletion(t *testing.T, s account.Store) {
 	in(func(tx account.Tx) error {
 		return tx.InsertDeletion(ctx, account.Deletion{AccountID: a.ID, RequestedAt: T0, DueAt: due}, hash)
 	})
+	if d, err := s.DeletionOf(ctx, a.ID); err != nil || !d.Pending() || !d.DueAt.Equal(due) {
+		t.Errorf("DeletionOf outside a transaction: got %+v, %v", d, err)
+	}
+	if _, err := s.DeletionOf(ctx, a.ID+1000); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("DeletionOf of an account without one: %v, want not found", err)
+	}
 	err := s.InTx(ctx, func(tx account.Tx) error {
 		return tx.InsertDeletion(ctx, account.Deletion{AccountID: a.ID, RequestedAt: T0, DueAt: due}, kilt.HashToken("other"))
 	})
