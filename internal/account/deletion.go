@@ -88,7 +88,7 @@ func deletionCancelHash(token string) []byte { return kilt.HashToken(token) }
 // verified channel in the same transaction. An account whose deletion is already pending
 // gets that deletion back, and no new notice.
 func (s *Service) RequestDeletion(ctx context.Context, accountID int64, current string, c Client) (*Deletion, error) {
-	if err := s.checkCurrentPassword(ctx, accountID, current); err != nil {
+	if _, err := s.checkCurrentPassword(ctx, accountID, current); err != nil {
 		return nil, err
 	}
 	token, hash, err := kilt.NewToken()
@@ -129,31 +129,33 @@ func (s *Service) RequestDeletion(ctx context.Context, accountID int64, current 
 	return out, nil
 }
 
-// checkCurrentPassword checks the signed-in account's current password under the
-// account's slow-down key: counted before the check, cleared after a right one.
-func (s *Service) checkCurrentPassword(ctx context.Context, accountID int64, current string) error {
+// checkCurrentPassword checks the signed-in account's current password and returns the
+// account: a change of password and a deletion ask for it alike. The attempt is counted
+// under the account's slow-down key before the check (a burst of guesses is counted in
+// full) and cleared after a right one; a wrong one is 403 current_password_incorrect.
+func (s *Service) checkCurrentPassword(ctx context.Context, accountID int64, current string) (*Account, error) {
 	if current == "" {
-		return kilt.E(kilt.KindInvalid, CodePasswordRequired)
+		return nil, kilt.E(kilt.KindInvalid, CodePasswordRequired)
 	}
 	if utf8.RuneCountInString(current) > s.policy.MaxLength {
-		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
+		return nil, kilt.E(kilt.KindForbidden, CodeWrongPassword)
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key := s.throttleKey(a, Identifier{})
 	if err := s.countAttempt(ctx, key); err != nil {
-		return err
+		return nil, err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
 	if err != nil {
-		return s.uncount(ctx, key, err)
+		return nil, s.uncount(ctx, key, err)
 	}
 	if !ok {
-		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
+		return nil, kilt.E(kilt.KindForbidden, CodeWrongPassword)
 	}
-	return s.store.ClearLoginThrottle(ctx, key)
+	return a, s.store.ClearLoginThrottle(ctx, key)
 }
 
 // DeletionGrace is how long an account lives after its deletion was asked for.
