@@ -406,3 +406,30 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func accountClient() account.Client {
 	return account.Client{IP: "192.0.2.1", UserAgent: "test", Lang: "kk"}
 }
+
+// TestCancelLinkRace: the cancel link sent twice at once cancels once: one 204, one 410,
+// one cancel in the trail.
+func TestCancelLinkRace(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		a := addAccount(t, e, "aigerim@mail.kz", "", goodPassword)
+		tok := mustLogin(t, e, "aigerim@mail.kz", goodPassword).Token
+		if r := deleteAccount(t, e, tok, goodPassword); r.Status != http.StatusAccepted {
+			t.Fatalf("delete: got %d", r.Status)
+		}
+		link := tokenOf(t, e.LatestLink(t, "aigerim@mail.kz", "/deletion/cancel?token="))
+		statuses := make([]int, 2)
+		var wg sync.WaitGroup
+		for i := range statuses {
+			wg.Go(func() {
+				statuses[i] = e.Do(t, "POST", "/api/v1/account/deletion/cancel", map[string]string{"token": link}).Status
+			})
+		}
+		wg.Wait()
+		if statuses[0]+statuses[1] != http.StatusNoContent+http.StatusGone {
+			t.Errorf("got %v, want one 204 and one 410", statuses)
+		}
+		if n := count(t, e, `SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND type = 'deletion_cancelled'`, a.ID); n != 1 {
+			t.Errorf("%d cancels in the trail, want 1", n)
+		}
+	})
+}
