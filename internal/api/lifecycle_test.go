@@ -297,6 +297,27 @@ func TestErasureOnTime(t *testing.T) {
 		keep := addAccount(t, e, "bolat@mail.kz", "", goodPassword)
 		tok := loginAs(t, e, "aigerim@mail.kz", chromeAndroid, "")
 		e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "aigerim@mail.kz"})
+		// A single sign-on grant: a client, a consent, an authorization request, a code, a token.
+		now := e.Clock.Now()
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO oidc_clients (id, name, redirect_uris, scopes, public, first_party, created_at)
+				VALUES ('app', 'App', 'https://app.example/cb', 'openid', $1, $1, $2)`, []any{false, now}},
+			{`INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, 'app', 'openid', $2)`, []any{a.ID, now}},
+			{`INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, prompt, max_age,
+				login_hint, ui_locales, created_at, expires_at, account_id) VALUES ('req', 'app', 'https://app.example/cb', 'openid',
+				'', '', '', '', 0, '', '', $1, $2, $3)`, []any{now, now.Add(1000 * time.Hour), a.ID}},
+			{`INSERT INTO oidc_codes (hash, auth_request_id, expires_at) VALUES ($1, 'req', $2)`, []any{[]byte("code-hash"), now.Add(1000 * time.Hour)}},
+			{`INSERT INTO oidc_tokens (id, kind, hash, auth_request_id, client_id, account_id, session_id, scopes, auth_time, amr,
+				created_at, expires_at) VALUES ('tok', 'refresh', $1, 'req', 'app', $2, 1, 'openid', $3, 'pwd', $3, $4)`,
+				[]any{[]byte("token-hash"), a.ID, now, now.Add(1000 * time.Hour)}},
+		} {
+			if _, err := e.App.DB.Exec(ctx, q.sql, q.args...); err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
+			}
+		}
 		if r := deleteAccount(t, e, tok, goodPassword); r.Status != http.StatusAccepted {
 			t.Fatalf("delete: got %d %s", r.Status, r.Body)
 		}
@@ -308,6 +329,11 @@ func TestErasureOnTime(t *testing.T) {
 		}
 		if n := count(t, e, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND email_key IS NOT NULL`, a.ID); n != 1 {
 			t.Fatalf("a minute before the grace ends the account is erased")
+		}
+		if n := count(t, e, `SELECT COUNT(*) FROM oidc_tokens WHERE account_id = $1`, a.ID) +
+			count(t, e, `SELECT COUNT(*) FROM oidc_consents WHERE account_id = $1`, a.ID) +
+			count(t, e, `SELECT COUNT(*) FROM oidc_codes`); n != 3 {
+			t.Fatalf("before the erasure the grant has %d of its 3 rows: the test proves nothing", n)
 		}
 
 		e.Clock.Advance(time.Minute)
@@ -326,6 +352,9 @@ func TestErasureOnTime(t *testing.T) {
 			`SELECT COUNT(*) FROM outbox WHERE account_id = $1 OR recipient IN ('aigerim@mail.kz', '+77011234567')`,
 			`SELECT COUNT(*) FROM recovery_requests WHERE identifier IN ('aigerim@mail.kz', '+77011234567')`,
 			`SELECT COUNT(*) FROM oidc_tokens WHERE account_id = $1`,
+			`SELECT COUNT(*) FROM oidc_consents WHERE account_id = $1`,
+			`SELECT COUNT(*) FROM oidc_auth_requests WHERE account_id = $1`,
+			`SELECT COUNT(*) FROM oidc_codes`,
 			`SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND (ip <> '' OR user_agent <> '' OR detail <> '')`,
 			`SELECT COUNT(*) FROM account_deletions WHERE account_id = $1 AND (erased_at IS NULL OR cancel_hash IS NOT NULL)`,
 		} {
