@@ -139,11 +139,20 @@ func TestDeletePage(t *testing.T) {
 		if !strings.Contains(b.get("/account").Body, `notice-warning`) {
 			t.Fatal("opening the link cancelled the deletion")
 		}
+		// The language switch posts the token back and changes nothing else.
+		r = scanner.post("/deletion/cancel", url.Values{"token": {tok}, "lang": {"en"}})
+		if r.Status != http.StatusOK || hidden(r.Body, "token") != tok || !strings.Contains(r.Body, `<html lang="en">`) {
+			t.Fatalf("the language switch: got %d, token %q", r.Status, hidden(r.Body, "token"))
+		}
+		contains(t, "the link's page in English", r.Body, text(i18n.T("en", "deletion_cancel_question")))
+		if !strings.Contains(b.get("/account").Body, `notice-warning`) {
+			t.Fatal("the language switch cancelled the deletion")
+		}
 		r = scanner.post("/deletion/cancel", url.Values{"token": {tok}})
 		if r.Status != http.StatusOK {
 			t.Fatalf("cancel by link: got %d", r.Status)
 		}
-		contains(t, "cancelled by link", r.Body, text(i18n.T("kk", "deletion_cancelled_text")))
+		contains(t, "cancelled by link", r.Body, text(i18n.T("en", "deletion_cancelled_text"))) // the switch chose English
 		if strings.Contains(b.get("/account").Body, `notice-warning`) {
 			t.Error("the link did not cancel")
 		}
