@@ -267,6 +267,11 @@ func (s *Service) EraseDue(ctx context.Context, limit int) (int, error) {
 			return err
 		}
 		for _, id := range ids {
+			// The sessions end the one way sessions end, so the applications that had one
+			// get their back-channel logout before the account's grants go.
+			if err := s.endSessions(ctx, tx, id, 0); err != nil {
+				return err
+			}
 			if err := tx.EraseAccount(ctx, id, now); err != nil {
 				return err
 			}

@@ -297,22 +297,24 @@ func TestErasureOnTime(t *testing.T) {
 		keep := addAccount(t, e, "bolat@mail.kz", "", goodPassword)
 		tok := loginAs(t, e, "aigerim@mail.kz", chromeAndroid, "")
 		e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "aigerim@mail.kz"})
-		// A single sign-on grant: a client, a consent, an authorization request, a code, a token.
+		// A single sign-on grant: a client, a consent, an authorization request, a code, a token
+		// of the account's session.
 		now := e.Clock.Now()
+		sessionID := int64(count(t, e, `SELECT MAX(id) FROM sessions WHERE account_id = $1`, a.ID))
 		for _, q := range []struct {
 			sql  string
 			args []any
 		}{
-			{`INSERT INTO oidc_clients (id, name, redirect_uris, scopes, public, first_party, created_at)
-				VALUES ('app', 'App', 'https://app.example/cb', 'openid', $1, $1, $2)`, []any{false, now}},
+			{`INSERT INTO oidc_clients (id, name, redirect_uris, backchannel_logout_uri, scopes, public, first_party, created_at)
+				VALUES ('app', 'App', 'https://app.example/cb', 'https://app.example/logout', 'openid', $1, $1, $2)`, []any{false, now}},
 			{`INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, 'app', 'openid', $2)`, []any{a.ID, now}},
 			{`INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, prompt, max_age,
 				login_hint, ui_locales, created_at, expires_at, account_id) VALUES ('req', 'app', 'https://app.example/cb', 'openid',
 				'', '', '', '', 0, '', '', $1, $2, $3)`, []any{now, now.Add(1000 * time.Hour), a.ID}},
 			{`INSERT INTO oidc_codes (hash, auth_request_id, expires_at) VALUES ($1, 'req', $2)`, []any{[]byte("code-hash"), now.Add(1000 * time.Hour)}},
 			{`INSERT INTO oidc_tokens (id, kind, hash, auth_request_id, client_id, account_id, session_id, scopes, auth_time, amr,
-				created_at, expires_at) VALUES ('tok', 'refresh', $1, 'req', 'app', $2, 1, 'openid', $3, 'pwd', $3, $4)`,
-				[]any{[]byte("token-hash"), a.ID, now, now.Add(1000 * time.Hour)}},
+				created_at, expires_at) VALUES ('tok', 'refresh', $1, 'req', 'app', $2, $5, 'openid', $3, 'pwd', $3, $4)`,
+				[]any{[]byte("token-hash"), a.ID, now, now.Add(1000 * time.Hour), sessionID}},
 		} {
 			if _, err := e.App.DB.Exec(ctx, q.sql, q.args...); err != nil {
 				t.Fatalf("%s: %v", q.sql, err)
@@ -349,7 +351,7 @@ func TestErasureOnTime(t *testing.T) {
 			`SELECT COUNT(*) FROM password_history WHERE account_id = $1`,
 			`SELECT COUNT(*) FROM sessions WHERE account_id = $1`,
 			`SELECT COUNT(*) FROM recovery_tokens WHERE account_id = $1`,
-			`SELECT COUNT(*) FROM outbox WHERE account_id = $1 OR recipient IN ('aigerim@mail.kz', '+77011234567')`,
+			`SELECT COUNT(*) FROM outbox WHERE (account_id = $1 AND channel <> 'backchannel') OR recipient IN ('aigerim@mail.kz', '+77011234567')`,
 			`SELECT COUNT(*) FROM recovery_requests WHERE identifier IN ('aigerim@mail.kz', '+77011234567')`,
 			`SELECT COUNT(*) FROM oidc_tokens WHERE account_id = $1`,
 			`SELECT COUNT(*) FROM oidc_consents WHERE account_id = $1`,
@@ -459,6 +461,46 @@ func TestCancelLinkRace(t *testing.T) {
 		}
 		if n := count(t, e, `SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND type = 'deletion_cancelled'`, a.ID); n != 1 {
 			t.Errorf("%d cancels in the trail, want 1", n)
+		}
+	})
+}
+
+// TestErasureEndsSessionsTheOneWay: a session still there at the erasure ends the one way
+// sessions end: the application that had it gets a back-channel logout, kept past the
+// erasure until delivered.
+func TestErasureEndsSessionsTheOneWay(t *testing.T) {
+	forEachDialect(t, map[string]string{"KILT_DELETION_GRACE": "1h"}, func(t *testing.T, e *kilttest.Env) {
+		ctx := context.Background()
+		a := addAccount(t, e, "aigerim@mail.kz", "", goodPassword)
+		tok := mustLogin(t, e, "aigerim@mail.kz", goodPassword).Token
+		sessionID := count(t, e, `SELECT MAX(id) FROM sessions WHERE account_id = $1`, a.ID)
+		now := e.Clock.Now()
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO oidc_clients (id, name, redirect_uris, backchannel_logout_uri, scopes, public, first_party, created_at)
+				VALUES ('app', 'App', 'https://app.example/cb', 'https://app.example/logout', 'openid', $1, $1, $2)`, []any{false, now}},
+			{`INSERT INTO oidc_tokens (id, kind, hash, auth_request_id, client_id, account_id, session_id, scopes, auth_time, amr,
+				created_at, expires_at) VALUES ('tok', 'refresh', $1, 'req', 'app', $2, $3, 'openid', $4, 'pwd', $4, $5)`,
+				[]any{[]byte("token-hash"), a.ID, sessionID, now, now.Add(1000 * time.Hour)}},
+		} {
+			if _, err := e.App.DB.Exec(ctx, q.sql, q.args...); err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
+			}
+		}
+		if r := deleteAccount(t, e, tok, goodPassword); r.Status != http.StatusAccepted {
+			t.Fatalf("delete: got %d", r.Status)
+		}
+		e.Clock.Advance(time.Hour)
+		if n, err := e.App.Accounts.EraseDue(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("EraseDue: %d, %v", n, err)
+		}
+		if n := count(t, e, `SELECT COUNT(*) FROM outbox WHERE account_id = $1 AND channel = 'backchannel'`, a.ID); n != 1 {
+			t.Errorf("%d back-channel logouts queued by the erasure, want 1", n)
+		}
+		if n := count(t, e, `SELECT COUNT(*) FROM sessions WHERE account_id = $1`, a.ID) + count(t, e, `SELECT COUNT(*) FROM oidc_tokens`); n != 0 {
+			t.Errorf("%d sessions and tokens left", n)
 		}
 	})
 }

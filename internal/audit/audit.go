@@ -31,6 +31,9 @@ const (
 	DeletionCancelled     = "deletion_cancelled"
 	// AccountErased: the account's data was erased; its trail keeps only kinds and times.
 	AccountErased = "account_erased"
+	// ConsoleSignInFailed: a wrong password (or a locked account) at the service-centre
+	// console's sign-in; the desk records its other failures under the same type.
+	ConsoleSignInFailed = "console_signin_failed"
 )
 
 // Event is one entry of the trail.

@@ -90,7 +90,7 @@ func (s *Service) EndOne(ctx context.Context, token, id string, c Client) (curre
 		for _, sess := range all {
 			// Constant time: the ids of the account's other sessions are not for guessing.
 			if hmac.Equal([]byte(s.publicID(sess.ID)), []byte(id)) {
-				if _, err := tx.DeleteSession(ctx, sess.ID); err != nil {
+				if _, err := s.end(ctx, tx, cur.AccountID, sess.ID); err != nil {
 					return err
 				}
 				detail := "other session"
@@ -119,7 +119,8 @@ func (s *Service) EndOthers(ctx context.Context, token string, c Client) (int64,
 		if answer = a; err != nil || a != nil {
 			return err
 		}
-		if n, err = tx.DeleteAccountSessions(ctx, cur.AccountID, cur.ID); err != nil {
+		// The session kept keeps its applications: only the ended sessions' tokens go.
+		if n, err = s.endAllBut(ctx, tx, cur.AccountID, cur.ID, false); err != nil {
 			return err
 		}
 		return tx.RecordAudit(ctx, s.event(audit.SessionsRevokedOthers, cur.AccountID, c, itoa(n)+" sessions"))

@@ -107,7 +107,9 @@ var erasure = []struct{ table, stmt string }{
 	{"recovery_tokens", `DELETE FROM recovery_tokens WHERE account_id = $1`},
 	{"recovery_flows", `DELETE FROM recovery_flows WHERE account_id = $1`},
 	{"code_failures", `DELETE FROM code_failures WHERE account_id = $1`},
-	{"outbox", `DELETE FROM outbox WHERE account_id = $1`},
+	// The back-channel logouts the erasure itself queued (they carry the subject and session
+	// ids, no identifier) stay until delivered; every other message goes.
+	{"outbox", `DELETE FROM outbox WHERE account_id = $1 AND channel <> 'backchannel'`},
 	{"desk_codes", `DELETE FROM desk_codes WHERE account_id = $1`},
 	{"operator_backup_codes", `DELETE FROM operator_backup_codes WHERE account_id = $1`},
 	{"console_sessions", `DELETE FROM console_sessions WHERE account_id = $1`},
