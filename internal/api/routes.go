@@ -34,6 +34,7 @@ var routes = []Route{
 	{"POST", "/api/v1/registrations", func(a *API) handlerFunc { return a.register }},
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},
+	{"POST", "/api/v1/registrations/{id}/resend", func(a *API) handlerFunc { return a.resendRegistration }},
 	{"GET", "/api/openapi.json", func(a *API) handlerFunc { return a.jsonOnly(a.openAPI, "application/vnd.oai.openapi+json") }},
 }
 

@@ -80,10 +80,13 @@ type view struct {
 	Lang    string
 	Product string
 	// Subject is the rendered subject, for the HTML <title>.
-	Subject     string
-	Link        string
-	Code        string
-	Minutes     int
+	Subject string
+	Link    string
+	Code    string
+	Minutes int
+	// Hours is Minutes in whole hours, 0 when it is not a whole number of hours: a link's
+	// lifetime reads «24 сағат», not «1440 минут».
+	Hours       int
 	RecoveryURL string
 	// Time is the local date and time ("25.11.2026 14:05"); Zone its UTC offset ("UTC+5").
 	Time string
@@ -390,6 +393,9 @@ func (r *Renderer) view(kc KindChannel, keys []string, lang string, data map[str
 				return view{}, bad("is not a positive number of minutes")
 			}
 			v.Minutes = n
+			if n%60 == 0 {
+				v.Hours = n / 60
+			}
 		case keyTime:
 			t, err := time.Parse(time.RFC3339, val)
 			if err != nil {

@@ -80,11 +80,8 @@ func (s *Site) fillLifecycle(r *http.Request, p *AccountPage) error {
 	return nil
 }
 
-// when is t for reading in lang, in the configured zone, with its offset.
-func (s *Site) when(lang string, t time.Time) string {
-	at := t.In(s.cfg.Location)
-	return at.Format(timeLayouts[lang]) + " " + zoneName(at)
-}
+// when is t for reading in lang, in the configured zone (localTime).
+func (s *Site) when(lang string, t time.Time) string { return localTime(lang, t.In(s.cfg.Location)) }
 
 func (s *Site) sessionView(lang string, v session.View) SessionView {
 	device := v.Browser
