@@ -25,6 +25,14 @@ const (
 	SessionsRevokedAll    = "sessions_revoked_all"
 	AccountLocked         = "account_locked"
 	AccountUnlocked       = "account_unlocked"
+	// The citizen's own account (SPEC §9).
+	ReauthFailed           = "reauth_failed"            // a wrong current password asked again
+	ChannelChangeRequested = "channel_change_requested" // Detail: the kind, "taken" for a decoy
+	ChannelAdded           = "channel_added"
+	ChannelReplaced        = "channel_replaced"
+	ChannelRemoved         = "channel_removed"
+	AccountFrozen          = "account_frozen"   // "this wasn't me"
+	AccountUnfrozen        = "account_unfrozen" // a reset through a trusted channel
 )
 
 // Event is one entry of the trail.

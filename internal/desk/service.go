@@ -36,6 +36,8 @@ type Config struct {
 	SlipWindow   time.Duration
 	// RecoveryURL is the recovery page the channel notices point to.
 	RecoveryURL string
+	// FreezeURL is BASE_URL/freeze: the channel notices carry a freeze link (SPEC §9).
+	FreezeURL string
 	// Wake is told when a notice was queued (the outbox dispatcher); nil: none.
 	Wake outbox.Waker
 	// OnLookup, OnAction and OnSignInFailed feed the metrics; nil: none.
@@ -575,8 +577,8 @@ type AccountView struct {
 	// LastSignIn is nil when the account never signed in.
 	LastSignIn *time.Time `json:"last_sign_in"`
 	Locked     bool       `json:"locked"`
-	// Frozen and DeletionAt are the citizen account's states (issue 14); the account has neither until that
-	// work lands (always false and nil today).
+	// Frozen: "this wasn't me" froze it (SPEC §9). DeletionAt is the citizen account's
+	// deletion state (issue 14, part 4); nil until that work lands.
 	Frozen       bool       `json:"frozen"`
 	DeletionAt   *time.Time `json:"deletion_at"`
 	SessionCount int        `json:"sessions"`
@@ -587,7 +589,8 @@ type AccountView struct {
 const recentEvents = 20
 
 func (s *Service) view(ctx context.Context, tx Tx, a *account.Account) (*AccountView, error) {
-	v := &AccountView{ID: a.ID, EmailVerified: a.EmailVerified, PhoneVerified: a.PhoneVerified, CreatedAt: a.CreatedAt, Locked: a.Locked}
+	v := &AccountView{ID: a.ID, EmailVerified: a.EmailVerified, PhoneVerified: a.PhoneVerified, CreatedAt: a.CreatedAt, Locked: a.Locked,
+		Frozen: a.Frozen()}
 	if a.Email != "" {
 		v.Email = account.Identifier{Kind: account.Email, Value: a.Email}.Mask()
 	}
@@ -970,7 +973,11 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 			return err
 		}
 		// The notice goes to what the account had before the change.
-		for _, m := range s.channelNotices(a, kind, now) {
+		notices, err := s.channelNotices(ctx, tx, a, now)
+		if err != nil {
+			return err
+		}
+		for _, m := range notices {
 			if err := tx.Enqueue(ctx, &m); err != nil {
 				return err
 			}
@@ -1005,22 +1012,12 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 }
 
 // channelNotices are the "a channel of your account was changed" notices to the account's
-// verified channels before the change. They carry the time and the way to recover.
-//
-// Hook (issue 14): the notice is to carry a freeze link once freezing exists;
-// until then it is the plain "changed" notice.
-func (s *Service) channelNotices(a *account.Account, kind string, now time.Time) []outbox.Message {
-	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}
-	var out []outbox.Message
-	if a.Email != "" && a.EmailVerified {
-		out = append(out, outbox.Message{Channel: outbox.Email, Kind: outbox.ChannelChanged, Lang: a.Lang, To: a.Email,
-			AccountID: a.ID, Params: params, CreatedAt: now})
-	}
-	if a.Phone != "" && a.PhoneVerified {
-		out = append(out, outbox.Message{Channel: outbox.SMS, Kind: outbox.ChannelChanged, Lang: a.Lang, To: a.Phone,
-			AccountID: a.ID, Params: params, CreatedAt: now})
-	}
-	return out
+// verified channels before the change, each with the freeze link of the change.
+func (s *Service) channelNotices(ctx context.Context, tx Tx, a *account.Account, now time.Time) ([]outbox.Message, error) {
+	return account.SecurityNotices(ctx, tx, a, s.cfg.FreezeURL, account.Notice{Kind: outbox.ChannelChanged, Event: EventChannelSet, At: now,
+		Payload: func(link string) outbox.Payload {
+			return outbox.ChannelChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL, FreezeURL: link}
+		}})
 }
 
 // maxExport bounds one export's period.

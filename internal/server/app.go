@@ -47,6 +47,8 @@ type App struct {
 
 	Recovery      *recovery.Service
 	Registrations *account.Registrations
+	// Channels changes the channels of accounts (SPEC §9).
+	Channels *account.Channels
 	Processor     *recovery.Processor
 	Audit         *sqlstore.Audit
 	// OIDC is the OpenID provider's domain (single sign-on).
@@ -118,7 +120,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
 		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
-			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
+			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg),
+				FreezeURL: baseURL(cfg) + "/freeze"}),
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
@@ -166,6 +169,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
+	a.Channels = account.NewChannels(a.Registrations, account.ChannelConfig{
+		ConfirmURL: baseURL(cfg) + "/account/channels/confirm", FreezeURL: baseURL(cfg) + "/freeze"})
 	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
 		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,

@@ -31,6 +31,8 @@ const (
 	CodeInvalidCredentials = "invalid_credentials"
 	CodeLoginThrottled     = account.CodeLoginThrottled // also a change of password's slow-down
 	CodeAccountLocked      = "account_locked"
+	// CodeAccountFrozen: the account was frozen ("this wasn't me"); recover the password.
+	CodeAccountFrozen = account.CodeAccountFrozen
 	CodePasswordRequired   = account.CodePasswordRequired
 	// CodeRateLimited: the client IP made too many sign-in attempts.
 	CodeRateLimited = "rate_limited"
@@ -46,6 +48,8 @@ type Session struct {
 	ExpiresAt time.Time
 	IP        string
 	UserAgent string
+	// ReauthAt is when the session last gave the account's password again (zero: never).
+	ReauthAt time.Time
 }
 
 // Throttle is the sign-in slow-down state of one key: how many sign-ins failed in a row and
@@ -104,6 +108,23 @@ type Tx interface {
 	DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error)
 
 	RecordAudit(ctx context.Context, e audit.Event) error
+
+	// SetReauth records that session id gave its password again at t.
+	SetReauth(ctx context.Context, id int64, t time.Time) error
+	// UseFreezeToken marks the unused, unexpired freeze token with that hash used at now and
+	// returns it, or kilt.ErrNotFound (of two transactions racing for one token, one finds it).
+	UseFreezeToken(ctx context.Context, hash []byte, now time.Time) (account.FreezeToken, error)
+	// CompletedChannelChanges returns the account's completed, unreverted channel changes
+	// completed at or after since, newest first.
+	CompletedChannelChanges(ctx context.Context, accountID int64, since time.Time) ([]account.ChannelChange, error)
+	// RevertChannelChange sets the account's channel of ch's kind to value (verified or not;
+	// "" clears it) and marks ch reverted at now.
+	RevertChannelChange(ctx context.Context, accountID int64, ch account.ChannelChange, value string, verified bool, now time.Time) error
+	// KillAccountSecrets ends the account's pending channel changes, its unused freeze
+	// tokens and its unused slip codes at now.
+	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
+	// SetFrozen freezes the account at now, trusting the channels named in trust.
+	SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error
 }
 
 // Config holds the lifetimes of sessions and the limits of sign-in.
@@ -207,7 +228,9 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 		return nil, nil, err
 	}
 	now := s.clock()
-	if acct == nil || s.ended(sess, now) {
+	// A frozen account has no sessions (Freeze ends them in its transaction): one found here
+	// was read before that committed, and ends as well.
+	if acct == nil || s.ended(sess, now) || acct.Frozen() {
 		return nil, nil, s.endSession(ctx, sess.ID)
 	}
 	if acct.Locked {

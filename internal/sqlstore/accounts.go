@@ -24,15 +24,16 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 var _ account.Store = (*Accounts)(nil)
 
 const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
-	created_at, updated_at, password_changed_at, sms_paused_until`
+	created_at, updated_at, password_changed_at, sms_paused_until, frozen_at, frozen_trust`
 
 // scanAccount is the one scan helper of accounts; its column order is accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {
 	var a account.Account
 	var email, phone sql.NullString
-	var paused *time.Time
+	var paused, frozen *time.Time
 	err := row.Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.PasswordHash,
-		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused))
+		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused),
+		NullTimeCol(&frozen), &a.FrozenTrust)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
@@ -42,6 +43,9 @@ func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) 
 	a.Email, a.Phone = email.String, phone.String
 	if paused != nil {
 		a.SMSPausedUntil = *paused
+	}
+	if frozen != nil {
+		a.FrozenAt = *frozen
 	}
 	return &a, nil
 }

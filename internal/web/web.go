@@ -70,6 +70,7 @@ type Site struct {
 	recovery      *recovery.Service
 	registrations *account.Registrations
 	desk          *desk.Service // nil: /recovery/desk answers 404
+	channels      *account.Channels // nil: the channel pages answer 404
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets
