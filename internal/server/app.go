@@ -48,9 +48,9 @@ type App struct {
 	Recovery      *recovery.Service
 	Registrations *account.Registrations
 	// Channels changes the channels of accounts (SPEC §9).
-	Channels *account.Channels
-	Processor     *recovery.Processor
-	Audit         *sqlstore.Audit
+	Channels  *account.Channels
+	Processor *recovery.Processor
+	Audit     *sqlstore.Audit
 	// OIDC is the OpenID provider's domain (single sign-on).
 	OIDC *oidc.Service
 	// Desk is the service-centre desk: operators, the console, assisted recovery.

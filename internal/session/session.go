@@ -32,8 +32,8 @@ const (
 	CodeLoginThrottled     = account.CodeLoginThrottled // also a change of password's slow-down
 	CodeAccountLocked      = "account_locked"
 	// CodeAccountFrozen: the account was frozen ("this wasn't me"); recover the password.
-	CodeAccountFrozen = account.CodeAccountFrozen
-	CodePasswordRequired   = account.CodePasswordRequired
+	CodeAccountFrozen    = account.CodeAccountFrozen
+	CodePasswordRequired = account.CodePasswordRequired
 	// CodeRateLimited: the client IP made too many sign-in attempts.
 	CodeRateLimited = "rate_limited"
 )
