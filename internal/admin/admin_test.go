@@ -491,7 +491,8 @@ func TestRecoveryCodeAndChannel(t *testing.T) {
 		t.Fatalf("set e-mail: %d %s", r.Status, r.Body)
 	}
 	c.Deliver(t)
-	if got := c.MailTo(t, "old@mail.kz"); len(got) != 1 || !strings.Contains(got[0].Text, "/recovery") {
+	// Its one link is the freeze link of the change (SPEC §9, §10).
+	if got := c.MailTo(t, "old@mail.kz"); len(got) != 1 || !strings.Contains(got[0].Text, "/freeze?token=") {
 		t.Errorf("notice to the old address: %+v", got)
 	}
 	if sms := c.SMSTo("+77011234567"); len(sms) != 1 {

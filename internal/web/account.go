@@ -67,10 +67,13 @@ var eventTypes = map[string]bool{
 	audit.LoginFailed: true, audit.RecoveryRequested: true, audit.RecoveryLimited: true, audit.CodeFailed: true,
 	audit.SMSPaused: true, audit.PasswordChanged: true, audit.PasswordReset: true, audit.SessionRevoked: true,
 	audit.SessionsRevokedAll: true, audit.AccountLocked: true, audit.AccountUnlocked: true,
+	audit.ChannelChangeRequested: true, audit.ChannelAdded: true, audit.ChannelReplaced: true, audit.ChannelRemoved: true,
+	audit.AccountFrozen: true, audit.AccountUnfrozen: true, audit.ReauthFailed: true,
 }
 
 // failedEvents are the events that may mean someone else is trying.
-var failedEvents = map[string]bool{audit.LoginFailed: true, audit.CodeFailed: true, audit.SMSPaused: true, audit.RecoveryLimited: true}
+var failedEvents = map[string]bool{audit.LoginFailed: true, audit.CodeFailed: true, audit.SMSPaused: true, audit.RecoveryLimited: true,
+	audit.ReauthFailed: true}
 
 // timeLayouts are how times read in each language.
 var timeLayouts = map[string]string{"kk": "02.01.2006, 15:04", "ru": "02.01.2006, 15:04", "en": "2 Jan 2006, 15:04"}
