@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 
 	"kilt"
@@ -116,6 +118,16 @@ func (a *API) resendChannelChange(w http.ResponseWriter, r *http.Request) error 
 	sess, _, err := a.current(r)
 	if err != nil {
 		return err
+	}
+	// The body is empty or an empty JSON object.
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, httpx.MaxBody))
+	if err != nil {
+		return kilt.E(kilt.KindInvalid, httpx.CodeTooLarge)
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := httpx.Unmarshal(body, &struct{}{}); err != nil {
+			return err
+		}
 	}
 	ch, err := a.channels.Resend(r.Context(), sess.AccountID, r.PathValue("id"), a.client(r))
 	if err != nil {

@@ -120,8 +120,8 @@ func TestPhoneChannel(t *testing.T) {
 		const addr, number = "dana@mail.kz", "+77051234567"
 		addAccount(t, e, addr, "", goodPassword)
 		s := mustLogin(t, e, addr, goodPassword)
-		if r := e.Do(t, "POST", "/api/v1/account/channels", map[string]string{"phone": "8 705 123 45 67", "current_password": "Wrong-Password-1"}, bearer(s.Token)...); r.Status != http.StatusForbidden {
-			t.Fatalf("wrong current password: got %d %s, want 403", r.Status, r.Body)
+		if r := e.Do(t, "POST", "/api/v1/account/channels", map[string]string{"phone": "8 705 123 45 67", "current_password": "Wrong-Password-1"}, bearer(s.Token)...); r.Status != http.StatusForbidden || r.ErrorCode() != "current_password_incorrect" {
+			t.Fatalf("wrong current password: got %d %s, want 403 current_password_incorrect", r.Status, r.Body)
 		}
 		id := startChange(t, e, s.Token, map[string]string{"phone": "8 705 123 45 67", "current_password": goodPassword})
 		code := e.LatestCode(t, number)

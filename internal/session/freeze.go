@@ -62,7 +62,7 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, pw string, 
 	if err != nil {
 		return err
 	}
-	return s.store.InTx(ctx, func(tx Tx) error {
+	err = s.store.InTx(ctx, func(tx Tx) error {
 		if !ok {
 			answer = kilt.E(kilt.KindForbidden, account.CodeWrongPassword)
 			return tx.RecordAudit(ctx, s.event(audit.ReauthFailed, sess.AccountID, c, ""))
@@ -70,9 +70,16 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, pw string, 
 		if err := tx.DeleteThrottle(ctx, key); err != nil {
 			return err
 		}
-		sess.ReauthAt = now
 		return tx.SetReauth(ctx, sess.ID, now)
 	})
+	if err != nil {
+		return err
+	}
+	if answer != nil {
+		return answer
+	}
+	sess.ReauthAt = now
+	return nil
 }
 
 // Freeze uses the freeze link whose token is given ("this wasn't me"), in one transaction:
