@@ -780,3 +780,54 @@ func TestConsolePagesRender(t *testing.T) {
 		}
 	}
 }
+
+// TestDeskShowsFrozen: an account frozen by "this wasn't me" shows as frozen in the look-up,
+// and a slip code issued before the freeze is dead after it (the freeze kills every code).
+func TestDeskShowsFrozen(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c.Env, "frozen@mail.kz", "")
+	slipPath := fmt.Sprintf("/admin/api/v1/accounts/%d/recovery-code", citizen.ID)
+	r := c.call(t, "POST", slipPath, op.Token, map[string]any{"reason": "lost both", "identity_checked": true})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("slip: %d %s", r.Status, r.Body)
+	}
+	var slip struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &slip); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func() string {
+		t.Helper()
+		r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=frozen@mail.kz", op.Token, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("look-up: %d %s", r.Status, r.Body)
+		}
+		return r.Body
+	}
+	if !strings.Contains(lookup(), `"frozen":false`) {
+		t.Fatal("a fresh account shows frozen")
+	}
+	s := c.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "frozen@mail.kz", "password": goodPassword})
+	var in struct {
+		Token string `json:"token"`
+	}
+	s.JSON(t, &in)
+	const next = "Kokpar-Baiga-2026"
+	if r := c.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": next, "password_confirm": next},
+		"Authorization", "Bearer "+in.Token); r.Status != http.StatusNoContent {
+		t.Fatalf("change of password: %d %s", r.Status, r.Body)
+	}
+	link := c.LatestLink(t, "frozen@mail.kz", "/freeze?token=")
+	_, tok, _ := strings.Cut(link, "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(lookup(), `"frozen":true`) {
+		t.Error("the look-up does not show the freeze")
+	}
+	if r := c.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": slip.Code}); r.Status != http.StatusGone {
+		t.Errorf("a slip code issued before the freeze: got %d %s, want 410", r.Status, r.Body)
+	}
+}
