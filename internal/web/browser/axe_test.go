@@ -48,6 +48,7 @@ func TestAccessibility(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			e := kilttest.Start(t, "sqlite", nil)
 			addAccount(t, e, "page@mail.kz", "+77011234567", goodPassword)
+			addAccount(t, e, "other@mail.kz", "", goodPassword)
 			b := newTab(t, bctx, e, m.js)
 			t.Run("a planted violation is found", func(t *testing.T) {
 				b.t = t
@@ -147,7 +148,45 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.expect("the reset page again", b.open("/recovery/reset"), 410, "/recovery/reset")
 		}},
 		{"account", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
-		{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
+		{"account channel error", func(b *tab) {
+			b.do("opening the phone form", chromedp.Click(chromedp.Search(`//summary[normalize-space()=`+xpathString(kk("channel_replace_phone"))+`]`)))
+			b.fill("new_phone", "+7 708 123 45 67")
+			b.fill("channel_password_phone", "Wrong-Guess-11")
+			b.expect("a wrong current password", b.press(kk("button_send_code")), 403, "/account/channels")
+		}},
+		{"channel code", func(b *tab) {
+			b.fill("channel_password_phone", goodPassword)
+			if st := b.press(kk("button_send_code")); st != 200 || !strings.HasPrefix(b.path(), "/account/channels/") {
+				b.t.Fatalf("asking for a new number: %d at %s", st, b.path())
+			}
+		}},
+		{"channel wrong code", func(b *tab) {
+			b.fill("code", "000000")
+			if st := b.press("Жіберу"); st != 422 && st != 303 && st != 200 {
+				b.t.Fatalf("a wrong code: %d", st)
+			}
+		}},
+		{"freeze", func(b *tab) {
+			b.expect("the account page", b.open("/account"), 200, "/account")
+			b.fill("current_password", goodPassword)
+			b.fill("password", newPassword)
+			b.fill("password_confirm", newPassword)
+			b.expect("«Сақтау»", b.press("Сақтау"), 200, "/account")
+			b.expect("the freeze link", b.openLink(e.LatestLink(b.t, "page@mail.kz", "/freeze?token=")), 200, "/freeze")
+		}},
+		{"freeze done", func(b *tab) {
+			b.expect("«"+kk("button_freeze")+"»", b.press(kk("button_freeze")), 200, "/freeze")
+		}},
+		{"frozen sign-in", func(b *tab) {
+			b.expect("the sign-in page", b.open("/login"), 200, "/login")
+			b.fill("identifier", "page@mail.kz")
+			b.fill("password", newPassword)
+			b.expect("signing in, frozen", b.press("Кіру"), 403, "/login")
+		}},
+		{"logout", func(b *tab) {
+			b.signIn("other@mail.kz", goodPassword)
+			b.expect("signing out", b.open("/logout"), 200, "/logout")
+		}},
 		{"not found", func(b *tab) { b.expect("an unknown page", b.open("/no-such-page"), 404, "/no-such-page") }},
 	}
 }
