@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"kilt/internal/kilttest"
 )
@@ -278,4 +281,60 @@ func TestFreezeRaces(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestChannelTimingDoesNotTell: asking for an address of another account and for a free one
+// take indistinguishable times (the decoy does the same work: one locked read, one insert,
+// one queued message), by the two-sample Kolmogorov–Smirnov test of
+// TestTimingDoesNotTellKnownFromUnknown, two samples before it fails.
+func TestChannelTimingDoesNotTell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("statistical timing test: not in -short")
+	}
+	e := kilttest.Start(t, "sqlite", map[string]string{
+		"KILT_LIMIT_REGISTRATION_IP": "0/1h", "KILT_LIMIT_REGISTRATION_IDENTIFIER": "0/1h", "KILT_LOG_LEVEL": "error",
+	})
+	known := make([]string, 40)
+	for i := range known {
+		known[i] = fmt.Sprintf("k%d@mail.kz", i)
+		addAccount(t, e, known[i], "", goodPassword)
+	}
+	addAccount(t, e, "asker@mail.kz", "", goodPassword)
+	s := mustLogin(t, e, "asker@mail.kz", goodPassword)
+	// The password once; the fake clock stands still, so the answer stays fresh.
+	startChange(t, e, s.Token, map[string]string{"email": "first@mail.kz", "current_password": goodPassword})
+	measure := func(addr string) (float64, int) {
+		start := time.Now()
+		r := e.Do(t, "POST", "/api/v1/account/channels", map[string]string{"email": addr}, bearer(s.Token)...)
+		return float64(time.Since(start).Microseconds()), r.Status
+	}
+	const n = 200
+	for attempt := 1; ; attempt++ {
+		var kt, ut []float64
+		for i := range n {
+			var dk, du float64
+			var sk, su int
+			if i%2 == 0 {
+				dk, sk = measure(known[i%len(known)])
+				du, su = measure(fmt.Sprintf("free%d-%d@mail.kz", attempt, i))
+			} else {
+				du, su = measure(fmt.Sprintf("free%d-%d@mail.kz", attempt, i))
+				dk, sk = measure(known[i%len(known)])
+			}
+			if sk != http.StatusAccepted || su != http.StatusAccepted {
+				t.Fatalf("request %d: status %d for a taken address, %d for a free one", i, sk, su)
+			}
+			kt, ut = append(kt, dk), append(ut, du)
+		}
+		d := ksStatistic(kt, ut)
+		crit := 1.95 * math.Sqrt(float64(len(kt)+len(ut))/float64(len(kt)*len(ut)))
+		t.Logf("median taken %.0f µs, free %.0f µs; KS D = %.3f (critical %.3f)", median(kt), median(ut), d, crit)
+		if d <= crit {
+			return
+		}
+		if attempt == 2 {
+			t.Errorf("response times tell a taken address from a free one: KS D = %.3f > %.3f", d, crit)
+			return
+		}
+	}
 }
