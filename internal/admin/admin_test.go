@@ -831,3 +831,30 @@ func TestDeskShowsFrozen(t *testing.T) {
 		t.Errorf("a slip code issued before the freeze: got %d %s, want 410", r.Status, r.Body)
 	}
 }
+
+// TestFreezeRevertsDeskChannel: an operator sets a new e-mail (fooled, say, by a forged
+// document); the old address's notice carries the freeze link; its owner freezes, and the
+// old address is the account's again, the only way back a reset through it.
+func TestFreezeRevertsDeskChannel(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c.Env, "owner@mail.kz", "")
+	chPath := fmt.Sprintf("/admin/api/v1/accounts/%d/channels/email", citizen.ID)
+	body := map[string]any{"value": "impostor@mail.kz", "reason": "lost mailbox", "identity_checked": true}
+	if r := c.call(t, "PUT", chPath, op.Token, body); r.Status != http.StatusOK {
+		t.Fatalf("set e-mail: %d %s", r.Status, r.Body)
+	}
+	link := c.LatestLink(t, "owner@mail.kz", "/freeze?token=")
+	_, tok, _ := strings.Cut(link, "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	a, err := c.App.Accounts.ByID(context.Background(), citizen.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Email != "owner@mail.kz" || !a.EmailVerified || !a.Frozen() || a.FrozenTrust != "email" {
+		t.Errorf("after the freeze: %q verified %v frozen %v trusting %q, want owner@mail.kz, frozen, trusting email",
+			a.Email, a.EmailVerified, a.Frozen(), a.FrozenTrust)
+	}
+}

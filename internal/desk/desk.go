@@ -183,6 +183,8 @@ type Tx interface {
 	Enqueue(ctx context.Context, m *outbox.Message) error
 	// InsertFreezeToken stores the hash of a notice's freeze link (account.SecurityNotices).
 	InsertFreezeToken(ctx context.Context, hash []byte, t account.FreezeToken) error
+	// InsertChannelChange records a channel change (a freeze reverts those of its window).
+	InsertChannelChange(ctx context.Context, c account.ChannelChange) error
 }
 
 // Port is the desk's storage: one transactional entry.

@@ -965,6 +965,10 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 	default:
 		return nil, kilt.E(kilt.KindNotFound, CodeChannelInvalid)
 	}
+	changeID, err := kilt.NewID()
+	if err != nil {
+		return nil, err
+	}
 	var v *AccountView
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
@@ -982,12 +986,21 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 				return err
 			}
 		}
+		// The change is recorded as a citizen's is: a freeze from the notice reverts it (an
+		// operator fooled by a forged document is what the notice's freeze link is for).
+		change := account.ChannelChange{ID: changeID, AccountID: a.ID, Kind: account.ChannelEmail, Value: email,
+			OldValue: a.Email, OldVerified: a.EmailVerified, CreatedAt: now, SentAt: now, CompletedAt: now,
+			ExpiresAt: now.Add(account.RevertWindow)}
 		if kind == ChannelEmail {
 			err = tx.SetEmail(ctx, a.ID, email, account.EmailKey(email), now)
 		} else {
+			change.Kind, change.Value, change.OldValue, change.OldVerified = account.ChannelPhone, phone, a.Phone, a.PhoneVerified
 			err = tx.SetPhone(ctx, a.ID, phone, now)
 		}
 		if err != nil {
+			return err
+		}
+		if err := tx.InsertChannelChange(ctx, change); err != nil {
 			return err
 		}
 		if err := tx.Record(ctx, Event{At: now, Type: EventChannelSet, AccountID: a.ID, OperatorID: p.Operator.AccountID,

@@ -39,7 +39,16 @@ func scanChannelChange(row interface{ Scan(...any) error }) (account.ChannelChan
 }
 
 func (t accountTx) InsertChannelChange(ctx context.Context, c account.ChannelChange) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO channel_changes (id, account_id, kind, value, old_value, old_verified, token_hash,
+	return insertChannelChange(ctx, t.tx, c)
+}
+
+// InsertChannelChange implements desk.Tx: a channel set at the desk, for a freeze to revert.
+func (d deskTx) InsertChannelChange(ctx context.Context, c account.ChannelChange) error {
+	return insertChannelChange(ctx, d.tx, c)
+}
+
+func insertChannelChange(ctx context.Context, tx *Tx, c account.ChannelChange) error {
+	_, err := tx.Exec(ctx, `INSERT INTO channel_changes (id, account_id, kind, value, old_value, old_verified, token_hash,
 		code_hmac, attempts, decoy, lang, created_at, sent_at, expires_at, completed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.AccountID, c.Kind, c.Value, c.OldValue, c.OldVerified, c.TokenHash, c.CodeMAC, c.Attempts, c.Decoy, c.Lang,
