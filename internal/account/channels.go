@@ -444,6 +444,9 @@ func (h *Channels) complete(ctx context.Context, tx Tx, ch ChannelChange, now ti
 	if err := tx.SetChannel(ctx, a.ID, ch.Kind, ch.Value, true, now); err != nil {
 		return nil, err
 	}
+	if err := endRecoveries(ctx, tx, a.ID, ch.Kind, now); err != nil {
+		return nil, err
+	}
 	ch.CompletedAt, ch.ExpiresAt, ch.TokenHash, ch.CodeMAC = now, now.Add(RevertWindow), nil, nil
 	if err := tx.UpdateChannelChange(ctx, ch); err != nil {
 		return nil, err
@@ -506,10 +509,23 @@ func (h *Channels) Remove(ctx context.Context, accountID int64, reauthAt time.Ti
 		if err := tx.SetChannel(ctx, a.ID, kind, "", false, now); err != nil {
 			return err
 		}
+		if err := endRecoveries(ctx, tx, a.ID, kind, now); err != nil {
+			return err
+		}
 		if err := tx.InsertChannelChange(ctx, ChannelChange{ID: id, AccountID: a.ID, Kind: kind, OldValue: value, OldVerified: verified,
 			Lang: c.Lang, CreatedAt: now, SentAt: now, CompletedAt: now, ExpiresAt: now.Add(RevertWindow)}); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, audit.Event{Type: audit.ChannelRemoved, AccountID: a.ID, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: kind})
 	})
+}
+
+// endRecoveries ends the recoveries under way through the channel of kind that changed: a
+// code sent to a number that is no longer the account's, or a link sent to an address that
+// is no longer its, must not set the password afterwards.
+func endRecoveries(ctx context.Context, tx Tx, accountID int64, kind string, now time.Time) error {
+	if kind == ChannelPhone {
+		return tx.EndAccountFlows(ctx, accountID, now)
+	}
+	return tx.UseAllTokens(ctx, accountID, now)
 }

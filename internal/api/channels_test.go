@@ -338,3 +338,25 @@ func TestChannelTimingDoesNotTell(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacedPhoneEndsItsRecovery: a recovery code sent to a number before the number was
+// replaced does not set the password afterwards.
+func TestReplacedPhoneEndsItsRecovery(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	const old, number = "+77011234567", "+77059998877"
+	addAccount(t, e, "", old, goodPassword)
+	r := e.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": old})
+	var flow struct {
+		FlowID string `json:"flow_id"`
+	}
+	r.JSON(t, &flow)
+	code := e.LatestCode(t, old)
+	s := mustLogin(t, e, old, goodPassword)
+	id := startChange(t, e, s.Token, map[string]string{"phone": number, "current_password": goodPassword})
+	if r := e.Do(t, "POST", "/api/v1/account/channels/"+id+"/verify", map[string]string{"code": e.LatestCode(t, number)}, bearer(s.Token)...); r.Status != http.StatusOK {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": flow.FlowID, "code": code}); r.Status == http.StatusOK {
+		t.Errorf("the old number's recovery code still works after the number was replaced: %d %s", r.Status, r.Body)
+	}
+}
