@@ -81,7 +81,12 @@ func TestChannelPages(t *testing.T) {
 // field; the POST freezes (every session ends, sign-in refused with the message to recover);
 // a used link shows the invalid-link page.
 func TestFreezePages(t *testing.T) {
-	e := kilttest.Start(t, "sqlite", nil)
+	for _, d := range kilttest.Dialects {
+		t.Run(d, func(t *testing.T) { freezePages(t, kilttest.Start(t, d, nil)) })
+	}
+}
+
+func freezePages(t *testing.T, e *kilttest.Env) {
 	a := addAccount(t, e, "page@mail.kz", "", goodPassword)
 	b := newBrowser(t, e)
 	b.signIn("page@mail.kz", goodPassword)

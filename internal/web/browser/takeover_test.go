@@ -29,11 +29,19 @@ func TestTakeoverInKazakh(t *testing.T) {
 	} else if required() {
 		t.Fatalf("axe-core: %v", err)
 	}
+	// Every page of the scenario: axe-core clean, and nothing wider than a 360 px phone.
 	check := func(b *tab) {
 		t.Helper()
 		if axe != "" {
 			checkAxe(b, axe)
 		}
+		if w := evaluate[int64](b, `document.documentElement.scrollWidth`); w > 360 {
+			t.Errorf("%s is %d px wide on a 360 px phone", b.path(), w)
+		}
+	}
+	phone := func(b *tab) {
+		b.do("sizing the window as a phone's", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile,
+			chromedp.EmulateTouch, chromedp.EmulatePortrait))
 	}
 	bctx := startBrowser(t)
 	e := kilttest.Start(t, "sqlite", nil)
@@ -41,6 +49,7 @@ func TestTakeoverInKazakh(t *testing.T) {
 	addAccount(t, e, owner, "", goodPassword)
 
 	atk := newTab(t, bctx, e, false)
+	phone(atk)
 	atk.signIn(owner, goodPassword)
 	check(atk)
 	atk.do("opening «"+kk("channel_replace_email")+"»",
@@ -66,6 +75,7 @@ func TestTakeoverInKazakh(t *testing.T) {
 	}
 	freeze := mails[0].Link("/freeze?token=")
 	own := newTab(t, bctx, e, false)
+	phone(own)
 	own.expect("the notice's link", own.openLink(freeze), 200, "/freeze")
 	if strings.Contains(own.path(), "token") {
 		t.Errorf("the token stayed in the address: %s", own.path())
@@ -98,6 +108,7 @@ func TestTakeoverInKazakh(t *testing.T) {
 	own.expect("«Сақтау»", own.press("Сақтау"), 200, "/login")
 	own.signIn(owner, newPassword)
 	own.contains("main", owner)
+	check(own)
 }
 
 func mustEmail(t *testing.T, e *kilttest.Env, addr string) account.Identifier {
