@@ -210,6 +210,10 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 			return err
 		}
 	}
+	if err := ctx.Err(); err != nil { // ended while the slot was being taken: fn is not wanted
+		<-p.slots
+		return p.ctxError(err)
+	}
 	g.admit()
 	p.run(fn)
 	return nil
