@@ -397,7 +397,8 @@ func (h *Channels) Confirm(ctx context.Context, accountID int64, token string, c
 }
 
 // complete applies a verified change in tx: the notices, with a freeze link, to the
-// channels verified before it; the new identifier set, verified; the old one kept on the
+// channels verified before it, in the account's language (whoever made the change chose the
+// page's); the new identifier set, verified; the old one kept on the
 // change for a freeze to revert within RevertWindow; the audit event. An identifier that
 // another account took meanwhile ends the change (kilt.ErrNotFound).
 func (h *Channels) complete(ctx context.Context, tx Tx, ch ChannelChange, now time.Time, c Client) (*Account, error) {
@@ -429,7 +430,7 @@ func (h *Channels) complete(ctx context.Context, tx Tx, ch ChannelChange, now ti
 	if owner != nil && owner.ID != a.ID {
 		return nil, kilt.ErrNotFound
 	}
-	notices, err := SecurityNotices(ctx, tx, a, h.cfg.FreezeURL, Notice{Kind: outbox.ChannelUpdated, Event: event, Lang: c.Lang, At: now,
+	notices, err := SecurityNotices(ctx, tx, a, h.cfg.FreezeURL, Notice{Kind: outbox.ChannelUpdated, Event: event, At: now,
 		Payload: func(link string) outbox.Payload {
 			return outbox.ChannelUpdatedPayload{Time: now, Change: change, FreezeURL: link}
 		}})
@@ -491,7 +492,7 @@ func (h *Channels) Remove(ctx context.Context, accountID int64, reauthAt time.Ti
 		if kind == ChannelPhone {
 			change = outbox.ChangePhoneRemoved
 		}
-		notices, err := SecurityNotices(ctx, tx, a, h.cfg.FreezeURL, Notice{Kind: outbox.ChannelUpdated, Event: audit.ChannelRemoved, Lang: c.Lang, At: now,
+		notices, err := SecurityNotices(ctx, tx, a, h.cfg.FreezeURL, Notice{Kind: outbox.ChannelUpdated, Event: audit.ChannelRemoved, At: now,
 			Payload: func(link string) outbox.Payload {
 				return outbox.ChannelUpdatedPayload{Time: now, Change: change, FreezeURL: link}
 			}})
