@@ -18,6 +18,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/desk"
+	"kilt/internal/i18n"
 	"kilt/internal/kilttest"
 	"kilt/internal/outbox"
 	"kilt/internal/session"
@@ -826,6 +827,24 @@ func TestDeskShowsFrozen(t *testing.T) {
 	}
 	if !strings.Contains(lookup(), `"frozen":true`) {
 		t.Error("the look-up does not show the freeze")
+	}
+	// The console page says so too.
+	addAccount(t, c.Env, "pages@mail.kz", "")
+	if _, err := c.App.Desk.AddOperator(context.Background(), "pages@mail.kz", desk.RoleSupport); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c)
+	b.get("/admin/login?lang=kk")
+	r = b.post("/admin/login", url.Values{"identifier": {"pages@mail.kz"}, "password": {goodPassword}})
+	secret, ticket := secretPattern.FindStringSubmatch(r.Body), ticketPattern.FindStringSubmatch(r.Body)
+	if secret == nil || ticket == nil {
+		t.Fatalf("no enrolment page: %d", r.Status)
+	}
+	code, _ := desk.CodeAt(secret[1], c.Clock.Now())
+	b.post("/admin/enrol", url.Values{"ticket": {ticket[1]}, "code": {code}})
+	page := b.post("/admin/lookup", url.Values{"identifier": {"frozen@mail.kz"}})
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, `id="account-state">`+i18n.T("kk", "admin_state_frozen")) {
+		t.Errorf("the console's account page does not show the freeze: %d\n%s", page.Status, page.Body)
 	}
 	if r := c.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": slip.Code}); r.Status != http.StatusGone {
 		t.Errorf("a slip code issued before the freeze: got %d %s, want 410", r.Status, r.Body)
