@@ -877,3 +877,29 @@ func TestFreezeRevertsDeskChannel(t *testing.T) {
 			a.Email, a.EmailVerified, a.Frozen(), a.FrozenTrust)
 	}
 }
+
+// TestFreezeEndsConsoleSessions: an operator whose account is frozen loses the console too.
+func TestFreezeEndsConsoleSessions(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("look-up before: %d", r.Status)
+	}
+	s := c.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "desk@mail.kz", "password": goodPassword})
+	var in struct {
+		Token string `json:"token"`
+	}
+	s.JSON(t, &in)
+	const next = "Kokpar-Baiga-2026"
+	if r := c.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": next, "password_confirm": next},
+		"Authorization", "Bearer "+in.Token); r.Status != http.StatusNoContent {
+		t.Fatalf("change of password: %d %s", r.Status, r.Body)
+	}
+	_, tok, _ := strings.Cut(c.LatestLink(t, "desk@mail.kz", "/freeze?token="), "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("the console session after the freeze: %d, want 401", r.Status)
+	}
+}

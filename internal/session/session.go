@@ -121,7 +121,7 @@ type Tx interface {
 	// "" clears it) and marks ch reverted at now.
 	RevertChannelChange(ctx context.Context, accountID int64, ch account.ChannelChange, value string, verified bool, now time.Time) error
 	// KillAccountSecrets ends the account's pending channel changes, its unused freeze
-	// tokens and its unused slip codes at now.
+	// tokens and its unused slip codes at now, and its console sessions (an operator's).
 	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
 	// SetFrozen freezes the account at now, trusting the channels named in trust.
 	SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error
