@@ -3,6 +3,10 @@
 // them, and the services that create accounts and change passwords. Signing in is package
 // session's.
 //
+// A signed-in citizen adds, replaces and removes an e-mail address or phone number with
+// Channels (channels.go); every security notice carries a "this wasn't me" freeze link
+// (SecurityNotices, freeze.go), which package session acts on.
+//
 // Operators bring existing users in with Import (kilt user import): the file formats, the
 // checks made on every row and the rules that make an import idempotent are described in
 // import.go.

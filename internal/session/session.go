@@ -3,7 +3,9 @@
 // holds in a cookie or an API client sends as a bearer token; the database holds only the
 // token's SHA-256, so a dump of it signs nobody in. A session ends when it is idle longer
 // than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
-// everywhere, and when the account's password changes.
+// everywhere, when the account's password changes, and when the account is frozen ("this
+// wasn't me", freeze.go). Reauthenticate asks a session's password again for the changes
+// that need it (valid 5 minutes).
 //
 // Every rule lives here and runs in one transaction of the Store port: counting a sign-in
 // attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
