@@ -360,3 +360,26 @@ func TestReplacedPhoneEndsItsRecovery(t *testing.T) {
 		t.Errorf("the old number's recovery code still works after the number was replaced: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestFreezeKeepsAnIdentifier: when the old address went to another account after the
+// change, the freeze leaves the change (an account keeps an identifier) and still freezes.
+func TestFreezeKeepsAnIdentifier(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
+		a := addAccount(t, e, "first@mail.kz", "", goodPassword)
+		s := mustLogin(t, e, "first@mail.kz", goodPassword)
+		startChange(t, e, s.Token, map[string]string{"email": "second@mail.kz", "current_password": goodPassword})
+		tok := tokenOf(t, e.LatestLink(t, "second@mail.kz", "/account/channels/confirm?token="))
+		if r := e.Do(t, "POST", "/api/v1/account/channels/confirm", map[string]string{"token": tok}, bearer(s.Token)...); r.Status != http.StatusOK {
+			t.Fatalf("confirm: %d %s", r.Status, r.Body)
+		}
+		freeze := tokenOf(t, freezeLink(t, e, "first@mail.kz"))
+		addAccount(t, e, "first@mail.kz", "", goodPassword) // the old address, someone else's now
+		if r := e.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": freeze}); r.Status != http.StatusNoContent {
+			t.Fatalf("freeze: %d %s", r.Status, r.Body)
+		}
+		got, err := e.App.Accounts.ByID(context.Background(), a.ID)
+		if err != nil || got.Email != "second@mail.kz" || !got.Frozen() {
+			t.Errorf("after the freeze: %+v %v", got, err)
+		}
+	})
+}

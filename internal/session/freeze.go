@@ -111,6 +111,8 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 			return err
 		}
 		reverted := 0
+		channels := map[string]string{account.ChannelEmail: a.Email, account.ChannelPhone: a.Phone}
+		other := map[string]string{account.ChannelEmail: account.ChannelPhone, account.ChannelPhone: account.ChannelEmail}
 		for _, ch := range changes { // newest first
 			value, verified := ch.OldValue, ch.OldVerified
 			if value != "" {
@@ -129,9 +131,15 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 					value, verified = "", false
 				}
 			}
+			// An account keeps at least one identifier: a revert that would leave none (the
+			// old one went to another account) leaves this one.
+			if value == "" && channels[other[ch.Kind]] == "" {
+				continue
+			}
 			if err := tx.RevertChannelChange(ctx, a.ID, ch, value, verified, now); err != nil {
 				return err
 			}
+			channels[ch.Kind] = value
 			reverted++
 		}
 		if err := tx.KillAccountSecrets(ctx, a.ID, now); err != nil {
