@@ -90,6 +90,11 @@ func TestTakeover(t *testing.T) {
 		if r, _ := login(t, e, attacker, attackerPassword); r.Status != http.StatusUnauthorized {
 			t.Errorf("sign-in with the attacker's address: got %d, want 401", r.Status)
 		}
+		// The owner's address is told of the freeze and where to recover.
+		e.Deliver(t)
+		if got := e.MailTo(t, owner); len(got) != 2 || got[1].Link("/recovery") == "" || got[1].Link("/freeze?token=") != "" {
+			t.Errorf("the old address after the freeze got %d mails, want the notice of the freeze with the recovery page", len(got))
+		}
 		// The freeze link works once.
 		if r := e.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": freeze}); r.Status != http.StatusGone {
 			t.Errorf("freeze link used twice: got %d, want 410", r.Status)
@@ -247,6 +252,7 @@ func TestFreezeRaces(t *testing.T) {
 		if statuses[http.StatusNoContent] != 1 || statuses[http.StatusGone] != 1 {
 			t.Fatalf("a freeze link used twice at once: %v, want one 204 and one 410", statuses)
 		}
+		e.Deliver(t) // the notice of the freeze, before the recovery's mail
 
 		// A freeze during a reset: recover (lifting the freeze), and freeze again with the
 		// reset's notice while another reset is under way.

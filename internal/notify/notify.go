@@ -85,6 +85,8 @@ var catalog = []struct {
 	{KindChannel{outbox.ChannelCode, outbox.SMS}, []string{keyCode, keyMinutes}},
 	{KindChannel{outbox.ChannelTaken, outbox.Email}, []string{keyTime}},
 	{KindChannel{outbox.ChannelTaken, outbox.SMS}, []string{keyTime}},
+	{KindChannel{outbox.AccountFrozen, outbox.Email}, []string{keyTime, keyRecoveryURL}},
+	{KindChannel{outbox.AccountFrozen, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
 }
 
 // view is what templates see. Fields a kind does not declare stay empty.

@@ -59,6 +59,8 @@ func fixture(kc KindChannel) map[string]string {
 		return map[string]string{"time": testTime, "change": outbox.ChangeEmailReplaced, "freeze_url": testFreezeURL}
 	case outbox.ChannelTaken:
 		return map[string]string{"time": testTime}
+	case outbox.AccountFrozen:
+		return map[string]string{"time": testTime, "recovery_url": testRecoveryURL}
 	default:
 		return map[string]string{"recovery_url": testRecoveryURL}
 	}
@@ -163,12 +165,12 @@ func TestKindsCoverOutbox(t *testing.T) {
 	}
 	for _, k := range []outbox.Kind{outbox.RegistrationLink, outbox.RegistrationCode, outbox.AlreadyRegistered,
 		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged,
-		outbox.ChannelUpdated, outbox.ChannelLink, outbox.ChannelCode, outbox.ChannelTaken} {
+		outbox.ChannelUpdated, outbox.ChannelLink, outbox.ChannelCode, outbox.ChannelTaken, outbox.AccountFrozen} {
 		if !have[k] {
 			t.Errorf("kind %s has no template", k)
 		}
 	}
-	if got, want := len(New(Config{}).Kinds()), 16; got != want {
+	if got, want := len(New(Config{}).Kinds()), 18; got != want {
 		t.Errorf("got %d kind/channel pairs, want %d", got, want)
 	}
 }
@@ -187,6 +189,7 @@ func TestSMSFitsSegments(t *testing.T) {
 		outbox.ChannelUpdated:  3,
 		outbox.ChannelCode:     1,
 		outbox.ChannelTaken:    2,
+		outbox.AccountFrozen:   2,
 	}
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
@@ -245,7 +248,7 @@ func TestNoSecretInNotices(t *testing.T) {
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
 			if kc.Kind != outbox.PasswordChanged && kc.Kind != outbox.AlreadyRegistered && kc.Kind != outbox.ChannelChanged &&
-				kc.Kind != outbox.ChannelUpdated && kc.Kind != outbox.ChannelTaken {
+				kc.Kind != outbox.ChannelUpdated && kc.Kind != outbox.ChannelTaken && kc.Kind != outbox.AccountFrozen {
 				continue
 			}
 			t.Run(lang+"/"+kc.String(), func(t *testing.T) {
@@ -667,6 +670,7 @@ func TestPayloadsRender(t *testing.T) {
 		outbox.ChannelLink:       outbox.LinkPayload{Link: "https://kilt.example.kz/account/channels/confirm?token=T", Lifetime: 24 * time.Hour},
 		outbox.ChannelCode:       outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
 		outbox.ChannelTaken:      outbox.ChannelTakenPayload{Time: at},
+		outbox.AccountFrozen:     outbox.AccountFrozenPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
 	}
 	for _, m := range catalog {
 		p, ok := payloads[m.Kind]

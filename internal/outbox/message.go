@@ -46,6 +46,7 @@ const (
 	ChannelLink       Kind = "channel_link"       // e-mail: confirm a new address of an account (Data: link, minutes)
 	ChannelCode       Kind = "channel_code"       // SMS: confirm a new number of an account (Data: code, minutes)
 	ChannelTaken      Kind = "channel_taken"      // e-mail or SMS: someone tried to add this identifier to another account (Data: time)
+	AccountFrozen     Kind = "account_frozen"     // e-mail or SMS: "this wasn't me" froze the account (Data: time, recovery_url)
 	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
 )
 

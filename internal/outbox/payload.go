@@ -73,6 +73,17 @@ type ChannelUpdatedPayload struct {
 	FreezeURL string // secret
 }
 
+// AccountFrozenPayload is the data of AccountFrozen: when, and where to recover. It has no
+// freeze link: the account is frozen already.
+type AccountFrozenPayload struct {
+	Time        time.Time
+	RecoveryURL string
+}
+
+func (p AccountFrozenPayload) data() (params, secret map[string]string) {
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyRecoveryURL: p.RecoveryURL}, nil
+}
+
 // ChannelTakenPayload is the data of ChannelTaken.
 type ChannelTakenPayload struct {
 	Time time.Time

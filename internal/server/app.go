@@ -202,6 +202,7 @@ func sessionConfig(cfg *config.Config, secret []byte) session.Config {
 	c.PerClient.Free, c.PerClient.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	c.PerIdentifier.Free, c.PerIdentifier.Max = 10*cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	c.PerIP = limit("login_ip", cfg.LimitLoginIP)
+	c.RecoveryURL = recoveryURL(cfg)
 	return c
 }
 

@@ -3,13 +3,16 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/outbox"
 )
 
 // Re-authentication and "this wasn't me" (SPEC §9): the session-side rules of the citizen's
@@ -155,8 +158,20 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.SetFrozen(ctx, a.ID, now, trust(a, ft.Channels)); err != nil {
+		trusted := trust(a, ft.Channels)
+		if err := tx.SetFrozen(ctx, a.ID, now, trusted); err != nil {
 			return err
+		}
+		// The channels a reset may lift it through are told it happened and how to go on:
+		// whoever used the link (the owner, or someone it leaked to), the owner learns.
+		cur, err := tx.AccountByID(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range s.frozenNotices(cur, trusted, now) {
+			if err := tx.Enqueue(ctx, &m); err != nil {
+				return err
+			}
 		}
 		return tx.RecordAudit(ctx, s.event(audit.AccountFrozen, a.ID, c, "after "+ft.Event+"; "+
 			strconv.FormatInt(n, 10)+" sessions ended, "+strconv.Itoa(reverted)+" channel changes reverted"))
@@ -188,4 +203,22 @@ func frozen() error { return kilt.E(kilt.KindForbidden, CodeAccountFrozen) }
 // ReauthFresh reports whether sess gave its password again within account.ReauthValid.
 func (s *Service) ReauthFresh(sess *Session) bool {
 	return !sess.ReauthAt.IsZero() && s.clock().Sub(sess.ReauthAt) <= account.ReauthValid
+}
+
+// frozenNotices are the notices of a freeze to a's verified channels among trusted.
+func (s *Service) frozenNotices(a *account.Account, trusted string, now time.Time) []outbox.Message {
+	var out []outbox.Message
+	add := func(ch outbox.Channel, to string) {
+		m := outbox.Message{Channel: ch, Kind: outbox.AccountFrozen, Lang: a.Lang, To: to, AccountID: a.ID, CreatedAt: now}
+		m.SetPayload(outbox.AccountFrozenPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL})
+		out = append(out, m)
+	}
+	set := strings.Fields(trusted)
+	if a.Email != "" && a.EmailVerified && slices.Contains(set, account.ChannelEmail) {
+		add(outbox.Email, a.Email)
+	}
+	if a.Phone != "" && a.PhoneVerified && slices.Contains(set, account.ChannelPhone) {
+		add(outbox.SMS, a.Phone)
+	}
+	return out
 }

@@ -22,6 +22,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
 )
@@ -127,6 +128,8 @@ type Tx interface {
 	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
 	// SetFrozen freezes the account at now, trusting the channels named in trust.
 	SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error
+	// Enqueue queues a message in the outbox (the freeze's notice).
+	Enqueue(ctx context.Context, m *outbox.Message) error
 }
 
 // Config holds the lifetimes of sessions and the limits of sign-in.
@@ -144,6 +147,8 @@ type Config struct {
 	PerIP ratelimit.Limit
 	// OnLimit, if set, is called with a limit's name when it refuses (a metric).
 	OnLimit func(name string)
+	// RecoveryURL is the recovery page the notice of a freeze points to.
+	RecoveryURL string
 }
 
 // DefaultConfig returns the defaults: sessions idle 30 min, 12 h at most; 5 free failures

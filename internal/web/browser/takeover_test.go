@@ -85,6 +85,7 @@ func TestTakeoverInKazakh(t *testing.T) {
 	own.expect("«"+kk("button_freeze")+"»", own.press(kk("button_freeze")), 200, "/freeze")
 	own.contains("main", kk("freeze_done"))
 	check(own)
+	e.Deliver(t) // the notice of the freeze, before the recovery's mail
 
 	// The attacker's session is gone, the e-mail is the owner's again, sign-in is refused.
 	atk.expect("the attacker's account page", atk.open("/account"), 200, "/login")
@@ -98,6 +99,10 @@ func TestTakeoverInKazakh(t *testing.T) {
 	own.expect("signing in, frozen", own.press("Кіру"), 403, "/login")
 	own.contains("main", kk("account_frozen"))
 
+	// The old address was told of the freeze, with the way back.
+	if got := e.MailTo(t, owner); len(got) != 2 || got[1].Link("/recovery") == "" {
+		t.Errorf("the old address got %d mails after the freeze, want the notice of the freeze", len(got))
+	}
 	// The owner recovers through the old address and signs in.
 	own.expect("the recovery page", own.open("/recovery/email"), 200, "/recovery/email")
 	own.fill("email", owner)
