@@ -167,6 +167,9 @@ type Tx interface {
 	ChannelChangeByToken(ctx context.Context, hash []byte) (ChannelChange, error)
 	// UpdateChannelChange stores c's token and code, attempts, expiry, completion and old value.
 	UpdateChannelChange(ctx context.Context, c ChannelChange) error
+	// PendingChannelChange returns the account's newest change that is not completed and
+	// has not expired at now, or kilt.ErrNotFound.
+	PendingChannelChange(ctx context.Context, accountID int64, now time.Time) (ChannelChange, error)
 	// EndChannelChanges ends every pending change of the account: no token, no code, expired at now.
 	EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error
 	// SetChannel sets the account's e-mail (with its EmailKey) or phone: "" clears it.

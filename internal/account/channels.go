@@ -266,6 +266,23 @@ func (h *Channels) Pending(ctx context.Context, accountID int64, id string) (Cha
 	return ch, err
 }
 
+// Current returns the account's pending change, for the account page to lead back to it:
+// kilt.ErrNotFound when there is none.
+func (h *Channels) Current(ctx context.Context, accountID int64) (ChannelChange, error) {
+	now := h.clock()
+	var ch ChannelChange
+	err := h.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		ch, err = tx.PendingChannelChange(ctx, accountID, now)
+		return err
+	})
+	if err == nil && !ch.Pending(now) {
+		err = kilt.ErrNotFound
+	}
+	ch.TokenHash, ch.CodeMAC = nil, nil
+	return ch, err
+}
+
 // ResendIn is how long from now until a new link or code may be asked for ch.
 func (h *Channels) ResendIn(ch ChannelChange) time.Duration {
 	return max(ch.SentAt.Add(h.cfg.ResendAfter).Sub(h.clock()), 0)

@@ -74,6 +74,11 @@ func (t accountTx) UpdateChannelChange(ctx context.Context, c account.ChannelCha
 	return oneRow(res, err)
 }
 
+func (t accountTx) PendingChannelChange(ctx context.Context, accountID int64, now time.Time) (account.ChannelChange, error) {
+	return scanChannelChange(t.tx.QueryRow(ctx, `SELECT `+channelChangeColumns+` FROM channel_changes
+		WHERE account_id = $1 AND completed_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`, accountID, now))
+}
+
 func (t accountTx) EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error {
 	return endChannelChanges(ctx, t.tx, accountID, now)
 }

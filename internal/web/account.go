@@ -1,11 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"kilt"
 	"kilt/internal/audit"
 	"kilt/internal/i18n"
 )
@@ -37,6 +39,13 @@ func (s *Site) newAccountPage(w http.ResponseWriter, r *http.Request) (*AccountP
 	}
 	if p.Apps, err = s.connectedApps(r.Context(), v.account.ID); err != nil {
 		return nil, err
+	}
+	if s.channels != nil {
+		if ch, err := s.channels.Current(r.Context(), v.account.ID); err == nil {
+			p.Pending = ch.ID
+		} else if !errors.Is(err, kilt.ErrNotFound) {
+			return nil, err
+		}
 	}
 	return p, nil
 }

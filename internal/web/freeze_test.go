@@ -51,7 +51,11 @@ func TestChannelPages(t *testing.T) {
 			}
 
 			// Replace the e-mail: the link's GET moves the token out of the address.
-			b.post("/account/channels", url.Values{"kind": {"email"}, "new_channel": {"new@mail.kz"}, "current_password": {goodPassword}})
+			started := b.post("/account/channels", url.Values{"kind": {"email"}, "new_channel": {"new@mail.kz"}, "current_password": {goodPassword}})
+			// The account page leads back to the change while it waits.
+			if acct := b.get("/account"); !strings.Contains(acct.Body, `href="`+started.Location+`"`) {
+				t.Errorf("the account page has no link back to the pending change %q", started.Location)
+			}
 			link := e.LatestLink(t, "new@mail.kz", "/account/channels/confirm?token=")
 			r = b.open(link)
 			if r.Status != http.StatusSeeOther || r.Location != "/account/channels/confirm" || r.Header.Get("Referrer-Policy") != "no-referrer" {

@@ -53,9 +53,15 @@ func testChannels(t *testing.T, s account.Store) {
 		if got, _ := tx.ChannelChange(ctx, "chg-phone"); got.Attempts != 2 || !got.SentAt.Equal(phone.SentAt) {
 			t.Errorf("after update: %+v", got)
 		}
+		if got, err := tx.PendingChannelChange(ctx, a.ID, T0); err != nil || got.CompletedAt != (time.Time{}) {
+			t.Errorf("PendingChannelChange: %+v %v", got, err)
+		}
 		now := T0.Add(2 * time.Minute)
 		if err := tx.EndChannelChanges(ctx, a.ID, now); err != nil {
 			return err
+		}
+		if _, err := tx.PendingChannelChange(ctx, a.ID, now); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("PendingChannelChange after EndChannelChanges: %v, want ErrNotFound", err)
 		}
 		for _, id := range []string{"chg-phone", "chg-email"} {
 			if got, _ := tx.ChannelChange(ctx, id); got.CodeMAC != nil || got.TokenHash != nil || !got.ExpiresAt.Equal(now) || got.Pending(now) {
