@@ -25,9 +25,12 @@ const (
 	SessionsRevokedAll    = "sessions_revoked_all"
 	AccountLocked         = "account_locked"
 	AccountUnlocked       = "account_unlocked"
+	// ConsoleSignInFailed: a wrong password (or a locked account) at the service-centre
+	// console's sign-in; the desk records its other failures under the same type.
+	ConsoleSignInFailed = "console_signin_failed"
 	// The citizen's own account (SPEC §9).
 	ReauthFailed           = "reauth_failed"            // a wrong current password asked again
-	ChannelChangeRequested = "channel_change_requested" // Detail: the kind, "taken" for a decoy
+	ChannelChangeRequested = "channel_change_requested" // Detail: the kind only (never whose it was)
 	ChannelAdded           = "channel_added"
 	ChannelReplaced        = "channel_replaced"
 	ChannelRemoved         = "channel_removed"

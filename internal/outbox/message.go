@@ -47,7 +47,7 @@ const (
 	ChannelCode       Kind = "channel_code"       // SMS: confirm a new number of an account (Data: code, minutes)
 	ChannelTaken      Kind = "channel_taken"      // e-mail or SMS: someone tried to add this identifier to another account (Data: time)
 	AccountFrozen     Kind = "account_frozen"     // e-mail or SMS: "this wasn't me" froze the account (Data: time, recovery_url)
-	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
+	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: client_id, sub, session_id; the token is signed at sending)
 )
 
 // Rendered is a message ready for its sender: the destination and the text in the

@@ -154,7 +154,7 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 		if err := tx.EndAccountFlows(ctx, a.ID, now); err != nil {
 			return err
 		}
-		n, err := tx.DeleteAccountSessions(ctx, a.ID, 0)
+		n, err := s.EndAccount(ctx, tx, a.ID, 0)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
-	"kilt/internal/outbox"
 )
 
 // The citizen's own account (SPEC §9): channel changes, freeze tokens, the frozen state and
@@ -204,10 +203,6 @@ func (t sessionTx) KillAccountSecrets(ctx context.Context, accountID int64, now 
 	// An operator's console sessions end too, as with a lock.
 	_, err := t.tx.Exec(ctx, `DELETE FROM console_sessions WHERE account_id = $1`, accountID)
 	return err
-}
-
-func (t sessionTx) Enqueue(ctx context.Context, m *outbox.Message) error {
-	return enqueue(ctx, t.tx, m)
 }
 
 func (t sessionTx) SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error {
