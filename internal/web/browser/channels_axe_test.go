@@ -8,12 +8,17 @@ import (
 	"kilt/internal/kilttest"
 )
 
-// channelPages are the pages of the citizen's channels and of "this wasn't me", for the
-// signed-in page@mail.kz (whose account they end frozen): a form error on the account page,
-// the code page, a wrong code, the freeze confirmation and its result, a frozen sign-in.
+// channelPages are the pages of the citizen's channels and of "this wasn't me", for
+// channels@mail.kz (whose account they end frozen): a form error on the account page, the
+// code page, a wrong code, the freeze confirmation and its result, a frozen sign-in; then
+// page@mail.kz is signed in again for the pages after.
 func channelPages(e *kilttest.Env) []page {
 	return []page{
-		{"account again", func(b *tab) { b.expect("the account page", b.open("/account"), 200, "/account") }},
+		{"account with channels", func(b *tab) {
+			b.open("/logout")
+			b.press(kk("button_logout"))
+			b.signIn("channels@mail.kz", goodPassword)
+		}},
 		{"account channel error", func(b *tab) {
 			b.do("opening the phone form", chromedp.Click(chromedp.Search(`//summary[normalize-space()=`+xpathString(kk("channel_replace_phone"))+`]`)))
 			b.fill("new_phone", "+7 708 123 45 67")
@@ -38,16 +43,17 @@ func channelPages(e *kilttest.Env) []page {
 			b.fill("password", newPassword)
 			b.fill("password_confirm", newPassword)
 			b.expect("«Сақтау»", b.press("Сақтау"), 200, "/account")
-			b.expect("the freeze link", b.openLink(e.LatestLink(b.t, "page@mail.kz", "/freeze?token=")), 200, "/freeze")
+			b.expect("the freeze link", b.openLink(e.LatestLink(b.t, "channels@mail.kz", "/freeze?token=")), 200, "/freeze")
 		}},
 		{"freeze done", func(b *tab) {
 			b.expect("«"+kk("button_freeze")+"»", b.press(kk("button_freeze")), 200, "/freeze")
 		}},
 		{"frozen sign-in", func(b *tab) {
 			b.expect("the sign-in page", b.open("/login"), 200, "/login")
-			b.fill("identifier", "page@mail.kz")
+			b.fill("identifier", "channels@mail.kz")
 			b.fill("password", newPassword)
 			b.expect("signing in, frozen", b.press("Кіру"), 403, "/login")
 		}},
+		{"account, signed in again", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
 	}
 }
