@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Refreshes docs/screenshots/: the sign-in page, both recovery screens and the reset page in
-# Kazakh, on a phone-sized and a desktop-sized window, taken in Debian's headless Chromium by
+# Refreshes docs/screenshots/: the sign-in page, both recovery screens, the reset page and a
+# phone registration's code step in Kazakh, on a phone-sized and a desktop-sized window,
+# taken in Debian's headless Chromium by
 # the browser tests (TestScreenshots in internal/web/browser) against a whole Kilt with its
 # own SMTP server and SMS gateway.
 set -euo pipefail

@@ -91,6 +91,7 @@ const (
 	CodeCodeFormat          = "code_format"          // not 6 digits
 	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
 	CodeRateLimited         = "rate_limited"
+	CodeResendTooSoon       = "resend_too_soon" // a new code asked for before the cool-down
 )
 
 // Store is the account services' port to storage: InTx for every change, in one

@@ -32,7 +32,6 @@ const (
 	CodeChannelChangeInvalid = "channel_change_invalid"    // 410: unknown, expired, used or superseded
 	CodeLastChannel          = "last_channel"              // 409: no verified channel would remain
 	CodeChannelNotFound      = "channel_not_found"         // 404: the account has no such channel
-	CodeResendTooSoon        = "resend_too_soon"           // 429 with Retry-After
 )
 
 // ChannelChange is a change of one channel of an account: pending while its link or code

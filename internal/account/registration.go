@@ -46,7 +46,9 @@ type RegistrationConfig struct {
 	// CodeAttempts bounds the wrong codes of a phone registration and the wrong passwords
 	// given with the link of an e-mail registration.
 	CodeAttempts int // 5
-	PerIP        ratelimit.Limit
+	// ResendCooldown is the wait between two codes of a phone registration.
+	ResendCooldown time.Duration // 60 s
+	PerIP          ratelimit.Limit
 	// PerIdentifier counts registrations of an identifier whether or not it has an account.
 	PerIdentifier ratelimit.Limit
 	// SMSNumberHour and SMSNumberDay are shared with recovery (same names, same keys). They
@@ -79,7 +81,7 @@ type Registrations struct {
 	clock   kilt.Clock
 	cfg     RegistrationConfig
 	accts   *Service
-	check   func(e164 string) error
+	check   NumberCheck
 	wake    outbox.Waker
 	codeKey []byte
 	keys    []byte
@@ -89,7 +91,7 @@ type Registrations struct {
 // NewRegistrations returns the registration service. check tells whether an SMS may go to a
 // number (nil: any).
 func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg RegistrationConfig,
-	check func(e164 string) error, wake outbox.Waker) *Registrations {
+	check NumberCheck, wake outbox.Waker) *Registrations {
 	if cfg.LinkLifetime <= 0 {
 		cfg.LinkLifetime = 24 * time.Hour
 	}
@@ -98,6 +100,9 @@ func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg Registr
 	}
 	if cfg.CodeAttempts <= 0 {
 		cfg.CodeAttempts = 5
+	}
+	if cfg.ResendCooldown <= 0 {
+		cfg.ResendCooldown = time.Minute
 	}
 	return &Registrations{store: store, hasher: accts.hasher, policy: accts.policy, clock: clock, cfg: cfg,
 		accts: accts, check: check, wake: wake,
@@ -187,12 +192,9 @@ func (g *Registrations) newIdentifier(email, phone string) (ch outbox.Channel, v
 		}
 		return outbox.Email, addr, EmailKey(addr), "e:" + EmailKey(addr), nil
 	}
-	e164, err := g.accts.ParsePhone(phone)
+	e164, err := g.accts.ParseSMSPhone(phone, g.check)
 	if err != nil {
 		return "", "", "", "", err
-	}
-	if g.check != nil && g.check(e164) != nil {
-		return "", "", "", "", kilt.E(kilt.KindInvalid, CodePhoneNotSupported)
 	}
 	return outbox.SMS, e164, e164, "p:" + e164, nil
 }
@@ -232,6 +234,9 @@ func (g *Registrations) takeSMS(ctx context.Context, tx Tx, key string, now time
 	}
 	return "", nil
 }
+
+// Config returns the configuration in force (the pages say how long a link or code lasts).
+func (g *Registrations) Config() RegistrationConfig { return g.cfg }
 
 // Wake tells the dispatcher a message is waiting. The surfaces call it once the answer is
 // written.
@@ -438,4 +443,128 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	}
 	g.cfg.flow(outbox.SMS, "code_failed")
 	return nil, kilt.E(kilt.KindRule, CodeCodeInvalid).WithDetails("attempts_left", g.cfg.CodeAttempts-attempts)
+}
+
+// CodeInfo is what the page of a phone registration's code shows: where the code went, when
+// a new one may be asked for, how long the code lasts, and whether it can still be entered.
+type CodeInfo struct {
+	Number      string        // E.164, as the person typed it in
+	ResendAfter time.Duration // 0: a new code may be asked for now
+	Lifetime    time.Duration // how long a code lasts
+	// Spent: the wrong codes used up the code's attempts; only a new code helps.
+	Spent bool
+}
+
+// Code describes phone registration id for its code page, changing nothing; 410
+// registration_invalid for an unknown, completed, superseded or expired one. A taken
+// number's registration is described alike. The id is the capability: only the browser that
+// registered knows it.
+func (g *Registrations) Code(ctx context.Context, id string) (CodeInfo, error) {
+	if !kilt.WellFormedID(id) {
+		return CodeInfo{}, kilt.E(kilt.KindGone, CodeRegistrationInvalid)
+	}
+	var r Registration
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Registration(ctx, id)
+		return err
+	})
+	now := g.clock()
+	if errors.Is(err, kilt.ErrNotFound) || err == nil && (r.Channel != outbox.SMS || !r.CompletedAt.IsZero() || !now.Before(r.ExpiresAt)) {
+		return CodeInfo{}, kilt.E(kilt.KindGone, CodeRegistrationInvalid)
+	}
+	if err != nil {
+		return CodeInfo{}, err
+	}
+	return g.codeInfo(r, now), nil
+}
+
+// codeInfo describes r at now. A code is sent at ExpiresAt − CodeLifetime: the
+// registration keeps no other time of its last code, and needs none.
+func (g *Registrations) codeInfo(r Registration, now time.Time) CodeInfo {
+	sent := r.ExpiresAt.Add(-g.cfg.CodeLifetime)
+	return CodeInfo{Number: r.Identifier, ResendAfter: max(sent.Add(g.cfg.ResendCooldown).Sub(now), 0),
+		Lifetime: g.cfg.CodeLifetime, Spent: r.Attempts >= g.cfg.CodeAttempts}
+}
+
+// Resend sends a new code for phone registration id once the cool-down since the last one
+// is over: the old code dies, the count of wrong codes starts again and the registration
+// lasts CodeLifetime from now. Before the cool-down, 429 resend_too_soon with the wait;
+// over the client's registration limit, 429 rate_limited; an unknown, completed,
+// superseded or expired registration, 410 registration_invalid. A taken number's
+// registration answers alike and its owner is told again, within the number's SMS limits
+// as for any other. The caller calls Wake once the answer is written.
+func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeInfo, error) {
+	gone := kilt.E(kilt.KindGone, CodeRegistrationInvalid)
+	if !kilt.WellFormedID(id) {
+		return CodeInfo{}, gone
+	}
+	now := g.clock()
+	var info CodeInfo
+	var res ratelimit.Result
+	var wait time.Duration
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		r, err := tx.Registration(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Channel != outbox.SMS || !r.CompletedAt.IsZero() || !now.Before(r.ExpiresAt) {
+			return kilt.ErrNotFound
+		}
+		if wait = g.codeInfo(r, now).ResendAfter; wait > 0 {
+			return nil
+		}
+		if res, err = tx.Take(ctx, ratelimit.ClientChecks(g.cfg.PerIP, c.IP), now); err != nil || !res.Allowed {
+			return err
+		}
+		msg := outbox.Message{Channel: outbox.SMS, Lang: r.Lang, To: r.Identifier, CreatedAt: now}
+		if c.Lang != "" {
+			msg.Lang = c.Lang
+		}
+		r.Attempts, r.ExpiresAt = 0, now.Add(g.cfg.CodeLifetime)
+		if r.Duplicate {
+			a, err := tx.AccountByPhone(ctx, r.Identifier)
+			if err != nil {
+				return err
+			}
+			msg.Kind, msg.To, msg.AccountID = outbox.AlreadyRegistered, a.Phone, a.ID
+			msg.SetPayload(outbox.AlreadyRegisteredPayload{RecoveryURL: g.cfg.RecoveryURL})
+		} else {
+			code, err := kilt.NewCode()
+			if err != nil {
+				return err
+			}
+			r.CodeMAC = kilt.CodeMAC(g.codeKey, r.ID, code)
+			msg.Kind = outbox.RegistrationCode
+			msg.SetPayload(outbox.CodePayload{Code: code, Lifetime: g.cfg.CodeLifetime})
+		}
+		if err := tx.UpdateRegistration(ctx, r); err != nil {
+			return err
+		}
+		info = g.codeInfo(r, now)
+		key := kilt.KeyedHash(g.keys, "p:"+r.Identifier)
+		sms, err := tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.SMSNumberHour, Key: key}, {Limit: g.cfg.SMSNumberDay, Key: key}}, now)
+		if err != nil {
+			return err
+		}
+		if !sms.Allowed {
+			// Nothing is sent over the number's limits; the answer is the same.
+			g.refused(sms)
+			return nil
+		}
+		return tx.Enqueue(ctx, &msg)
+	})
+	switch {
+	case errors.Is(err, kilt.ErrNotFound), kilt.ErrorKind(err) == kilt.KindConflict:
+		return CodeInfo{}, gone
+	case err != nil:
+		return CodeInfo{}, err
+	case wait > 0:
+		return CodeInfo{}, kilt.E(kilt.KindRateLimited, CodeResendTooSoon).WithRetryAfter(wait).
+			WithDetails("resend_after", int((wait+time.Second-1)/time.Second))
+	case !res.Allowed:
+		g.refused(res)
+		return CodeInfo{}, kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
+	}
+	return info, nil
 }

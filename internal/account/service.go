@@ -95,6 +95,26 @@ func (s *Service) ParseIdentifier(raw string) (Identifier, error) {
 // ParsePhone parses a phone number with the service's default region.
 func (s *Service) ParsePhone(raw string) (string, error) { return ParsePhone(raw, s.cfg.PhoneRegion) }
 
+// NumberCheck reports whether an SMS may go to an E.164 number at all (the allowed
+// countries, a mobile number): sms.Guard.Check.
+type NumberCheck func(e164 string) error
+
+// ParseSMSPhone parses a number a code is to be sent to: 400 invalid_phone for one that is
+// not a number, 400 phone_not_supported for one check says can never receive an SMS
+// (toll-free, fixed-line, another country). Registration and recovery both ask it, so the
+// two answer a number alike; the answer depends on the number alone, never on an account.
+// A nil check allows every number.
+func (s *Service) ParseSMSPhone(raw string, check NumberCheck) (string, error) {
+	e164, err := s.ParsePhone(raw)
+	if err != nil {
+		return "", err
+	}
+	if check != nil && check(e164) != nil {
+		return "", kilt.E(kilt.KindInvalid, CodePhoneNotSupported)
+	}
+	return e164, nil
+}
+
 // NewAccount is what an operator (or, verified later, a person registering) gives to create
 // an account. At least one of Email and Phone is set; they are parsed by Add.
 type NewAccount struct {

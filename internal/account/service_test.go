@@ -265,3 +265,88 @@ func TestPasswordChangeCostsAtMostThree(t *testing.T) {
 	}
 	wantCode(t, "a reset to a look-alike of an entry", err, kilt.KindRule, string(password.Reused))
 }
+
+// TestPhoneRegistrationResend: the code step's page is described without changing anything;
+// a new code comes only after the cool-down, kills the old one and gives the attempts back,
+// so the fifth wrong code is not a dead end; a taken number's registration answers alike and
+// its owner is told again.
+func TestPhoneRegistrationResend(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.register("", "+77471234567", goodPassword)
+	old := e.messages()[0].Secret["code"]
+	info, err := e.regs.Code(ctx, id)
+	if err != nil || info.Number != "+77471234567" || info.ResendAfter != time.Minute || info.Lifetime != 10*time.Minute || info.Spent {
+		t.Fatalf("the code step: %+v %v", info, err)
+	}
+	_, err = e.regs.Resend(ctx, e.client, id)
+	wantCode(t, "a new code at once", err, kilt.KindRateLimited, account.CodeResendTooSoon)
+	if ke, ok := kilt.AsError(err); !ok || ke.RetryAfter != time.Minute {
+		t.Errorf("the wait: %v, want a minute", err)
+	}
+	for i := 1; i <= 5; i++ {
+		_, err := e.regs.Verify(ctx, e.client, id, fmt.Sprintf("%06d", (atoi(old)+i)%1000000))
+		wantCode(t, "a wrong code", err, kilt.KindRule, account.CodeCodeInvalid)
+	}
+	if info, err := e.regs.Code(ctx, id); err != nil || !info.Spent {
+		t.Fatalf("after five wrong codes: %+v %v, want spent", info, err)
+	}
+	e.now = e.now.Add(61 * time.Second)
+	info, err = e.regs.Resend(ctx, e.client, id)
+	if err != nil || info.Spent || info.ResendAfter != time.Minute {
+		t.Fatalf("a new code after the cool-down: %+v %v", info, err)
+	}
+	msgs := e.messages()
+	if len(msgs) != 1 || msgs[0].Kind != outbox.RegistrationCode || msgs[0].Secret["code"] == "" {
+		t.Fatalf("the new code's message: %+v", msgs)
+	}
+	fresh := msgs[0].Secret["code"]
+	if fresh != old {
+		_, err = e.regs.Verify(ctx, e.client, id, old)
+		wantCode(t, "the old code", err, kilt.KindRule, account.CodeCodeInvalid)
+	}
+	if a, err := e.regs.Verify(ctx, e.client, id, fresh); err != nil || a.Phone != "+77471234567" {
+		t.Fatalf("the new code: %+v %v", a, err)
+	}
+	_, err = e.regs.Resend(ctx, e.client, id)
+	wantCode(t, "a new code for a completed registration", err, kilt.KindGone, account.CodeRegistrationInvalid)
+	_, err = e.regs.Code(ctx, id)
+	wantCode(t, "the completed registration's page", err, kilt.KindGone, account.CodeRegistrationInvalid)
+
+	// The number is taken now: another registration of it answers alike.
+	e.now = e.now.Add(2 * time.Hour)
+	dup := e.register("", "+77471234567", goodPassword)
+	e.messages()
+	if info, err := e.regs.Code(ctx, dup); err != nil || info.Number != "+77471234567" {
+		t.Fatalf("the taken number's code step: %+v %v", info, err)
+	}
+	e.now = e.now.Add(61 * time.Second)
+	if _, err := e.regs.Resend(ctx, e.client, dup); err != nil {
+		t.Fatalf("a new code for the taken number: %v", err)
+	}
+	if msgs := e.messages(); len(msgs) != 1 || msgs[0].Kind != outbox.AlreadyRegistered || msgs[0].To != "+77471234567" {
+		t.Errorf("the owner is not told again: %+v", msgs)
+	}
+}
+
+// TestParseSMSPhone: the one check registration and recovery share refuses a number that
+// can never receive an SMS, whatever accounts exist.
+func TestParseSMSPhone(t *testing.T) {
+	e := newEnv(t)
+	never := func(e164 string) error {
+		if strings.HasPrefix(e164, "+7800") {
+			return errors.New("toll-free")
+		}
+		return nil
+	}
+	if got, err := e.accounts.ParseSMSPhone("8 701 123 45 67", never); err != nil || got != "+77011234567" {
+		t.Errorf("a mobile number: %q %v", got, err)
+	}
+	_, err := e.accounts.ParseSMSPhone("8 800 080 08 08", never)
+	wantCode(t, "a toll-free number", err, kilt.KindInvalid, account.CodePhoneNotSupported)
+	_, err = e.accounts.ParseSMSPhone("not a number", never)
+	wantCode(t, "not a number", err, kilt.KindInvalid, account.CodeInvalidPhone)
+	if _, err := e.accounts.ParseSMSPhone("8 800 080 08 08", nil); err != nil {
+		t.Errorf("without a check: %v", err)
+	}
+}

@@ -1076,7 +1076,21 @@ func docRegistrationPhone(t *testing.T, e *docEnv) {
 	if len(sms) != 1 || kilttest.Code(sms[0]) == "" {
 		t.Fatalf("SMS: got %q, want one with a code", sms)
 	}
-	code := kilttest.Code(sms[0])
+	// A new code only after the cool-down; then only the new one works.
+	resend := "/api/v1/registrations/" + url.PathEscape(id) + "/resend"
+	if r := e.call(t, http.StatusTooManyRequests, "resendRegistrationCode", resend, `{}`); r.Header.Get("Retry-After") != "60" {
+		t.Errorf("a new code at once: Retry-After %q, want 60", r.Header.Get("Retry-After"))
+	}
+	e.call(t, http.StatusBadRequest, "resendRegistrationCode", resend, `{"code":"123456"}`)
+	e.call(t, http.StatusGone, "resendRegistrationCode", "/api/v1/registrations/unknown/resend", `{}`)
+	e.Clock.Advance(61 * time.Second)
+	e.call(t, http.StatusAccepted, "resendRegistrationCode", resend, `{}`)
+	e.Deliver(t)
+	sms = e.SMSTo("+77025551234")
+	if len(sms) != 2 || kilttest.Code(sms[1]) == "" {
+		t.Fatalf("SMS after the resend: got %q, want a second with a code", sms)
+	}
+	code := kilttest.Code(sms[1])
 	path := "/api/v1/registrations/" + url.PathEscape(id) + "/verify"
 	verify := func(want int, path, code string) *kilttest.Response {
 		t.Helper()

@@ -74,3 +74,25 @@ func (a *API) verifyRegistration(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusCreated, accountResponse{Account: newAccountJSON(acct)})
 	return nil
 }
+
+// resendRegistration serves POST /registrations/{id}/resend: a new SMS code for a phone
+// registration once the cool-down is over (the pages' «Кодты қайта жіберу» calls the same
+// account.Registrations.Resend).
+func (a *API) resendRegistration(w http.ResponseWriter, r *http.Request) error {
+	// The body is an empty object: read as strictly as every other, so that no request
+	// means two things.
+	var req struct{}
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	info, err := a.registrations.Resend(r.Context(), a.client(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		ResendAfter int `json:"resend_after"`
+		ExpiresIn   int `json:"expires_in"`
+	}{httpx.Seconds(info.ResendAfter), httpx.Seconds(info.Lifetime)})
+	httpx.AfterResponse(w, a.registrations.Wake)
+	return nil
+}

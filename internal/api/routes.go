@@ -27,6 +27,7 @@ var routes = []Route{
 	{"POST", "/api/v1/registrations", func(a *API) handlerFunc { return a.register }},
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},
+	{"POST", "/api/v1/registrations/{id}/resend", func(a *API) handlerFunc { return a.resendRegistration }},
 	{"POST", "/api/v1/account/channels", func(a *API) handlerFunc { return a.startChannelChange }},
 	{"POST", "/api/v1/account/channels/confirm", func(a *API) handlerFunc { return a.confirmChannelChange }},
 	{"POST", "/api/v1/account/channels/{id}/verify", func(a *API) handlerFunc { return a.verifyChannelChange }},

@@ -94,10 +94,13 @@ type view struct {
 	Lang    string
 	Product string
 	// Subject is the rendered subject, for the HTML <title>.
-	Subject     string
-	Link        string
-	Code        string
-	Minutes     int
+	Subject string
+	Link    string
+	Code    string
+	Minutes int
+	// Hours is Minutes in whole hours, 0 when it is not a whole number of hours: a link's
+	// lifetime reads «24 сағат», not «1440 минут».
+	Hours       int
 	RecoveryURL string
 	// FreezeURL is a security notice's "this wasn't me" link.
 	FreezeURL string
@@ -418,6 +421,9 @@ func (r *Renderer) view(kc KindChannel, keys []string, lang string, data map[str
 				return view{}, bad("is not a positive number of minutes")
 			}
 			v.Minutes = n
+			if n%60 == 0 {
+				v.Hours = n / 60
+			}
 		case keyTime:
 			t, err := time.Parse(time.RFC3339, val)
 			if err != nil {

@@ -517,6 +517,13 @@ func TestPluralMinutes(t *testing.T) {
 		{"en", "30", "valid for 30 minutes "},
 		{"kk", "1", "1 минут бойы"},
 		{"kk", "30", "30 минут бойы"},
+		// Whole hours read as hours: a registration link's day is «24 сағат», not «1440 минут».
+		{"kk", "1440", "24 сағат бойы"},
+		{"ru", "1440", "действует 24 часа "},
+		{"ru", "60", "действует 1 час "},
+		{"ru", "300", "действует 5 часов "},
+		{"en", "1440", "valid for 24 hours "},
+		{"en", "90", "valid for 90 minutes "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang+"/"+tt.minutes, func(t *testing.T) {

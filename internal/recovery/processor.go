@@ -19,7 +19,7 @@ import (
 
 // NumberCheck reports whether an SMS may go to an E.164 number at all (the allowed
 // countries, a mobile number): sms.Guard.Check.
-type NumberCheck func(e164 string) error
+type NumberCheck = account.NumberCheck
 
 // Processor resolves recorded requests in the background: a known, verified, unlocked
 // identifier gets a link or a code through the outbox; anything else gets nothing. Its

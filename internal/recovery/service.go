@@ -18,17 +18,19 @@ type Service struct {
 	accounts *account.Service
 	clock    kilt.Clock
 	cfg      Config
+	check    NumberCheck
 	codeKey  []byte
 	limitKey []byte
 	// wake tells the processor a request is waiting.
 	wake outbox.Waker
 }
 
-// NewService returns a Service. wake is the Processor; the surfaces call Wake after the
-// answer is written.
-func NewService(store Store, accounts *account.Service, clock kilt.Clock, cfg Config, wake outbox.Waker) *Service {
+// NewService returns a Service. check tells whether an SMS may go to a number (nil: any):
+// the same check as registration's, so that both refuse alike a number that can never
+// receive one. wake is the Processor; the surfaces call Wake after the answer is written.
+func NewService(store Store, accounts *account.Service, clock kilt.Clock, cfg Config, check NumberCheck, wake outbox.Waker) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{store: store, accounts: accounts, clock: clock, cfg: cfg, wake: wake,
+	return &Service{store: store, accounts: accounts, clock: clock, cfg: cfg, check: check, wake: wake,
 		codeKey: kilt.DeriveKey(cfg.Secret, "sms-code"), limitKey: ratelimit.IdentifierKey(cfg.Secret)}
 }
 
@@ -98,9 +100,11 @@ type FlowInfo struct {
 
 // RequestPhone starts a phone flow for phone and records a request for a code. Every
 // number gets a flow — one without an account gets one that can never succeed — and the
-// same answer. The caller calls Wake once the answer is written.
+// same answer; a number that can never receive an SMS is refused, 400 phone_not_supported,
+// as registration refuses it (account.Service.ParseSMSPhone). The caller calls Wake once
+// the answer is written.
 func (s *Service) RequestPhone(ctx context.Context, c Client, phone string) (FlowInfo, error) {
-	e164, err := s.accounts.ParsePhone(phone)
+	e164, err := s.accounts.ParseSMSPhone(phone, s.check)
 	if err != nil {
 		return FlowInfo{}, err
 	}

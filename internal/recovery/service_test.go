@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func newEnv(t *testing.T) *env {
 		account.Config{Secret: secret, RecoveryURL: "http://kilt.test/recovery"})
 	cfg := recovery.Config{Secret: secret, ResetURL: "http://kilt.test/recovery/reset"}
 	e.processor = recovery.NewProcessor(sqlstore.NewRecovery(db), clock, cfg, nil, e.wake, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.svc = recovery.NewService(sqlstore.NewRecovery(db), e.accounts, clock, cfg, e.wake)
+	e.svc = recovery.NewService(sqlstore.NewRecovery(db), e.accounts, clock, cfg, nil, e.wake)
 	return e
 }
 
@@ -328,5 +329,27 @@ func TestBatchResolvedInOrderOfAccounts(t *testing.T) {
 	}
 	if want := []string{"a@mail.kz", "b@mail.kz", "c@mail.kz"}; !slices.Equal(got, want) {
 		t.Errorf("messages queued for %v, want %v", got, want)
+	}
+}
+
+// TestRequestPhoneRefusesNumbersWithoutSMS: a number the check says can never receive an SMS
+// is refused at once, 400 phone_not_supported, as registration refuses it — not answered
+// «an SMS was sent» — and no flow starts; the answer depends on the number alone.
+func TestRequestPhoneRefusesNumbersWithoutSMS(t *testing.T) {
+	e := newEnv(t)
+	never := func(e164 string) error {
+		if strings.HasPrefix(e164, "+7800") {
+			return errors.New("toll-free")
+		}
+		return nil
+	}
+	svc := recovery.NewService(sqlstore.NewRecovery(e.db), e.accounts, func() time.Time { return e.now },
+		recovery.Config{Secret: []byte("0123456789abcdef0123456789abcdef")}, never, e.wake)
+	_, err := svc.RequestPhone(context.Background(), e.client, "8 800 080 08 08")
+	if kilt.ErrorKind(err) != kilt.KindInvalid || kilt.ErrorCode(err) != account.CodePhoneNotSupported {
+		t.Errorf("a toll-free number: got %v, want 400 phone_not_supported", err)
+	}
+	if f, err := svc.RequestPhone(context.Background(), e.client, "8 701 123 45 67"); err != nil || f.ID == "" {
+		t.Errorf("a mobile number: %+v %v", f, err)
 	}
 }

@@ -166,7 +166,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	}
 	recoveries := sqlstore.NewRecovery(db)
 	a.Processor = recovery.NewProcessor(recoveries, clock, rcfg, check, a.Dispatcher, log)
-	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, a.Processor)
+	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, check, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_verify_ip", "recovery_verify_number", "recovery_account", "sms_number_hour", "sms_number_day",
 		"registration_ip", "registration_identifier", "login_ip")

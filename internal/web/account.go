@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -84,30 +85,31 @@ var eventTypes = map[string]bool{
 var failedEvents = map[string]bool{audit.LoginFailed: true, audit.CodeFailed: true, audit.SMSPaused: true, audit.RecoveryLimited: true,
 	audit.ReauthFailed: true}
 
-// timeLayouts are how times read in each language.
-var timeLayouts = map[string]string{"kk": "02.01.2006, 15:04", "ru": "02.01.2006, 15:04", "en": "2 Jan 2006, 15:04"}
-
 // eventView is an audit event as the account page shows it: its type by name in the page's
-// language, the time in the configured zone, the IP and the browser. The event's detail is a
-// note for operators, not shown.
+// language, the time as people there write it (in the configured zone, the citizen's: no
+// "UTC+05:00" to decode), the IP and the browser. The event's detail is a note for
+// operators, not shown. A registration asked for with the account's own e-mail or number
+// can only be someone else's attempt (the account exists already): it says so, and stands
+// out like a failed sign-in.
 func (s *Site) eventView(lang string, e audit.Event) EventView {
 	key := "event_other"
 	if eventTypes[e.Type] {
 		key = "event_" + e.Type
 	}
+	failed := failedEvents[e.Type]
+	if e.Type == audit.RegistrationRequested {
+		key, failed = "event_registration_attempt", true
+	}
 	at := e.At.In(s.cfg.Location)
-	return EventView{What: i18n.T(lang, key), When: at.Format(timeLayouts[lang]) + " " + zoneName(at),
-		Datetime: at.Format(time.RFC3339), IP: e.IP, Browser: browserName(e.UserAgent), Failed: failedEvents[e.Type]}
+	return EventView{What: i18n.T(lang, key), When: localTime(lang, at),
+		Datetime: at.Format(time.RFC3339), IP: e.IP, Browser: browserName(e.UserAgent), Failed: failed}
 }
 
-// zoneName is the zone of t as an offset from UTC ("UTC+05:00"), which reads the same in
-// every language, unlike zone abbreviations.
-func zoneName(t time.Time) string {
-	_, off := t.Zone()
-	if off == 0 {
-		return "UTC"
-	}
-	return "UTC" + t.Format("-07:00")
+// localTime is t as people write it in lang: «5 желтоқсан 2026, 14:03», «5 декабря 2026,
+// 14:03», "5 December 2026, 14:03".
+func localTime(lang string, t time.Time) string {
+	return i18n.T(lang, "date_format", "day", t.Day(), "month", i18n.T(lang, fmt.Sprintf("month_%d", int(t.Month()))),
+		"year", t.Year(), "time", t.Format("15:04"))
 }
 
 // browserName sums a user agent up as "browser · system" for people to recognise their own

@@ -37,12 +37,16 @@ func TestEventView(t *testing.T) {
 		name, lang, typ string
 		want            EventView
 	}{
-		{"kazakh", "kk", audit.LoginSucceeded, EventView{What: "Жүйеге кіру", When: "25.11.2026, 14:30 UTC+05:00",
+		{"kazakh", "kk", audit.LoginSucceeded, EventView{What: "Жүйеге кіру", When: "2026 жылғы 25 қараша, 14:30",
 			Datetime: "2026-11-25T14:30:00+05:00", IP: "10.0.0.1", Browser: "curl/8"}},
-		{"english failure", "en", audit.LoginFailed, EventView{What: "Failed sign-in attempt", When: "25 Nov 2026, 14:30 UTC+05:00",
+		{"english failure", "en", audit.LoginFailed, EventView{What: "Failed sign-in attempt", When: "25 November 2026, 14:30",
 			Datetime: "2026-11-25T14:30:00+05:00", IP: "10.0.0.1", Browser: "curl/8", Failed: true}},
-		{"unknown type", "ru", "something_new", EventView{What: "Другое событие", When: "25.11.2026, 14:30 UTC+05:00",
+		{"unknown type", "ru", "something_new", EventView{What: "Другое событие", When: "25 ноября 2026, 14:30",
 			Datetime: "2026-11-25T14:30:00+05:00", IP: "10.0.0.1", Browser: "curl/8"}},
+		// Registering the account's own identifier can only be someone else's attempt.
+		{"someone else's registration", "kk", audit.RegistrationRequested, EventView{
+			What: "Біреу сіздің e-mail мекенжайыңызбен немесе нөміріңізбен тіркелмек болды", When: "2026 жылғы 25 қараша, 14:30",
+			Datetime: "2026-11-25T14:30:00+05:00", IP: "10.0.0.1", Browser: "curl/8", Failed: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,7 @@ const flashLifetime = time.Minute
 func (s *Site) flashCookie() string   { return s.prefixed("__Host-", "kilt_flash") }
 func (s *Site) resetCookie() string   { return s.prefixed("__Secure-", "kilt_reset") }
 func (s *Site) confirmCookie() string { return s.prefixed("__Secure-", "kilt_confirm") }
+func (s *Site) sentCookie() string    { return s.prefixed("__Secure-", "kilt_sent") }
 
 func (s *Site) prefixed(prefix, name string) string {
 	if s.cfg.SecureCookie {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,8 +125,8 @@ func TestPolicyViolationShownByField(t *testing.T) {
 	contains(t, "password messages", errorsOf("password"), text(i18n.T("en", "password_no_upper")), text(i18n.T("en", "password_no_digit")))
 	contains(t, "repeat messages", errorsOf("password_confirm"), text(i18n.T("en", "password_mismatch")))
 	contains(t, "page", r.Body, `value="zhanna@mail.kz"`, `role="alert"`, `<a href="#password">`,
-		`aria-invalid="true" aria-describedby="password-errors password-rules password-strength"`,
-		`aria-invalid="true" aria-describedby="password_confirm-errors"`)
+		`aria-invalid="true" aria-describedby="password-errors password-rules-status"`,
+		`aria-invalid="true" aria-describedby="password_confirm-errors password_confirm-match"`)
 	for _, secret := range []string{pw, confirm} {
 		if strings.Contains(r.Body, secret) {
 			t.Errorf("the page writes a password back")
@@ -193,7 +194,9 @@ func TestLogin(t *testing.T) {
 	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Fatalf("after many failures: got %d, Retry-After %q, want 429 with Retry-After", last.Status, last.Header.Get("Retry-After"))
 	}
-	contains(t, "throttled", last.Body, text(i18n.T("kk", "login_throttled")))
+	// It says how long, in seconds, and points to recovery.
+	contains(t, "throttled", last.Body, text(i18n.N("kk", "login_throttled_wait", atoi(t, last.Header.Get("Retry-After")))),
+		`<a href="/recovery">`+text(i18n.T("kk", "link_forgot"))+`</a>`)
 }
 
 func TestRecoveryByEmail(t *testing.T) {
@@ -203,7 +206,8 @@ func TestRecoveryByEmail(t *testing.T) {
 	before.signIn("aigerim@mail.kz", goodPassword)
 
 	b := newBrowserIn(t, e, "kk")
-	contains(t, "choice", b.get("/recovery").Body, `href="/recovery/email"`, `href="/recovery/phone"`)
+	contains(t, "the form with two tabs", b.get("/recovery").Body, `<form method="post" action="/recovery/email"`,
+		`href="/recovery" aria-current="page"`, `href="/recovery?by=phone"`)
 	r := b.post("/recovery/email", url.Values{"email": {"Aigerim@MAIL.kz"}})
 	if r.Status != http.StatusSeeOther || r.Location != "/recovery/email/sent" {
 		t.Fatalf("request: got %d to %q; body:\n%s", r.Status, r.Location, r.Body)
@@ -213,7 +217,7 @@ func TestRecoveryByEmail(t *testing.T) {
 	// An address without an account gets the same answer.
 	o := newBrowserIn(t, e, "kk")
 	r = o.post("/recovery/email", url.Values{"email": {"nobody@mail.kz"}})
-	if r.Status != http.StatusSeeOther || r.Location != "/recovery/email/sent" || o.follow(r).Body != sent.Body {
+	if r.Status != http.StatusSeeOther || r.Location != "/recovery/email/sent" || destless(o.follow(r).Body) != destless(sent.Body) {
 		t.Errorf("an unknown address is answered differently: %d to %q", r.Status, r.Location)
 	}
 
@@ -418,7 +422,26 @@ func TestRecoveryByPhone(t *testing.T) {
 var flowPattern = regexp.MustCompile(`name="(flow_id|resend_at|phone)" value="[^"]*"`)
 
 // flowless is a page with its flow id, resend time and number taken out.
-func flowless(body string) string { return flowPattern.ReplaceAllString(body, `name="$1" value=""`) }
+func flowless(body string) string {
+	return destless(flowPattern.ReplaceAllString(body, `name="$1" value=""`))
+}
+
+var destPattern = regexp.MustCompile(`<strong class="destination">[^<]*</strong>`)
+
+// destless is a page with where its link or code went taken out: the masked address or
+// number the person typed, the same whether or not it has an account.
+func destless(body string) string {
+	return destPattern.ReplaceAllString(body, `<strong class="destination"></strong>`)
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
+}
 
 func TestChangePassword(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
@@ -537,5 +560,41 @@ func TestCookiesOverHTTPS(t *testing.T) {
 	r = b.post("/logout/everywhere", nil)
 	if c := r.cookie("__Host-kilt_flash"); c == nil || !c.Secure || c.Path != "/" {
 		t.Errorf("flash cookie over https: %+v", c)
+	}
+}
+
+// TestSpentRegistrationCode: after the fifth wrong code the step offers a new code, not a
+// sixth try; a code posted again anyway (a second tab, the back button) gets the same step,
+// not "register again", and a new code after the cool-down completes the registration.
+func TestSpentRegistrationCode(t *testing.T) {
+	e := kilttest.Start(t, "sqlite", nil)
+	b := newBrowserIn(t, e, "en")
+	r := b.post("/register", url.Values{"by": {"phone"}, "phone": {"8 747 123 45 67"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
+	u, err := url.Parse(r.Location)
+	if err != nil || u.Query().Get("id") == "" {
+		t.Fatalf("register: got %d to %q", r.Status, r.Location)
+	}
+	id := u.Query().Get("id")
+	code := e.LatestCode(t, "+77471234567")
+	for range 5 {
+		r = b.post("/register/verify", url.Values{"id": {id}, "code": {wrongCode(code)}})
+	}
+	if r.Status != http.StatusUnprocessableEntity || strings.Contains(r.Body, `id="code"`) {
+		t.Fatalf("the fifth wrong code: got %d, field shown %v", r.Status, strings.Contains(r.Body, `id="code"`))
+	}
+	contains(t, "spent", r.Body, text(i18n.T("en", "code_spent")), `action="/register/resend"`)
+	r = b.post("/register/verify", url.Values{"id": {id}, "code": {code}})
+	if r.Status == http.StatusGone || strings.Contains(r.Body, `id="code"`) {
+		t.Errorf("a sixth code: got %d, field shown %v, want the spent step", r.Status, strings.Contains(r.Body, `id="code"`))
+	}
+	contains(t, "a sixth code", r.Body, text(i18n.T("en", "code_spent")), `action="/register/resend"`)
+	e.Clock.Advance(61 * time.Second)
+	r = b.post("/register/resend", url.Values{"id": {id}})
+	if r.Status != http.StatusSeeOther || r.Location != "/register/confirm?id="+id {
+		t.Fatalf("a new code: got %d to %q", r.Status, r.Location)
+	}
+	r = b.post("/register/verify", url.Values{"id": {id}, "code": {e.LatestCode(t, "+77471234567")}})
+	if r.Status != http.StatusSeeOther || r.Location != "/login" {
+		t.Fatalf("the new code: got %d to %q", r.Status, r.Location)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"net/http"
 
 	"kilt"
+	"kilt/internal/account"
+	"kilt/internal/httpx"
+	"kilt/internal/i18n"
 	"kilt/internal/session"
 )
 
@@ -29,15 +32,45 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		old = c.Value
 	}
-	in, err := s.sessions.SignIn(r.Context(), p.Identifier, r.PostForm.Get("password"), old, s.sessionClient(r))
+	pw := r.PostForm.Get("password")
+	in, err := s.sessions.SignIn(r.Context(), p.Identifier, pw, old, s.sessionClient(r))
 	if err != nil {
-		return s.fail(w, "login", p, err, nil)
+		return s.failLogin(w, p, pw == "", err)
 	}
 	s.setSession(w, in.Token)
 	if sso {
 		return redirect(w, r, s.sso.ResumePath())
 	}
 	return redirect(w, r, "/account")
+}
+
+// loginFields put a malformed identifier's message next to the one field /login has for it.
+var loginFields = map[string]string{
+	account.CodeInvalidEmail: "identifier", account.CodeInvalidPhone: "identifier", account.CodeInvalidIdentifier: "identifier",
+}
+
+// failLogin shows err on the sign-in form. The service stops at the first thing wrong; the
+// form also flags an empty password beside a malformed identifier, so both are fixed at
+// once. A slowed-down sign-in says how many seconds to wait and points to
+// «Құпия сөзді ұмыттыңыз ба?».
+func (s *Site) failLogin(w http.ResponseWriter, p *LoginPage, noPassword bool, err error) error {
+	e, ok := kilt.AsError(err)
+	if !ok || e.Kind == kilt.KindInternal || e.Kind == kilt.KindUnauthorized && e.Code == session.CodeUnauthorized {
+		return err
+	}
+	if e.Code == session.CodeLoginThrottled && e.RetryAfter > 0 {
+		p.Error = i18n.N(p.Lang, "login_throttled_wait", httpx.Seconds(e.RetryAfter))
+		p.ErrorLink = &Link{URL: "/recovery", Text: p.T("link_forgot")}
+		httpx.SetRetryAfter(w, e)
+		return s.render(w, httpx.Status(e), "login", p)
+	}
+	s.explain(&p.Base, e, loginFields)
+	if noPassword && e.Code != session.CodePasswordRequired && e.Kind == kilt.KindInvalid {
+		p.addFieldError("password", s.message(p.Lang, session.CodePasswordRequired))
+		p.Error = p.T("form_errors")
+	}
+	httpx.SetRetryAfter(w, e)
+	return s.render(w, httpx.Status(e), "login", p)
 }
 
 // logoutForm serves GET /logout: a button, since a GET must not sign anyone out (a link

@@ -1,11 +1,12 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-
-	"github.com/nyaruka/phonenumbers"
+	"time"
 
 	"kilt/internal/account"
 	"kilt/internal/i18n"
@@ -26,6 +27,9 @@ type Base struct {
 	// its field.
 	Error     string
 	ErrorList []FieldError
+	// ErrorLink, when set, is the way on the message points to (a slowed-down sign-in:
+	// «Құпия сөзді ұмыттыңыз ба?»).
+	ErrorLink *Link
 	// Langs is the language switch; LangForm, when set, makes it post the form state the
 	// page carries (a reset token, a phone flow) instead of linking, which would lose it.
 	Langs    []LangLink
@@ -34,14 +38,29 @@ type Base struct {
 	Viewer *AccountView
 	// Rules are the password policy's rules, shown as the checklist under a new password.
 	Rules []Rule
+	// NoHistory leaves the history rule out of the checklist: a registration has no
+	// earlier passwords.
+	NoHistory bool
 
 	fieldErrors map[string][]string
+	// violated, once a password was refused, are the rules it broke: the checklist then
+	// marks each rule met or not, without the script.
+	violated map[string]bool
 }
 
 func (b *Base) base() *Base { return b }
 
 // T returns the catalog text of key in the page's language.
 func (b *Base) T(key string, args ...any) string { return i18n.T(b.Lang, key, args...) }
+
+// Wait is the countdown's text for n seconds, the number in the element the script counts
+// down: «Кодты <span class="seconds">57</span> секундтан кейін қайта сұрай аласыз.»
+func (b *Base) Wait(n int) template.HTML {
+	const mark = "\x00"
+	before, after, _ := strings.Cut(b.T("resend_wait."+i18n.PluralForm(b.Lang, n), "n", mark), mark)
+	return template.HTML(template.HTMLEscapeString(before) + `<span class="seconds">` + strconv.Itoa(n) + `</span>` +
+		template.HTMLEscapeString(after))
+}
 
 // N returns the plural form of key for n in the page's language.
 func (b *Base) N(key string, n int, args ...any) string { return i18n.N(b.Lang, key, n, args...) }
@@ -61,6 +80,11 @@ func (b *Base) addFieldError(name, msg string) {
 type Notice struct {
 	Kind string // success or info
 	Text string
+}
+
+// Link is a link of a page: where, and its text.
+type Link struct {
+	URL, Text string
 }
 
 // FieldError is a field's first message, for the list at the top of a form.
@@ -88,17 +112,21 @@ type Hidden struct {
 	Name, Value string
 }
 
-// Rule is one rule of the password policy, for the checklist.
+// Rule is one rule of the password policy, for the checklist: what a good password has,
+// said positively ("at least 8 characters"), not the error a bad one gets.
 type Rule struct {
 	Code string
 	Text string
+	// State is "unchecked" until a refused password marks the rule "met", "unmet" or
+	// "later" (checked only once the others hold: the history); StateText says it in words.
+	State, StateText string
 }
 
 // AccountView is an account as the pages show it: never its password hash.
 type AccountView struct {
 	Email         string
 	EmailVerified bool
-	Phone         string // for reading: +7 701 123 4567
+	Phone         string // for reading: +7 701 123 45 67
 	PhoneVerified bool
 }
 
@@ -106,23 +134,13 @@ func newAccountView(a *account.Account) *AccountView {
 	return &AccountView{Email: a.Email, EmailVerified: a.EmailVerified, Phone: displayPhone(a.Phone), PhoneVerified: a.PhoneVerified}
 }
 
-// displayPhone spells an E.164 number the international way, grouped for reading.
-func displayPhone(e164 string) string {
-	if e164 == "" {
-		return ""
-	}
-	n, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return e164
-	}
-	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
-}
-
 // unlisted are the rules the checklist under a new password leaves out: nobody breaks the
-// malformed-input and maximum-length rules by accident (the server still checks them).
+// malformed-input and maximum-length rules by accident (the server still checks them), and
+// whether the two passwords match is told at the repeat field, not in the list.
 var unlisted = map[string]bool{
-	string(password.Invalid): true,
-	string(password.TooLong): true,
+	string(password.Invalid):  true,
+	string(password.TooLong):  true,
+	string(password.Mismatch): true,
 }
 
 // base builds the Base of a page titled by the catalog key title: the language, the notice
@@ -139,7 +157,7 @@ func (s *Site) base(w http.ResponseWriter, r *http.Request, title string) Base {
 		if unlisted[rule.Code] {
 			continue
 		}
-		b.Rules = append(b.Rules, Rule{Code: rule.Code, Text: s.message(lang, rule.Code)})
+		b.Rules = append(b.Rules, Rule{Code: rule.Code, Text: s.message(lang, "rule_"+rule.Code)})
 	}
 	return b
 }
@@ -181,9 +199,9 @@ func (b *Base) relink(path string, q url.Values) { b.Langs = links(path, q, b.La
 // rendered by the POST leads.
 func getPath(path string) string {
 	switch {
-	case strings.HasPrefix(path, "/recovery/phone/"):
-		return "/recovery/phone"
-	case path == "/register/verify":
+	case strings.HasPrefix(path, "/recovery/phone"), path == "/recovery/email":
+		return "/recovery"
+	case path == "/register/verify", path == "/register/resend":
 		return "/register/confirm"
 	case strings.HasPrefix(path, "/account/"), strings.HasPrefix(path, "/logout/"):
 		return "/account"
@@ -205,6 +223,9 @@ type Field struct {
 	Eye string
 	// Rules, under a new password, are the policy's checklist.
 	Rules []Rule
+	// Match, under the repeat of a new password, is where the script says whether the two
+	// match.
+	Match bool
 
 	lang string
 }
@@ -222,7 +243,12 @@ func (f Field) DescribedBy() string {
 		ids = append(ids, f.ID+"-errors")
 	}
 	if len(f.Rules) > 0 {
-		ids = append(ids, f.ID+"-rules", f.ID+"-strength")
+		// The summary, not the list: a screen reader reads one short line on focus, not
+		// every rule; the list is there to read like any text.
+		ids = append(ids, f.ID+"-rules-status")
+	}
+	if f.Match {
+		ids = append(ids, f.ID+"-match")
 	}
 	return strings.Join(ids, " ")
 }
@@ -246,10 +272,27 @@ func (b *Base) Input(name, label, typ, autocomplete, value string) Field {
 // password (autocomplete new-password) named "password" carries the policy's checklist.
 func (b *Base) Password(name, label, autocomplete string) Field {
 	f := Field{ID: name, Name: name, Type: "password", Label: b.T(label), Autocomplete: autocomplete,
-		Errors: b.fieldErrors[name], Eye: b.T("show_password"), lang: b.Lang}
+		Errors: b.fieldErrors[name], Eye: b.T("show_" + label), lang: b.Lang}
 	if name == "password" && autocomplete == "new-password" {
-		f.Rules = b.Rules
+		for _, r := range b.Rules {
+			if b.NoHistory && r.Code == string(password.Reused) {
+				continue
+			}
+			r.State = "unchecked"
+			if b.violated != nil {
+				switch {
+				case b.violated[r.Code]:
+					r.State, r.StateText = "unmet", b.T("rule_unmet")
+				case r.Code == string(password.Reused):
+					r.State, r.StateText = "later", b.T("rule_later")
+				default:
+					r.State, r.StateText = "met", b.T("rule_met")
+				}
+			}
+			f.Rules = append(f.Rules, r)
+		}
 	}
+	f.Match = name == "password_confirm" && autocomplete == "new-password"
 	return f
 }
 
@@ -275,40 +318,76 @@ type RegisterPage struct {
 // RegisterSentPage is /register/sent: the confirmation link is on its way.
 type RegisterSentPage struct {
 	Base
+	Sent Sent
 }
 
+// Sent is what a "sent" page says of a link or code: where it went (masked), how to change
+// that, how long it lasts.
+type Sent struct {
+	To        string // masked: «a•••@mail.kz», «+7 701 ••• •• 67»; "" when not known
+	ChangeURL string
+	ChangeKey string // the change link's text
+	Lifetime  string // in words: «24 сағат»
+	// LifetimeKey says Lifetime of a link or of a code.
+	LifetimeKey string
+
+	lang string
+}
+
+// sentLink is what a page says of a link sent to the masked address to.
+func sentLink(lang, to, changeURL string, lifetime time.Duration) Sent {
+	return Sent{To: to, ChangeURL: changeURL, ChangeKey: "link_change_email", Lifetime: duration(lang, lifetime),
+		LifetimeKey: "link_lifetime", lang: lang}
+}
+
+// sentCode is what a page says of a code sent to the masked number to.
+func sentCode(lang, to, changeURL string, lifetime time.Duration) Sent {
+	return Sent{To: to, ChangeURL: changeURL, ChangeKey: "link_change_phone", Lifetime: duration(lang, lifetime),
+		LifetimeKey: "code_lifetime", lang: lang}
+}
+
+// T returns the catalog text of key in the page's language.
+func (s Sent) T(key string, args ...any) string { return i18n.T(s.lang, key, args...) }
+
 // RegisterConfirmPage is /register/confirm: the button that confirms an e-mail link's
-// token, or the field for a phone registration's code (ID), or the message that the link
-// or registration is no longer valid (Gone).
+// token, or the code step of a phone registration (ID), or the message that the link or
+// registration is no longer valid (Gone).
 type RegisterConfirmPage struct {
 	Base
 	Token string
 	ID    string
 	Gone  bool
+	Code  CodeStep
 }
 
-// RecoveryPage is /recovery: the choice of the manual's two ways.
-type RecoveryPage struct {
-	Base
-}
-
-// RecoveryEmailPage is /recovery/email, and /recovery/email/sent with Sent.
-type RecoveryEmailPage struct {
-	Base
-	Email string
-	Sent  bool
-}
-
-// RecoveryPhonePage is /recovery/phone: the phone number, then on the same screen the code.
-type RecoveryPhonePage struct {
-	Base
-	Phone string
-	// FlowID is set once a code was asked for: the page then shows the code field.
-	FlowID string
+// CodeStep is the step where an SMS code is entered, in recovery and in registration: where
+// the code went, how long it lasts, the field (or, once the wrong codes used it up, the
+// message that it no longer works), and the resend button with its countdown.
+type CodeStep struct {
+	Sent Sent
+	// Spent: the code no longer works; the field gives way to "send a new code".
+	Spent bool
 	// ResendIn is the seconds left before a new code may be asked for; ResendAt the Unix
-	// time when, carried in the form to show the countdown again after a wrong code.
+	// time when, carried in the recovery form to show the countdown again after a wrong code.
 	ResendIn int
 	ResendAt int64
+	// Verify and Resend are the forms' actions, Hidden the state both carry.
+	Verify, Resend string
+	Hidden         []Hidden
+}
+
+// RecoveryPage is /recovery: the manual's two ways as two tabs, the e-mail form (and
+// /recovery/email/sent with Sent) or the phone form, then on the same screen its code.
+type RecoveryPage struct {
+	Base
+	ByPhone            bool
+	EmailURL, PhoneURL string
+	Email              string
+	Sent               *Sent // the e-mail is on its way
+	Phone              string
+	// FlowID is set once a code was asked for: the page then shows the code step.
+	FlowID string
+	Code   CodeStep
 }
 
 // ResetPage is /recovery/reset: the new password, or the message that the link is not
@@ -355,4 +434,6 @@ type ErrorPage struct {
 	Status    int
 	Message   string
 	RequestID string
+	// NotFound: an address with no page (404), which gets its own heading and ways on.
+	NotFound bool
 }

@@ -67,26 +67,28 @@ func (f *pageFixture) cases() []pageCase {
 		return func(b *browser) *response { return b.get(path) }
 	}
 	return []pageCase{
-		{"login", get("/login"), []string{"title_login", "label_identifier", "label_password", "link_forgot", "button_login", "link_register", "show_password"}},
+		{"login", get("/login"), []string{"title_login", "label_identifier", "label_password", "link_forgot", "button_login", "link_register", "show_label_password"}},
 		{"register by e-mail", get("/register"), []string{"title_register", "register_by_email", "register_by_phone", "label_email",
-			"label_password", "label_password_confirm", "button_register", "password_rules_title", "password_no_digit", "show_password"}},
+			"label_password", "label_password_confirm", "button_register", "password_rules_title", "rule_password_no_digit", "show_label_password", "show_label_password_confirm"}},
 		{"register by phone", get("/register?by=phone"), []string{"title_register", "label_phone", "hint_phone", "label_password", "button_register"}},
 		{"register sent", get("/register/sent"), []string{"title_register_sent", "register_email_sent", "register_email_check"}},
 		{"register confirm link", func(b *browser) *response { return b.follow(b.open(f.confirmLink)) },
 			[]string{"title_register_confirm", "register_confirm_intro", "button_confirm"}},
 		{"register confirm code", get("/register/confirm?id=" + f.registration),
-			[]string{"title_register_confirm", "register_code_sent", "label_code", "hint_code", "button_send"}},
-		{"recovery", get("/recovery"), []string{"title_recovery", "recovery_choice_intro", "recovery_by_email", "recovery_by_email_text",
-			"recovery_by_phone", "recovery_by_phone_text"}},
-		{"recovery e-mail", get("/recovery/email"), []string{"title_recovery_email", "recovery_email_intro", "label_email", "button_send"}},
-		{"recovery e-mail sent", get("/recovery/email/sent"), []string{"recovery_email_sent", "recovery_email_check"}},
+			[]string{"title_register_confirm", "register_code_sent", "label_code", "hint_code", "button_send", "button_resend",
+				"text_no_code", "link_change_phone", "link_back_register"}},
+		{"recovery", get("/recovery"), []string{"title_recovery", "recovery_by_email", "recovery_by_phone", "recovery_email_intro",
+			"label_email", "button_send"}},
+		{"recovery e-mail sent", get("/recovery/email/sent"), []string{"recovery_email_sent", "recovery_email_check", "text_no_mail",
+			"mail_help", "link_change_email"}},
 		{"recovery desk", get("/recovery/desk"), []string{"title_recovery_desk", "recovery_desk_intro", "label_desk_code", "hint_desk_code", "button_continue"}},
-		{"recovery phone", get("/recovery/phone"), []string{"title_recovery_phone", "recovery_phone_intro", "label_phone", "button_send_code"}},
+		{"recovery phone", get("/recovery?by=phone"), []string{"title_recovery", "recovery_by_phone", "recovery_phone_intro", "label_phone",
+			"button_send_code"}},
 		{"recovery phone code", func(b *browser) *response {
 			return b.post("/recovery/phone", url.Values{"phone": {"+7 701 123 45 67"}})
-		}, []string{"title_recovery_phone", "recovery_phone_sent", "label_code", "button_send", "button_resend", "resend_wait"}},
+		}, []string{"title_recovery", "recovery_phone_sent", "label_code", "button_send", "button_resend", "text_no_code", "sms_help", "link_change_phone"}},
 		{"reset", func(b *browser) *response { return b.follow(b.open(f.resetLink)) },
-			[]string{"title_reset", "reset_intro", "label_password", "label_password_confirm", "button_save", "show_password", "password_rules_title"}},
+			[]string{"title_reset", "reset_intro", "label_password", "label_password_confirm", "button_save", "show_label_password", "show_label_password_confirm", "password_rules_title"}},
 		{"account", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.get("/account")
@@ -156,15 +158,15 @@ func TestManualLabels(t *testing.T) {
 	f := newPageFixture(t)
 	b := newBrowserIn(t, f.e, "kk")
 	contains(t, "login", b.get("/login").Body, `<a href="/recovery">Құпия сөзді ұмыттыңыз ба?</a>`)
-	contains(t, "recovery by e-mail", b.get("/recovery/email").Body, `>Жіберу</button>`)
+	contains(t, "recovery by e-mail", b.get("/recovery").Body, `>Жіберу</button>`)
 	r := b.follow(b.post("/recovery/email", url.Values{"email": {"page@mail.kz"}}))
 	contains(t, "after «Жіберу»", r.Body, "Сіз көрсеткен e-mail-ге құпия сөзді қалпына келтіруге арналған қосымша нұсқаулық жіберілді")
-	contains(t, "recovery by phone", b.get("/recovery/phone").Body, `>Кодты жіберу</button>`)
+	contains(t, "recovery by phone", b.get("/recovery?by=phone").Body, `>Кодты жіберу</button>`)
 	r = b.post("/recovery/phone", url.Values{"phone": {"87011234567"}})
 	contains(t, "after «Кодты жіберу»", r.Body, "Сіздің телефон нөміріңізге коды бар СМС жіберілді", `>Растау коды</label>`, `>Жіберу</button>`)
 	r = b.follow(b.open(f.resetLink))
 	contains(t, "reset", r.Body, `>Құпия сөз</label>`, `>Құпия сөзді қайталау</label>`, `>Сақтау</button>`)
-	for _, page := range []string{"/login", "/recovery", "/recovery/email", "/recovery/phone"} {
+	for _, page := range []string{"/login", "/recovery", "/recovery?by=phone"} {
 		if body := b.get(page).Body; strings.Contains(body, "құпия сзді") {
 			t.Errorf("%s copies the manual's typo", page)
 		}
@@ -315,7 +317,7 @@ func TestLanguage(t *testing.T) {
 	if c == nil || c.Value != "en" || c.Path != "/" || c.MaxAge != 365*24*3600 || c.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("lang cookie: %+v, want en, Path=/, a year, SameSite=Lax", c)
 	}
-	for _, p := range []string{"/login", "/register", "/recovery/phone"} {
+	for _, p := range []string{"/login", "/register", "/recovery?by=phone"} {
 		if got := langOf(b.get(p, "Accept-Language", "ru")); got != "en" {
 			t.Errorf("%s after choosing en: got %s", p, got)
 		}

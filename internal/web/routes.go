@@ -21,8 +21,9 @@ func (s *Site) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /register/confirm", h(s.registerConfirmForm)) // ?token= (e-mail link) or ?id= (phone)
 	mux.Handle("POST /register/confirm", h(s.registerConfirm))    // the e-mail link's token
 	mux.Handle("POST /register/verify", h(s.registerVerify))      // the SMS code
+	mux.Handle("POST /register/resend", h(s.registerResend))      // a new SMS code
 
-	mux.Handle("GET /recovery", h(s.recoveryChoice))
+	mux.Handle("GET /recovery", h(s.recoveryForm)) // ?by=phone: the phone tab
 	mux.Handle("GET /recovery/email", h(s.recoveryEmailForm))
 	mux.Handle("POST /recovery/email", h(s.recoveryEmail))
 	mux.Handle("GET /recovery/email/sent", h(s.recoveryEmailSent))

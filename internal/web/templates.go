@@ -31,14 +31,16 @@ func (ts *templateSet) execute(w io.Writer, p page) error {
 }
 
 // Pages are the page templates, each parsed with layout.html and partials.html.
-var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery", "recovery_email",
-	"recovery_phone", "reset", "account", "logout", "error", "consent",
-	"recovery_desk", "channel", "channel_confirm", "freeze"}
+var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery",
+	"reset", "account", "logout", "error", "consent", "recovery_desk",
+	"channel", "channel_confirm", "freeze"}
 
 func mustParseTemplates(a *assets) map[string]*templateSet {
 	funcs := template.FuncMap{
 		// static is the content-hashed path of an embedded static file.
 		"static": a.path,
+		// nobreak keeps «e-mail» and «(A–Z)» whole on a narrow screen.
+		"nobreak": nobreak,
 	}
 	out := make(map[string]*templateSet, len(pages))
 	for _, name := range pages {

@@ -22,10 +22,11 @@
 // The server logs paths only, never queries nor form fields.
 //
 // Language: ?lang= (the switch on every page), then the lang cookie it sets (a year, shared
-// with the API), then Accept-Language, then the configured default. On the two pages whose
-// state lives only in the form — the new-password form (its token) and the SMS code step
-// (its flow) — the switch posts that state back instead of linking, since a link would lose
-// it.
+// with the API), then Accept-Language, then the configured default. On the pages whose
+// state lives only in the form — the new-password form and the e-mail confirmation (their
+// token), recovery's SMS code step (its flow) — the switch posts that state back instead of
+// linking, since a link would lose it; other pages keep theirs in the address (?by=phone,
+// a phone registration's ?id=) or in a path-scoped cookie (where a link went).
 //
 // Flash messages (a success notice after a redirect) travel in a short-lived cookie whose
 // value is a name from a fixed table; the text shown is the catalog text for that name, so
@@ -200,8 +201,22 @@ func (s *Site) renderError(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorPage draws the error page of v.
 func (s *Site) errorPage(w http.ResponseWriter, r *http.Request, v httpx.ErrorView) error {
-	p := &ErrorPage{Base: s.base(w, r, "title_error"), Status: v.Status, Message: v.Message, RequestID: v.RequestID}
+	title, ok := errorTitles[v.Status]
+	if !ok {
+		title = "title_error"
+	}
+	p := &ErrorPage{Base: s.base(w, r, title), Status: v.Status, Message: v.Message, RequestID: v.RequestID,
+		NotFound: v.Status == http.StatusNotFound}
 	return s.render(w, v.Status, "error", p)
+}
+
+// errorTitles are the headings of error pages by status: what happened, not only «Қате».
+var errorTitles = map[int]string{
+	http.StatusForbidden:          "title_forbidden",
+	http.StatusNotFound:           "title_not_found",
+	http.StatusGone:               "title_link_invalid",
+	http.StatusTooManyRequests:    "title_too_many",
+	http.StatusServiceUnavailable: "title_unavailable",
 }
 
 // RenderErrorStatus renders err as an HTML error page with the given status, for callers
@@ -267,7 +282,9 @@ func (s *Site) explain(b *Base, e *kilt.Error, fields map[string]string) {
 		return fieldOf[code]
 	}
 	if codes, ok := e.Details["violations"].([]string); ok && len(codes) > 0 {
+		b.violated = map[string]bool{}
 		for _, c := range codes {
+			b.violated[c] = true
 			f := field(c)
 			if f == "" {
 				f = "password"

@@ -185,6 +185,15 @@ func testRegistrations(t *testing.T, s account.Store) {
 		if got, err := tx.Registration(ctx, newer.ID); err != nil || got.Attempts != 2 || !got.CompletedAt.Equal(newer.CompletedAt) {
 			t.Errorf("after the update: %+v %v", got, err)
 		}
+		// A new code (Registrations.Resend): another MAC, the attempts back to 0, a later end.
+		phone.CodeMAC, phone.Attempts, phone.ExpiresAt = []byte("mac2"), 0, T0.Add(15*time.Minute)
+		if err := tx.UpdateRegistration(ctx, phone); err != nil {
+			return err
+		}
+		if got, err := tx.Registration(ctx, phone.ID); err != nil || string(got.CodeMAC) != "mac2" || got.Attempts != 0 ||
+			!got.ExpiresAt.Equal(phone.ExpiresAt) || !got.CompletedAt.IsZero() {
+			t.Errorf("after a new code: %+v %v", got, err)
+		}
 		if err := tx.UpdateRegistration(ctx, account.Registration{ID: "nope"}); !errors.Is(err, kilt.ErrNotFound) {
 			t.Errorf("update of an unknown registration: got %v, want ErrNotFound", err)
 		}

@@ -96,16 +96,12 @@ func accessibilityPages(e *kilttest.Env) []page {
 		}},
 		{"register with errors", func(b *tab) {
 			b.expect("registration", b.open("/register"), 200, "/register")
-			b.fill("email", "not an address")
-			b.fill("password", "short")
-			b.fill("password_confirm", "other")
+			b.fillRegistration("not an address", "short", "other")
 			b.expect("registering with errors", b.press(kk("button_register")), 400, "/register")
 		}},
 		{"register sent", func(b *tab) {
 			b.expect("registration", b.open("/register"), 200, "/register")
-			b.fill("email", "fresh@mail.kz")
-			b.fill("password", goodPassword)
-			b.fill("password_confirm", goodPassword)
+			b.fillRegistration("fresh@mail.kz", goodPassword, goodPassword)
 			b.expect("registering", b.press(kk("button_register")), 200, "/register/sent")
 		}},
 		{"register confirm link", func(b *tab) {
@@ -113,22 +109,21 @@ func accessibilityPages(e *kilttest.Env) []page {
 		}},
 		{"register confirm code", func(b *tab) {
 			b.expect("registration by phone", b.open("/register?by=phone"), 200, "/register?by=phone")
-			b.fill("phone", "+7 747 123 45 67")
-			b.fill("password", goodPassword)
-			b.fill("password_confirm", goodPassword)
+			b.fillRegistration("+7 747 123 45 67", goodPassword, goodPassword)
 			status := b.press(kk("button_register"))
 			if u, err := url.Parse(b.path()); status != 200 || err != nil || u.Path != "/register/confirm" {
 				b.t.Fatalf("registering by phone: got %d at %s, want 200 at /register/confirm?id=…", status, b.path())
 			}
 		}},
 		{"recovery", func(b *tab) { b.expect("recovery", b.open("/recovery"), 200, "/recovery") }},
-		{"recovery e-mail", func(b *tab) { b.expect("recovery by e-mail", b.open("/recovery/email"), 200, "/recovery/email") }},
+
 		{"recovery e-mail sent", func(b *tab) {
+			b.expect("recovery", b.open("/recovery"), 200, "/recovery")
 			b.fill("email", "page@mail.kz")
 			b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
 			resetLink = e.LatestLink(b.t, "page@mail.kz", "/recovery/reset?token=")
 		}},
-		{"recovery phone", func(b *tab) { b.expect("recovery by phone", b.open("/recovery/phone"), 200, "/recovery/phone") }},
+		{"recovery phone", func(b *tab) { b.expect("recovery by phone", b.open("/recovery?by=phone"), 200, "/recovery?by=phone") }},
 		{"recovery phone code", func(b *tab) {
 			b.fill("phone", "+7 701 123 45 67")
 			b.expect("«Кодты жіберу»", b.press("Кодты жіберу"), 200, "/recovery/phone")

@@ -12,9 +12,11 @@ import (
 
 // TestScreenshots writes the README's screenshots when KILT_SCREENSHOTS names a directory
 // (a relative one is taken from the repository's root): the sign-in page, recovery by
-// e-mail after «Жіберу», recovery by phone at the code step and the reset page, in Kazakh,
-// on a phone (360×740 CSS pixels at twice the density) and a desktop (1280×800) window, as
-// {login,recovery-email,recovery-phone,reset}-{phone,desktop}.png, each of the whole page.
+// e-mail after «Жіберу», recovery by phone at the code step, the reset page and the code step
+// of a registration by phone, in Kazakh, on a phone (360×740 CSS pixels at twice the density)
+// and a desktop (1280×800) window, as
+// {login,recovery-email,recovery-phone,reset,register-code}-{phone,desktop}.png, each of the
+// whole page.
 // `make screenshots` runs it.
 func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("KILT_SCREENSHOTS")
@@ -63,18 +65,25 @@ func TestScreenshots(t *testing.T) {
 			b.expect("the sign-in page", b.open("/login"), 200, "/login")
 			shoot("login")
 
-			b.expect("recovery by e-mail", b.open("/recovery/email"), 200, "/recovery/email")
+			b.expect("recovery by e-mail", b.open("/recovery"), 200, "/recovery")
 			b.fill("email", "aigerim@mail.kz")
 			b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
 			shoot("recovery-email")
 
-			b.expect("recovery by phone", b.open("/recovery/phone"), 200, "/recovery/phone")
+			b.expect("recovery by phone", b.open("/recovery?by=phone"), 200, "/recovery?by=phone")
 			b.fill("phone", "+7 701 123 45 67")
 			b.expect("«Кодты жіберу»", b.press("Кодты жіберу"), 200, "/recovery/phone")
 			shoot("recovery-phone")
 
 			b.expect("the reset link", b.openLink(e.LatestLink(t, "aigerim@mail.kz", "/recovery/reset?token=")), 200, "/recovery/reset")
 			shoot("reset")
+
+			b.expect("registration by phone", b.open("/register?by=phone"), 200, "/register?by=phone")
+			b.fillRegistration("+7 747 123 45 67", goodPassword, goodPassword)
+			if status := b.press(kk("button_register")); status != 200 {
+				t.Fatalf("registering by phone: got %d", status)
+			}
+			shoot("register-code")
 		})
 	}
 }

@@ -42,7 +42,7 @@ func TestSingleSignOn(t *testing.T) {
 			b.expect("the application's sign-in", status, 200, "/login?lang=kk")
 			b.contains("main", kk("sso_continue_to", "name", "Portal app"))
 			b.expect("«"+kk("link_forgot")+"»", b.follow(kk("link_forgot")), 200, "/recovery")
-			b.expect("choosing the phone", b.clickTo(`a[href="/recovery/phone"]`), 200, "/recovery/phone")
+			b.expect("the phone tab", b.clickTo(`nav.tabs a[href="/recovery?by=phone"]`), 200, "/recovery?by=phone")
 			b.fill("phone", "8 701 123 45 67")
 			b.expect("«Кодты жіберу»", b.press("Кодты жіберу"), 200, "/recovery/phone")
 			b.fill("code", e.LatestCode(t, "+77011234567"))

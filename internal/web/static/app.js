@@ -28,41 +28,57 @@
     });
   });
 
-  // The password checklist: rules and their messages from the policy endpoint, checked as
-  // one types. The server checks them all again; rules only it can check (common
-  // passwords, history) stay unmarked.
+  // The password checklist: each rule the browser can check is marked met or not met as one
+  // types (a mark and a word, not only a colour); the rules only the server can check
+  // (common passwords, the e-mail or number, the history) stay "checked on saving". A
+  // screen reader hears one polite summary when the count changes, never every rule.
   var list = document.querySelector('ul[data-policy]');
   var pw = list && byId(list.getAttribute('data-for'));
+  var chars = function (s) { return Array.from(s.normalize('NFKC')).length; };
   if (list && pw) {
-    var confirm = byId(list.getAttribute('data-confirm'));
     var strength = byId(pw.id + '-strength');
+    var status = byId(pw.id + '-rules-status');
+    // The marks' legend is only for the marks, which only this script sets.
+    var legend = list.parentNode.querySelector('.rules-legend');
+    if (legend) { legend.hidden = false; }
     var min = 8, max = 128;
-    var chars = function (s) { return Array.from(s.normalize('NFKC')).length; };
     var checks = {
       password_too_short: function (p) { return chars(p) >= min; },
       password_too_long: function (p) { return chars(p) <= max; },
       password_no_upper: function (p) { return /[A-Z]/.test(p); },
       password_no_lower: function (p) { return /[a-z]/.test(p); },
       password_no_digit: function (p) { return /[0-9]/.test(p); },
-      password_no_special: function (p) { return /[^A-Za-z0-9]/.test(p.normalize('NFKC')); },
-      password_mismatch: function (p, c) { return c !== '' && p.normalize('NFKC') === c.normalize('NFKC'); }
+      password_no_special: function (p) { return /[^A-Za-z0-9]/.test(p.normalize('NFKC')); }
     };
     var update = function () {
-      var p = pw.value, c = confirm ? confirm.value : '';
+      var p = pw.value, met = 0, checked = 0;
       list.querySelectorAll('li[data-rule]').forEach(function (li) {
         var check = checks[li.getAttribute('data-rule')];
         var state = li.querySelector('.state');
-        if (!check) { return; }
         if (!state) {
           state = document.createElement('span');
           state.className = 'visually-hidden state';
           li.appendChild(state);
         }
-        var ok = p !== '' && check(p, c);
-        li.classList.toggle('met', ok);
-        li.classList.toggle('unmet', p !== '' && !ok);
-        state.textContent = ' (' + list.getAttribute(ok ? 'data-met' : 'data-unmet') + ')';
+        var s = 'unchecked', word = '';
+        if (p !== '') {
+          if (check) {
+            checked++;
+            s = check(p) ? 'met' : 'unmet';
+            if (s === 'met') { met++; }
+            word = list.getAttribute('data-' + s);
+          } else {
+            s = 'later';
+            word = list.getAttribute('data-later');
+          }
+        }
+        li.setAttribute('data-state', s);
+        state.textContent = word === '' ? '' : ' (' + word + ')';
       });
+      if (status) {
+        var text = p === '' ? '' : list.getAttribute('data-summary').replace('{met}', met).replace('{total}', checked);
+        if (status.textContent !== text) { status.textContent = text; }
+      }
       if (strength) {
         var n = chars(p), classes = 0;
         [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].forEach(function (re) { if (re.test(p)) { classes++; } });
@@ -71,23 +87,38 @@
         strength.textContent = p === '' ? '' : strength.getAttribute('data-' + level);
       }
     };
-    var shown = {};
-    list.querySelectorAll('li[data-rule]').forEach(function (li) { shown[li.getAttribute('data-rule')] = li; });
     fetch('/api/v1/password-policy?lang=' + encodeURIComponent(document.documentElement.lang), {
       headers: { 'Accept': 'application/json' }, credentials: 'same-origin'
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (policy) {
       if (!policy) { return; }
       min = policy.min_length || min;
       max = policy.max_length || max;
-      (policy.rules || []).forEach(function (rule) {
-        var li = shown[rule.code];
-        if (li && rule.message) { li.textContent = rule.message; }
-      });
       update();
-    }).catch(function () { /* the list the server rendered stays as it is */ });
+    }).catch(function () { /* the defaults stay */ });
     pw.addEventListener('input', update);
-    if (confirm) { confirm.addEventListener('input', update); }
   }
+
+  // The repeat of a new password: whether it matches is said there, once something is
+  // typed in it, and not before.
+  document.querySelectorAll('p.match[data-for]').forEach(function (out) {
+    var again = byId(out.getAttribute('data-for'));
+    var first = byId(out.getAttribute('data-with'));
+    if (!again || !first) { return; }
+    var show = function () {
+      var a = again.value;
+      if (a === '') {
+        out.removeAttribute('data-state');
+        out.textContent = '';
+        return;
+      }
+      var same = a.normalize('NFKC') === first.value.normalize('NFKC');
+      out.setAttribute('data-state', same ? 'met' : 'unmet');
+      var text = out.getAttribute(same ? 'data-yes' : 'data-no');
+      if (out.textContent !== text) { out.textContent = text; }
+    };
+    again.addEventListener('input', show);
+    first.addEventListener('input', function () { if (again.value !== '') { show(); } });
+  });
 
   // Resend countdown: the button is enabled when the cool-down is over.
   document.querySelectorAll('button[data-wait]').forEach(function (btn) {
@@ -96,9 +127,21 @@
     var left = box ? parseInt(box.getAttribute('data-countdown'), 10) : 0;
     if (!out || !(left > 0)) { return; }
     btn.disabled = true;
+    // The sentence follows the number's plural form ("1 second", "2 seconds").
+    var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang) : null;
+    var say = function (n) {
+      var text = (plural && box.getAttribute('data-' + plural.select(n))) || box.getAttribute('data-other');
+      var at = text ? text.indexOf('{n}') : -1;
+      if (at < 0) { out.textContent = String(n); return; }
+      out.textContent = String(n);
+      while (box.firstChild) { box.removeChild(box.firstChild); }
+      box.appendChild(document.createTextNode(text.slice(0, at)));
+      box.appendChild(out);
+      box.appendChild(document.createTextNode(text.slice(at + 3)));
+    };
     var timer = setInterval(function () {
       left -= 1;
-      out.textContent = String(Math.max(left, 0));
+      say(Math.max(left, 0));
       if (left <= 0) {
         clearInterval(timer);
         box.hidden = true;
