@@ -109,6 +109,12 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 		if err != nil {
 			return err
 		}
+		// The account row first: a reset, which also locks it first, then waits for the
+		// freeze instead of deadlocking with it over the recovery tokens (PostgreSQL).
+		trusted := trust(a, ft.Channels)
+		if err := tx.SetFrozen(ctx, a.ID, now, trusted); err != nil {
+			return err
+		}
 		changes, err := tx.CompletedChannelChanges(ctx, a.ID, now.Add(-account.RevertWindow))
 		if err != nil {
 			return err
@@ -156,10 +162,6 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 		}
 		n, err := s.EndAccount(ctx, tx, a.ID, 0)
 		if err != nil {
-			return err
-		}
-		trusted := trust(a, ft.Channels)
-		if err := tx.SetFrozen(ctx, a.ID, now, trusted); err != nil {
 			return err
 		}
 		// The channels a reset may lift it through are told it happened and how to go on:
