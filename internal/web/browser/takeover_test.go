@@ -104,7 +104,7 @@ func TestTakeoverInKazakh(t *testing.T) {
 		t.Errorf("the old address got %d mails after the freeze, want the notice of the freeze", len(got))
 	}
 	// The owner recovers through the old address and signs in.
-	own.expect("the recovery page", own.open("/recovery/email"), 200, "/recovery/email")
+	own.expect("the recovery page", own.open("/recovery"), 200, "/recovery")
 	own.fill("email", owner)
 	own.expect("«Жіберу»", own.press("Жіберу"), 200, "/recovery/email/sent")
 	own.expect("the reset link", own.openLink(e.LatestLink(t, owner, "/recovery/reset?token=")), 200, "/recovery/reset")
