@@ -319,6 +319,11 @@ func (p *AccountPage) NewField(k ChannelKind) Field {
 func (p *AccountPage) ChannelPassword(k ChannelKind) Field {
 	f := p.Password("channel_password_"+k.Kind, "label_current_password", "current-password")
 	f.Name = "current_password"
+	action := "channel_add_" + k.Kind
+	if k.Value != "" {
+		action = "channel_replace_" + k.Kind
+	}
+	f.Eye += " (" + p.T(action) + ")" // each toggle of the page has a name of its own
 	return f
 }
 
@@ -326,5 +331,6 @@ func (p *AccountPage) ChannelPassword(k ChannelKind) Field {
 func (p *AccountPage) RemovePassword(k ChannelKind) Field {
 	f := p.Password("remove_password_"+k.Kind, "label_current_password", "current-password")
 	f.Name = "current_password"
+	f.Eye += " (" + p.T("button_remove_"+k.Kind) + ")"
 	return f
 }
