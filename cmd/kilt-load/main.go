@@ -17,6 +17,9 @@
 //     ≤ 250 ms at the default hashing cost).
 //   - delivery: e-mails written straight into the outbox, timed arriving at the tool's
 //     SMTP sink (≥ 500 a second).
+//   - sso-code, sso-refresh, sso-userinfo, sso-introspect: the single sign-on's code flow
+//     with its exchange, refresh, userinfo and introspection (sso.go); with --rs256 the rate
+//     is also given as a share of the raw RS256 signing rate (a refresh ≥ 50 % of it).
 //
 // The report gives throughput, exact latency percentiles (every duration is kept and
 // sorted; nothing is bucketed), answers by HTTP status and transport errors, the latencies
@@ -101,6 +104,8 @@ type options struct {
 	accounts    int
 	argon2      bool
 	argon2Time  time.Duration
+	// rs256: measure the raw RS256 signing rate (for --argon2-time) before and after.
+	rs256 bool
 	// forwardedFor is --forwarded-for: the client addresses requests are spread over.
 	forwardedFor int
 	json         bool
@@ -156,7 +161,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.database, "database", "", "the server's KILT_DATABASE_URL, for scenarios that create data before the run")
 	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency)")
 	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost, before and after the run, and compare")
-	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 measures, before and again after the run (at most 1m)")
+	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 and --rs256 measure, before and again after the run (at most 1m)")
+	fs.BoolVar(&o.rs256, "rs256", false, "also measure the raw RS256 signing rate (2048-bit keys, as the single sign-on signs), before and after the run, and compare")
 	fs.IntVar(&o.forwardedFor, "forwarded-for", 0, fmt.Sprintf("send the requests as from this many client addresses in turn (X-Forwarded-For, from %s; at most %d), as behind a proxy: start kilt with KILT_TRUSTED_PROXIES=127.0.0.1", forwardedBlock, maxForwardedFor))
 	fs.BoolVar(&o.json, "json", false, "write the result as JSON to stdout (the table then goes to stderr)")
 	fs.StringVar(&o.sinks.Mail, "smtp-listen", "127.0.0.1:2525", "loopback address of the tool's SMTP sink (KILT_SMTP_URL=smtp://ADDR?starttls=false)")

@@ -53,6 +53,8 @@ type Result struct {
 	Client ProcessUsage `json:"client"`
 
 	Argon2 *Argon2Result `json:"argon2,omitempty"`
+	// RS256 is the raw RS256 signing rate and the run's against it (--rs256).
+	RS256 *RS256Result `json:"rs256,omitempty"`
 	// Floor is the bare server's rate on the same database (--floor).
 	Floor *FloorResult `json:"floor,omitempty"`
 	// PerSuccess is the server's CPU, page faults and (with --metrics) collections and
@@ -319,6 +321,7 @@ func (r *Result) printTable(w io.Writer) error {
 		row(r.Scenario+" / raw", "%.1f %%  (2xx answers per second ÷ raw hashes per second)", a.RatioPercent)
 		row("bare loop per hash", "user %.2f ms, system %.2f ms, %.1f minor faults", a.BareUserMS, a.BareSystemMS, a.BareMinorFaults)
 	}
+	r.printRS256(row)
 	r.printExtras(row)
 	return tw.Flush()
 }

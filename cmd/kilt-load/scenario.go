@@ -100,6 +100,10 @@ func scenarios() []Scenario {
 		&fullRecovery{},
 		&resetMix{},
 		&delivery{},
+		&ssoCode{},
+		&ssoRefresh{},
+		&ssoUserinfo{},
+		&ssoIntrospect{},
 	}
 }
 

@@ -24,6 +24,7 @@ type window struct {
 	floor       *floorServer
 	floorBefore floorRate
 	rawBefore   rawRate
+	rs256Before rawSignRate
 	soakDB      *sqlstore.DB
 	soakStart   SoakSnapshot
 }
@@ -42,6 +43,10 @@ func (w *window) before(ctx context.Context) error {
 	if w.o.argon2 {
 		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate (%s) for %v before the run…\n", w.argon2Params(), w.o.argon2Time)
 		w.rawBefore = measureArgon2(ctx, w.argon2Params(), w.o.argon2Time)
+	}
+	if w.o.rs256 {
+		fmt.Fprintf(w.stderr, "measuring the raw RS256 signing rate for %v before the run…\n", w.o.argon2Time)
+		w.rs256Before = measureRS256(ctx, w.o.argon2Time)
 	}
 	if w.o.soak {
 		db, err := sqlstore.Open(ctx, w.env.Config.DatabaseURL)
@@ -77,6 +82,10 @@ func (w *window) after(ctx context.Context, res *Result) error {
 	if w.o.argon2 && ctx.Err() == nil {
 		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate for %v after the run…\n", w.o.argon2Time)
 		res.setArgon2(w.rawBefore, measureArgon2(ctx, w.argon2Params(), w.o.argon2Time))
+	}
+	if w.o.rs256 && ctx.Err() == nil {
+		fmt.Fprintf(w.stderr, "measuring the raw RS256 signing rate for %v after the run…\n", w.o.argon2Time)
+		res.setRS256(w.rs256Before, measureRS256(ctx, w.o.argon2Time))
 	}
 	if w.floor != nil && ctx.Err() == nil {
 		fmt.Fprintf(w.stderr, "measuring the floor for %v after the run…\n", w.o.floor)

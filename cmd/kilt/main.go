@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -165,6 +166,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	// Libraries that log through slog's default (the single sign-on provider's) log as Kilt
+	// does, with the request id.
+	slog.SetDefault(server.DefaultLogger(app.Log))
 	gc := app.TuneGC(os.Getenv)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -269,12 +273,6 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		if err := app.Sessions.SetLocked(ctx, a.ID, sub == "lock", "by an operator (kilt user "+sub+")"); err != nil {
 			return err
-		}
-		if sub == "lock" {
-			// Its applications' tokens end too (they are also refused while it is locked).
-			if err := app.OIDC.RevokeAccount(ctx, a.ID); err != nil {
-				return err
-			}
 		}
 		fmt.Fprintf(stdout, "account %d %sed\n", a.ID, sub)
 		return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kilt/internal/audit"
+	"kilt/internal/oidc"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -125,8 +126,11 @@ type Tx interface {
 	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
 	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
 	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
-	// DeleteSessions deletes every session of the account but keep (0: none kept).
-	DeleteSessions(ctx context.Context, accountID, keep int64) error
+	// DeleteSessions deletes every session of the account but except (0: none kept) and
+	// returns the ids of those it deleted. With oidc.LogoutTx it is session.EndTx: a new
+	// password ends the sessions the session domain's way (Config.EndSessions).
+	DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error)
+	oidc.LogoutTx
 	ClearLoginThrottle(ctx context.Context, key string) error
 
 	InsertRegistration(ctx context.Context, r Registration) error

@@ -51,6 +51,10 @@ type Config struct {
 	Secret []byte
 	// RecoveryURL is the recovery page that "password changed" notices point to.
 	RecoveryURL string
+	// EndSessions ends the account's sessions but except in tx when its password changes:
+	// session.Service.EndAccount, which also revokes the account's single sign-on tokens and
+	// tells the applications (back-channel logout). Nil deletes the session rows only.
+	EndSessions func(ctx context.Context, tx Tx, accountID, except int64) error
 }
 
 // Service creates accounts, signs people in and changes passwords.
@@ -317,7 +321,7 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 		if err := tx.EndAccountFlows(ctx, a.ID, now); err != nil {
 			return err
 		}
-		if err := tx.DeleteSessions(ctx, a.ID, change.keepSessionID); err != nil {
+		if err := s.endSessions(ctx, tx, a.ID, change.keepSessionID); err != nil {
 			return err
 		}
 		if err := tx.ClearLoginThrottle(ctx, s.throttleKey(a, Identifier{})); err != nil {
@@ -332,6 +336,15 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 		ev.AccountID, ev.At = a.ID, now
 		return tx.Audit(ctx, ev)
 	})
+}
+
+// endSessions ends the account's sessions but except in tx (Config.EndSessions).
+func (s *Service) endSessions(ctx context.Context, tx Tx, accountID, except int64) error {
+	if s.cfg.EndSessions != nil {
+		return s.cfg.EndSessions(ctx, tx, accountID, except)
+	}
+	_, err := tx.DeleteSessions(ctx, accountID, except)
+	return err
 }
 
 // notices are the "your password was changed" messages, one to every verified channel of

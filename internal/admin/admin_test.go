@@ -779,3 +779,77 @@ func TestConsolePagesRender(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSignInStartsNoCitizenSession: the console checks the password without signing
+// a citizen session in (session.Service.CheckPassword): no session row, no citizen sign-in
+// or sign-out in the trail, a citizen session open elsewhere untouched; and wrong passwords
+// at the console count toward the identifier's sign-in slow-down, audited as failed console
+// sign-ins.
+func TestConsoleSignInStartsNoCitizenSession(t *testing.T) {
+	ctx := context.Background()
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	sessions := func() int {
+		t.Helper()
+		var n int
+		if err := c.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE account_id = $1`, op.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	citizen := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": op.Email, "password": goodPassword})
+	var tok struct {
+		Token string `json:"token"`
+	}
+	citizen.JSON(t, &tok)
+	c.Clock.Advance(30 * time.Second)
+	if r := c.call(t, "POST", "/admin/api/v1/sessions", "", signIn(op.Email, c.code(t, op))); r.Status != http.StatusCreated {
+		t.Fatalf("console sign-in: %d %s", r.Status, r.Body)
+	}
+	if n := sessions(); n != 1 {
+		t.Errorf("%d citizen sessions after a console sign-in, want 1 (the one opened before)", n)
+	}
+	if _, _, err := c.App.Sessions.Current(ctx, tok.Token); err != nil {
+		t.Errorf("the citizen session opened before the console sign-in: %v", err)
+	}
+	events, err := c.App.Accounts.Recent(ctx, op.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signIns, signOuts int
+	for _, e := range events {
+		switch e.Type {
+		case "login_succeeded":
+			signIns++
+		case "session_revoked":
+			signOuts++
+		}
+	}
+	if signIns != 1 || signOuts != 0 {
+		t.Errorf("trail has %d citizen sign-ins and %d sign-outs, want the citizen's one sign-in only", signIns, signOuts)
+	}
+
+	// Wrong passwords at the console slow the identifier down for the citizen's sign-in too.
+	wrong := map[string]string{"identifier": op.Email, "password": "Wrong-Password-1", "totp": "123456"}
+	for i := range 5 {
+		if r := c.call(t, "POST", "/admin/api/v1/sessions", "", wrong); r.Status != http.StatusUnauthorized || r.code() != session.CodeInvalidCredentials {
+			t.Fatalf("wrong password %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	if r := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": op.Email, "password": goodPassword}); r.Status != http.StatusTooManyRequests {
+		t.Errorf("citizen sign-in after five wrong console passwords: %d %s, want 429", r.Status, r.Body)
+	}
+	events, err = c.App.Accounts.Recent(ctx, op.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, e := range events {
+		if e.Type == desk.EventConsoleSignInFail && strings.Contains(e.Detail, "wrong password") {
+			failed++
+		}
+	}
+	if failed != 5 {
+		t.Errorf("%d failed console sign-ins with a wrong password in the trail, want 5", failed)
+	}
+}

@@ -25,6 +25,9 @@ const (
 	SessionsRevokedAll    = "sessions_revoked_all"
 	AccountLocked         = "account_locked"
 	AccountUnlocked       = "account_unlocked"
+	// ConsoleSignInFailed: a wrong password (or a locked account) at the service-centre
+	// console's sign-in; the desk records its other failures under the same type.
+	ConsoleSignInFailed = "console_signin_failed"
 )
 
 // Event is one entry of the trail.

@@ -16,6 +16,7 @@ import (
 
 	"kilt"
 	"kilt/internal/account"
+	"kilt/internal/audit"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
 	"kilt/internal/session"
@@ -108,7 +109,7 @@ const (
 	EventOperatorRemoved    = "operator_removed"
 	EventEnrolled           = "operator_enrolled"
 	EventConsoleSignIn      = "console_signin"
-	EventConsoleSignInFail  = "console_signin_failed"
+	EventConsoleSignInFail  = audit.ConsoleSignInFailed
 	EventLookup             = "operator_lookup"
 	EventLock               = "account_locked"
 	EventUnlock             = "account_unlocked"
@@ -145,12 +146,9 @@ type Tx interface {
 	// LastSignIn is the time of the account's last successful sign-in (zero: none).
 	LastSignIn(ctx context.Context, accountID int64) (time.Time, error)
 	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
-	// EndSessions deletes every citizen session of the account and reports how many.
-	EndSessions(ctx context.Context, accountID int64) (int64, error)
-	// RevokeRefreshTokens is the hook for single sign-on: every refresh token of the account dies
-	// when it is locked or signed out everywhere. Single sign-on does not exist yet; the
-	// store's implementation does nothing until it does.
-	RevokeRefreshTokens(ctx context.Context, accountID int64, now time.Time) error
+	// EndTx ends the account's citizen sessions the session domain's way
+	// (session.Service.EndAccount: their single sign-on tokens and back-channel logouts too).
+	session.EndTx
 	// SetEmail and SetPhone set the channel, verified.
 	SetEmail(ctx context.Context, accountID int64, email, key string, now time.Time) error
 	SetPhone(ctx context.Context, accountID int64, e164 string, now time.Time) error

@@ -320,19 +320,11 @@ func (s *Service) SignIn(ctx context.Context, c Client, identifier, password, co
 }
 
 // checkPassword checks the password the way citizens' sign-in does — the same slow-down,
-// per-IP limit, dummy hash for unknown identifiers and answers — by calling it (package
-// session). That sign-in starts a citizen session, which is ended at once: the console's
-// session is of its own kind.
+// per-IP limit, hashing pool, dummy hash for unknown identifiers and answers — without
+// starting a citizen session (session.Service.CheckPassword): the console's session is of
+// its own kind.
 func (s *Service) checkPassword(ctx context.Context, c Client, identifier, password string) (*account.Account, error) {
-	sc := session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang}
-	in, err := s.sessions.SignIn(ctx, identifier, password, "", sc)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.sessions.End(ctx, in.Session.ID, in.Account.ID, sc); err != nil {
-		return nil, err
-	}
-	return in.Account, nil
+	return s.sessions.CheckPassword(ctx, identifier, password, session.Client{IP: c.IP, UserAgent: c.UserAgent, Lang: c.Lang})
 }
 
 // checkFactor accepts a TOTP code of the current step ±1 that is later than the last one
@@ -729,7 +721,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 			if err := tx.SetLocked(ctx, a.ID, true, now); err != nil {
 				return err
 			}
-			if err := s.endEverything(ctx, tx, a.ID, now); err != nil {
+			if err := s.endEverything(ctx, tx, a.ID); err != nil {
 				return err
 			}
 			if err := tx.KillSlips(ctx, a.ID, now); err != nil {
@@ -750,7 +742,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 			}
 		case ActionRevokeSessions:
 			ev.Type = EventRevokeSessions
-			if err := s.endEverything(ctx, tx, a.ID, now); err != nil {
+			if err := s.endEverything(ctx, tx, a.ID); err != nil {
 				return err
 			}
 		}
@@ -763,16 +755,14 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 	return err
 }
 
-// endEverything ends the account's sessions, its console sessions when it is an operator,
-// and its refresh tokens.
-func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64, now time.Time) error {
-	if _, err := tx.EndSessions(ctx, accountID); err != nil {
+// endEverything ends the account's sessions (with every single sign-on token and a
+// back-channel logout to each application that had one) and its console sessions when it is
+// an operator.
+func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64) error {
+	if _, err := s.sessions.EndAccount(ctx, tx, accountID, 0); err != nil {
 		return err
 	}
-	if err := tx.DeleteOperatorSessions(ctx, accountID); err != nil {
-		return err
-	}
-	return tx.RevokeRefreshTokens(ctx, accountID, now)
+	return tx.DeleteOperatorSessions(ctx, accountID)
 }
 
 // Issued is a slip code as the operator prints it.

@@ -218,6 +218,15 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		return nil
 	})
 
+	// An access token is read with its account and session outside a transaction.
+	if tk, a, se, err := s.ReadAccessToken(ctx, "a1"); err != nil || tk.ID != "a1" || tk.Kind != KindAccess ||
+		a == nil || a.ID != acct || se == nil || se.ID != sess {
+		t.Errorf("ReadAccessToken: got %+v, %+v, %+v, %v", tk, a, se, err)
+	}
+	if _, _, _, err := s.ReadAccessToken(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("ReadAccessToken of no token: got %v, want ErrNotFound", err)
+	}
+
 	// Expired rows go: tokens by their expiry, requests (and codes) by theirs.
 	in(func(tx Tx) error {
 		n, err := tx.DeleteExpired(ctx, t0, t0.Add(30*time.Minute))

@@ -177,6 +177,11 @@ type TokenFilter struct {
 // Store is the provider's one port.
 type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// ReadAccessToken reads the token id, its account and its session outside any
+	// transaction (on SQLite without waiting for the writers), for userinfo and
+	// introspection, which only read: kilt.ErrNotFound when there is no such token, a nil
+	// account or session when it is gone.
+	ReadAccessToken(ctx context.Context, id string) (*Token, *Account, *Session, error)
 }
 
 // Tx is the row operations of one transaction. Not-found is kilt.ErrNotFound; a duplicate

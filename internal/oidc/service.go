@@ -527,15 +527,22 @@ func (s *Service) checkLive(ctx context.Context, tx Tx, accountID, sessionID int
 	if err != nil {
 		return err
 	}
-	if acct.Locked || acct.PasswordChangedAt.After(issued) {
-		return errInvalidGrant
-	}
 	sess, err := tx.Session(ctx, sessionID)
 	if errors.Is(err, kilt.ErrNotFound) {
-		return errInvalidGrant
+		sess, err = nil, nil
 	}
 	if err != nil {
 		return err
+	}
+	return s.live(acct, sess, accountID, issued)
+}
+
+// live is checkLive's rule on what was read: errInvalidGrant unless the account is there,
+// unlocked and its password unchanged since issued, and the session is there, the account's,
+// and neither expired nor idle.
+func (s *Service) live(acct *Account, sess *Session, accountID int64, issued time.Time) error {
+	if acct == nil || acct.Locked || acct.PasswordChangedAt.After(issued) || sess == nil {
+		return errInvalidGrant
 	}
 	now := s.clock()
 	if sess.AccountID != accountID || !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.SessionIdle)) {
@@ -683,29 +690,25 @@ func (s *Service) AccessToken(ctx context.Context, id string) (*Live, error) {
 	if !kilt.WellFormedID(id) {
 		return nil, errInvalidGrant
 	}
-	var l *Live
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		t, err := tx.Token(ctx, id)
-		if err != nil {
-			return err
-		}
-		if t.Kind != KindAccess || t.RevokedAt != nil || !s.clock().Before(t.ExpiresAt) {
-			return errInvalidGrant
-		}
-		if err := s.checkLive(ctx, tx, t.AccountID, t.SessionID, t.CreatedAt); err != nil {
-			return err
-		}
-		acct, err := tx.Account(ctx, t.AccountID)
-		if err != nil {
-			return err
-		}
-		l = &Live{Token: t, Account: acct}
-		return nil
-	})
+	// Userinfo and introspection only read: no transaction, so on SQLite they never queue
+	// behind the writers. A revocation committed before the read is seen.
+	t, acct, sess, err := s.store.ReadAccessToken(ctx, id)
 	if errors.Is(err, kilt.ErrNotFound) {
 		return nil, errInvalidGrant
 	}
-	return l, err
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != KindAccess || t.RevokedAt != nil || !s.clock().Before(t.ExpiresAt) {
+		return nil, errInvalidGrant
+	}
+	if acct != nil && acct.ID != t.AccountID {
+		return nil, errInvalidGrant
+	}
+	if err := s.live(acct, sess, t.AccountID, t.CreatedAt); err != nil {
+		return nil, err
+	}
+	return &Live{Token: t, Account: acct}, nil
 }
 
 // RefreshTokenInfo returns the refresh token's account and id if the client owns it.
@@ -750,82 +753,93 @@ func (s *Service) RevokeAccessToken(ctx context.Context, id, clientID string) er
 	return s.RevokeToken(ctx, t, clientID)
 }
 
-// RevokeAccount revokes every token of the account (password change or reset, sign-out
-// everywhere, lock, deletion). Tokens are also refused by checkLive in those cases; this
-// makes the refusal explicit and permanent.
-func (s *Service) RevokeAccount(ctx context.Context, accountID int64) error {
-	return s.store.InTx(ctx, func(tx Tx) error {
-		_, err := tx.RevokeTokens(ctx, TokenFilter{AccountID: accountID}, s.clock())
-		return err
-	})
+// LogoutTx is what the end of a session needs of the provider, in the transaction of the
+// session domain that ends it (session.EndTx embeds it): every end of a session, whoever
+// asks for it, goes through SessionsEnded.
+type LogoutTx interface {
+	// SessionClients lists the clients that had tokens from the session.
+	SessionClients(ctx context.Context, sessionID int64) ([]string, error)
+	Client(ctx context.Context, id string) (*Client, error)
+	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
+	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
+	Enqueue(ctx context.Context, m *outbox.Message) error
 }
 
-// EndSession revokes the tokens issued under the session and sends each client with a
-// back-channel logout URI that had them a logout token, through the outbox (retried like
-// every message) in the transaction that revokes.
-func (s *Service) EndSession(ctx context.Context, sessionID int64) error {
-	var sess *Session
-	var notify []*Client
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		notify = notify[:0]
-		sess, err = tx.Session(ctx, sessionID)
-		if errors.Is(err, kilt.ErrNotFound) {
-			sess = nil
-			return nil
-		}
-		if err != nil || s.cfg.LogoutToken == nil {
+// Back-channel logout messages carry these parameters; the logout token itself is signed
+// when the message is sent (LogoutToken), so that no token sits in the outbox and every
+// retry carries a fresh one.
+const (
+	ParamClientID  = "client_id"
+	ParamSubject   = "sub"
+	ParamSessionID = "session_id"
+)
+
+// SessionsEnded is told, in the transaction that ends them, that the account's sessions
+// ended: it revokes every token issued under them — and every token of the account when
+// wholeAccount (a password change or reset, sign-out everywhere, a lock, a freeze, a
+// deletion) — and queues a back-channel logout message (Back-Channel Logout 1.0) for each
+// client with a back-channel logout URI that had one of the sessions, sent through the outbox
+// with its retries. A removed client is told nothing.
+func (s *Service) SessionsEnded(ctx context.Context, tx LogoutTx, accountID int64, sessionIDs []int64, wholeAccount bool) error {
+	now := s.clock()
+	if wholeAccount {
+		if _, err := tx.RevokeTokens(ctx, TokenFilter{AccountID: accountID}, now); err != nil {
 			return err
 		}
-		ids, err := tx.SessionClients(ctx, sessionID)
+	}
+	sub := s.Subject(accountID)
+	for _, id := range sessionIDs {
+		if !wholeAccount {
+			if _, err := tx.RevokeTokens(ctx, TokenFilter{SessionID: id}, now); err != nil {
+				return err
+			}
+		}
+		clients, err := tx.SessionClients(ctx, id)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			c, err := tx.Client(ctx, id)
+		for _, cid := range clients {
+			c, err := tx.Client(ctx, cid)
 			if errors.Is(err, kilt.ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if c.BackchannelLogoutURI != "" {
-				notify = append(notify, c)
+			if c.BackchannelLogoutURI == "" {
+				continue
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Signed outside the transaction: the key is read in a transaction of its own.
-	var msgs []*outbox.Message
-	var key *SigningKey
-	if len(notify) > 0 {
-		if key, err = s.SigningKey(ctx); err != nil {
-			return err
-		}
-	}
-	for _, c := range notify {
-		tok, err := s.cfg.LogoutToken(key, c, s.Subject(sess.AccountID), sessionID)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, &outbox.Message{Channel: outbox.Backchannel, Kind: outbox.BackchannelLogout, To: c.BackchannelLogoutURI,
-			AccountID: sess.AccountID, Params: map[string]string{"client_id": c.ID}, Secret: map[string]string{"logout_token": tok},
-			CreatedAt: s.clock()})
-	}
-	return s.store.InTx(ctx, func(tx Tx) error {
-		if _, err := tx.RevokeTokens(ctx, TokenFilter{SessionID: sessionID}, s.clock()); err != nil {
-			return err
-		}
-		for _, m := range msgs {
+			m := &outbox.Message{Channel: outbox.Backchannel, Kind: outbox.BackchannelLogout, To: c.BackchannelLogoutURI,
+				AccountID: accountID, CreatedAt: now, Params: map[string]string{
+					ParamClientID: c.ID, ParamSubject: sub, ParamSessionID: strconv.FormatInt(id, 10)}}
 			if err := tx.Enqueue(ctx, m); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// LogoutToken signs the logout token of a back-channel logout message (its Params) with the
+// active key, for the outbox when it sends the message. A client removed meanwhile gets
+// kilt.ErrNotFound.
+func (s *Service) LogoutToken(ctx context.Context, params map[string]string) (string, error) {
+	if s.cfg.LogoutToken == nil {
+		return "", errors.New("oidc: no logout token signer")
+	}
+	sessionID, err := strconv.ParseInt(params[ParamSessionID], 10, 64)
+	if err != nil || params[ParamSubject] == "" {
+		return "", errors.New("oidc: a back-channel logout message without its session or subject")
+	}
+	c, err := s.Client(ctx, params[ParamClientID])
+	if err != nil {
+		return "", err
+	}
+	key, err := s.SigningKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.cfg.LogoutToken(key, c, params[ParamSubject], sessionID)
 }
 
 // Connected is a client the account has granted: a consent or a live refresh token.

@@ -43,11 +43,32 @@ func LogoutTokenSigner(issuer string) func(*kiltoidc.SigningKey, *kiltoidc.Clien
 
 // BackchannelSender posts logout tokens to relying parties for the outbox: a 2xx is
 // delivered, a 4xx permanent (the relying party refused the token), anything else retried.
-type BackchannelSender struct{ Client *http.Client }
+// The token is signed here, at each attempt, by Sign (oidc.Service.LogoutToken) from the
+// message's parameters: the outbox never holds a token, and a retry a day later does not
+// send one that has expired. A client removed meanwhile is told nothing.
+type BackchannelSender struct {
+	Client *http.Client
+	Sign   func(ctx context.Context, params map[string]string) (string, error)
+}
 
 // Send implements outbox.Sender.
 func (b BackchannelSender) Send(ctx context.Context, m outbox.Rendered) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, strings.NewReader(url.Values{"logout_token": {m.Text}}.Encode()))
+	params, err := url.ParseQuery(m.Text)
+	if err != nil || b.Sign == nil {
+		return outbox.Permanent(errors.New("back-channel logout: a malformed message"))
+	}
+	flat := make(map[string]string, len(params))
+	for k := range params {
+		flat[k] = params.Get(k)
+	}
+	tok, err := b.Sign(ctx, flat)
+	if kilt.ErrorKind(err) == kilt.KindNotFound {
+		return outbox.Permanent(errors.New("back-channel logout: the client is gone"))
+	}
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
 		return outbox.Permanent(err)
 	}
@@ -74,8 +95,8 @@ func (b BackchannelSender) Send(ctx context.Context, m outbox.Rendered) error {
 	return fmt.Errorf("back-channel logout: %d", resp.StatusCode)
 }
 
-// Renderer renders back-channel messages (the logout token as the text) and hands every
-// other message to next.
+// Renderer renders back-channel messages (their parameters, form-encoded, as the text: the
+// sender signs the token) and hands every other message to next.
 type Renderer struct{ Next outbox.Renderer }
 
 // Render implements outbox.Renderer.
@@ -83,8 +104,12 @@ func (r Renderer) Render(kind outbox.Kind, ch outbox.Channel, lang string, data 
 	if ch != outbox.Backchannel {
 		return r.Next.Render(kind, ch, lang, data)
 	}
-	if kind != outbox.BackchannelLogout || data["logout_token"] == "" {
+	if kind != outbox.BackchannelLogout || data[kiltoidc.ParamSessionID] == "" {
 		return outbox.Rendered{}, fmt.Errorf("oidcop: no back-channel message %s", kind)
 	}
-	return outbox.Rendered{Channel: ch, Lang: lang, Text: data["logout_token"]}, nil
+	v := url.Values{}
+	for _, k := range []string{kiltoidc.ParamClientID, kiltoidc.ParamSubject, kiltoidc.ParamSessionID} {
+		v.Set(k, data[k])
+	}
+	return outbox.Rendered{Channel: ch, Lang: lang, Text: v.Encode()}, nil
 }

@@ -140,22 +140,23 @@ func (p *Provider) checkClient(next http.Handler) http.Handler {
 			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
 			return
 		}
+		er := withUILocale(r) // the error pages in the application's language
 		if r.Form.Get("request") != "" || r.Form.Get("request_uri") != "" {
 			// Request objects could carry another redirect URI than the one checked here.
-			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
 			return
 		}
 		c, err := p.svc.Client(r.Context(), r.Form.Get("client_id"))
 		if kilt.ErrorKind(err) == kilt.KindNotFound {
-			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeUnknownClient))
+			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeUnknownClient))
 			return
 		}
 		if err != nil {
-			p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+			p.cfg.RenderError(w, er, http.StatusServiceUnavailable, err)
 			return
 		}
 		if !c.RedirectAllowed(r.Form.Get("redirect_uri")) {
-			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
+			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -299,6 +300,20 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
+// withUILocale returns r asking for its ui_locales' language (as ?lang), for an error page
+// answered to an authorization request; a lang already asked for wins.
+func withUILocale(r *http.Request) *http.Request {
+	lang := uiLocale(r.Form.Get("ui_locales"))
+	q := r.URL.Query()
+	if lang == "" || q.Get("lang") != "" {
+		return r
+	}
+	q.Set("lang", lang)
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = q.Encode()
+	return r2
+}
+
 // uiLocale is the first of the request's ui_locales Kilt speaks.
 func uiLocale(locales string) string {
 	for _, l := range strings.Fields(locales) {
@@ -358,7 +373,11 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, a *kiltoidc.Au
 			return
 		}
 		p.setPending(w, a.ID)
-		http.Redirect(w, r, pathConsent, http.StatusSeeOther)
+		target := pathConsent
+		if lang := uiLocale(a.UILocales); lang != "" {
+			target += "?" + url.Values{"lang": {lang}}.Encode() // the page in the application's language
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
 	p.complete(w, r, a, sess)
@@ -463,12 +482,6 @@ func (p *Provider) Disconnect(ctx context.Context, accountID int64, clientID str
 }
 
 // ---- end of a session ----
-
-// SessionEnding ends the tokens of a session that signs out on Kilt's pages and sends the
-// back-channel logout tokens.
-func (p *Provider) SessionEnding(ctx context.Context, sessionID int64) error {
-	return p.svc.EndSession(ctx, sessionID)
-}
 
 type browserSessionKey struct{}
 

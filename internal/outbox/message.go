@@ -42,7 +42,7 @@ const (
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
 	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
 	ChannelChanged    Kind = "channel_changed"    // e-mail or SMS: an operator set a new channel (Data: time, recovery_url)
-	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: logout_token)
+	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: client_id, sub, session_id; the token is signed at sending)
 )
 
 // Rendered is a message ready for its sender: the destination and the text in the

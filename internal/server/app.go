@@ -117,8 +117,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	throttle.Free, throttle.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	a := &App{
 		Config: cfg, Log: log, DB: db, Pool: pool, Hasher: hasher, Clock: clock, secret: secret,
-		Accounts: account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
-			account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg)}),
 		Outbox:  sqlstore.NewOutbox(db),
 		Metrics: metrics.New(),
 	}
@@ -131,7 +129,17 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	}
 	scfg := sessionConfig(cfg, secret)
 	scfg.OnLimit = a.Metrics.LimitHit
+	// The provider is told of every end of a session, in the transaction that ends it.
+	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
+		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
+	scfg.Provider = a.OIDC
 	a.Sessions = session.NewService(sessions, hasher, policy, clock, scfg)
+	a.Accounts = account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
+		account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg),
+			EndSessions: func(ctx context.Context, tx account.Tx, accountID, except int64) error {
+				_, err := a.Sessions.EndAccount(ctx, tx, accountID, except)
+				return err
+			}})
 	if a.DevLog, a.closeSenders, err = a.delivery(cfg, secret, console); err != nil {
 		db.Close()
 		return nil, err
@@ -166,8 +174,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/register/confirm", RecoveryURL: recoveryURL(cfg), Secret: secret,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
-	a.OIDC = oidc.NewService(sqlstore.NewOIDC(db), clock, oidc.Config{Secret: secret,
-		SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, LogoutToken: oidcop.LogoutTokenSigner(baseURL(cfg))})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
 	// whose lifetimes its own domain knows.
 	retained := withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}

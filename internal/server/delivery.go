@@ -74,7 +74,10 @@ func (a *App) delivery(cfg *config.Config, secret []byte, console io.Writer) (de
 		senders[outbox.SMS] = a.SMSGuard
 	}
 
-	senders[outbox.Backchannel] = oidcop.BackchannelSender{Client: &http.Client{Timeout: 10 * time.Second}}
+	senders[outbox.Backchannel] = oidcop.BackchannelSender{Client: &http.Client{Timeout: 10 * time.Second},
+		Sign: func(ctx context.Context, params map[string]string) (string, error) {
+			return a.OIDC.LogoutToken(ctx, params)
+		}}
 	renderer := oidcop.Renderer{Next: notify.New(notify.Config{ProductName: cfg.ProductName, Location: cfg.Timezone})}
 	a.Dispatcher = outbox.NewDispatcher(a.Outbox, senders, renderer, a.Clock,
 		outbox.Config{Workers: cfg.OutboxWorkers, MaxAttempts: cfg.OutboxMaxAttempts, Lease: cfg.OutboxLease}, a.Log, a.Metrics)

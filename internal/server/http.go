@@ -55,9 +55,6 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 		prov, err := oidcop.New(a.OIDC, oidcop.Config{Issuer: a.Config.BaseURL.String(), Secret: a.secret, SecureCookie: secure,
 			Session: func(r *http.Request) (*oidc.Session, error) { return a.browserSession(r, cookie) },
 			EndSession: func(ctx context.Context, sess *oidc.Session) error {
-				if err := a.OIDC.EndSession(ctx, sess.ID); err != nil {
-					return err
-				}
 				return a.Sessions.End(ctx, sess.ID, sess.AccountID,
 					session.Client{Lang: a.Config.DefaultLang, UserAgent: "end_session"})
 			},

@@ -5,6 +5,12 @@
 // than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
 // everywhere, and when the account's password changes.
 //
+// There is one way for sessions to end, whichever domain ends them: Service.EndAccount (and
+// the single-session end inside this package), in the caller's transaction, which tells the
+// single sign-on provider (Config.Provider) so that the sessions' tokens are revoked and the
+// applications that had them get a back-channel logout in that same transaction. A domain
+// whose transaction ends sessions embeds EndTx in its own Tx.
+//
 // Every rule lives here and runs in one transaction of the Store port: counting a sign-in
 // attempt, the slow-down, rotating the session at sign-in, upgrading a weak hash, and the
 // audit event of each step. The properties and the tests that prove them are listed in
@@ -20,6 +26,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/oidc"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
 )
@@ -99,11 +106,30 @@ type Tx interface {
 	TouchSession(ctx context.Context, id int64, seen time.Time) error
 	// DeleteSession deletes one session and reports whether it existed.
 	DeleteSession(ctx context.Context, id int64) (bool, error)
-	// DeleteAccountSessions deletes every session of the account but except (0: none) and
-	// reports how many it deleted.
-	DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error)
+	// SessionIDs lists the ids of the account's sessions.
+	SessionIDs(ctx context.Context, accountID int64) ([]int64, error)
+	EndTx
 
 	RecordAudit(ctx context.Context, e audit.Event) error
+}
+
+// EndTx is what ending an account's sessions needs of a transaction: the session rows, and
+// what the single sign-on provider needs to revoke their tokens and tell the applications
+// (oidc.LogoutTx). Every domain whose transaction ends sessions — a password change or
+// reset, an operator's action, a freeze, a deletion — embeds it in its own Tx and calls
+// Service.EndAccount in that transaction: there is one way for sessions to end.
+type EndTx interface {
+	// DeleteSessions deletes every session of the account but except (0: none) and returns
+	// the ids of those it deleted.
+	DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error)
+	oidc.LogoutTx
+}
+
+// Provider is the single sign-on provider (oidc.Service), told of every end of a session in
+// the transaction that ends it: it revokes the sessions' tokens (all of the account's when
+// wholeAccount) and queues the back-channel logout messages.
+type Provider interface {
+	SessionsEnded(ctx context.Context, tx oidc.LogoutTx, accountID int64, sessionIDs []int64, wholeAccount bool) error
 }
 
 // Config holds the lifetimes of sessions and the limits of sign-in.
@@ -121,6 +147,8 @@ type Config struct {
 	PerIP ratelimit.Limit
 	// OnLimit, if set, is called with a limit's name when it refuses (a metric).
 	OnLimit func(name string)
+	// Provider, if set, is told of every end of a session (single sign-on).
+	Provider Provider
 }
 
 // DefaultConfig returns the defaults: sessions idle 30 min, 12 h at most; 5 free failures
@@ -208,7 +236,7 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 	}
 	now := s.clock()
 	if acct == nil || s.ended(sess, now) {
-		return nil, nil, s.endSession(ctx, sess.ID)
+		return nil, nil, s.endSession(ctx, sess)
 	}
 	if acct.Locked {
 		return nil, nil, kilt.E(kilt.KindForbidden, CodeAccountLocked)
@@ -229,11 +257,51 @@ func (s *Service) ended(sess *Session, now time.Time) bool {
 
 // endSession deletes a session found dead and returns the answer for it (401), or the
 // storage error of deleting it.
-func (s *Service) endSession(ctx context.Context, id int64) error {
-	if err := s.store.InTx(ctx, func(tx Tx) error { _, err := tx.DeleteSession(ctx, id); return err }); err != nil {
+func (s *Service) endSession(ctx context.Context, sess *Session) error {
+	if err := s.store.InTx(ctx, func(tx Tx) error { _, err := s.end(ctx, tx, sess.AccountID, sess.ID); return err }); err != nil {
 		return err
 	}
 	return unauthorized()
+}
+
+// end ends one session of the account in tx — every end of a single session goes through
+// here — and reports whether it was still there: the provider revokes its tokens and tells
+// the applications that had it.
+func (s *Service) end(ctx context.Context, tx Tx, accountID, id int64) (bool, error) {
+	ok, err := tx.DeleteSession(ctx, id)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, s.tell(ctx, tx, accountID, []int64{id}, false)
+}
+
+// EndAccount ends every session of the account but except (0: none) in tx, a transaction of
+// any domain that ends sessions (see EndTx), and reports how many ended. Every token the
+// provider issued to the account is revoked, and each application that had one of the
+// sessions gets a back-channel logout message, in the same transaction. The caller records
+// its own audit event.
+func (s *Service) EndAccount(ctx context.Context, tx EndTx, accountID, except int64) (int64, error) {
+	return s.endAllBut(ctx, tx, accountID, except, true)
+}
+
+// endAllBut ends every session of the account but except in tx and reports how many ended;
+// wholeAccount revokes every token of the account as well (its credentials changed, or an
+// operator acted on it), otherwise the tokens of the ended sessions only (a session kept,
+// signing the others out, keeps its applications).
+func (s *Service) endAllBut(ctx context.Context, tx EndTx, accountID, except int64, wholeAccount bool) (int64, error) {
+	ids, err := tx.DeleteSessions(ctx, accountID, except)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(ids)), s.tell(ctx, tx, accountID, ids, wholeAccount)
+}
+
+// tell tells the provider, if any, that sessions ended.
+func (s *Service) tell(ctx context.Context, tx oidc.LogoutTx, accountID int64, ids []int64, wholeAccount bool) error {
+	if s.cfg.Provider == nil || (len(ids) == 0 && !wholeAccount) {
+		return nil
+	}
+	return s.cfg.Provider.SessionsEnded(ctx, tx, accountID, ids, wholeAccount)
 }
 
 // live returns the live session token names in tx, or the answer for there being none
@@ -250,7 +318,7 @@ func (s *Service) live(ctx context.Context, tx Tx, token string) (sess *Session,
 		return nil, nil, err
 	}
 	if s.ended(sess, s.clock()) {
-		_, err = tx.DeleteSession(ctx, sess.ID)
+		_, err = s.end(ctx, tx, sess.AccountID, sess.ID)
 		return nil, unauthorized(), err
 	}
 	return sess, nil, nil
@@ -275,7 +343,7 @@ func (s *Service) SignOut(ctx context.Context, token string, c Client) error {
 		if answer = a; err != nil || a != nil {
 			return err
 		}
-		if _, err := tx.DeleteSession(ctx, sess.ID); err != nil {
+		if _, err := s.end(ctx, tx, sess.AccountID, sess.ID); err != nil {
 			return err
 		}
 		return tx.RecordAudit(ctx, s.event(audit.SessionRevoked, sess.AccountID, c, ""))
@@ -291,7 +359,7 @@ func (s *Service) SignOut(ctx context.Context, token string, c Client) error {
 // that has already ended is nothing to do.
 func (s *Service) End(ctx context.Context, id, accountID int64, c Client) error {
 	return s.store.InTx(ctx, func(tx Tx) error {
-		ok, err := tx.DeleteSession(ctx, id)
+		ok, err := s.end(ctx, tx, accountID, id)
 		if err != nil || !ok {
 			return err
 		}
@@ -310,7 +378,7 @@ func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64
 		if answer = a; err != nil || a != nil {
 			return err
 		}
-		if n, err = tx.DeleteAccountSessions(ctx, sess.AccountID, 0); err != nil {
+		if n, err = s.EndAccount(ctx, tx, sess.AccountID, 0); err != nil {
 			return err
 		}
 		return tx.RecordAudit(ctx, s.event(audit.SessionsRevokedAll, sess.AccountID, c, strconv.FormatInt(n, 10)+" sessions"))
@@ -323,7 +391,9 @@ func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64
 
 // SetLocked locks or unlocks an account (an operator's action) and records it, with by
 // saying who did it, in one transaction. A locked account cannot sign in, and its open
-// sessions answer 403 account_locked until it is unlocked. Locking also kills every link,
+// sessions answer 403 account_locked until it is unlocked; for the applications of single
+// sign-on they end at the lock (their tokens revoked, a back-channel logout sent), and an
+// unlock does not bring the tokens back. Locking also kills every link,
 // reset token and code of the account for good, so a link issued before the lock does not
 // work again after an unlock (docs/security.md, "Registration, recovery and password
 // change"). It returns kilt.ErrNotFound if there is no such account.
@@ -342,6 +412,16 @@ func (s *Service) SetLocked(ctx context.Context, accountID int64, locked bool, b
 				return err
 			}
 			if err := tx.EndAccountFlows(ctx, accountID, now); err != nil {
+				return err
+			}
+			// The sessions are kept (suspended), but for the applications they end: every
+			// token of the account is revoked for good and each application that had one of
+			// the sessions gets its back-channel logout.
+			ids, err := tx.SessionIDs(ctx, accountID)
+			if err != nil {
+				return err
+			}
+			if err := s.tell(ctx, tx, accountID, ids, true); err != nil {
 				return err
 			}
 		}

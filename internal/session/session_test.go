@@ -10,6 +10,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/oidc"
 	"kilt/internal/password"
 	"kilt/internal/session"
 	"kilt/internal/sqlstore"
@@ -332,4 +333,88 @@ func TestCurrentReadsOnly(t *testing.T) {
 	if _, _, err := f.svc.Current(ctx, in.Token); err != nil {
 		t.Errorf("30 min after the last write, 30.5 after sign-in: %v, want the session alive", err)
 	}
+}
+
+// endings is a provider that records what it was told.
+type endings struct{ got []string }
+
+func (e *endings) SessionsEnded(_ context.Context, _ oidc.LogoutTx, accountID int64, ids []int64, whole bool) error {
+	e.got = append(e.got, fmt.Sprintf("%d:%v:%v", accountID, ids, whole))
+	return nil
+}
+
+// TestEveryEndTellsTheProvider: every way the session domain ends sessions tells the
+// provider which sessions of which account ended, and whether the whole account's tokens
+// go: sign-out, end_session's end, sign-in replacing a session, a session found expired,
+// sign-out everywhere, EndAccount with a session kept, and a lock (sessions suspended).
+func TestEveryEndTellsTheProvider(t *testing.T) {
+	p := &endings{}
+	f := newFixture(t, session.Config{Provider: p})
+	ctx := context.Background()
+	a := f.addAccount(t, "a@mail.kz", "", goodPassword, "")
+	signIn := func(old string) *session.SignedIn {
+		t.Helper()
+		in, err := f.svc.SignIn(ctx, "a@mail.kz", goodPassword, old, client("192.0.2.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	expect := func(what string, want ...string) {
+		t.Helper()
+		if fmt.Sprint(p.got) != fmt.Sprint(want) {
+			t.Errorf("%s: the provider was told %v, want %v", what, p.got, want)
+		}
+		p.got = nil
+	}
+	s1 := signIn("")
+	expect("a sign-in")
+	if err := f.svc.SignOut(ctx, s1.Token, client("192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	expect("sign-out", fmt.Sprintf("%d:[%d]:false", a.ID, s1.Session.ID))
+
+	s2 := signIn("")
+	if err := f.svc.End(ctx, s2.Session.ID, a.ID, client("")); err != nil {
+		t.Fatal(err)
+	}
+	expect("end_session", fmt.Sprintf("%d:[%d]:false", a.ID, s2.Session.ID))
+
+	s3 := signIn("")
+	s4 := signIn(s3.Token)
+	expect("a sign-in replacing a session", fmt.Sprintf("%d:[%d]:false", a.ID, s3.Session.ID))
+
+	f.now = f.now.Add(31 * time.Minute)
+	if _, _, err := f.svc.Current(ctx, s4.Token); err == nil {
+		t.Fatal("an idle session is current")
+	}
+	expect("an idle session", fmt.Sprintf("%d:[%d]:false", a.ID, s4.Session.ID))
+
+	s5, s6 := signIn(""), signIn("")
+	if n, err := f.svc.SignOutAll(ctx, s5.Token, client("192.0.2.1")); err != nil || n != 2 {
+		t.Fatalf("sign-out everywhere: %d, %v", n, err)
+	}
+	expect("sign-out everywhere", fmt.Sprintf("%d:[%d %d]:true", a.ID, s5.Session.ID, s6.Session.ID))
+
+	s7, s8 := signIn(""), signIn("")
+	err := sqlstore.NewSessions(f.db).InTx(ctx, func(tx session.Tx) error {
+		n, err := f.svc.EndAccount(ctx, tx, a.ID, s8.Session.ID)
+		if n != 1 {
+			t.Errorf("EndAccount ended %d sessions, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("EndAccount keeping one", fmt.Sprintf("%d:[%d]:true", a.ID, s7.Session.ID))
+
+	if err := f.svc.SetLocked(ctx, a.ID, true, "by a test"); err != nil {
+		t.Fatal(err)
+	}
+	expect("a lock", fmt.Sprintf("%d:[%d]:true", a.ID, s8.Session.ID))
+	if err := f.svc.SetLocked(ctx, a.ID, false, "by a test"); err != nil {
+		t.Fatal(err)
+	}
+	expect("an unlock")
 }

@@ -10,6 +10,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/oidc"
 	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
@@ -138,9 +139,20 @@ func (t accountTx) EndAccountFlows(ctx context.Context, accountID int64, now tim
 	return err
 }
 
-func (t accountTx) DeleteSessions(ctx context.Context, accountID, keep int64) error {
-	_, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, accountID, keep)
-	return err
+func (t accountTx) DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error) {
+	return deleteSessions(ctx, t.tx, accountID, except)
+}
+
+func (t accountTx) SessionClients(ctx context.Context, sessionID int64) ([]string, error) {
+	return oidcTx(t).SessionClients(ctx, sessionID)
+}
+
+func (t accountTx) Client(ctx context.Context, id string) (*oidc.Client, error) {
+	return oidcTx(t).Client(ctx, id)
+}
+
+func (t accountTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
+	return oidcTx(t).RevokeTokens(ctx, f, now)
 }
 
 func (t accountTx) ClearLoginThrottle(ctx context.Context, key string) error {

@@ -10,6 +10,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/audit"
 	"kilt/internal/desk"
+	"kilt/internal/oidc"
 	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
 	"kilt/internal/recovery"
@@ -202,19 +203,21 @@ func (d deskTx) SetLocked(ctx context.Context, accountID int64, locked bool, now
 	return oneRow(res, err)
 }
 
-func (d deskTx) EndSessions(ctx context.Context, accountID int64) (int64, error) {
-	res, err := d.tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+func (d deskTx) DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error) {
+	return deleteSessions(ctx, d.tx, accountID, except)
 }
 
-// RevokeRefreshTokens implements desk.Tx: the hook for an account's refresh
-// tokens. The single sign-on's tokens are checked on every use against their session and
-// the account's lock (internal/oidc), so deleting the sessions and setting the lock, in this
-// same transaction, already ends them; nothing more to write here.
-func (d deskTx) RevokeRefreshTokens(context.Context, int64, time.Time) error { return nil }
+func (d deskTx) SessionClients(ctx context.Context, sessionID int64) ([]string, error) {
+	return oidcTx(d).SessionClients(ctx, sessionID)
+}
+
+func (d deskTx) Client(ctx context.Context, id string) (*oidc.Client, error) {
+	return oidcTx(d).Client(ctx, id)
+}
+
+func (d deskTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
+	return oidcTx(d).RevokeTokens(ctx, f, now)
+}
 
 func (d deskTx) SetEmail(ctx context.Context, accountID int64, email, key string, now time.Time) error {
 	res, err := d.tx.Exec(ctx, `UPDATE accounts SET email = $1, email_key = $2, email_verified = $3, updated_at = $4 WHERE id = $5`,

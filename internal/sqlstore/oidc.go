@@ -340,10 +340,37 @@ func (t oidcTx) RetireActiveKey(ctx context.Context, now time.Time) error {
 	return affected(t.tx.Exec(ctx, `UPDATE oidc_keys SET active = NULL, retired_at = $1 WHERE active`, now))
 }
 
+// ReadAccessToken implements oidc.Store: three reads outside any transaction.
+func (s *OIDC) ReadAccessToken(ctx context.Context, id string) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
+	t, err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE id = $1`, id))
+	if err != nil {
+		return nil, nil, nil, unavailable(err)
+	}
+	a, err := oidcAccount(ctx, s.db, t.AccountID)
+	if errors.Is(err, kilt.ErrNotFound) {
+		return t, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, unavailable(err)
+	}
+	sess, err := oidcSession(ctx, s.db, t.SessionID)
+	if errors.Is(err, kilt.ErrNotFound) {
+		return t, a, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, unavailable(err)
+	}
+	return t, a, sess, nil
+}
+
 func (t oidcTx) Account(ctx context.Context, id int64) (*oidc.Account, error) {
+	return oidcAccount(ctx, t.tx, id)
+}
+
+func oidcAccount(ctx context.Context, q Querier, id int64) (*oidc.Account, error) {
 	var a oidc.Account
 	var email, phone sql.NullString
-	err := t.tx.QueryRow(ctx, `SELECT id, email, email_verified, phone, phone_verified, locked, password_changed_at
+	err := q.QueryRow(ctx, `SELECT id, email, email_verified, phone, phone_verified, locked, password_changed_at
 		FROM accounts WHERE id = $1`, id).Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.Locked,
 		TimeCol(&a.PasswordChangedAt))
 	if err != nil {
@@ -354,8 +381,12 @@ func (t oidcTx) Account(ctx context.Context, id int64) (*oidc.Account, error) {
 }
 
 func (t oidcTx) Session(ctx context.Context, id int64) (*oidc.Session, error) {
+	return oidcSession(ctx, t.tx, id)
+}
+
+func oidcSession(ctx context.Context, q Querier, id int64) (*oidc.Session, error) {
 	var s oidc.Session
-	err := t.tx.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1`, id).Scan(
+	err := q.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = $1`, id).Scan(
 		&s.ID, &s.AccountID, TimeCol(&s.CreatedAt), TimeCol(&s.LastSeenAt), TimeCol(&s.ExpiresAt))
 	if err != nil {
 		return nil, rowErr(err)

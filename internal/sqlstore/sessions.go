@@ -9,6 +9,8 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/audit"
+	"kilt/internal/oidc"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
 	"kilt/internal/session"
@@ -161,12 +163,52 @@ func (t sessionTx) DeleteSession(ctx context.Context, id int64) (bool, error) {
 	return n == 1, err
 }
 
-func (t sessionTx) DeleteAccountSessions(ctx context.Context, accountID, except int64) (int64, error) {
-	res, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2`, accountID, except)
+func (t sessionTx) DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error) {
+	return deleteSessions(ctx, t.tx, accountID, except)
+}
+
+func (t sessionTx) SessionIDs(ctx context.Context, accountID int64) ([]int64, error) {
+	return int64s(t.tx.Query(ctx, `SELECT id FROM sessions WHERE account_id = $1 ORDER BY id`, accountID))
+}
+
+// deleteSessions is session.EndTx's DeleteSessions, for every port that embeds it.
+func deleteSessions(ctx context.Context, tx *Tx, accountID, except int64) ([]int64, error) {
+	return int64s(tx.Query(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id <> $2 RETURNING id`, accountID, except))
+}
+
+// int64s reads a column of integers.
+func int64s(rows *sql.Rows, err error) ([]int64, error) {
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return res.RowsAffected()
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// The provider's rows that ending a session touches (oidc.LogoutTx, in session.EndTx).
+
+func (t sessionTx) SessionClients(ctx context.Context, sessionID int64) ([]string, error) {
+	return oidcTx(t).SessionClients(ctx, sessionID)
+}
+
+func (t sessionTx) Client(ctx context.Context, id string) (*oidc.Client, error) {
+	return oidcTx(t).Client(ctx, id)
+}
+
+func (t sessionTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
+	return oidcTx(t).RevokeTokens(ctx, f, now)
+}
+
+func (t sessionTx) Enqueue(ctx context.Context, m *outbox.Message) error {
+	return enqueue(ctx, t.tx, m)
 }
 
 func (t sessionTx) RecordAudit(ctx context.Context, e audit.Event) error {

@@ -128,7 +128,8 @@ func TestChangePasswordKeepsHistoryAndSessions(t *testing.T) {
 				if err := tx.AddHistory(ctx, id, entry(n), 6); err != nil {
 					return err
 				}
-				return tx.DeleteSessions(ctx, id, keep.ID)
+				_, err := tx.DeleteSessions(ctx, id, keep.ID)
+				return err
 			})
 		}
 		for n := 1; n <= 8; n++ {

@@ -32,9 +32,6 @@ type SSO interface {
 	// Connected lists the applications the account has granted; Disconnect revokes one.
 	Connected(ctx context.Context, accountID int64) ([]ConnectedApp, error)
 	Disconnect(ctx context.Context, accountID int64, clientID string) error
-	// SessionEnding ends the tokens of a session that signs out and tells the applications
-	// that had them (back-channel logout).
-	SessionEnding(ctx context.Context, sessionID int64) error
 }
 
 // ConnectedApp is an application the account has granted.
@@ -126,12 +123,4 @@ func (s *Site) connectedApps(ctx context.Context, accountID int64) ([]ConnectedA
 		return nil, nil
 	}
 	return s.sso.Connected(ctx, accountID)
-}
-
-// ssoSessionEnding tells the provider that the session signs out (nothing without SSO).
-func (s *Site) ssoSessionEnding(ctx context.Context, sessionID int64) error {
-	if s.sso == nil {
-		return nil
-	}
-	return s.sso.SessionEnding(ctx, sessionID)
 }

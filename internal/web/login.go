@@ -86,12 +86,6 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 // the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
-		// The applications that had this session are told first (back-channel logout).
-		if v := viewerFrom(r); v != nil {
-			if err := s.ssoSessionEnding(r.Context(), v.session.ID); err != nil {
-				return err
-			}
-		}
 		// A locked account's session may sign out too; no live session is nothing to end.
 		err := s.sessions.SignOut(r.Context(), c.Value, s.sessionClient(r))
 		switch {

@@ -6,6 +6,7 @@ package sessiontest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -171,11 +172,14 @@ func Run(t *testing.T, h Harness) {
 			if ok, err := tx.DeleteSession(ctx, third.ID); err != nil || ok {
 				t.Errorf("delete one again: %v, %v; want false", ok, err)
 			}
-			if n, err := tx.DeleteAccountSessions(ctx, a.ID, sess.ID); err != nil || n != 1 {
-				t.Errorf("delete all but one: %d, %v; want 1", n, err)
+			if ids, err := tx.SessionIDs(ctx, a.ID); err != nil || fmt.Sprint(ids) != fmt.Sprint([]int64{sess.ID, second.ID}) {
+				t.Errorf("session ids: %v, %v; want [%d %d]", ids, err, sess.ID, second.ID)
 			}
-			if n, err := tx.DeleteAccountSessions(ctx, a.ID, 0); err != nil || n != 1 {
-				t.Errorf("delete all: %d, %v; want 1", n, err)
+			if ids, err := tx.DeleteSessions(ctx, a.ID, sess.ID); err != nil || fmt.Sprint(ids) != fmt.Sprint([]int64{second.ID}) {
+				t.Errorf("delete all but one: %v, %v; want [%d]", ids, err, second.ID)
+			}
+			if ids, err := tx.DeleteSessions(ctx, a.ID, 0); err != nil || fmt.Sprint(ids) != fmt.Sprint([]int64{sess.ID}) {
+				t.Errorf("delete all: %v, %v; want [%d]", ids, err, sess.ID)
 			}
 			if _, err := tx.SessionByTokenHash(ctx, hash); !errors.Is(err, kilt.ErrNotFound) {
 				t.Errorf("after delete: got %v", err)

@@ -1,15 +1,19 @@
 package browser
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
 
 	"kilt/internal/kilttest"
+	"kilt/internal/oidc"
 )
 
 // axeResult is what the check reports of one broken rule.
@@ -83,7 +87,7 @@ type page struct {
 
 func accessibilityPages(e *kilttest.Env) []page {
 	var resetLink string
-	return []page{
+	pages := []page{
 		{"login", func(b *tab) { b.expect("the sign-in page", b.open("/login"), 200, "/login") }},
 		{"register by e-mail", func(b *tab) { b.expect("registration", b.open("/register"), 200, "/register") }},
 		{"register by phone", func(b *tab) {
@@ -142,9 +146,65 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.expect("the reset page again", b.open("/recovery/reset"), 410, "/recovery/reset")
 		}},
 		{"account", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
-		{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
-		{"not found", func(b *tab) { b.expect("an unknown page", b.open("/no-such-page"), 404, "/no-such-page") }},
 	}
+	return append(append(pages, ssoPages(e)...), page{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
+		page{"not found", func(b *tab) { b.expect("an unknown page", b.open("/no-such-page"), 404, "/no-such-page") }})
+}
+
+// ssoPages are the single sign-on's pages, in each language its ui_locales asks for: the
+// consent page of a third-party application (for the signed-in citizen), and the error
+// pages of an unknown client and of a redirect URI that is not registered.
+func ssoPages(e *kilttest.Env) []page {
+	var clientID string
+	authorize := func(b *tab, client, redirect, lang string) string {
+		if clientID == "" {
+			c, _, err := e.App.OIDC.AddClient(context.Background(), oidc.NewClient{Name: "Салық кабинеті",
+				RedirectURIs: []string{"http://127.0.0.1:9/cb"}, Scopes: []string{"openid", "email", "phone"}})
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			clientID = c.ID
+		}
+		if client == "" {
+			client = clientID
+		}
+		return "/oauth/authorize?" + url.Values{"client_id": {client}, "redirect_uri": {redirect}, "response_type": {"code"},
+			"scope": {"openid email phone"}, "state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())},
+			"code_challenge_method": {"S256"}, "ui_locales": {lang}}.Encode()
+	}
+	inLang := func(b *tab, lang string) {
+		b.t.Helper()
+		if got := evaluate[string](b, `document.documentElement.lang`); got != lang {
+			b.t.Errorf("the page is in %q, want %q (ui_locales)", got, lang)
+		}
+	}
+	var out []page
+	for _, lang := range []string{"kk", "ru", "en"} {
+		out = append(out,
+			page{"consent " + lang, func(b *tab) {
+				// The provider sends the browser on to its issuer's address (the base URL,
+				// http://kilt.test), which the tab reaches on the test server.
+				client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := client.Get(e.URL + authorize(b, "", "http://127.0.0.1:9/cb", lang))
+				if err != nil {
+					b.t.Fatal(err)
+				}
+				resp.Body.Close()
+				b.expect("a third-party application's authorization", b.openLink(resp.Header.Get("Location")), 200, "/oauth/consent?lang="+lang)
+				inLang(b, lang)
+			}},
+			page{"unknown client " + lang, func(b *tab) {
+				path := authorize(b, "no-such-client", "http://127.0.0.1:9/cb", lang)
+				b.expect("an unknown client", b.open(path), 400, path)
+				inLang(b, lang)
+			}},
+			page{"unregistered redirect " + lang, func(b *tab) {
+				path := authorize(b, "", "http://127.0.0.1:9/cb/other", lang)
+				b.expect("an unregistered redirect URI", b.open(path), 400, path)
+				inLang(b, lang)
+			}})
+	}
+	return out
 }
 
 // checkAxe injects axe-core into the page the tab shows, runs it and fails the test for each
