@@ -113,7 +113,10 @@ func writeTime(n int) time.Duration { return time.Second + time.Duration(n)*500*
 // enqueue writes the n messages with as many goroutines as clients (at most 16: on SQLite
 // the writes take turns anyway).
 func (d *delivery) enqueue(ctx context.Context, store *sqlstore.Outbox) error {
-	params := map[string]string{"time": d.due.Format(time.RFC3339), "recovery_url": "https://kilt.test/recovery"}
+	// A password-changed notice as Kilt writes one: its freeze link is the secret part.
+	var notice outbox.Message
+	notice.SetPayload(outbox.PasswordChangedPayload{Time: d.due, RecoveryURL: "https://kilt.test/recovery",
+		FreezeURL: "https://kilt.test/freeze?token=load-run-freeze-token-0000000000000000000"})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -130,7 +133,7 @@ func (d *delivery) enqueue(ctx context.Context, store *sqlstore.Outbox) error {
 					return
 				}
 				m := &outbox.Message{Channel: outbox.Email, Kind: outbox.PasswordChanged, Lang: "kk",
-					To: fmt.Sprintf("%s%d@load.kilt.test", d.prefix, i), Params: params, CreatedAt: d.due}
+					To: fmt.Sprintf("%s%d@load.kilt.test", d.prefix, i), Params: notice.Params, Secret: notice.Secret, CreatedAt: d.due}
 				if err := store.Enqueue(ctx, m); err != nil {
 					once.Do(func() { first = fmt.Errorf("writing e-mail %d into the outbox: %w", i, err); cancel() })
 					return

@@ -3,6 +3,10 @@
 // them, and the services that create accounts and change passwords. Signing in is package
 // session's.
 //
+// A signed-in citizen adds, replaces and removes an e-mail address or phone number with
+// Channels (channels.go); every security notice carries a "this wasn't me" freeze link
+// (SecurityNotices, freeze.go), which package session acts on.
+//
 // Operators bring existing users in with Import (kilt user import): the file formats, the
 // checks made on every row and the rules that make an import idempotent are described in
 // import.go.
@@ -34,7 +38,12 @@ type Account struct {
 	Locked       bool
 	Lang         string
 	// SMSPausedUntil: wrong codes paused the account's SMS channel until then.
-	SMSPausedUntil    time.Time
+	SMSPausedUntil time.Time
+	// FrozenAt: someone used the "this wasn't me" link of a security notice then (zero: not
+	// frozen). Sign-in is refused until a password reset through one of FrozenTrust's
+	// channels ("email", "phone": those the notice went to) lifts it (freeze.go).
+	FrozenAt          time.Time
+	FrozenTrust       string
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
@@ -44,6 +53,9 @@ type Account struct {
 	ConsentVersion string
 	ConsentAt      time.Time
 }
+
+// Frozen reports whether the account is frozen (freeze.go).
+func (a *Account) Frozen() bool { return !a.FrozenAt.IsZero() }
 
 // Identifiers lists the account's identifiers as the password policy's subject sees them.
 func (a *Account) subject(history []password.HistoryEntry) password.Subject {
@@ -130,6 +142,9 @@ type Tx interface {
 	// used at now, or returns kilt.ErrNotFound when there is none (single use: of two
 	// transactions racing for one token, one finds it).
 	UseToken(ctx context.Context, hash []byte, accountID int64, now time.Time) error
+	// TokenPurpose returns the purpose of the recovery token with that hash (whether used or
+	// not), or kilt.ErrNotFound.
+	TokenPurpose(ctx context.Context, hash []byte) (string, error)
 	// UseAllTokens marks every unused recovery token of the account used at now.
 	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
 	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
@@ -151,6 +166,28 @@ type Tx interface {
 	// EndRegistrations ends every pending registration of the identifier's key
 	// (Registration.Key): no token, no code, expired at now.
 	EndRegistrations(ctx context.Context, channel outbox.Channel, key string, now time.Time) error
+
+	// InsertFreezeToken stores the hash of a security notice's freeze link.
+	InsertFreezeToken(ctx context.Context, hash []byte, t FreezeToken) error
+	// Unfreeze lifts the account's freeze.
+	Unfreeze(ctx context.Context, accountID int64, now time.Time) error
+
+	// InsertChannelChange, ChannelChange, ChannelChangeByToken, UpdateChannelChange and
+	// EndChannelChanges keep the account's channel changes (channels.go); the single-row
+	// reads lock the row.
+	InsertChannelChange(ctx context.Context, c ChannelChange) error
+	ChannelChange(ctx context.Context, id string) (ChannelChange, error)
+	ChannelChangeByToken(ctx context.Context, hash []byte) (ChannelChange, error)
+	// UpdateChannelChange stores c's token and code, attempts, expiry, completion and old value.
+	UpdateChannelChange(ctx context.Context, c ChannelChange) error
+	// PendingChannelChange returns the account's newest change that is not completed and
+	// has not expired at now, or kilt.ErrNotFound.
+	PendingChannelChange(ctx context.Context, accountID int64, now time.Time) (ChannelChange, error)
+	// EndChannelChanges ends every pending change of the account: no token, no code, expired at now.
+	EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error
+	// SetChannel sets the account's e-mail (with its EmailKey) or phone: "" clears it.
+	// Another account's identifier is an error of kind conflict.
+	SetChannel(ctx context.Context, accountID int64, kind, value string, verified bool, now time.Time) error
 
 	// Take applies rate-limit checks, all or nothing.
 	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)

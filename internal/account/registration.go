@@ -132,18 +132,14 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	r := &Registration{Lang: c.Lang}
 	var subject password.Subject
 	var limitKey string
-	if email != "" {
-		addr, err := ParseEmail(email)
-		if err != nil {
-			return "", "", err
-		}
-		r.Channel, r.Identifier, r.Key, subject.Email, limitKey = outbox.Email, addr, EmailKey(addr), addr, "e:"+EmailKey(addr)
+	var err error
+	if r.Channel, r.Identifier, r.Key, limitKey, err = g.newIdentifier(email, phone); err != nil {
+		return "", "", err
+	}
+	if r.Channel == outbox.Email {
+		subject.Email = r.Identifier
 	} else {
-		e164, err := g.accts.ParseSMSPhone(phone, g.check)
-		if err != nil {
-			return "", "", err
-		}
-		r.Channel, r.Identifier, r.Key, subject.Phone, limitKey = outbox.SMS, e164, e164, e164, "p:"+e164
+		subject.Phone = r.Identifier
 	}
 	if err := g.policy.Validate(ctx, g.hasher, g.pepper, pw, confirm, subject); err != nil {
 		return "", "", err
@@ -155,19 +151,9 @@ func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw
 	r.ConsentVersion = consent
 	// The limits come before the hashing, so a client over them costs no Argon2id work. They
 	// apply to taken and free identifiers alike.
-	key := kilt.KeyedHash(g.keys, limitKey)
-	var res ratelimit.Result
-	err := g.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		res, err = tx.Take(ctx, append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key}), g.clock())
-		return err
-	})
+	key, err := g.takeClient(ctx, c, limitKey)
 	if err != nil {
 		return "", "", err
-	}
-	if !res.Allowed {
-		g.refused(res)
-		return "", "", kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
 	}
 	// The password is hashed for a taken identifier too: the same work, the same time.
 	now := g.clock()
@@ -212,6 +198,65 @@ func (g *Registrations) Consent(lang string) (version, text string) {
 		text = g.cfg.ConsentText(lang)
 	}
 	return g.cfg.ConsentVersion, text
+}
+
+// newIdentifier parses the one identifier of a new channel, e-mail or phone (exactly one
+// given), as registration and a change of channel (channels.go) both take it: the channel,
+// the normalised identifier, the key its rows are found by (EmailKey or the E.164) and the
+// key of its limits. 400 for a malformed identifier or a number the SMS guard refuses (not
+// a mobile number of an allowed country).
+func (g *Registrations) newIdentifier(email, phone string) (ch outbox.Channel, value, key, limitKey string, err error) {
+	if (email == "") == (phone == "") {
+		return "", "", "", "", kilt.E(kilt.KindInvalid, CodeChannelRequired)
+	}
+	if email != "" {
+		addr, err := ParseEmail(email)
+		if err != nil {
+			return "", "", "", "", err
+		}
+		return outbox.Email, addr, EmailKey(addr), "e:" + EmailKey(addr), nil
+	}
+	e164, err := g.accts.ParseSMSPhone(phone, g.check)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	return outbox.SMS, e164, e164, "p:" + e164, nil
+}
+
+// takeClient takes the per-IP and per-identifier limits of a new identifier (registration's,
+// shared with a change of channel) in a transaction of its own, for taken and free
+// identifiers alike: 429 rate_limited over them. It returns the identifier's keyed limit key.
+func (g *Registrations) takeClient(ctx context.Context, c Client, limitKey string) (string, error) {
+	key := kilt.KeyedHash(g.keys, limitKey)
+	var res ratelimit.Result
+	err := g.store.InTx(ctx, func(tx Tx) error {
+		var err error
+		res, err = tx.Take(ctx, append(ratelimit.ClientChecks(g.cfg.PerIP, c.IP), ratelimit.Check{Limit: g.cfg.PerIdentifier, Key: key}), g.clock())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if !res.Allowed {
+		g.refused(res)
+		return "", kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
+	}
+	return key, nil
+}
+
+// takeSMS takes a number's SMS limits (per hour and per day, shared with recovery) in tx,
+// before an SMS to it is queued: it returns the names of the limits that refused ("" when
+// the SMS may go). Over them nothing is sent and the answer stays the same.
+func (g *Registrations) takeSMS(ctx context.Context, tx Tx, key string, now time.Time) (string, error) {
+	res, err := tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.SMSNumberHour, Key: key}, {Limit: g.cfg.SMSNumberDay, Key: key}}, now)
+	if err != nil {
+		return "", err
+	}
+	if !res.Allowed {
+		g.refused(res)
+		return strings.Join(res.Refused, ","), nil
+	}
+	return "", nil
 }
 
 // Config returns the configuration in force (the pages say how long a link or code lasts).
@@ -265,13 +310,12 @@ func (g *Registrations) record(ctx context.Context, tx Tx, r *Registration, fres
 		return err
 	}
 	if r.Channel == outbox.SMS {
-		res, err := tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.SMSNumberHour, Key: key}, {Limit: g.cfg.SMSNumberDay, Key: key}}, r.CreatedAt)
+		refused, err := g.takeSMS(ctx, tx, key, r.CreatedAt)
 		if err != nil {
 			return err
 		}
-		if !res.Allowed {
-			g.refused(res)
-			ev.Detail += " over " + strings.Join(res.Refused, ",") + ": nothing sent"
+		if refused != "" {
+			ev.Detail += " over " + refused + ": nothing sent"
 			return tx.Audit(ctx, ev)
 		}
 	}

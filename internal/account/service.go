@@ -51,6 +51,8 @@ type Config struct {
 	Secret []byte
 	// RecoveryURL is the recovery page that "password changed" notices point to.
 	RecoveryURL string
+	// FreezeURL is BASE_URL/freeze, the "this wasn't me" page of security notices.
+	FreezeURL string
 	// EndSessions ends the account's sessions but except in tx when its password changes:
 	// session.Service.EndAccount, which also revokes the account's single sign-on tokens and
 	// tells the applications (back-channel logout). Nil deletes the session rows only.
@@ -302,10 +304,27 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 			if cur.Locked {
 				return gone
 			}
+			purpose, err := tx.TokenPurpose(ctx, change.tokenHash)
+			if errors.Is(err, kilt.ErrNotFound) {
+				return gone
+			} else if err != nil {
+				return err
+			}
 			if err := tx.UseToken(ctx, change.tokenHash, a.ID, now); errors.Is(err, kilt.ErrNotFound) {
 				return gone
 			} else if err != nil {
 				return err
+			}
+			// A reset through a channel verified before the frozen event lifts the freeze;
+			// one through another channel sets the password and leaves the account frozen.
+			if cur.Frozen() && lifts(cur, purpose) {
+				if err := tx.Unfreeze(ctx, a.ID, now); err != nil {
+					return err
+				}
+				if err := tx.Audit(ctx, audit.Event{Type: audit.AccountUnfrozen, AccountID: a.ID, At: now,
+					IP: change.audit.IP, UserAgent: change.audit.UserAgent, Detail: "reset through " + resetChannels[purpose]}); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.UpdatePassword(ctx, a.ID, h.PasswordHash, now); err != nil {
@@ -327,7 +346,11 @@ func (s *Service) setPassword(ctx context.Context, a *Account, change passwordCh
 		if err := tx.ClearLoginThrottle(ctx, s.throttleKey(a, Identifier{})); err != nil {
 			return err
 		}
-		for _, m := range s.notices(cur, lang, now) {
+		notices, err := s.notices(ctx, tx, cur, change.audit.Type, lang, now)
+		if err != nil {
+			return err
+		}
+		for _, m := range notices {
 			if err := tx.Enqueue(ctx, &m); err != nil {
 				return err
 			}
@@ -348,22 +371,10 @@ func (s *Service) endSessions(ctx context.Context, tx Tx, accountID, except int6
 }
 
 // notices are the "your password was changed" messages, one to every verified channel of
-// the account. They carry the time and the way to recover, never a link, code or password.
-func (s *Service) notices(a *Account, lang string, now time.Time) []outbox.Message {
-	if lang == "" {
-		lang = a.Lang
-	}
-	notice := func(ch outbox.Channel, to string) outbox.Message {
-		m := outbox.Message{Channel: ch, Kind: outbox.PasswordChanged, Lang: lang, To: to, AccountID: a.ID, CreatedAt: now}
-		m.SetPayload(outbox.PasswordChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL})
-		return m
-	}
-	var out []outbox.Message
-	if a.Email != "" && a.EmailVerified {
-		out = append(out, notice(outbox.Email, a.Email))
-	}
-	if a.Phone != "" && a.PhoneVerified {
-		out = append(out, notice(outbox.SMS, a.Phone))
-	}
-	return out
+// the account. They carry the time and the freeze link, never a code or password.
+func (s *Service) notices(ctx context.Context, tx Tx, a *Account, event, lang string, now time.Time) ([]outbox.Message, error) {
+	return SecurityNotices(ctx, tx, a, s.cfg.FreezeURL, Notice{Kind: outbox.PasswordChanged, Event: event, Lang: lang, At: now,
+		Payload: func(link string) outbox.Payload {
+			return outbox.PasswordChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL, FreezeURL: link}
+		}})
 }

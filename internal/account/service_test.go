@@ -58,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	store := sqlstore.NewAccounts(db)
 	e.accounts = account.NewService(store, sqlstore.NewAudit(db), hasher, password.DefaultPolicy(), clock,
-		account.Config{Secret: secret, RecoveryURL: "http://kilt.test/recovery"})
+		account.Config{Secret: secret, RecoveryURL: "http://kilt.test/recovery", FreezeURL: "http://kilt.test/freeze"})
 	e.regs = account.NewRegistrations(store, e.accounts, clock, account.RegistrationConfig{
 		PerIP:         ratelimit.Limit{Name: "registration_ip", Count: 100, Period: time.Hour},
 		PerIdentifier: ratelimit.Limit{Name: "registration_identifier", Count: 100, Period: time.Hour},
@@ -216,7 +216,9 @@ func TestChangePassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := e.messages()
-	if len(msgs) != 1 || msgs[0].Kind != outbox.PasswordChanged || msgs[0].To != "a@mail.kz" || len(msgs[0].Secret) != 0 {
+	// Its one secret is its freeze link ("this wasn't me"), never a code or password.
+	if len(msgs) != 1 || msgs[0].Kind != outbox.PasswordChanged || msgs[0].To != "a@mail.kz" || len(msgs[0].Secret) != 1 ||
+		!strings.HasPrefix(msgs[0].Secret[outbox.KeyFreezeURL], "http://kilt.test/freeze?token=") {
 		t.Errorf("the notice: %+v", msgs)
 	}
 	if got, err := e.accounts.ByID(ctx, a.ID); err != nil || got.PasswordHash == a.PasswordHash || !got.PasswordChangedAt.Equal(e.now) {

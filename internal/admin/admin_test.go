@@ -18,6 +18,7 @@ import (
 	"kilt"
 	"kilt/internal/account"
 	"kilt/internal/desk"
+	"kilt/internal/i18n"
 	"kilt/internal/kilttest"
 	"kilt/internal/outbox"
 	"kilt/internal/session"
@@ -491,7 +492,8 @@ func TestRecoveryCodeAndChannel(t *testing.T) {
 		t.Fatalf("set e-mail: %d %s", r.Status, r.Body)
 	}
 	c.Deliver(t)
-	if got := c.MailTo(t, "old@mail.kz"); len(got) != 1 || !strings.Contains(got[0].Text, "/recovery") {
+	// Its one link is the freeze link of the change (SPEC §9, §10).
+	if got := c.MailTo(t, "old@mail.kz"); len(got) != 1 || !strings.Contains(got[0].Text, "/freeze?token=") {
 		t.Errorf("notice to the old address: %+v", got)
 	}
 	if sms := c.SMSTo("+77011234567"); len(sms) != 1 {
@@ -777,6 +779,128 @@ func TestConsolePagesRender(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDeskShowsFrozen: an account frozen by "this wasn't me" shows as frozen in the look-up,
+// and a slip code issued before the freeze is dead after it (the freeze kills every code).
+func TestDeskShowsFrozen(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c.Env, "frozen@mail.kz", "")
+	slipPath := fmt.Sprintf("/admin/api/v1/accounts/%d/recovery-code", citizen.ID)
+	r := c.call(t, "POST", slipPath, op.Token, map[string]any{"reason": "lost both", "identity_checked": true})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("slip: %d %s", r.Status, r.Body)
+	}
+	var slip struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &slip); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func() string {
+		t.Helper()
+		r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=frozen@mail.kz", op.Token, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("look-up: %d %s", r.Status, r.Body)
+		}
+		return r.Body
+	}
+	if !strings.Contains(lookup(), `"frozen":false`) {
+		t.Fatal("a fresh account shows frozen")
+	}
+	s := c.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "frozen@mail.kz", "password": goodPassword})
+	var in struct {
+		Token string `json:"token"`
+	}
+	s.JSON(t, &in)
+	const next = "Kokpar-Baiga-2026"
+	if r := c.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": next, "password_confirm": next},
+		"Authorization", "Bearer "+in.Token); r.Status != http.StatusNoContent {
+		t.Fatalf("change of password: %d %s", r.Status, r.Body)
+	}
+	link := c.LatestLink(t, "frozen@mail.kz", "/freeze?token=")
+	_, tok, _ := strings.Cut(link, "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(lookup(), `"frozen":true`) {
+		t.Error("the look-up does not show the freeze")
+	}
+	// The console page says so too.
+	addAccount(t, c.Env, "pages@mail.kz", "")
+	if _, err := c.App.Desk.AddOperator(context.Background(), "pages@mail.kz", desk.RoleSupport); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c)
+	b.get("/admin/login?lang=kk")
+	r = b.post("/admin/login", url.Values{"identifier": {"pages@mail.kz"}, "password": {goodPassword}})
+	secret, ticket := secretPattern.FindStringSubmatch(r.Body), ticketPattern.FindStringSubmatch(r.Body)
+	if secret == nil || ticket == nil {
+		t.Fatalf("no enrolment page: %d", r.Status)
+	}
+	code, _ := desk.CodeAt(secret[1], c.Clock.Now())
+	b.post("/admin/enrol", url.Values{"ticket": {ticket[1]}, "code": {code}})
+	page := b.post("/admin/lookup", url.Values{"identifier": {"frozen@mail.kz"}})
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, `id="account-state">`+i18n.T("kk", "admin_state_frozen")) {
+		t.Errorf("the console's account page does not show the freeze: %d\n%s", page.Status, page.Body)
+	}
+	if r := c.Do(t, "POST", "/api/v1/recovery/desk", map[string]string{"code": slip.Code}); r.Status != http.StatusGone {
+		t.Errorf("a slip code issued before the freeze: got %d %s, want 410", r.Status, r.Body)
+	}
+}
+
+// TestFreezeRevertsDeskChannel: an operator sets a new e-mail (fooled, say, by a forged
+// document); the old address's notice carries the freeze link; its owner freezes, and the
+// old address is the account's again, the only way back a reset through it.
+func TestFreezeRevertsDeskChannel(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c.Env, "owner@mail.kz", "")
+	chPath := fmt.Sprintf("/admin/api/v1/accounts/%d/channels/email", citizen.ID)
+	body := map[string]any{"value": "impostor@mail.kz", "reason": "lost mailbox", "identity_checked": true}
+	if r := c.call(t, "PUT", chPath, op.Token, body); r.Status != http.StatusOK {
+		t.Fatalf("set e-mail: %d %s", r.Status, r.Body)
+	}
+	link := c.LatestLink(t, "owner@mail.kz", "/freeze?token=")
+	_, tok, _ := strings.Cut(link, "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	a, err := c.App.Accounts.ByID(context.Background(), citizen.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Email != "owner@mail.kz" || !a.EmailVerified || !a.Frozen() || a.FrozenTrust != "email" {
+		t.Errorf("after the freeze: %q verified %v frozen %v trusting %q, want owner@mail.kz, frozen, trusting email",
+			a.Email, a.EmailVerified, a.Frozen(), a.FrozenTrust)
+	}
+}
+
+// TestFreezeEndsConsoleSessions: an operator whose account is frozen loses the console too.
+func TestFreezeEndsConsoleSessions(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("look-up before: %d", r.Status)
+	}
+	s := c.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "desk@mail.kz", "password": goodPassword})
+	var in struct {
+		Token string `json:"token"`
+	}
+	s.JSON(t, &in)
+	const next = "Kokpar-Baiga-2026"
+	if r := c.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": next, "password_confirm": next},
+		"Authorization", "Bearer "+in.Token); r.Status != http.StatusNoContent {
+		t.Fatalf("change of password: %d %s", r.Status, r.Body)
+	}
+	_, tok, _ := strings.Cut(c.LatestLink(t, "desk@mail.kz", "/freeze?token="), "?token=")
+	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
+		t.Fatalf("freeze: %d %s", r.Status, r.Body)
+	}
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("the console session after the freeze: %d, want 401", r.Status)
 	}
 }
 

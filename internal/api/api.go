@@ -36,6 +36,7 @@ type API struct {
 	// registrations registers new accounts.
 	registrations *account.Registrations
 	desk          *desk.Service // nil: POST /recovery/desk answers 404
+	channels      *account.Channels
 	cfg           Config
 	errors        *httpx.Renderer
 }

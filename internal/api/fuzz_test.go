@@ -100,7 +100,7 @@ func FuzzRequestBodies(f *testing.F) {
 		malformed := len(body) <= httpx.MaxBody && (!utf8.Valid(body) || fuzzRepeatsKey(body))
 		for _, path := range paths {
 			bearer := ""
-			if path == "/api/v1/password" {
+			if path == "/api/v1/password" || strings.HasPrefix(path, "/api/v1/account/") {
 				bearer = login.Token
 			}
 			rec := fuzzServe(h, path, bearer, body)

@@ -760,6 +760,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"recovery at a service centre", nil, docRecoveryDesk},
 		{"registration by e-mail", nil, docRegistrationEmail},
 		{"registration by phone", nil, docRegistrationPhone},
+		{"channels and freeze", nil, docChannels},
 		// One hashing worker that callers wait for 50 ms at most: the requests of the
 		// scenario, one at a time, never wait; with the worker held, they get 503.
 		{"busy", map[string]string{"KILT_HASH_WORKERS": "1", "KILT_HASH_WAIT": "50ms"}, docBusy},

@@ -29,6 +29,12 @@ var routes = []Route{
 	{"POST", "/api/v1/registrations/confirm", func(a *API) handlerFunc { return a.confirmRegistration }},
 	{"POST", "/api/v1/registrations/{id}/verify", func(a *API) handlerFunc { return a.verifyRegistration }},
 	{"POST", "/api/v1/registrations/{id}/resend", func(a *API) handlerFunc { return a.resendRegistration }},
+	{"POST", "/api/v1/account/channels", func(a *API) handlerFunc { return a.startChannelChange }},
+	{"POST", "/api/v1/account/channels/confirm", func(a *API) handlerFunc { return a.confirmChannelChange }},
+	{"POST", "/api/v1/account/channels/{id}/verify", func(a *API) handlerFunc { return a.verifyChannelChange }},
+	{"POST", "/api/v1/account/channels/{id}/resend", func(a *API) handlerFunc { return a.resendChannelChange }},
+	{"DELETE", "/api/v1/account/channels/{kind}", func(a *API) handlerFunc { return a.removeChannel }},
+	{"POST", "/api/v1/freeze", func(a *API) handlerFunc { return a.freeze }},
 	{"GET", "/api/openapi.json", func(a *API) handlerFunc { return a.jsonOnly(a.openAPI, "application/vnd.oai.openapi+json") }},
 }
 

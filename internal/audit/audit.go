@@ -28,6 +28,14 @@ const (
 	// ConsoleSignInFailed: a wrong password (or a locked account) at the service-centre
 	// console's sign-in; the desk records its other failures under the same type.
 	ConsoleSignInFailed = "console_signin_failed"
+	// The citizen's own account (SPEC §9).
+	ReauthFailed           = "reauth_failed"            // a wrong current password asked again
+	ChannelChangeRequested = "channel_change_requested" // Detail: the kind only (never whose it was)
+	ChannelAdded           = "channel_added"
+	ChannelReplaced        = "channel_replaced"
+	ChannelRemoved         = "channel_removed"
+	AccountFrozen          = "account_frozen"   // "this wasn't me"
+	AccountUnfrozen        = "account_unfrozen" // a reset through a trusted channel
 )
 
 // Event is one entry of the trail.

@@ -179,6 +179,10 @@ type Tx interface {
 	// OperatorEvents returns up to n events an operator made with at ≥ since, newest first.
 	OperatorEvents(ctx context.Context, since time.Time, n int) ([]Event, error)
 	Enqueue(ctx context.Context, m *outbox.Message) error
+	// InsertFreezeToken stores the hash of a notice's freeze link (account.SecurityNotices).
+	InsertFreezeToken(ctx context.Context, hash []byte, t account.FreezeToken) error
+	// InsertChannelChange records a channel change (a freeze reverts those of its window).
+	InsertChannelChange(ctx context.Context, c account.ChannelChange) error
 }
 
 // Port is the desk's storage: one transactional entry.

@@ -36,6 +36,8 @@ type Config struct {
 	SlipWindow   time.Duration
 	// RecoveryURL is the recovery page the channel notices point to.
 	RecoveryURL string
+	// FreezeURL is BASE_URL/freeze: the channel notices carry a freeze link (SPEC §9).
+	FreezeURL string
 	// Wake is told when a notice was queued (the outbox dispatcher); nil: none.
 	Wake outbox.Waker
 	// OnLookup, OnAction and OnSignInFailed feed the metrics; nil: none.
@@ -567,8 +569,8 @@ type AccountView struct {
 	// LastSignIn is nil when the account never signed in.
 	LastSignIn *time.Time `json:"last_sign_in"`
 	Locked     bool       `json:"locked"`
-	// Frozen and DeletionAt are the citizen account's states (issue 14); the account has neither until that
-	// work lands (always false and nil today).
+	// Frozen: "this wasn't me" froze it (SPEC §9). DeletionAt is the citizen account's
+	// deletion state (issue 14, part 4); nil until that work lands.
 	Frozen       bool       `json:"frozen"`
 	DeletionAt   *time.Time `json:"deletion_at"`
 	SessionCount int        `json:"sessions"`
@@ -579,7 +581,8 @@ type AccountView struct {
 const recentEvents = 20
 
 func (s *Service) view(ctx context.Context, tx Tx, a *account.Account) (*AccountView, error) {
-	v := &AccountView{ID: a.ID, EmailVerified: a.EmailVerified, PhoneVerified: a.PhoneVerified, CreatedAt: a.CreatedAt, Locked: a.Locked}
+	v := &AccountView{ID: a.ID, EmailVerified: a.EmailVerified, PhoneVerified: a.PhoneVerified, CreatedAt: a.CreatedAt, Locked: a.Locked,
+		Frozen: a.Frozen()}
 	if a.Email != "" {
 		v.Email = account.Identifier{Kind: account.Email, Value: a.Email}.Mask()
 	}
@@ -952,6 +955,10 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 	default:
 		return nil, kilt.E(kilt.KindNotFound, CodeChannelInvalid)
 	}
+	changeID, err := kilt.NewID()
+	if err != nil {
+		return nil, err
+	}
 	var v *AccountView
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
@@ -960,17 +967,30 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 			return err
 		}
 		// The notice goes to what the account had before the change.
-		for _, m := range s.channelNotices(a, kind, now) {
+		notices, err := s.channelNotices(ctx, tx, a, now)
+		if err != nil {
+			return err
+		}
+		for _, m := range notices {
 			if err := tx.Enqueue(ctx, &m); err != nil {
 				return err
 			}
 		}
+		// The change is recorded as a citizen's is: a freeze from the notice reverts it (an
+		// operator fooled by a forged document is what the notice's freeze link is for).
+		change := account.ChannelChange{ID: changeID, AccountID: a.ID, Kind: account.ChannelEmail, Value: email,
+			OldValue: a.Email, OldVerified: a.EmailVerified, CreatedAt: now, SentAt: now, CompletedAt: now,
+			ExpiresAt: now.Add(account.RevertWindow)}
 		if kind == ChannelEmail {
 			err = tx.SetEmail(ctx, a.ID, email, account.EmailKey(email), now)
 		} else {
+			change.Kind, change.Value, change.OldValue, change.OldVerified = account.ChannelPhone, phone, a.Phone, a.PhoneVerified
 			err = tx.SetPhone(ctx, a.ID, phone, now)
 		}
 		if err != nil {
+			return err
+		}
+		if err := tx.InsertChannelChange(ctx, change); err != nil {
 			return err
 		}
 		if err := tx.Record(ctx, Event{At: now, Type: EventChannelSet, AccountID: a.ID, OperatorID: p.Operator.AccountID,
@@ -995,22 +1015,12 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 }
 
 // channelNotices are the "a channel of your account was changed" notices to the account's
-// verified channels before the change. They carry the time and the way to recover.
-//
-// Hook (issue 14): the notice is to carry a freeze link once freezing exists;
-// until then it is the plain "changed" notice.
-func (s *Service) channelNotices(a *account.Account, kind string, now time.Time) []outbox.Message {
-	params := map[string]string{"time": now.Format(time.RFC3339), "recovery_url": s.cfg.RecoveryURL}
-	var out []outbox.Message
-	if a.Email != "" && a.EmailVerified {
-		out = append(out, outbox.Message{Channel: outbox.Email, Kind: outbox.ChannelChanged, Lang: a.Lang, To: a.Email,
-			AccountID: a.ID, Params: params, CreatedAt: now})
-	}
-	if a.Phone != "" && a.PhoneVerified {
-		out = append(out, outbox.Message{Channel: outbox.SMS, Kind: outbox.ChannelChanged, Lang: a.Lang, To: a.Phone,
-			AccountID: a.ID, Params: params, CreatedAt: now})
-	}
-	return out
+// verified channels before the change, each with the freeze link of the change.
+func (s *Service) channelNotices(ctx context.Context, tx Tx, a *account.Account, now time.Time) ([]outbox.Message, error) {
+	return account.SecurityNotices(ctx, tx, a, s.cfg.FreezeURL, account.Notice{Kind: outbox.ChannelChanged, Event: EventChannelSet, At: now,
+		Payload: func(link string) outbox.Payload {
+			return outbox.ChannelChangedPayload{Time: now, RecoveryURL: s.cfg.RecoveryURL, FreezeURL: link}
+		}})
 }
 
 // maxExport bounds one export's period.

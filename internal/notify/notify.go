@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -70,7 +71,13 @@ const (
 	keyMinutes     = outbox.KeyMinutes
 	keyRecoveryURL = outbox.KeyRecoveryURL
 	keyTime        = outbox.KeyTime
+	keyFreezeURL   = outbox.KeyFreezeURL
+	keyChange      = outbox.KeyChange
 )
+
+// changes are the values of keyChange.
+var changes = []string{outbox.ChangeEmailAdded, outbox.ChangeEmailReplaced, outbox.ChangeEmailRemoved,
+	outbox.ChangePhoneAdded, outbox.ChangePhoneReplaced, outbox.ChangePhoneRemoved}
 
 // catalog lists every message Kilt sends with the data keys it needs, all required.
 // A template sees only these keys (see view), whatever else the caller passes.
@@ -84,10 +91,19 @@ var catalog = []struct {
 	{KindChannel{outbox.AlreadyRegistered, outbox.SMS}, []string{keyRecoveryURL}},
 	{KindChannel{outbox.RecoveryLink, outbox.Email}, []string{keyLink, keyMinutes}},
 	{KindChannel{outbox.RecoveryCode, outbox.SMS}, []string{keyCode, keyMinutes}},
-	{KindChannel{outbox.PasswordChanged, outbox.Email}, []string{keyTime, keyRecoveryURL}},
-	{KindChannel{outbox.PasswordChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
-	{KindChannel{outbox.ChannelChanged, outbox.Email}, []string{keyTime, keyRecoveryURL}},
-	{KindChannel{outbox.ChannelChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
+	// A security notice's one link is its freeze link (SPEC §1, §9).
+	{KindChannel{outbox.PasswordChanged, outbox.Email}, []string{keyTime, keyFreezeURL}},
+	{KindChannel{outbox.PasswordChanged, outbox.SMS}, []string{keyTime, keyFreezeURL}},
+	{KindChannel{outbox.ChannelChanged, outbox.Email}, []string{keyTime, keyFreezeURL}},
+	{KindChannel{outbox.ChannelChanged, outbox.SMS}, []string{keyTime, keyFreezeURL}},
+	{KindChannel{outbox.ChannelUpdated, outbox.Email}, []string{keyTime, keyChange, keyFreezeURL}},
+	{KindChannel{outbox.ChannelUpdated, outbox.SMS}, []string{keyTime, keyChange, keyFreezeURL}},
+	{KindChannel{outbox.ChannelLink, outbox.Email}, []string{keyLink, keyMinutes}},
+	{KindChannel{outbox.ChannelCode, outbox.SMS}, []string{keyCode, keyMinutes}},
+	{KindChannel{outbox.ChannelTaken, outbox.Email}, []string{keyTime}},
+	{KindChannel{outbox.ChannelTaken, outbox.SMS}, []string{keyTime}},
+	{KindChannel{outbox.AccountFrozen, outbox.Email}, []string{keyTime, keyRecoveryURL}},
+	{KindChannel{outbox.AccountFrozen, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
 }
 
 // view is what templates see. Fields a kind does not declare stay empty.
@@ -105,6 +121,10 @@ type view struct {
 	// lifetime reads «24 сағат», not «1440 минут».
 	Hours       int
 	RecoveryURL string
+	// FreezeURL is a security notice's "this wasn't me" link.
+	FreezeURL string
+	// Change is which channel change a ChannelUpdated notice tells of (outbox.Change…).
+	Change string
 	// Time is the local date and time ("25.11.2026 14:05"); Zone its UTC offset ("UTC+5").
 	Time string
 	Zone string
@@ -214,6 +234,8 @@ var sampleData = map[string]string{
 	keyMinutes:     "1",
 	keyRecoveryURL: "https://example.com/recovery",
 	keyTime:        "2000-01-01T00:00:00Z",
+	keyFreezeURL:   "https://example.com/freeze?token=sample",
+	keyChange:      outbox.ChangeEmailAdded,
 }
 
 // defaultLocation returns Asia/Almaty. With time/tzdata embedded it always loads; the fixed
@@ -431,15 +453,23 @@ func (r *Renderer) view(kc KindChannel, keys []string, lang string, data map[str
 			return kilt.Errorf(kilt.KindInternal, kilt.CodeInternal, "notify: %s: data %q %s", kc, k, why)
 		}
 		switch k {
-		case keyLink, keyRecoveryURL:
+		case keyLink, keyRecoveryURL, keyFreezeURL:
 			if !isWebURL(val) {
 				return view{}, bad("is not an absolute http(s) URL")
 			}
-			if k == keyLink {
+			switch k {
+			case keyLink:
 				v.Link = val
-			} else {
+			case keyFreezeURL:
+				v.FreezeURL = val
+			default:
 				v.RecoveryURL = val
 			}
+		case keyChange:
+			if !slices.Contains(changes, val) {
+				return view{}, bad("is not a known change")
+			}
+			v.Change = val
 		case keyCode:
 			v.Code = val
 		case keyMinutes:

@@ -28,6 +28,8 @@ const (
 	testCode        = "123456"
 	testRecoveryURL = "https://id.example.kz/recovery"
 	testTime        = "2026-11-25T09:05:00Z" // 14:05 in Almaty
+	// testFreezeURL has a token of the real length (32 bytes, base64url).
+	testFreezeURL = "https://id.example.kz/freeze?token=q0Jb3mZ9xYt7Wc2LrP5sVn8Kd4Hf6Ga1Ue0Oi3Tj9Mw"
 )
 
 // almaty is a fixed UTC+5 zone, so that the golden files do not depend on the host's tzdata.
@@ -47,7 +49,17 @@ func fixture(kc KindChannel) map[string]string {
 		return map[string]string{"link": testLink, "minutes": "30"}
 	case outbox.RegistrationCode, outbox.RecoveryCode:
 		return map[string]string{"code": testCode, "minutes": "5"}
+	case outbox.ChannelLink:
+		return map[string]string{"link": testRegLink, "minutes": "30"}
+	case outbox.ChannelCode:
+		return map[string]string{"code": testCode, "minutes": "10"}
 	case outbox.PasswordChanged, outbox.ChannelChanged:
+		return map[string]string{"time": testTime, "freeze_url": testFreezeURL}
+	case outbox.ChannelUpdated:
+		return map[string]string{"time": testTime, "change": outbox.ChangeEmailReplaced, "freeze_url": testFreezeURL}
+	case outbox.ChannelTaken:
+		return map[string]string{"time": testTime}
+	case outbox.AccountFrozen:
 		return map[string]string{"time": testTime, "recovery_url": testRecoveryURL}
 	default:
 		return map[string]string{"recovery_url": testRecoveryURL}
@@ -152,12 +164,13 @@ func TestKindsCoverOutbox(t *testing.T) {
 		have[kc.Kind] = true
 	}
 	for _, k := range []outbox.Kind{outbox.RegistrationLink, outbox.RegistrationCode, outbox.AlreadyRegistered,
-		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged} {
+		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged,
+		outbox.ChannelUpdated, outbox.ChannelLink, outbox.ChannelCode, outbox.ChannelTaken, outbox.AccountFrozen} {
 		if !have[k] {
 			t.Errorf("kind %s has no template", k)
 		}
 	}
-	if got, want := len(New(Config{}).Kinds()), 10; got != want {
+	if got, want := len(New(Config{}).Kinds()), 18; got != want {
 		t.Errorf("got %d kind/channel pairs, want %d", got, want)
 	}
 }
@@ -170,8 +183,13 @@ func TestSMSFitsSegments(t *testing.T) {
 		outbox.RegistrationCode:  1,
 		outbox.RecoveryCode:      1,
 		outbox.AlreadyRegistered: 2,
-		outbox.PasswordChanged:   2,
-		outbox.ChannelChanged:    2,
+		// A security notice carries its freeze link, a 32-byte token: three segments.
+		outbox.PasswordChanged: 3,
+		outbox.ChannelChanged:  3,
+		outbox.ChannelUpdated:  3,
+		outbox.ChannelCode:     1,
+		outbox.ChannelTaken:    2,
+		outbox.AccountFrozen:   2,
 	}
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
@@ -229,7 +247,8 @@ func TestNoSecretInNotices(t *testing.T) {
 	const link, code = "https://id.example.kz/r/LEAKEDTOKEN", "987654"
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
-			if kc.Kind != outbox.PasswordChanged && kc.Kind != outbox.AlreadyRegistered && kc.Kind != outbox.ChannelChanged {
+			if kc.Kind != outbox.PasswordChanged && kc.Kind != outbox.AlreadyRegistered && kc.Kind != outbox.ChannelChanged &&
+				kc.Kind != outbox.ChannelUpdated && kc.Kind != outbox.ChannelTaken && kc.Kind != outbox.AccountFrozen {
 				continue
 			}
 			t.Run(lang+"/"+kc.String(), func(t *testing.T) {
@@ -278,10 +297,10 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		{"code missing", sms, with(sms, "code", ""), ""},
 		{"code blank", sms, with(sms, "code", "   "), ""},
 		{"time missing", changed, with(changed, "time", ""), ""},
-		{"recovery_url missing", changed, with(changed, "recovery_url", ""), ""},
+		{"freeze_url missing", changed, with(changed, "freeze_url", ""), ""},
 		{"CR LF in link", email, with(email, "link", testLink+"\r\nBcc: x@example.com"), "Bcc"},
 		{"LF in code", sms, with(sms, "code", "123\n456"), "123\n456"},
-		{"CR in recovery_url", changed, with(changed, "recovery_url", testRecoveryURL+"\r"), ""},
+		{"CR in freeze_url", changed, with(changed, "freeze_url", testFreezeURL+"\r"), "token"},
 		{"LF in an unused key", sms, with(sms, "extra", "a\nb"), ""},
 		{"tab in code", sms, with(sms, "code", "123\t456"), ""},
 		{"line separator in link", email, with(email, "link", testLink+"\u2028x"), ""},
@@ -292,7 +311,8 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		{"time not RFC 3339", changed, with(changed, "time", "25.11.2026 14:05"), ""},
 		{"javascript link", email, with(email, "link", "javascript:alert(1)"), "alert"},
 		{"relative link", email, with(email, "link", "/recovery/confirm/SECRETTOKEN"), "SECRETTOKEN"},
-		{"ftp recovery_url", changed, with(changed, "recovery_url", "ftp://id.example.kz/recovery"), ""},
+		{"ftp freeze_url", changed, with(changed, "freeze_url", "ftp://id.example.kz/freeze"), ""},
+		{"unknown change", KindChannel{outbox.ChannelUpdated, outbox.Email}, with(KindChannel{outbox.ChannelUpdated, outbox.Email}, "change", "all_gone"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,7 +341,11 @@ func TestHTMLEscapesData(t *testing.T) {
 			kc := KindChannel{kind, outbox.Email}
 			t.Run(lang+"/"+kc.String(), func(t *testing.T) {
 				data := fixture(kc)
-				data["recovery_url"] = evil
+				key := "recovery_url"
+				if _, ok := data[key]; !ok {
+					key = "freeze_url"
+				}
+				data[key] = evil
 				m := render(t, r, kc, lang, data)
 				if strings.Contains(m.HTML, "<script") || strings.Contains(m.HTML, `&y="'`) {
 					t.Errorf("HTML contains the raw value:\n%s", m.HTML)
@@ -406,7 +430,13 @@ func TestHTMLWellFormed(t *testing.T) {
 				}
 				url := data["link"]
 				if url == "" {
+					url = data["freeze_url"]
+				}
+				if url == "" {
 					url = data["recovery_url"]
+				}
+				if url == "" {
+					return // a notice that asks for nothing (channel_taken)
 				}
 				if !strings.Contains(h, `href="`+url+`"`) {
 					t.Errorf("HTML has no link to %s", url)
@@ -641,9 +671,13 @@ func TestPayloadsRender(t *testing.T) {
 		outbox.RegistrationCode:  outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
 		outbox.RecoveryCode:      outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
 		outbox.AlreadyRegistered: outbox.AlreadyRegisteredPayload{RecoveryURL: "https://kilt.example.kz/recovery"},
-		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
-		// A channel set at the desk: the same data as a password change's notice.
-		outbox.ChannelChanged: outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
+		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery", FreezeURL: "https://kilt.example.kz/freeze?token=T"},
+		outbox.ChannelChanged:    outbox.ChannelChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery", FreezeURL: "https://kilt.example.kz/freeze?token=T"},
+		outbox.ChannelUpdated:    outbox.ChannelUpdatedPayload{Time: at, Change: outbox.ChangePhoneAdded, FreezeURL: "https://kilt.example.kz/freeze?token=T"},
+		outbox.ChannelLink:       outbox.LinkPayload{Link: "https://kilt.example.kz/account/channels/confirm?token=T", Lifetime: 24 * time.Hour},
+		outbox.ChannelCode:       outbox.CodePayload{Code: "493817", Lifetime: 10 * time.Minute},
+		outbox.ChannelTaken:      outbox.ChannelTakenPayload{Time: at},
+		outbox.AccountFrozen:     outbox.AccountFrozenPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
 	}
 	for _, m := range catalog {
 		p, ok := payloads[m.Kind]
@@ -659,7 +693,7 @@ func TestPayloadsRender(t *testing.T) {
 			}
 		}
 		for k := range msg.Params {
-			if k == outbox.KeyLink || k == outbox.KeyCode {
+			if k == outbox.KeyLink || k == outbox.KeyCode || k == outbox.KeyFreezeURL {
 				t.Errorf("%s: the secret %q is kept in Params", m.KindChannel, k)
 			}
 		}

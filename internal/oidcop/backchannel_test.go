@@ -155,6 +155,27 @@ func TestBackchannelLogoutOnEveryEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
+			{"freeze", func(t *testing.T, a *account.Account, _ *http.Client, _ string) {
+				// A phone added from another session (ending no session) sends the e-mail a
+				// notice; its freeze link ends every session.
+				tok := apiSession(t, a.Email)
+				const number = "+77051230000"
+				resp := k.env.Do(t, "POST", "/api/v1/account/channels", map[string]string{"phone": number, "current_password": password},
+					"Authorization", "Bearer "+tok)
+				var started struct {
+					ID string `json:"channel_change_id"`
+				}
+				resp.JSON(t, &started)
+				resp = k.env.Do(t, "POST", "/api/v1/account/channels/"+started.ID+"/verify",
+					map[string]string{"code": k.env.LatestCode(t, number)}, "Authorization", "Bearer "+tok)
+				if resp.Status != http.StatusOK {
+					t.Fatalf("verify: %d %s", resp.Status, resp.Body)
+				}
+				_, freeze, _ := strings.Cut(k.env.LatestLink(t, a.Email, "/freeze?token="), "?token=")
+				if resp := k.env.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": freeze}); resp.Status != http.StatusNoContent {
+					t.Fatalf("freeze: %d %s", resp.Status, resp.Body)
+				}
+			}},
 			{"revoke-sessions at the desk", func(t *testing.T, a *account.Account, _ *http.Client, _ string) {
 				if err := k.app.Desk.Act(ctx, admin, desk.Client{IP: "192.0.2.9"}, a.ID, desk.ActionRevokeSessions, "a test"); err != nil {
 					t.Fatal(err)
@@ -231,7 +252,7 @@ func TestBackchannelLogoutOnEveryEnd(t *testing.T) {
 func addAccountN(t *testing.T, k *kilt, i int) *account.Account {
 	t.Helper()
 	a, err := k.app.Accounts.Add(context.Background(), account.NewAccount{Email: "citizen" + string(rune('a'+i)) + "@mail.kz",
-		EmailVerified: true, Phone: "+7701765432" + string(rune('0'+i)), PhoneVerified: true, Password: password, Confirm: password})
+		EmailVerified: true, Phone: "+770176543" + string(rune('0'+i/10)) + string(rune('0'+i%10)), PhoneVerified: true, Password: password, Confirm: password})
 	if err != nil {
 		t.Fatal(err)
 	}

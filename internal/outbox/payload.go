@@ -13,6 +13,10 @@ const (
 	KeyMinutes     = "minutes"      // how long the link or code lives, a positive integer
 	KeyRecoveryURL = "recovery_url" // where to start a recovery
 	KeyTime        = "time"         // when it happened, RFC 3339
+	// KeyFreezeURL is the "this wasn't me" link of a security notice (SPEC §9): it holds a
+	// token, so it is secret like a link. Any notice kind may carry it.
+	KeyFreezeURL = "freeze_url"
+	KeyChange    = "change" // which channel change a notice tells of (ChannelUpdatedPayload)
 )
 
 // Payload is the typed data of one kind of message. Message.SetPayload files it under the
@@ -42,6 +46,47 @@ type AlreadyRegisteredPayload struct {
 type PasswordChangedPayload struct {
 	Time        time.Time
 	RecoveryURL string
+	FreezeURL   string // secret
+}
+
+// ChannelChangedPayload is the data of ChannelChanged (an operator set a channel).
+type ChannelChangedPayload struct {
+	Time        time.Time
+	RecoveryURL string
+	FreezeURL   string // secret
+}
+
+// The changes a ChannelUpdated notice tells of.
+const (
+	ChangeEmailAdded    = "email_added"
+	ChangeEmailReplaced = "email_replaced"
+	ChangeEmailRemoved  = "email_removed"
+	ChangePhoneAdded    = "phone_added"
+	ChangePhoneReplaced = "phone_replaced"
+	ChangePhoneRemoved  = "phone_removed"
+)
+
+// ChannelUpdatedPayload is the data of ChannelUpdated.
+type ChannelUpdatedPayload struct {
+	Time      time.Time
+	Change    string // one of the Change… constants
+	FreezeURL string // secret
+}
+
+// AccountFrozenPayload is the data of AccountFrozen: when, and where to recover. It has no
+// freeze link: the account is frozen already.
+type AccountFrozenPayload struct {
+	Time        time.Time
+	RecoveryURL string
+}
+
+func (p AccountFrozenPayload) data() (params, secret map[string]string) {
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyRecoveryURL: p.RecoveryURL}, nil
+}
+
+// ChannelTakenPayload is the data of ChannelTaken.
+type ChannelTakenPayload struct {
+	Time time.Time
 }
 
 func minutes(d time.Duration) string { return strconv.Itoa(int(d / time.Minute)) }
@@ -59,7 +104,27 @@ func (p AlreadyRegisteredPayload) data() (params, secret map[string]string) {
 }
 
 func (p PasswordChangedPayload) data() (params, secret map[string]string) {
-	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyRecoveryURL: p.RecoveryURL}, nil
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyRecoveryURL: p.RecoveryURL}, freeze(p.FreezeURL)
+}
+
+func (p ChannelChangedPayload) data() (params, secret map[string]string) {
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyRecoveryURL: p.RecoveryURL}, freeze(p.FreezeURL)
+}
+
+func (p ChannelUpdatedPayload) data() (params, secret map[string]string) {
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339), KeyChange: p.Change}, freeze(p.FreezeURL)
+}
+
+func (p ChannelTakenPayload) data() (params, secret map[string]string) {
+	return map[string]string{KeyTime: p.Time.Format(time.RFC3339)}, nil
+}
+
+// freeze is the secret part of a notice that carries a freeze link.
+func freeze(url string) map[string]string {
+	if url == "" {
+		return nil
+	}
+	return map[string]string{KeyFreezeURL: url}
 }
 
 // SetPayload sets m's Params and Secret from p.

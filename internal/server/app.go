@@ -47,8 +47,10 @@ type App struct {
 
 	Recovery      *recovery.Service
 	Registrations *account.Registrations
-	Processor     *recovery.Processor
-	Audit         *sqlstore.Audit
+	// Channels changes the channels of accounts (SPEC §9).
+	Channels  *account.Channels
+	Processor *recovery.Processor
+	Audit     *sqlstore.Audit
 	// OIDC is the OpenID provider's domain (single sign-on).
 	OIDC *oidc.Service
 	// Desk is the service-centre desk: operators, the console, assisted recovery.
@@ -143,6 +145,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Sessions = session.NewService(sessions, hasher, policy, clock, scfg)
 	a.Accounts = account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 		account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg),
+			FreezeURL: baseURL(cfg) + "/freeze",
 			EndSessions: func(ctx context.Context, tx account.Tx, accountID, except int64) error {
 				_, err := a.Sessions.EndAccount(ctx, tx, accountID, except)
 				return err
@@ -182,6 +185,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConsentVersion: cfg.Brand.ConsentVersion(), ConsentText: cfg.Brand.ConsentText,
 		OnLimit: a.Metrics.LimitHit, OnFlow: a.Metrics.Flow,
 	}, check, a.Dispatcher)
+	a.Channels = account.NewChannels(a.Registrations, account.ChannelConfig{
+		ConfirmURL: baseURL(cfg) + "/account/channels/confirm", FreezeURL: baseURL(cfg) + "/freeze"})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
 	// whose lifetimes its own domain knows.
 	retained := withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}
@@ -211,6 +216,7 @@ func sessionConfig(cfg *config.Config, secret []byte) session.Config {
 	c.PerClient.Free, c.PerClient.Max = cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	c.PerIdentifier.Free, c.PerIdentifier.Max = 10*cfg.LoginFreeFailures, cfg.LoginMaxDelay
 	c.PerIP = limit("login_ip", cfg.LimitLoginIP)
+	c.RecoveryURL = recoveryURL(cfg)
 	return c
 }
 

@@ -25,7 +25,7 @@ func newDesk(a *App, cfg *config.Config, secret []byte) *desk.Service {
 	return desk.NewService(sqlstore.NewDesk(a.DB), a.Accounts, a.Sessions, a.Clock, desk.Config{
 		Secret: secret, Issuer: name + " console",
 		Lookup:      limit("operator_lookup", cfg.LimitOperatorLookup),
-		RecoveryURL: recoveryURL(cfg), Wake: a.Dispatcher,
+		RecoveryURL: recoveryURL(cfg), FreezeURL: baseURL(cfg) + "/freeze", Wake: a.Dispatcher,
 		OnLookup:       a.Metrics.OperatorLookup,
 		OnAction:       a.Metrics.OperatorAction,
 		OnSignInFailed: a.Metrics.ConsoleSignInFailed,

@@ -38,6 +38,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	}
 	apiSrv := api.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, api.Config{CookieName: cookie, SecureCookie: secure, DefaultLang: a.Config.DefaultLang})
 	apiSrv.SetDesk(a.Desk)
+	apiSrv.SetChannels(a.Channels)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +50,7 @@ func (a *App) Handler(ready *atomic.Bool) http.Handler {
 	site := web.New(a.Accounts, a.Sessions, a.Recovery, a.Registrations, web.Config{CookieName: cookie, SecureCookie: secure,
 		DefaultLang: a.Config.DefaultLang, Clock: a.Clock, Location: a.Config.Timezone, Brand: a.Config.Brand})
 	site.SetDesk(a.Desk)
+	site.SetChannels(a.Channels)
 	site.Routes(mux)
 	var bypass []string
 	if a.Config.BaseURL != nil {

@@ -3,7 +3,9 @@
 // holds in a cookie or an API client sends as a bearer token; the database holds only the
 // token's SHA-256, so a dump of it signs nobody in. A session ends when it is idle longer
 // than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
-// everywhere, and when the account's password changes.
+// everywhere, when the account's password changes, and when the account is frozen ("this
+// wasn't me", freeze.go). Reauthenticate asks a session's password again for the changes
+// that need it (valid 5 minutes).
 //
 // There is one way for sessions to end, whichever domain ends them: Service.EndAccount (and
 // the single-session end inside this package), in the caller's transaction, which tells the
@@ -27,6 +29,7 @@ import (
 	"kilt/internal/account"
 	"kilt/internal/audit"
 	"kilt/internal/oidc"
+	"kilt/internal/outbox"
 	"kilt/internal/password"
 	"kilt/internal/ratelimit"
 )
@@ -38,7 +41,9 @@ const (
 	CodeInvalidCredentials = "invalid_credentials"
 	CodeLoginThrottled     = account.CodeLoginThrottled // also a change of password's slow-down
 	CodeAccountLocked      = "account_locked"
-	CodePasswordRequired   = account.CodePasswordRequired
+	// CodeAccountFrozen: the account was frozen ("this wasn't me"); recover the password.
+	CodeAccountFrozen    = account.CodeAccountFrozen
+	CodePasswordRequired = account.CodePasswordRequired
 	// CodeRateLimited: the client IP made too many sign-in attempts.
 	CodeRateLimited = "rate_limited"
 )
@@ -53,6 +58,8 @@ type Session struct {
 	ExpiresAt time.Time
 	IP        string
 	UserAgent string
+	// ReauthAt is when the session last gave the account's password again (zero: never).
+	ReauthAt time.Time
 }
 
 // Throttle is the sign-in slow-down state of one key: how many sign-ins failed in a row and
@@ -111,6 +118,25 @@ type Tx interface {
 	EndTx
 
 	RecordAudit(ctx context.Context, e audit.Event) error
+
+	// SetReauth records that session id gave its password again at t.
+	SetReauth(ctx context.Context, id int64, t time.Time) error
+	// UseFreezeToken marks the unused, unexpired freeze token with that hash used at now and
+	// returns it, or kilt.ErrNotFound (of two transactions racing for one token, one finds it).
+	UseFreezeToken(ctx context.Context, hash []byte, now time.Time) (account.FreezeToken, error)
+	// CompletedChannelChanges returns the account's completed, unreverted channel changes
+	// completed at or after since, newest first.
+	CompletedChannelChanges(ctx context.Context, accountID int64, since time.Time) ([]account.ChannelChange, error)
+	// RevertChannelChange sets the account's channel of ch's kind to value (verified or not;
+	// "" clears it) and marks ch reverted at now.
+	RevertChannelChange(ctx context.Context, accountID int64, ch account.ChannelChange, value string, verified bool, now time.Time) error
+	// KillAccountSecrets ends the account's pending channel changes, its unused freeze
+	// tokens and its unused slip codes at now, and its console sessions (an operator's).
+	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
+	// SetFrozen freezes the account at now, trusting the channels named in trust.
+	SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error
+	// Enqueue queues a message in the outbox (the freeze's notice).
+	Enqueue(ctx context.Context, m *outbox.Message) error
 }
 
 // EndTx is what ending an account's sessions needs of a transaction: the session rows, and
@@ -149,6 +175,8 @@ type Config struct {
 	OnLimit func(name string)
 	// Provider, if set, is told of every end of a session (single sign-on).
 	Provider Provider
+	// RecoveryURL is the recovery page the notice of a freeze points to.
+	RecoveryURL string
 }
 
 // DefaultConfig returns the defaults: sessions idle 30 min, 12 h at most; 5 free failures
@@ -235,7 +263,9 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 		return nil, nil, err
 	}
 	now := s.clock()
-	if acct == nil || s.ended(sess, now) {
+	// A frozen account has no sessions (Freeze ends them in its transaction): one found here
+	// was read before that committed, and ends as well.
+	if acct == nil || s.ended(sess, now) || acct.Frozen() {
 		return nil, nil, s.endSession(ctx, sess)
 	}
 	if acct.Locked {

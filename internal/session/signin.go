@@ -122,7 +122,7 @@ func (s *Service) signIn(ctx context.Context, rawIdentifier, pw, oldToken string
 	}
 	var upgrade *password.HistoryEntry
 	var newHash string
-	if ok && rehash && !a.Locked {
+	if ok && rehash && !a.Locked && !a.Frozen() {
 		newHash, upgrade = s.upgradedHash(hctx, pw)
 	}
 
@@ -152,6 +152,11 @@ func (s *Service) signIn(ctx context.Context, rawIdentifier, pw, oldToken string
 		if a.Locked {
 			ev.AccountID, ev.Detail = a.ID, "account locked"
 			answer = kilt.E(kilt.KindForbidden, CodeAccountLocked)
+			return tx.RecordAudit(ctx, ev)
+		}
+		if a.Frozen() {
+			ev.AccountID, ev.Detail = a.ID, "account frozen"
+			answer = frozen()
 			return tx.RecordAudit(ctx, ev)
 		}
 		if upgrade != nil {

@@ -68,7 +68,9 @@ const RangeDigits = 4
 
 // RegistrationKinds are the SMS anyone can cause to be sent to any number by registering
 // it: they spend from the registration share of the budget and are capped per range.
-var RegistrationKinds = []outbox.Kind{outbox.RegistrationCode, outbox.AlreadyRegistered}
+// A new number's code and the notice to a number someone tried to add to another account
+// (SPEC §9) are such SMS too.
+var RegistrationKinds = []outbox.Kind{outbox.RegistrationCode, outbox.AlreadyRegistered, outbox.ChannelCode, outbox.ChannelTaken}
 
 // isRegistration reports whether an SMS of kind k is a registration SMS.
 func isRegistration(k outbox.Kind) bool { return slices.Contains(RegistrationKinds, k) }

@@ -25,17 +25,17 @@ func NewAccounts(db *DB) *Accounts { return &Accounts{db: db} }
 var _ account.Store = (*Accounts)(nil)
 
 const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
-	created_at, updated_at, password_changed_at, sms_paused_until, consent_version, consent_at`
+	created_at, updated_at, password_changed_at, sms_paused_until, consent_version, consent_at, frozen_at, frozen_trust`
 
 // scanAccount is the one scan helper of accounts; its column order is accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {
 	var a account.Account
 	var email, phone sql.NullString
-	var paused *time.Time
+	var paused, frozen *time.Time
 	var consent sql.NullString
 	err := row.Scan(&a.ID, &email, &a.EmailVerified, &phone, &a.PhoneVerified, &a.PasswordHash,
 		&a.Locked, &a.Lang, TimeCol(&a.CreatedAt), TimeCol(&a.UpdatedAt), TimeCol(&a.PasswordChangedAt), NullTimeCol(&paused),
-		&consent, TimeCol(&a.ConsentAt))
+		&consent, TimeCol(&a.ConsentAt), NullTimeCol(&frozen), &a.FrozenTrust)
 	a.ConsentVersion = consent.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
@@ -46,6 +46,9 @@ func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) 
 	a.Email, a.Phone = email.String, phone.String
 	if paused != nil {
 		a.SMSPausedUntil = *paused
+	}
+	if frozen != nil {
+		a.FrozenAt = *frozen
 	}
 	return &a, nil
 }

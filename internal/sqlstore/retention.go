@@ -37,6 +37,10 @@ var retentionTables = []retentionTable{
 	{name: "console_sessions", class: retention.Expired, time: "expires_at"},
 	{name: "desk_codes", class: retention.Expired, time: "expires_at"},
 	{name: "desk_code_failures", class: retention.Counter, time: "at"},
+	// A channel change expires with its link or code, or, completed, at the end of the
+	// window in which a freeze reverts it; a freeze token after its 7 days.
+	{name: "channel_changes", class: retention.Expired, time: "expires_at"},
+	{name: "freeze_tokens", class: retention.Expired, time: "expires_at"},
 }
 
 // rowRef names a row for a batch delete: the rowid of SQLite (every table but WITHOUT

@@ -107,6 +107,22 @@ var retentionFixtures = map[string]retentionFixture{
 		},
 		count: `SELECT COUNT(*) FROM desk_code_failures WHERE ip_key = $1`,
 	},
+	"channel_changes": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			_, err := db.Exec(ctx, `INSERT INTO channel_changes (id, account_id, kind, value, created_at, sent_at, expires_at)
+				VALUES ($1, $2, 'email', 'n@mail.kz', $3, $3, $3)`, tag, acct, at)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM channel_changes WHERE id = $1`,
+	},
+	"freeze_tokens": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			_, err := db.Exec(ctx, `INSERT INTO freeze_tokens (token_hash, account_id, event, channels, created_at, expires_at)
+				VALUES ($1, $2, $3, 'email', $4, $4)`, []byte(tag), acct, tag, at)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM freeze_tokens WHERE event = $1`,
+	},
 	"sms_budget": {
 		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
 			_, err := db.Exec(ctx, `INSERT INTO sms_budget (day, used) VALUES ($1, 7)`, at.UTC().Format(time.DateOnly))

@@ -137,9 +137,13 @@ func (s *Sessions) ReadSession(ctx context.Context, tokenHash []byte) (*session.
 
 func sessionByTokenHash(ctx context.Context, q Querier, tokenHash []byte) (*session.Session, error) {
 	var sess session.Session
-	err := q.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent
+	var reauth *time.Time
+	err := q.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent, reauth_at
 		FROM sessions WHERE token_hash = $1`, tokenHash).Scan(&sess.ID, &sess.AccountID, TimeCol(&sess.CreatedAt),
-		TimeCol(&sess.LastSeenAt), TimeCol(&sess.ExpiresAt), &sess.IP, &sess.UserAgent)
+		TimeCol(&sess.LastSeenAt), TimeCol(&sess.ExpiresAt), &sess.IP, &sess.UserAgent, NullTimeCol(&reauth))
+	if reauth != nil {
+		sess.ReauthAt = *reauth
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"kilt"
 	"kilt/internal/audit"
 	"kilt/internal/i18n"
 )
@@ -39,6 +41,13 @@ func (s *Site) newAccountPage(w http.ResponseWriter, r *http.Request) (*AccountP
 	if p.Apps, err = s.connectedApps(r.Context(), v.account.ID); err != nil {
 		return nil, err
 	}
+	if s.channels != nil {
+		if ch, err := s.channels.Current(r.Context(), v.account.ID); err == nil {
+			p.Pending = ch.ID
+		} else if !errors.Is(err, kilt.ErrNotFound) {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -68,10 +77,13 @@ var eventTypes = map[string]bool{
 	audit.LoginFailed: true, audit.RecoveryRequested: true, audit.RecoveryLimited: true, audit.CodeFailed: true,
 	audit.SMSPaused: true, audit.PasswordChanged: true, audit.PasswordReset: true, audit.SessionRevoked: true,
 	audit.SessionsRevokedAll: true, audit.AccountLocked: true, audit.AccountUnlocked: true,
+	audit.ChannelChangeRequested: true, audit.ChannelAdded: true, audit.ChannelReplaced: true, audit.ChannelRemoved: true,
+	audit.AccountFrozen: true, audit.AccountUnfrozen: true, audit.ReauthFailed: true,
 }
 
 // failedEvents are the events that may mean someone else is trying.
-var failedEvents = map[string]bool{audit.LoginFailed: true, audit.CodeFailed: true, audit.SMSPaused: true, audit.RecoveryLimited: true}
+var failedEvents = map[string]bool{audit.LoginFailed: true, audit.CodeFailed: true, audit.SMSPaused: true, audit.RecoveryLimited: true,
+	audit.ReauthFailed: true}
 
 // eventView is an audit event as the account page shows it: its type by name in the page's
 // language, the time as people there write it (in the configured zone, the citizen's: no

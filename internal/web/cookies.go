@@ -19,6 +19,8 @@ const (
 	flashPasswordChanged     flash = "password_changed"
 	flashSignedOut           flash = "signed_out"
 	flashSignedOutEverywhere flash = "signed_out_everywhere"
+	flashChannelChanged      flash = "channel_changed"
+	flashChannelRemoved      flash = "channel_removed"
 )
 
 var flashes = map[flash]struct{ kind, key string }{
@@ -27,6 +29,8 @@ var flashes = map[flash]struct{ kind, key string }{
 	flashPasswordChanged:     {"success", "flash_password_changed"},
 	flashSignedOut:           {"info", "flash_signed_out"},
 	flashSignedOutEverywhere: {"info", "flash_signed_out_everywhere"},
+	flashChannelChanged:      {"success", "flash_channel_changed"},
+	flashChannelRemoved:      {"success", "flash_channel_removed"},
 }
 
 // flashLifetime is long enough for the redirect that follows, short enough that a notice

@@ -507,6 +507,12 @@ type AccountPage struct {
 	Events  []EventView
 	// Apps are the applications the account has granted (single sign-on).
 	Apps []ConnectedApp
+	// ChannelKind and NewChannel are a failed add-or-replace form's kind and value, shown
+	// again; RemoveKind a failed removal's kind (channels.go).
+	ChannelKind, NewChannel, RemoveKind string
+	// Pending is the change waiting for its code or link, "" for none: the page leads back
+	// to /account/channels/{Pending}.
+	Pending string
 }
 
 // EventView is one entry of the recent activity.

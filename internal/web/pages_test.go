@@ -29,6 +29,7 @@ type pageFixture struct {
 	resetLink    string
 	confirmLink  string
 	registration string
+	freezeLink   string
 }
 
 func newPageFixture(t *testing.T) *pageFixture {
@@ -52,6 +53,12 @@ func newPageFixture(t *testing.T) *pageFixture {
 		t.Fatalf("registration by phone: %d to %q", r.Status, r.Location)
 	}
 	f.registration = u.Query().Get("id")
+	// A security notice's freeze link (a change of password of an account of its own).
+	addAccount(t, e, "freeze@mail.kz", "", goodPassword)
+	fb := newBrowser(t, e)
+	fb.signIn("freeze@mail.kz", goodPassword)
+	fb.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
+	f.freezeLink = e.LatestLink(t, "freeze@mail.kz", "/freeze?token=")
 	return f
 }
 
@@ -87,6 +94,29 @@ func (f *pageFixture) cases() []pageCase {
 			return b.get("/account")
 		}, []string{"title_account", "account_details", "verified", "account_change_password", "label_current_password",
 			"label_new_password", "button_save", "button_logout", "button_logout_everywhere", "account_activity", "event_login_succeeded"}},
+		{"account channels", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			return b.get("/account")
+		}, []string{"account_channels", "account_channels_text", "channel_replace_email", "channel_replace_phone", "label_new_email",
+			"label_new_phone", "button_send_link", "button_send_code", "channel_remove_email_text", "button_remove_email"}},
+		{"channel code", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			return b.follow(b.post("/account/channels", url.Values{"kind": {"phone"}, "new_channel": {"+7 708 123 45 67"},
+				"current_password": {goodPassword}}))
+		}, []string{"title_channel", "channel_code_intro", "label_code", "button_send", "button_resend", "channel_resend_wait", "link_back_to_account"}},
+		{"channel link", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			return b.follow(b.post("/account/channels", url.Values{"kind": {"email"}, "new_channel": {"other@mail.kz"},
+				"current_password": {goodPassword}}))
+		}, []string{"title_channel", "channel_link_intro", "button_resend_link"}},
+		{"channel confirm", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			b.post("/account/channels", url.Values{"kind": {"email"}, "new_channel": {"other@mail.kz"}, "current_password": {goodPassword}})
+			return b.follow(b.open(f.e.LatestLink(b.t, "other@mail.kz", "/account/channels/confirm?token=")))
+		}, []string{"title_channel_confirm", "channel_confirm_intro", "button_confirm_address"}},
+		{"freeze", func(b *browser) *response { return b.follow(b.open(f.freezeLink)) },
+			[]string{"title_freeze", "freeze_intro", "freeze_effect_sessions", "freeze_effect_links", "freeze_effect_revert",
+				"freeze_effect_signin", "button_freeze", "freeze_cancel"}},
 		{"logout", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.get("/logout")

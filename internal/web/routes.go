@@ -38,6 +38,16 @@ func (s *Site) Routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /account", h(s.accountPage))
 	mux.Handle("POST /account/password", h(s.changePassword))
+	mux.Handle("POST /account/channels", h(s.startChannel))              // add or replace (channels.go)
+	mux.Handle("GET /account/channels/confirm", h(s.channelConfirmForm)) // ?token= (new address's link) → 303
+	mux.Handle("POST /account/channels/confirm", h(s.channelConfirm))
+	mux.Handle("POST /account/channels/remove", h(s.removeChannel))
+	mux.Handle("GET /account/channels/{id}", h(s.channelPage)) // the code, or the link sent
+	mux.Handle("POST /account/channels/{id}/verify", h(s.verifyChannel))
+	mux.Handle("POST /account/channels/{id}/resend", h(s.resendChannel))
+
+	mux.Handle("GET /freeze", h(s.freezeForm)) // ?token= ("this wasn't me") → 303 to the clean URL (freeze.go)
+	mux.Handle("POST /freeze", h(s.freeze))
 
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 }

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +34,8 @@ func (ts *templateSet) execute(w io.Writer, p page) error {
 
 // Pages are the page templates, each parsed with layout.html and partials.html.
 var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery",
-	"reset", "account", "logout", "error", "consent", "recovery_desk"}
+	"reset", "account", "logout", "error", "consent", "recovery_desk",
+	"channel", "channel_confirm", "freeze"}
 
 func mustParseTemplates(a *assets) map[string]*templateSet {
 	funcs := template.FuncMap{
@@ -44,8 +46,16 @@ func mustParseTemplates(a *assets) map[string]*templateSet {
 	}
 	out := make(map[string]*templateSet, len(pages))
 	for _, name := range pages {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		files := []string{"templates/layout.html", "templates/partials.html", "templates/" + name + ".html"}
+		// A page's sections may come in files of their own (templates/account_channels.html
+		// defines "account_channels" for account.html): every NAME_*.html that is not a page.
+		parts, _ := fs.Glob(templateFS, "templates/"+name+"_*.html")
+		for _, f := range parts {
+			if !slices.Contains(pages, strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")) {
+				files = append(files, f)
+			}
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			panic(fmt.Sprintf("web: template %s: %v", name, err))
 		}

@@ -74,7 +74,8 @@ type Site struct {
 	sessions      *session.Service
 	recovery      *recovery.Service
 	registrations *account.Registrations
-	desk          *desk.Service // nil: /recovery/desk answers 404
+	desk          *desk.Service     // nil: /recovery/desk answers 404
+	channels      *account.Channels // nil: the channel pages answer 404
 	cfg           Config
 	templates     map[string]*templateSet
 	assets        *assets

@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		}
 	}
 
+	t.Run("freeze", func(t *testing.T) { runFreeze(t, h) })
 	t.Run("accounts", func(t *testing.T) {
 		a := newAccount(h, t, "Aigerim@mail.kz", "+77011234567")
 		in(t, func(tx session.Tx) error {

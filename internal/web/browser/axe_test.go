@@ -66,6 +66,7 @@ func TestAccessibility(t *testing.T) {
 		t.Run(fmt.Sprintf("%s, %s, %d px", m.name, m.scheme, m.width), func(t *testing.T) {
 			e := kilttest.Start(t, "sqlite", nil)
 			addAccount(t, e, "page@mail.kz", "+77011234567", goodPassword)
+			addAccount(t, e, "channels@mail.kz", "+77021234567", goodPassword) // frozen by channelPages
 			b := newTab(t, bctx, e, m.js)
 			b.setScheme(m.scheme)
 			b.setWidth(m.width)
@@ -163,7 +164,8 @@ func accessibilityPages(e *kilttest.Env) []page {
 		}},
 		{"account", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
 	}
-	return append(append(pages, ssoPages(e)...), page{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
+	pages = append(append(pages, channelPages(e)...), ssoPages(e)...)
+	return append(pages, page{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
 		page{"not found", func(b *tab) { b.expect("an unknown page", b.open("/no-such-page"), 404, "/no-such-page") }})
 }
 
