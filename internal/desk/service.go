@@ -567,9 +567,9 @@ type AccountView struct {
 	// LastSignIn is nil when the account never signed in.
 	LastSignIn *time.Time `json:"last_sign_in"`
 	Locked     bool       `json:"locked"`
-	// Frozen and DeletionAt are the citizen account's states (issue 14); the account has neither until that
-	// work lands (always false and nil today).
-	Frozen       bool       `json:"frozen"`
+	// Frozen is the citizen account's freeze (issue 14); always false until that work lands.
+	Frozen bool `json:"frozen"`
+	// DeletionAt is when the account's pending deletion erases it (nil: none pending).
 	DeletionAt   *time.Time `json:"deletion_at"`
 	SessionCount int        `json:"sessions"`
 	Recent       []Event    `json:"recent_audit"`
@@ -596,6 +596,13 @@ func (s *Service) view(ctx context.Context, tx Tx, a *account.Account) (*Account
 	}
 	if !last.IsZero() {
 		v.LastSignIn = &last
+	}
+	due, err := tx.DeletionDue(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !due.IsZero() {
+		v.DeletionAt = &due
 	}
 	if v.Recent, err = tx.Recent(ctx, a.ID, recentEvents); err != nil {
 		return nil, err

@@ -71,6 +71,8 @@ var catalog = []struct {
 	{KindChannel{outbox.PasswordChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
 	{KindChannel{outbox.ChannelChanged, outbox.Email}, []string{keyTime, keyRecoveryURL}},
 	{KindChannel{outbox.ChannelChanged, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
+	{KindChannel{outbox.DeletionScheduled, outbox.Email}, []string{keyTime, keyLink}},
+	{KindChannel{outbox.DeletionScheduled, outbox.SMS}, []string{keyTime, keyLink}},
 }
 
 // view is what templates see. Fields a kind does not declare stay empty.

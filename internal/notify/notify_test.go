@@ -49,6 +49,8 @@ func fixture(kc KindChannel) map[string]string {
 		return map[string]string{"code": testCode, "minutes": "5"}
 	case outbox.PasswordChanged, outbox.ChannelChanged:
 		return map[string]string{"time": testTime, "recovery_url": testRecoveryURL}
+	case outbox.DeletionScheduled:
+		return map[string]string{"time": testTime, "link": "https://kilt.example.kz/deletion/cancel?token=Jk3aQ0pV7mXb2LrT9yWc5nHs8dFg1uZe4oIq6AtBvEw"}
 	default:
 		return map[string]string{"recovery_url": testRecoveryURL}
 	}
@@ -152,12 +154,12 @@ func TestKindsCoverOutbox(t *testing.T) {
 		have[kc.Kind] = true
 	}
 	for _, k := range []outbox.Kind{outbox.RegistrationLink, outbox.RegistrationCode, outbox.AlreadyRegistered,
-		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged} {
+		outbox.RecoveryLink, outbox.RecoveryCode, outbox.PasswordChanged, outbox.ChannelChanged, outbox.DeletionScheduled} {
 		if !have[k] {
 			t.Errorf("kind %s has no template", k)
 		}
 	}
-	if got, want := len(New(Config{}).Kinds()), 10; got != want {
+	if got, want := len(New(Config{}).Kinds()), 12; got != want {
 		t.Errorf("got %d kind/channel pairs, want %d", got, want)
 	}
 }
@@ -172,6 +174,9 @@ func TestSMSFitsSegments(t *testing.T) {
 		outbox.AlreadyRegistered: 2,
 		outbox.PasswordChanged:   2,
 		outbox.ChannelChanged:    2,
+		// The cancel link holds a 43-character token: a third segment in Cyrillic, for a
+		// message sent once in an account's life.
+		outbox.DeletionScheduled: 3,
 	}
 	for _, lang := range langs {
 		for _, kc := range r.Kinds() {
@@ -644,6 +649,8 @@ func TestPayloadsRender(t *testing.T) {
 		outbox.PasswordChanged:   outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
 		// A channel set at the desk: the same data as a password change's notice.
 		outbox.ChannelChanged: outbox.PasswordChangedPayload{Time: at, RecoveryURL: "https://kilt.example.kz/recovery"},
+		outbox.DeletionScheduled: outbox.DeletionPayload{CancelLink: "https://kilt.example.kz/deletion/cancel?token=T", DueAt: at,
+			FreezeLink: "https://kilt.example.kz/freeze?token=F"},
 	}
 	for _, m := range catalog {
 		p, ok := payloads[m.Kind]
@@ -659,7 +666,7 @@ func TestPayloadsRender(t *testing.T) {
 			}
 		}
 		for k := range msg.Params {
-			if k == outbox.KeyLink || k == outbox.KeyCode {
+			if k == outbox.KeyLink || k == outbox.KeyCode || k == outbox.KeyFreezeLink {
 				t.Errorf("%s: the secret %q is kept in Params", m.KindChannel, k)
 			}
 		}

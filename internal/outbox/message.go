@@ -42,6 +42,7 @@ const (
 	RecoveryCode      Kind = "recovery_code"      // SMS: the recovery code (Data: code, minutes)
 	PasswordChanged   Kind = "password_changed"   // e-mail or SMS: notice, never a secret (Data: time, recovery_url)
 	ChannelChanged    Kind = "channel_changed"    // e-mail or SMS: an operator set a new channel (Data: time, recovery_url)
+	DeletionScheduled Kind = "deletion_scheduled" // e-mail or SMS: the account will be erased (Data: time, link to cancel)
 	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: client_id, sub, session_id; the token is signed at sending)
 )
 

@@ -12,7 +12,8 @@ const (
 	KeyCode        = "code"         // a one-time code: secret
 	KeyMinutes     = "minutes"      // how long the link or code lives, a positive integer
 	KeyRecoveryURL = "recovery_url" // where to start a recovery
-	KeyTime        = "time"         // when it happened, RFC 3339
+	KeyTime        = "time"         // when it happened (or, for a deletion, will), RFC 3339
+	KeyFreezeLink  = "freeze_link"  // a deletion notice's "this wasn't me" link: secret
 )
 
 // Payload is the typed data of one kind of message. Message.SetPayload files it under the
@@ -64,3 +65,20 @@ func (p PasswordChangedPayload) data() (params, secret map[string]string) {
 
 // SetPayload sets m's Params and Secret from p.
 func (m *Message) SetPayload(p Payload) { m.Params, m.Secret = p.data() }
+
+// DeletionPayload is the data of DeletionScheduled: when the account will be erased and the
+// single-use link that cancels it. FreezeLink, when set, is the notice's "this wasn't me"
+// link (SPEC §9).
+type DeletionPayload struct {
+	CancelLink string // secret
+	DueAt      time.Time
+	FreezeLink string // secret; "" until freezing exists
+}
+
+func (p DeletionPayload) data() (params, secret map[string]string) {
+	secret = map[string]string{KeyLink: p.CancelLink}
+	if p.FreezeLink != "" {
+		secret[KeyFreezeLink] = p.FreezeLink
+	}
+	return map[string]string{KeyTime: p.DueAt.Format(time.RFC3339)}, secret
+}

@@ -109,6 +109,8 @@ type Tx interface {
 	// SessionIDs lists the ids of the account's sessions.
 	SessionIDs(ctx context.Context, accountID int64) ([]int64, error)
 	EndTx
+	// AccountSessions returns every session of the account, oldest first.
+	AccountSessions(ctx context.Context, accountID int64) ([]Session, error)
 
 	RecordAudit(ctx context.Context, e audit.Event) error
 }
@@ -184,6 +186,8 @@ type Service struct {
 	cfg    Config
 	pepper []byte // keys password-history skeleton hashes
 	idKey  []byte // keys the slow-down keys
+	// listKey keys the public ids of sessions (list.go).
+	listKey []byte
 }
 
 // NewService returns a Service; zero fields of cfg take DefaultConfig's values (a zero
@@ -210,7 +214,7 @@ func NewService(store Store, hasher *password.Hasher, policy password.Policy, cl
 	}
 	return &Service{store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
 		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
-		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle")}
+		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"), listKey: kilt.DeriveKey(cfg.Secret, "session-id")}
 }
 
 // unauthorized is the answer for a missing, unknown, expired or ended session.

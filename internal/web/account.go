@@ -39,6 +39,9 @@ func (s *Site) newAccountPage(w http.ResponseWriter, r *http.Request) (*AccountP
 	if p.Apps, err = s.connectedApps(r.Context(), v.account.ID); err != nil {
 		return nil, err
 	}
+	if err := s.fillLifecycle(r, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

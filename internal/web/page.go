@@ -405,6 +405,8 @@ type AccountPage struct {
 	Events  []EventView
 	// Apps are the applications the account has granted (single sign-on).
 	Apps []ConnectedApp
+	// AccountLifecycle: sessions, export and deletion (sessions.go).
+	AccountLifecycle
 }
 
 // EventView is one entry of the recent activity.

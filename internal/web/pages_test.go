@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"kilt/internal/account"
 	"kilt/internal/i18n"
 	"kilt/internal/kilttest"
 )
@@ -29,6 +30,8 @@ type pageFixture struct {
 	resetLink    string
 	confirmLink  string
 	registration string
+	// deletionLink is the cancel link of a pending deletion (another account's).
+	deletionLink string
 }
 
 func newPageFixture(t *testing.T) *pageFixture {
@@ -52,6 +55,11 @@ func newPageFixture(t *testing.T) *pageFixture {
 		t.Fatalf("registration by phone: %d to %q", r.Status, r.Location)
 	}
 	f.registration = u.Query().Get("id")
+	gone := addAccount(t, e, "gone@mail.kz", "", goodPassword)
+	if _, err := e.App.Accounts.RequestDeletion(t.Context(), gone.ID, goodPassword, account.Client{Lang: "kk"}); err != nil {
+		t.Fatal(err)
+	}
+	f.deletionLink = e.LatestLink(t, "gone@mail.kz", "/deletion/cancel?token=")
 	return f
 }
 
@@ -87,6 +95,18 @@ func (f *pageFixture) cases() []pageCase {
 			return b.get("/account")
 		}, []string{"title_account", "account_details", "verified", "account_change_password", "label_current_password",
 			"label_new_password", "button_save", "button_logout", "button_logout_everywhere", "account_activity", "event_login_succeeded"}},
+		{"account sessions and deletion", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			return b.get("/account")
+		}, []string{"account_sessions", "session_this_device", "account_data", "link_download_data", "account_delete",
+			"label_delete_confirm", "button_delete_account", "label_current_password"}},
+		{"deletion cancel link", func(b *browser) *response { return b.follow(b.open(f.deletionLink)) },
+			[]string{"title_deletion_cancel", "deletion_cancel_question", "button_cancel_deletion"}},
+		{"account with a pending deletion", func(b *browser) *response {
+			b.signIn("gone@mail.kz", goodPassword)
+			return b.get("/account")
+		}, []string{"button_cancel_deletion", "account_sessions", "session_this_device", "button_end_other_sessions",
+			"account_data", "link_download_data", "account_delete"}},
 		{"logout", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.get("/logout")

@@ -31,7 +31,7 @@ func (ts *templateSet) execute(w io.Writer, p page) error {
 
 // Pages are the page templates, each parsed with layout.html and partials.html.
 var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery",
-	"reset", "account", "logout", "error", "consent", "recovery_desk"}
+	"reset", "account", "logout", "error", "consent", "recovery_desk", "deletion_cancel"}
 
 func mustParseTemplates(a *assets) map[string]*templateSet {
 	funcs := template.FuncMap{
@@ -42,8 +42,12 @@ func mustParseTemplates(a *assets) map[string]*templateSet {
 	}
 	out := make(map[string]*templateSet, len(pages))
 	for _, name := range pages {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		files := []string{"templates/layout.html", "templates/partials.html", "templates/" + name + ".html"}
+		if name == "account" {
+			// The account page's sections that live in files of their own (account_*.html).
+			files = append(files, "templates/account_*.html")
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			panic(fmt.Sprintf("web: template %s: %v", name, err))
 		}

@@ -40,6 +40,7 @@ func Run(t *testing.T, s account.Store) {
 	t.Run("accounts", func(t *testing.T) { testAccounts(t, s) })
 	t.Run("registrations", func(t *testing.T) { testRegistrations(t, s) })
 	t.Run("rollback", func(t *testing.T) { testRollback(t, s) })
+	t.Run("deletion", func(t *testing.T) { testDeletion(t, s) })
 }
 
 func testAccounts(t *testing.T, s account.Store) {
