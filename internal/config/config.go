@@ -99,6 +99,8 @@ type Config struct {
 	RetentionExpired  time.Duration
 	RetentionCounters time.Duration
 	RetentionMessages time.Duration
+	// RetentionAudit is how long audit events are kept; 0 keeps them for ever.
+	RetentionAudit time.Duration
 	// DeletionGrace is how long an account lives after its owner asked to delete it.
 	DeletionGrace time.Duration
 
@@ -336,6 +338,9 @@ var settings = []setting{
 	{Env: "KILT_RETENTION_MESSAGES", Default: "720h",
 		Usage: "how long sent, blocked and abandoned messages (their secrets already removed) and SMS budget days are kept",
 		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionMessages, v, 0, 10*365*24*time.Hour) }},
+	{Env: "KILT_RETENTION_AUDIT", Default: "8760h",
+		Usage: "how long audit events are kept (a year: 8760h); 0 keeps them for ever",
+		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionAudit, v, 0, 100*365*24*time.Hour) }},
 	{Env: "KILT_DELETION_GRACE", Default: "336h",
 		Usage: "how long an account lives after its owner asked to delete it (14 days: 336h), from 1h to 8760h; the retention job then erases it",
 		parse: func(c *Config, v string) error {

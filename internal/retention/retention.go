@@ -32,6 +32,10 @@ const (
 	// Message rows are delivered, blocked or abandoned outbox messages (their secret part is
 	// already gone) and the days of the SMS budget: kept for the operator's questions.
 	Message Class = "message"
+	// Audit rows are the audit trail: kept a long time (a year by default) for the
+	// operator's and the citizen's questions, then deleted so that the trail, which every
+	// anonymous recovery request adds to, does not grow without bound.
+	Audit Class = "audit"
 	// Void rows say nothing once their time has passed (a rate-limit state whose theoretical
 	// arrival time is in the past is the same as no state): deleted at once, age 0.
 	Void Class = "void"
@@ -71,7 +75,8 @@ const DefaultBatch = 500
 
 // DefaultAges are the ages of the classes unless configured.
 func DefaultAges() map[Class]time.Duration {
-	return map[Class]time.Duration{Expired: 24 * time.Hour, Counter: 48 * time.Hour, Message: 30 * 24 * time.Hour}
+	return map[Class]time.Duration{Expired: 24 * time.Hour, Counter: 48 * time.Hour, Message: 30 * 24 * time.Hour,
+		Audit: 365 * 24 * time.Hour}
 }
 
 // Job prunes the store's tables.

@@ -194,9 +194,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}
-	a.Retention = retention.New(retained, clock, retention.Config{Interval: cfg.RetentionInterval,
-		Ages: map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
-			retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}},
+	ages := map[retention.Class]time.Duration{retention.Expired: cfg.RetentionExpired,
+		retention.Counter: cfg.RetentionCounters, retention.Message: cfg.RetentionMessages}
+	if cfg.RetentionAudit > 0 {
+		ages[retention.Audit] = cfg.RetentionAudit
+	}
+	a.Retention = retention.New(retained, clock, retention.Config{Interval: cfg.RetentionInterval, Ages: ages},
 		log, a.Metrics.RetentionDeleted)
 	if cfg.Dev {
 		if err := a.devClient(ctx); err != nil {

@@ -20,8 +20,9 @@ type retentionTable struct {
 	date  bool   // the time column is a TEXT date "2006-01-02" (UTC), not a time
 }
 
-// retentionTables are the tables the retention job prunes. The audit trail, accounts and
-// password history are not here on purpose: they are never pruned by age. Nor are
+// retentionTables are the tables the retention job prunes. Accounts and password history
+// are not here on purpose: they are never pruned by age (an erasure removes what an account
+// held). Nor are
 // recovery_requests: the processor deletes each as it resolves it, and an old one is a
 // request still to answer.
 var retentionTables = []retentionTable{
@@ -41,6 +42,8 @@ var retentionTables = []retentionTable{
 	// window in which a freeze reverts it; a freeze token after its 7 days.
 	{name: "channel_changes", class: retention.Expired, time: "expires_at"},
 	{name: "freeze_tokens", class: retention.Expired, time: "expires_at"},
+	// The audit trail by the time of each event (index audit_events_at).
+	{name: "audit_events", class: retention.Audit, time: "at"},
 }
 
 // rowRef names a row for a batch delete: the rowid of SQLite (every table but WITHOUT

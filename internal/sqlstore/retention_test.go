@@ -123,6 +123,13 @@ var retentionFixtures = map[string]retentionFixture{
 		},
 		count: `SELECT COUNT(*) FROM freeze_tokens WHERE event = $1`,
 	},
+	"audit_events": {
+		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
+			_, err := db.Exec(ctx, `INSERT INTO audit_events (at, type, account_id, detail) VALUES ($1, 'login_failed', $2, $3)`, at, acct, tag)
+			return err
+		},
+		count: `SELECT COUNT(*) FROM audit_events WHERE detail = $1`,
+	},
 	"sms_budget": {
 		insert: func(ctx context.Context, db *DB, acct int64, tag string, at time.Time) error {
 			_, err := db.Exec(ctx, `INSERT INTO sms_budget (day, used) VALUES ($1, 7)`, at.UTC().Format(time.DateOnly))
@@ -133,8 +140,8 @@ var retentionFixtures = map[string]retentionFixture{
 }
 
 // TestRetentionDeletesWhatExpired: for every table, a row just past its age goes and a
-// row just within it stays, by the fake clock; rows that are never pruned by age (pending
-// messages, the audit trail) stay however old.
+// row just within it stays, by the fake clock (the audit trail after a year); a message still
+// to send is never pruned by age, and an audit event younger than a year stays.
 func TestRetentionDeletesWhatExpired(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
@@ -180,7 +187,7 @@ func TestRetentionDeletesWhatExpired(t *testing.T) {
 				}
 			}
 		}
-		// Never pruned by age: a message still to send, an audit event.
+		// Never pruned by age: a message still to send. Within its year: an audit event.
 		if _, err := db.Exec(ctx, `INSERT INTO outbox (channel, kind, lang, recipient, status, next_attempt_at, created_at, updated_at)
 			VALUES ('sms', 'recovery_code', 'kk', 'pending@mail.kz', 'pending', $1, $1, $1)`, t0); err != nil {
 			t.Fatal(err)
@@ -220,8 +227,13 @@ func TestRetentionDeletesWhatExpired(t *testing.T) {
 				t.Errorf("%s: RunOnce says %d deleted, the metric %d; want 3", tbl.Name, got[tbl.Name], reported)
 			}
 		}
+		// Nothing grows without bound: the trail, which every anonymous recovery request
+		// adds to, is pruned too.
+		if _, ok := deleted.Load("audit_events"); !ok {
+			t.Errorf("the audit trail is never pruned")
+		}
 		var n int
-		if err := db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending') + (SELECT COUNT(*) FROM audit_events)`).Scan(&n); err != nil || n != 2 {
+		if err := db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending') + (SELECT COUNT(*) FROM audit_events WHERE detail = 'ancient')`).Scan(&n); err != nil || n != 2 {
 			t.Errorf("the pending message and the audit event: %d left (%v), want 2", n, err)
 		}
 		// Idempotent: a second round finds nothing.
