@@ -321,27 +321,32 @@ func (c *movedClock) advance(d time.Duration) { c.by.Add(int64(d)) }
 // past the idle timeout, or past its absolute lifetime though used — ends at the retention
 // job's next round as every session ends: the application that had it gets exactly one
 // logout token naming it (verified by the relying party's library) and its refresh token is
-// dead, while a live session's application gets nothing and keeps refreshing. Two instances
-// running the round at once queue each session's logout once. (Not a case of
+// dead, while a live session's application gets nothing and keeps refreshing. So does an
+// application that took only an access token, long expired when the session ends. Two
+// instances running the round at once queue each session's logout once. (Not a case of
 // TestBackchannelLogoutOnEveryEnd: it needs a clock moved past the lifetimes, which would end
 // that test's other sessions too.)
 func TestBackchannelLogoutOnTimeout(t *testing.T) {
 	each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
 		clock := &movedClock{}
-		more := map[string]string{"KILT_SESSION_IDLE": "30m", "KILT_SESSION_LIFETIME": "1h", "KILT_RETENTION_INTERVAL": "0s"}
+		more := map[string]string{"KILT_SESSION_IDLE": "30m", "KILT_SESSION_LIFETIME": "2h", "KILT_RETENTION_INTERVAL": "0s"}
 		k := startKiltWith(t, dbURL, clock.now, more)
-		sink := newLogoutSink(t)
+		sink, shortSink := newLogoutSink(t), newLogoutSink(t)
 		r := newRP(t, k, oidc.NewClient{FirstParty: true, BackchannelLogoutURI: sink.srv.URL + "/backchannel"})
+		// short takes no refresh token: its access token expires after 10 minutes and the
+		// provider's rows of it would be pruned an hour later, the session still going on.
+		short := newRP(t, k, oidc.NewClient{Name: "Short", FirstParty: true, BackchannelLogoutURI: shortSink.srv.URL + "/backchannel"})
+		short.conf.Scopes = []string{gooidc.ScopeOpenID}
 
-		// signedIn is a citizen signed in to the application: the browser, the tokens, the sid.
+		// signedIn is a citizen signed in to an application: the browser, the tokens, the sid.
 		type signedIn struct {
 			b   *http.Client
 			tok *oauth2.Token
 			sid string
 		}
 		n := 0
-		signIn := func(t *testing.T) signedIn {
+		signIn := func(t *testing.T, r *rp) signedIn {
 			t.Helper()
 			a := addAccountN(t, k, n)
 			n++
@@ -359,21 +364,23 @@ func TestBackchannelLogoutOnTimeout(t *testing.T) {
 			var c struct {
 				SID string `json:"sid"`
 			}
-			if err := idt.Claims(&c); err != nil || c.SID == "" || tok.RefreshToken == "" {
-				t.Fatalf("sid %q, refresh token %q: %v", c.SID, tok.RefreshToken, err)
+			if err := idt.Claims(&c); err != nil || c.SID == "" {
+				t.Fatalf("sid %q: %v", c.SID, err)
 			}
 			return signedIn{b, tok, c.SID}
 		}
-		// use makes a request of Kilt in the citizen's session, which must be live.
-		use := func(t *testing.T, s signedIn) {
+		// use makes a request of Kilt in each citizen's session, which must be live.
+		use := func(t *testing.T, ss ...signedIn) {
 			t.Helper()
-			resp, err := s.b.Get(k.url + "/account")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/account" {
-				t.Fatalf("the session is not live: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+			for _, s := range ss {
+				resp, err := s.b.Get(k.url + "/account")
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/account" {
+					t.Fatalf("the session is not live: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+				}
 			}
 		}
 		round := func(t *testing.T, apps ...*server.App) {
@@ -396,9 +403,9 @@ func TestBackchannelLogoutOnTimeout(t *testing.T) {
 				}
 			}
 		}
-		// logouts delivers the queued messages and returns the sids the sink got, each
-		// logout token verified for the client.
-		logouts := func(t *testing.T) []string {
+		// logouts delivers the queued messages and returns the sids r's sink got, each
+		// logout token verified for r.
+		logouts := func(t *testing.T, r *rp, sink *logoutSink) []string {
 			t.Helper()
 			if _, err := k.app.Dispatcher.Step(ctx); err != nil {
 				t.Fatal(err)
@@ -426,52 +433,69 @@ func TestBackchannelLogoutOnTimeout(t *testing.T) {
 		}
 		want := func(t *testing.T, got []string, want ...signedIn) {
 			t.Helper()
-			var w []string
+			w := []string{}
 			for _, s := range want {
 				w = append(w, s.sid)
 			}
 			slices.Sort(w)
-			if !slices.Equal(got, w) {
+			if !slices.Equal(append([]string{}, got...), w) {
 				t.Errorf("logout tokens for sessions %q, want one each for %q", got, w)
 			}
 		}
 
-		idle, lifetime := signIn(t), signIn(t)
+		idle, lifetime, access := signIn(t, r), signIn(t, r), signIn(t, short)
 		sink.take()
-		clock.advance(25 * time.Minute)
-		use(t, lifetime)
-		clock.advance(25 * time.Minute)
-		use(t, lifetime)
-		live := signIn(t)
-		sink.take()
+		shortSink.take()
 
-		// 50 minutes: idle has not been used for 50, lifetime for none, live is new.
+		clock.advance(25 * time.Minute) // 0:25
+		use(t, lifetime, access)
 		round(t, k.app)
-		want(t, logouts(t), idle)
+		want(t, logouts(t, r, sink))
+
+		clock.advance(25 * time.Minute) // 0:50: idle has not been used for 50 minutes
+		use(t, lifetime, access)
+		live := signIn(t, r)
+		sink.take()
+		round(t, k.app)
+		want(t, logouts(t, r, sink), idle)
 		if refresh(t, r, idle.tok.RefreshToken) != nil {
 			t.Error("the refresh token outlived its idle session")
 		}
 
-		// 65 minutes: lifetime is past its hour, seen 15 minutes ago.
-		clock.advance(15 * time.Minute)
+		clock.advance(25 * time.Minute) // 1:15: access's token expired an hour ago
+		use(t, lifetime, access, live)
 		round(t, k.app)
-		want(t, logouts(t), lifetime)
+		want(t, logouts(t, r, sink))
+		want(t, logouts(t, short, shortSink))
+
+		clock.advance(20 * time.Minute) // 1:35
+		use(t, lifetime, live)
+		round(t, k.app)
+		want(t, logouts(t, short, shortSink))
+
+		clock.advance(15 * time.Minute) // 1:50: access not used for 35 minutes
+		use(t, lifetime, live)
+		round(t, k.app)
+		want(t, logouts(t, short, shortSink), access)
+		want(t, logouts(t, r, sink))
+
+		clock.advance(15 * time.Minute) // 2:05: lifetime is past its 2 hours, seen 15 minutes ago
+		round(t, k.app)
+		want(t, logouts(t, r, sink), lifetime)
 		if refresh(t, r, lifetime.tok.RefreshToken) != nil {
 			t.Error("the refresh token outlived its session's lifetime")
 		}
 		if refresh(t, r, live.tok.RefreshToken) == nil {
 			t.Error("a live session's refresh token was refused")
 		}
-		round(t, k.app)
-		want(t, logouts(t))
 
 		// Two instances on the same database run their round at once: the sessions that
 		// timed out are logged out once each.
 		other := openAppWith(t, dbURL, k.url, k.env, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now, more)
-		late := signIn(t)
+		late := signIn(t, r)
 		sink.take()
 		clock.advance(31 * time.Minute)
 		round(t, k.app, other)
-		want(t, logouts(t), live, late)
+		want(t, logouts(t, r, sink), live, late)
 	})
 }
