@@ -328,7 +328,7 @@ var settings = []setting{
 			return parseDuration(&c.RetentionInterval, v, 0, 7*24*time.Hour)
 		}},
 	{Env: "KILT_RETENTION_EXPIRED", Default: "24h",
-		Usage: "how long expired sessions, links, codes, flows and unconfirmed registrations are kept past their end",
+		Usage: "how long expired links, codes, flows and unconfirmed registrations are kept past their end (sessions end at the next round)",
 		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionExpired, v, 0, 365*24*time.Hour) }},
 	{Env: "KILT_RETENTION_COUNTERS", Default: "48h",
 		Usage: "how long wrong-code and sign-in failure records are kept (at least 24h, the window they are counted in)",

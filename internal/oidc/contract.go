@@ -227,14 +227,25 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		t.Errorf("ReadAccessToken of no token: got %v, want ErrNotFound", err)
 	}
 
-	// Expired rows go: tokens by their expiry, requests (and codes) by theirs.
+	// Expired rows go: tokens by their expiry once their session has ended (until then the
+	// end of the session must find them to tell their clients), requests (and codes) by
+	// theirs.
+	ended := &Token{ID: "a2", Kind: KindAccess, AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
+		SessionID: sess + 1000, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+	in(func(tx Tx) error { return tx.InsertToken(ctx, ended) })
 	in(func(tx Tx) error {
 		n, err := tx.DeleteExpired(ctx, t0, t0.Add(30*time.Minute))
 		if err != nil || n != 1 {
-			t.Errorf("DeleteExpired: %d, %v; want 1 (the access token)", n, err)
+			t.Errorf("DeleteExpired: %d, %v; want 1 (the access token of the ended session)", n, err)
 		}
-		if _, err := tx.Token(ctx, "a1"); !errors.Is(err, kilt.ErrNotFound) {
-			t.Errorf("an expired token stayed: %v", err)
+		if _, err := tx.Token(ctx, "a2"); !errors.Is(err, kilt.ErrNotFound) {
+			t.Errorf("an expired token of an ended session stayed: %v", err)
+		}
+		if _, err := tx.Token(ctx, "a1"); err != nil {
+			t.Errorf("an expired token of a live session went: %v", err)
+		}
+		if ids, err := tx.SessionClients(ctx, sess); err != nil || !slices.Equal(ids, []string{"c1"}) {
+			t.Errorf("the live session's clients after pruning: %v, %v; want [c1]", ids, err)
 		}
 		if _, err := tx.AuthRequest(ctx, "ar1"); err != nil {
 			t.Errorf("a live request went: %v", err)

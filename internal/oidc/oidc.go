@@ -231,8 +231,9 @@ type Tx interface {
 	Session(ctx context.Context, id int64) (*Session, error)
 
 	// DeleteExpired deletes the authorization requests (with their codes) that expired
-	// before requestsBefore and the tokens that expired before tokensBefore, and reports how
-	// many rows it deleted.
+	// before requestsBefore and the tokens that expired before tokensBefore whose session has
+	// ended (is gone), and reports how many rows it deleted. A live session's tokens stay,
+	// expired or not, so that its end finds every client it had (SessionClients).
 	DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error)
 
 	// Enqueue adds a message to the outbox in this transaction (back-channel logout).

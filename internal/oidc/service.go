@@ -885,9 +885,11 @@ func (s *Service) Disconnect(ctx context.Context, accountID int64, clientID stri
 	})
 }
 
-// Prune deletes what can no longer be used: tokens an hour after they expired, and
-// authorization requests (with their codes) once every token descending from them has
-// expired — until then a replayed code must still find its request to revoke them.
+// Prune deletes what can no longer be used: tokens an hour after they expired and their
+// session ended — until the session ends, its end must find every application it had, one
+// that took only a 10-minute access token hours ago included, to send it its back-channel
+// logout — and authorization requests (with their codes) once every token descending from
+// them has expired — until then a replayed code must still find its request to revoke them.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
 	now := s.clock()
 	var n int64

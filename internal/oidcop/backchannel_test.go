@@ -3,13 +3,17 @@ package oidcop_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -19,6 +23,7 @@ import (
 	"kilt/internal/kilttest"
 	"kilt/internal/oidc"
 	"kilt/internal/outbox"
+	"kilt/internal/server"
 )
 
 // logoutSink is a relying party's back-channel logout endpoint: a real HTTP server that
@@ -299,4 +304,198 @@ func TestPagesInUILocales(t *testing.T) {
 			}
 		}
 	}
+}
+
+// movedClock is the real time moved forward by hand: Kilt's clock for a test that passes
+// the sessions' lifetimes, while the tokens signed by the real time (ID and logout tokens)
+// still verify with go-oidc.
+type movedClock struct{ by atomic.Int64 }
+
+func (c *movedClock) now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond).Add(time.Duration(c.by.Load()))
+}
+
+func (c *movedClock) advance(d time.Duration) { c.by.Add(int64(d)) }
+
+// TestBackchannelLogoutOnTimeout: a session that times out and is never used again — idle
+// past the idle timeout, or past its absolute lifetime though used — ends at the retention
+// job's next round as every session ends: the application that had it gets exactly one
+// logout token naming it (verified by the relying party's library) and its refresh token is
+// dead, while a live session's application gets nothing and keeps refreshing. So does an
+// application that took only an access token, long expired when the session ends. Two
+// instances running the round at once queue each session's logout once. (Not a case of
+// TestBackchannelLogoutOnEveryEnd: it needs a clock moved past the lifetimes, which would end
+// that test's other sessions too.)
+func TestBackchannelLogoutOnTimeout(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		clock := &movedClock{}
+		more := map[string]string{"KILT_SESSION_IDLE": "30m", "KILT_SESSION_LIFETIME": "2h", "KILT_RETENTION_INTERVAL": "0s"}
+		k := startKiltWith(t, dbURL, clock.now, more)
+		sink, shortSink := newLogoutSink(t), newLogoutSink(t)
+		r := newRP(t, k, oidc.NewClient{FirstParty: true, BackchannelLogoutURI: sink.srv.URL + "/backchannel"})
+		// short takes no refresh token: its access token expires after 10 minutes and the
+		// provider's rows of it would be pruned an hour later, the session still going on.
+		short := newRP(t, k, oidc.NewClient{Name: "Short", FirstParty: true, BackchannelLogoutURI: shortSink.srv.URL + "/backchannel"})
+		short.conf.Scopes = []string{gooidc.ScopeOpenID}
+
+		// signedIn is a citizen signed in to an application: the browser, the tokens, the sid.
+		type signedIn struct {
+			b   *http.Client
+			tok *oauth2.Token
+			sid string
+		}
+		n := 0
+		signIn := func(t *testing.T, r *rp) signedIn {
+			t.Helper()
+			a := addAccountN(t, k, n)
+			n++
+			b := browser(t)
+			f := newFlow()
+			tok, err := r.conf.Exchange(ctx, login(t, k, r, b, a.Email, f), oauth2.VerifierOption(f.verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rawID, _ := tok.Extra("id_token").(string)
+			idt, err := r.verifier.Verify(ctx, rawID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c struct {
+				SID string `json:"sid"`
+			}
+			if err := idt.Claims(&c); err != nil || c.SID == "" {
+				t.Fatalf("sid %q: %v", c.SID, err)
+			}
+			return signedIn{b, tok, c.SID}
+		}
+		// use makes a request of Kilt in each citizen's session, which must be live.
+		use := func(t *testing.T, ss ...signedIn) {
+			t.Helper()
+			for _, s := range ss {
+				resp, err := s.b.Get(k.url + "/account")
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/account" {
+					t.Fatalf("the session is not live: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+				}
+			}
+		}
+		round := func(t *testing.T, apps ...*server.App) {
+			t.Helper()
+			var wg sync.WaitGroup
+			errs := make(chan error, len(apps))
+			for _, app := range apps {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := app.Retention.RunOnce(ctx)
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// logouts delivers the queued messages and returns the sids r's sink got, each
+		// logout token verified for r.
+		logouts := func(t *testing.T, r *rp, sink *logoutSink) []string {
+			t.Helper()
+			if _, err := k.app.Dispatcher.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var sids []string
+			for _, raw := range sink.take() {
+				lt, err := r.provider.VerifierContext(ctx, &gooidc.Config{ClientID: r.conf.ClientID}).Verify(ctx, raw)
+				if err != nil {
+					t.Fatalf("logout token: %v", err)
+				}
+				var c struct {
+					SID    string         `json:"sid"`
+					Events map[string]any `json:"events"`
+				}
+				if err := lt.Claims(&c); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; !ok {
+					t.Errorf("logout token events %v", c.Events)
+				}
+				sids = append(sids, c.SID)
+			}
+			slices.Sort(sids)
+			return sids
+		}
+		want := func(t *testing.T, got []string, want ...signedIn) {
+			t.Helper()
+			w := []string{}
+			for _, s := range want {
+				w = append(w, s.sid)
+			}
+			slices.Sort(w)
+			if !slices.Equal(append([]string{}, got...), w) {
+				t.Errorf("logout tokens for sessions %q, want one each for %q", got, w)
+			}
+		}
+
+		idle, lifetime, access := signIn(t, r), signIn(t, r), signIn(t, short)
+		sink.take()
+		shortSink.take()
+
+		clock.advance(25 * time.Minute) // 0:25
+		use(t, lifetime, access)
+		round(t, k.app)
+		want(t, logouts(t, r, sink))
+
+		clock.advance(25 * time.Minute) // 0:50: idle has not been used for 50 minutes
+		use(t, lifetime, access)
+		live := signIn(t, r)
+		sink.take()
+		round(t, k.app)
+		want(t, logouts(t, r, sink), idle)
+		if refresh(t, r, idle.tok.RefreshToken) != nil {
+			t.Error("the refresh token outlived its idle session")
+		}
+
+		clock.advance(25 * time.Minute) // 1:15: access's token expired an hour ago
+		use(t, lifetime, access, live)
+		round(t, k.app)
+		want(t, logouts(t, r, sink))
+		want(t, logouts(t, short, shortSink))
+
+		clock.advance(20 * time.Minute) // 1:35
+		use(t, lifetime, live)
+		round(t, k.app)
+		want(t, logouts(t, short, shortSink))
+
+		clock.advance(15 * time.Minute) // 1:50: access not used for 35 minutes
+		use(t, lifetime, live)
+		round(t, k.app)
+		want(t, logouts(t, short, shortSink), access)
+		want(t, logouts(t, r, sink))
+
+		clock.advance(15 * time.Minute) // 2:05: lifetime is past its 2 hours, seen 15 minutes ago
+		round(t, k.app)
+		want(t, logouts(t, r, sink), lifetime)
+		if refresh(t, r, lifetime.tok.RefreshToken) != nil {
+			t.Error("the refresh token outlived its session's lifetime")
+		}
+		if refresh(t, r, live.tok.RefreshToken) == nil {
+			t.Error("a live session's refresh token was refused")
+		}
+
+		// Two instances on the same database run their round at once: the sessions that
+		// timed out are logged out once each.
+		other := openAppWith(t, dbURL, k.url, k.env, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now, more)
+		late := signIn(t, r)
+		sink.take()
+		clock.advance(31 * time.Minute)
+		round(t, k.app, other)
+		want(t, logouts(t, r, sink), live, late)
+	})
 }

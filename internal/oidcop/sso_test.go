@@ -86,16 +86,25 @@ func openApp(t *testing.T, dbURL, base string, env *kilttest.Env) *server.App {
 // openAppLog is openApp logging to log.
 func openAppLog(t *testing.T, dbURL, base string, env *kilttest.Env, log *slog.Logger) *server.App {
 	t.Helper()
+	return openAppWith(t, dbURL, base, env, log, nil, nil)
+}
+
+// openAppWith is openAppLog on clock (nil: the real one) with the variables of more on top.
+func openAppWith(t *testing.T, dbURL, base string, env *kilttest.Env, log *slog.Logger, clock func() time.Time, more map[string]string) *server.App {
+	t.Helper()
 	vars := map[string]string{"KILT_BASE_URL": base, "KILT_DATABASE_URL": dbURL, "KILT_ARGON2_MEMORY": "8192",
 		"KILT_ARGON2_TIME": "1", "KILT_SMTP_URL": "smtp://" + env.Mail.Addr() + "?starttls=false",
 		"KILT_SMS_PROVIDER": "webhook", "KILT_SMS_WEBHOOK_URL": env.SMS.URL}
+	for k, v := range more {
+		vars[k] = v
+	}
 	fs := flag.NewFlagSet("sso", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg, err := config.Load(fs, nil, func(k string) string { return vars[k] }, config.Options{Serve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := server.Open(context.Background(), cfg, log, nil, io.Discard)
+	app, err := server.Open(context.Background(), cfg, log, clock, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,13 +114,19 @@ func openAppLog(t *testing.T, dbURL, base string, env *kilttest.Env, log *slog.L
 
 func startKilt(t *testing.T, dbURL string) *kilt {
 	t.Helper()
+	return startKiltWith(t, dbURL, nil, nil)
+}
+
+// startKiltWith is startKilt on clock (nil: the real one) with the variables of more.
+func startKiltWith(t *testing.T, dbURL string, clock func() time.Time, more map[string]string) *kilt {
+	t.Helper()
 	k := &kilt{handler: &atomic.Value{}, env: &kilttest.Env{DatabaseURL: dbURL,
 		Mail: smtptest.Start(t, smtptest.Options{Security: smtptest.Plain}), SMS: kilttest.StartSMSGateway(t)}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.handler.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	k.url = "http://" + srv.Listener.Addr().String()
-	k.app = openApp(t, dbURL, k.url, k.env)
+	k.app = openAppWith(t, dbURL, k.url, k.env, slog.New(slog.NewTextHandler(io.Discard, nil)), clock, more)
 	k.env.App, k.env.URL = k.app, k.url
 	k.handler.Store(k.app.Handler(nil))
 	srv.Start()

@@ -189,8 +189,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Channels = account.NewChannels(a.Registrations, account.ChannelConfig{
 		ConfirmURL: baseURL(cfg) + "/account/channels/confirm", FreezeURL: baseURL(cfg) + "/freeze"})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
-	// whose lifetimes its own domain knows.
-	retained := withErasure{Store: withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}, accounts: a.Accounts}
+	// whose lifetimes its own domain knows, and the accounts whose erasure is due; sessions
+	// that timed out end as every session does, telling the applications that had them.
+	retained := withTimeouts{Store: withErasure{Store: withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}, accounts: a.Accounts},
+		sessions: a.Sessions}
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}
@@ -286,4 +288,28 @@ func (w withSSO) Prune(ctx context.Context, table string, cutoff time.Time, limi
 	}
 	n, err := w.sso.Prune(ctx)
 	return int(n), err
+}
+
+// sessionRows names the sessions in the retention job and its metric.
+const sessionRows = "sessions"
+
+// withTimeouts makes the retention job's pruning of sessions the sweep of the sessions that
+// timed out (idle, or past their absolute lifetime) and were never used again: each ends
+// through the session domain's one end path (session.Service.EndTimedOut) — deleted, its
+// tokens revoked, and a back-channel logout queued for each application that had it — so no
+// application keeps a session for a citizen whose Kilt session ended. sqlstore's own delete
+// of old sessions, which tells no one, does not run: every row it would delete (past its end
+// by the retention age) has timed out, and the sweep takes it first, at the first round after
+// its end rather than a retention age later. The batch is the job's; the cutoff, the
+// session domain's.
+type withTimeouts struct {
+	retention.Store
+	sessions *session.Service
+}
+
+func (w withTimeouts) Prune(ctx context.Context, table string, cutoff time.Time, limit int) (int, error) {
+	if table != sessionRows {
+		return w.Store.Prune(ctx, table, cutoff, limit)
+	}
+	return w.sessions.EndTimedOut(ctx, limit)
 }

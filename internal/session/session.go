@@ -2,7 +2,8 @@
 // and the command line alike. A session is named by a random 32-byte token that the browser
 // holds in a cookie or an API client sends as a bearer token; the database holds only the
 // token's SHA-256, so a dump of it signs nobody in. A session ends when it is idle longer
-// than the idle timeout, when it reaches its absolute lifetime, on sign-out, on sign-out
+// than the idle timeout, when it reaches its absolute lifetime (ended on its next use, or by
+// the retention job's sweep, EndTimedOut, if it is never used again), on sign-out, on sign-out
 // everywhere, when the account's password changes, and when the account is frozen ("this
 // wasn't me", freeze.go). Reauthenticate asks a session's password again for the changes
 // that need it (valid 5 minutes).
@@ -22,6 +23,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -115,6 +117,11 @@ type Tx interface {
 	DeleteSession(ctx context.Context, id int64) (bool, error)
 	// SessionIDs lists the ids of the account's sessions.
 	SessionIDs(ctx context.Context, accountID int64) ([]int64, error)
+	// DeleteEndedSessions deletes at most limit sessions whose absolute end is at or before
+	// expiredBy or that were last seen at or before seenBy, and returns them. Two
+	// transactions at once never return the same session, and neither waits for the rows
+	// the other holds (on PostgreSQL it passes over them; SQLite serialises writers).
+	DeleteEndedSessions(ctx context.Context, expiredBy, seenBy time.Time, limit int) ([]Session, error)
 	EndTx
 	// AccountSessions returns every session of the account, oldest first.
 	AccountSessions(ctx context.Context, accountID int64) ([]Session, error)
@@ -290,6 +297,53 @@ func (s *Service) Current(ctx context.Context, token string) (*Session, *account
 // ended reports whether sess has passed its absolute or idle lifetime at now.
 func (s *Service) ended(sess *Session, now time.Time) bool {
 	return !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout))
+}
+
+// EndTimedOut ends at most limit sessions that timed out — idle for the idle timeout or past
+// their absolute lifetime — and were not used again (a session used after its end is ended
+// by Current on the way), in one transaction, and reports how many ended. Each ends through
+// the one end path: deleted, its tokens revoked, and a back-channel logout queued for each
+// application that had it, so no application keeps a session its citizen no longer has. The
+// retention job calls it each round, batch after batch until one comes back short; several
+// instances may at once, and each session is ended, and each logout queued, by one of them.
+// No audit event is recorded: a timeout is nobody's act, and Current's end records none.
+func (s *Service) EndTimedOut(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		now := s.clock()
+		// ended's rule, for the store: at or past the absolute end, or last seen an idle
+		// timeout ago or more. Cut at the microsecond both databases keep, downwards, so that
+		// the store's rounding never takes a session ended does not call ended.
+		cut := now.Truncate(time.Microsecond)
+		gone, err := tx.DeleteEndedSessions(ctx, cut, cut.Add(-s.cfg.IdleTimeout), limit)
+		if err != nil {
+			return err
+		}
+		n = len(gone)
+		var accounts []int64
+		ids := map[int64][]int64{}
+		for i := range gone {
+			sess := &gone[i]
+			if !s.ended(sess, now) {
+				// The store deleted a live session: undo it all rather than sign anyone out.
+				return fmt.Errorf("session: the store ended session %d, which is live", sess.ID)
+			}
+			if ids[sess.AccountID] == nil {
+				accounts = append(accounts, sess.AccountID)
+			}
+			ids[sess.AccountID] = append(ids[sess.AccountID], sess.ID)
+		}
+		for _, a := range accounts {
+			if err := s.tell(ctx, tx, a, ids[a], false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // endSession deletes a session found dead and returns the answer for it (401), or the

@@ -397,7 +397,8 @@ func oidcSession(ctx context.Context, q Querier, id int64) (*oidc.Session, error
 func (t oidcTx) Enqueue(ctx context.Context, m *outbox.Message) error { return enqueue(ctx, t.tx, m) }
 
 func (t oidcTx) DeleteExpired(ctx context.Context, requestsBefore, tokensBefore time.Time) (int64, error) {
-	a, err := t.tx.Exec(ctx, `DELETE FROM oidc_tokens WHERE expires_at < $1`, tokensBefore)
+	a, err := t.tx.Exec(ctx, `DELETE FROM oidc_tokens WHERE expires_at < $1
+		AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.id = oidc_tokens.session_id)`, tokensBefore)
 	if err != nil {
 		return 0, err
 	}

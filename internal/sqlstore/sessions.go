@@ -135,22 +135,33 @@ func (s *Sessions) ReadSession(ctx context.Context, tokenHash []byte) (*session.
 	return sess, acct, nil
 }
 
-func sessionByTokenHash(ctx context.Context, q Querier, tokenHash []byte) (*session.Session, error) {
+// sessionColumns are the columns scanSession reads.
+const sessionColumns = `id, account_id, created_at, last_seen_at, expires_at, ip, user_agent, reauth_at`
+
+// scanSession reads one row of sessionColumns.
+func scanSession(row interface{ Scan(...any) error }) (*session.Session, error) {
 	var sess session.Session
 	var reauth *time.Time
-	err := q.QueryRow(ctx, `SELECT id, account_id, created_at, last_seen_at, expires_at, ip, user_agent, reauth_at
-		FROM sessions WHERE token_hash = $1`, tokenHash).Scan(&sess.ID, &sess.AccountID, TimeCol(&sess.CreatedAt),
+	err := row.Scan(&sess.ID, &sess.AccountID, TimeCol(&sess.CreatedAt),
 		TimeCol(&sess.LastSeenAt), TimeCol(&sess.ExpiresAt), &sess.IP, &sess.UserAgent, NullTimeCol(&reauth))
+	if err != nil {
+		return nil, err
+	}
 	if reauth != nil {
 		sess.ReauthAt = *reauth
 	}
+	return &sess, nil
+}
+
+func sessionByTokenHash(ctx context.Context, q Querier, tokenHash []byte) (*session.Session, error) {
+	sess, err := scanSession(q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1`, tokenHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kilt.ErrNotFound
 	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return &sess, nil
+	return sess, nil
 }
 
 func (t sessionTx) TouchSession(ctx context.Context, id int64, seen time.Time) error {
@@ -173,6 +184,32 @@ func (t sessionTx) DeleteSessions(ctx context.Context, accountID, except int64) 
 
 func (t sessionTx) SessionIDs(ctx context.Context, accountID int64) ([]int64, error) {
 	return int64s(t.tx.Query(ctx, `SELECT id FROM sessions WHERE account_id = $1 ORDER BY id`, accountID))
+}
+
+// DeleteEndedSessions implements session.Tx. The DELETE is the claim: its subquery picks a
+// batch and, on PostgreSQL, locks it skipping the rows another transaction holds (another
+// instance's sweep, or a request ending the same session), so concurrent sweeps take
+// disjoint batches without waiting; a row deleted meanwhile is not returned, so each ended
+// session is returned to one transaction only. Without an index on last_seen_at (every
+// touch of a session would have to update it), a batch reads the live sessions once: one
+// short scan a round, as the retention job runs a batch or two an interval.
+func (t sessionTx) DeleteEndedSessions(ctx context.Context, expiredBy, seenBy time.Time, limit int) ([]session.Session, error) {
+	rows, err := t.tx.Query(ctx, `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions
+		WHERE expires_at <= $1 OR last_seen_at <= $2 ORDER BY id LIMIT $3`+skipLocked[t.tx.Dialect()]+`)
+		RETURNING `+sessionColumns, expiredBy, seenBy, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []session.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *sess)
+	}
+	return out, rows.Err()
 }
 
 // deleteSessions is session.EndTx's DeleteSessions, for every port that embeds it.

@@ -199,6 +199,8 @@ func Run(t *testing.T, h Harness) {
 		})
 	})
 
+	t.Run("ended sessions", func(t *testing.T) { runEnded(t, h) })
+
 	t.Run("rollback", func(t *testing.T) {
 		a := newAccount(h, t, "rb@mail.kz", "")
 		boom := errors.New("boom")
