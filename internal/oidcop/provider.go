@@ -69,6 +69,7 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 			op.NewEndpoint(strings.TrimPrefix(pathUserinfo, "/")), op.NewEndpoint(strings.TrimPrefix(pathRevoke, "/")),
 			op.NewEndpoint(strings.TrimPrefix(pathEndSession, "/")), op.NewEndpoint(strings.TrimPrefix(pathKeys, "/"))),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(strings.TrimPrefix(pathIntrospect, "/"))),
+		op.WithCrypto(opaqueTokens{}),
 	}
 	if strings.HasPrefix(p.base, "http://") {
 		opts = append(opts, op.WithAllowInsecure())

@@ -340,27 +340,56 @@ func (t oidcTx) RetireActiveKey(ctx context.Context, now time.Time) error {
 	return affected(t.tx.Exec(ctx, `UPDATE oidc_keys SET active = NULL, retired_at = $1 WHERE active`, now))
 }
 
-// ReadAccessToken implements oidc.Store: three reads outside any transaction.
-func (s *OIDC) ReadAccessToken(ctx context.Context, id string) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
-	t, err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE id = $1`, id))
+// tokenWithOwners reads a token with its account and its session in one statement.
+const tokenWithOwners = `SELECT t.id, t.kind, t.hash, t.family, t.auth_request_id, t.client_id, t.account_id, t.session_id,
+	t.scopes, t.auth_time, t.amr, t.created_at, t.expires_at, t.rotated_at, t.revoked_at,
+	a.id, a.email, a.email_verified, a.phone, a.phone_verified, a.locked, a.password_changed_at,
+	s.id, s.account_id, s.created_at, s.last_seen_at, s.expires_at
+	FROM oidc_tokens t LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN sessions s ON s.id = t.session_id
+	WHERE t.hash = $1`
+
+// ReadToken implements oidc.Store: one read outside any transaction.
+func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
+	var tk oidc.Token
+	var scopes, amr string
+	var aID, sID, sAccount sql.NullInt64
+	var email, phone sql.NullString
+	var emailVerified, phoneVerified, locked sql.NullBool
+	var changed, sCreated, sSeen, sExpires *time.Time
+	err := s.db.QueryRow(ctx, tokenWithOwners, hash).Scan(&tk.ID, &tk.Kind, &tk.Hash, &tk.Family, &tk.AuthRequestID,
+		&tk.ClientID, &tk.AccountID, &tk.SessionID, &scopes, TimeCol(&tk.AuthTime), &amr, TimeCol(&tk.CreatedAt),
+		TimeCol(&tk.ExpiresAt), NullTimeCol(&tk.RotatedAt), NullTimeCol(&tk.RevokedAt),
+		&aID, &email, &emailVerified, &phone, &phoneVerified, &locked, NullTimeCol(&changed),
+		&sID, &sAccount, NullTimeCol(&sCreated), NullTimeCol(&sSeen), NullTimeCol(&sExpires))
 	if err != nil {
-		return nil, nil, nil, unavailable(err)
+		return nil, nil, nil, unavailable(rowErr(err))
 	}
-	a, err := oidcAccount(ctx, s.db, t.AccountID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return t, nil, nil, nil
+	tk.Scopes, tk.AMR = splitList(scopes), splitList(amr)
+	var a *oidc.Account
+	if aID.Valid {
+		a = &oidc.Account{ID: aID.Int64, Email: email.String, EmailVerified: emailVerified.Bool, Phone: phone.String,
+			PhoneVerified: phoneVerified.Bool, Locked: locked.Bool}
+		if changed != nil {
+			a.PasswordChangedAt = *changed
+		}
 	}
-	if err != nil {
-		return nil, nil, nil, unavailable(err)
+	var se *oidc.Session
+	if sID.Valid && sCreated != nil && sSeen != nil && sExpires != nil {
+		se = &oidc.Session{ID: sID.Int64, AccountID: sAccount.Int64, CreatedAt: *sCreated, LastSeenAt: *sSeen, ExpiresAt: *sExpires}
 	}
-	sess, err := oidcSession(ctx, s.db, t.SessionID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return t, a, nil, nil
-	}
-	if err != nil {
-		return nil, nil, nil, unavailable(err)
-	}
-	return t, a, sess, nil
+	return &tk, a, se, nil
+}
+
+// ReadClient implements oidc.Store.
+func (s *OIDC) ReadClient(ctx context.Context, id string) (*oidc.Client, error) {
+	c, err := scanClient(s.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oidc_clients WHERE id = $1`, id))
+	return c, unavailable(err)
+}
+
+// ReadActiveKey implements oidc.Store.
+func (s *OIDC) ReadActiveKey(ctx context.Context) (*oidc.Key, error) {
+	k, err := scanKey(s.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM oidc_keys WHERE active`))
+	return k, unavailable(err)
 }
 
 func (t oidcTx) Account(ctx context.Context, id int64) (*oidc.Account, error) {
