@@ -102,10 +102,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 	at := &Token{ID: "a1", Kind: KindAccess, Hash: []byte("ah"), Family: "", AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
 		SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	in(func(tx Tx) error {
-		if err := tx.InsertToken(ctx, rt); err != nil {
-			return err
-		}
-		return tx.InsertToken(ctx, at)
+		return tx.InsertTokens(ctx, rt, at)
 	})
 	in(func(tx Tx) error {
 		got, err := tx.TokenByHash(ctx, []byte("rh"))

@@ -209,7 +209,8 @@ type Tx interface {
 	// UseCode marks the code used if it was not; false when it already was.
 	UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error)
 
-	InsertToken(ctx context.Context, t *Token) error
+	// InsertTokens inserts tokens (in one statement).
+	InsertTokens(ctx context.Context, ts ...*Token) error
 	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 	// RotateToken marks a refresh token rotated if it was not; false when it already was.

@@ -446,36 +446,30 @@ func (s *Service) SessionSatisfies(a *AuthRequest, sess *Session) bool {
 // request's scopes: never for a first-party client; for others once per client and scope
 // set, or whenever prompt=consent asks.
 func (s *Service) NeedsConsent(ctx context.Context, a *AuthRequest, accountID int64) (bool, *Client, error) {
-	var c *Client
-	need := false
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		var err error
-		if c, err = tx.Client(ctx, a.ClientID); err != nil {
-			return err
+	c, err := s.Client(ctx, a.ClientID)
+	if err != nil {
+		return false, nil, err
+	}
+	if c.FirstParty {
+		return false, c, nil
+	}
+	if slices.Contains(a.Prompt, "consent") {
+		return true, c, nil
+	}
+	var g *Consent
+	err = s.store.InTx(ctx, func(tx Tx) (err error) { g, err = tx.Consent(ctx, accountID, c.ID); return err })
+	if errors.Is(err, kilt.ErrNotFound) {
+		return true, c, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	for _, sc := range a.Scopes {
+		if !slices.Contains(g.Scopes, sc) {
+			return true, c, nil
 		}
-		if c.FirstParty {
-			return nil
-		}
-		if slices.Contains(a.Prompt, "consent") {
-			need = true
-			return nil
-		}
-		g, err := tx.Consent(ctx, accountID, c.ID)
-		if errors.Is(err, kilt.ErrNotFound) {
-			need = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, sc := range a.Scopes {
-			if !slices.Contains(g.Scopes, sc) {
-				need = true
-			}
-		}
-		return nil
-	})
-	return need, c, err
+	}
+	return false, c, nil
 }
 
 // GrantConsent records the account's consent to the request's scopes for its client.
@@ -720,11 +714,8 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 			Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
 		at := base
 		at.ID, at.Kind, at.Hash, at.ExpiresAt = accessID, KindAccess, accessHash, out.Expires
-		if err := tx.InsertToken(ctx, &at); err != nil {
-			return err
-		}
 		if !withRefresh {
-			return nil
+			return tx.InsertTokens(ctx, &at)
 		}
 		rid, err := kilt.NewID()
 		if err != nil {
@@ -735,7 +726,7 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 		}
 		rt := base
 		rt.ID, rt.Kind, rt.Hash, rt.Family, rt.ExpiresAt = rid, KindRefresh, refreshHash, family, now.Add(RefreshTokenLifetime)
-		return tx.InsertToken(ctx, &rt)
+		return tx.InsertTokens(ctx, &at, &rt)
 	})
 	if reused {
 		return nil, errInvalidGrant

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -190,15 +191,35 @@ func scanToken(row interface{ Scan(...any) error }) (*oidc.Token, error) {
 	return &tk, nil
 }
 
-func (t oidcTx) InsertToken(ctx context.Context, tk *oidc.Token) error {
-	var hash any
-	if tk.Hash != nil {
-		hash = tk.Hash
+// InsertTokens inserts the tokens in one statement (a token response's access and refresh
+// tokens: one round trip).
+func (t oidcTx) InsertTokens(ctx context.Context, tks ...*oidc.Token) error {
+	if len(tks) == 0 {
+		return nil
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID, joinList(tk.Scopes),
-		tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
+	var q strings.Builder
+	q.WriteString(`INSERT INTO oidc_tokens (` + tokenColumns + `) VALUES `)
+	args := make([]any, 0, 15*len(tks))
+	for i, tk := range tks {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(")
+		for j := 1; j <= 15; j++ {
+			if j > 1 {
+				q.WriteString(", ")
+			}
+			q.WriteString("$" + strconv.Itoa(15*i+j))
+		}
+		q.WriteString(")")
+		var hash any
+		if tk.Hash != nil {
+			hash = tk.Hash
+		}
+		args = append(args, tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID,
+			joinList(tk.Scopes), tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
+	}
+	_, err := t.tx.Exec(ctx, q.String(), args...)
 	return rowErr(err)
 }
 
