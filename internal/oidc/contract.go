@@ -227,6 +227,14 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 	if _, _, _, err := s.ReadToken(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
 		t.Errorf("ReadToken of no token: got %v, want ErrNotFound", err)
 	}
+	if c, r, a, se, err := s.ReadCode(ctx, []byte("code-hash")); err != nil || c.AuthRequestID != "ar1" || c.UsedAt == nil ||
+		r.ID != "ar1" || !r.Done || r.AccountID != acct || r.State != "st" || !slices.Equal(r.AMR, []string{"pwd"}) ||
+		a == nil || a.ID != acct || se == nil || se.ID != sess {
+		t.Errorf("ReadCode: got %+v, %+v, %+v, %+v, %v", c, r, a, se, err)
+	}
+	if _, _, _, _, err := s.ReadCode(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("ReadCode of no code: got %v, want ErrNotFound", err)
+	}
 	if c, err := s.ReadClient(ctx, "c1"); err != nil || c.Name != "Portal" || string(c.SecretHash) != "h" {
 		t.Errorf("ReadClient: got %+v, %v", c, err)
 	}

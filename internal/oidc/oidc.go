@@ -184,6 +184,11 @@ type Store interface {
 	// rotates (whose UPDATE … WHERE rotated_at IS NULL AND revoked_at IS NULL decides).
 	// kilt.ErrNotFound when there is no such token; a nil account or session when it is gone.
 	ReadToken(ctx context.Context, hash []byte) (*Token, *Account, *Session, error)
+	// ReadCode reads the code whose hash is given with its authorization request and the
+	// request's account and session, in one statement outside any transaction (the
+	// redemption's UPDATE … WHERE used_at IS NULL decides a race): kilt.ErrNotFound when
+	// there is no such code; a nil account or session when it is gone or not set.
+	ReadCode(ctx context.Context, hash []byte) (*Code, *AuthRequest, *Account, *Session, error)
 	// ReadClient reads a client outside any transaction (kilt.ErrNotFound when none).
 	ReadClient(ctx context.Context, id string) (*Client, error)
 	// ReadActiveKey reads the active signing key outside any transaction.

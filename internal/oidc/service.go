@@ -533,68 +533,45 @@ type Grant struct {
 
 // Redeem looks up a code for the token endpoint. A code already used is refused and every
 // token issued from it revoked (RFC 6749, 4.1.2: the code has leaked). The client, redirect
-// URI and PKCE verifier are checked by the caller before IssueTokens consumes the code.
+// URI and PKCE verifier are checked by the caller before IssueTokens consumes the code. The
+// code, its request, account and session are read in one statement outside any
+// transaction: IssueTokens' UPDATE … WHERE used_at IS NULL decides between two redemptions.
 func (s *Service) Redeem(ctx context.Context, code string) (*Grant, error) {
 	if !kilt.WellFormedToken(code) {
 		return nil, errInvalidGrant
 	}
 	hash := kilt.HashToken(code)
-	var g *Grant
-	reused := false
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		c, err := tx.Code(ctx, hash)
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		if c.UsedAt != nil {
-			_, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: c.AuthRequestID}, now)
-			if err != nil {
-				return err
-			}
-			reused = true
-			return nil
-		}
-		if !now.Before(c.ExpiresAt) {
-			return errInvalidGrant
-		}
-		a, err := tx.AuthRequest(ctx, c.AuthRequestID)
-		if err != nil {
-			return err
-		}
-		g = &Grant{AuthRequest: a, CodeHash: hash, ClientID: a.ClientID, AccountID: a.AccountID, SessionID: a.SessionID,
-			Scopes: a.Scopes, AuthTime: a.AuthTime, AMR: a.AMR, Nonce: a.Nonce}
-		g.Account, err = s.checkLive(ctx, tx, g.AccountID, g.SessionID, a.AuthTime)
-		return err
-	})
-	if reused || errors.Is(err, kilt.ErrNotFound) {
+	c, a, acct, sess, err := s.store.ReadCode(ctx, hash)
+	if errors.Is(err, kilt.ErrNotFound) {
+		return nil, errInvalidGrant
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if c.UsedAt != nil {
 		// A reuse commits its revocation, then is refused.
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			_, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: c.AuthRequestID}, now)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 		return nil, errInvalidGrant
 	}
-	return g, err
-}
-
-// checkLive refuses a grant whose session ended, whose account is gone or locked, or whose
-// password changed after issued.
-func (s *Service) checkLive(ctx context.Context, tx Tx, accountID, sessionID int64, issued time.Time) (*Account, error) {
-	acct, err := tx.Account(ctx, accountID)
-	if errors.Is(err, kilt.ErrNotFound) {
+	if !now.Before(c.ExpiresAt) {
 		return nil, errInvalidGrant
 	}
-	if err != nil {
+	if err := s.live(acct, sess, a.AccountID, a.AuthTime); err != nil {
 		return nil, err
 	}
-	sess, err := tx.Session(ctx, sessionID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		sess, err = nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return acct, s.live(acct, sess, accountID, issued)
+	return &Grant{AuthRequest: a, CodeHash: hash, ClientID: a.ClientID, AccountID: a.AccountID, SessionID: a.SessionID,
+		Scopes: a.Scopes, AuthTime: a.AuthTime, AMR: a.AMR, Nonce: a.Nonce, Account: acct}, nil
 }
 
-// live is checkLive's rule on what was read: errInvalidGrant unless the account is there,
+// live refuses a grant whose session ended, whose account is gone or locked, or whose
+// password changed after issued, on what was read: errInvalidGrant unless the account is there,
 // unlocked and its password unchanged since issued, and the session is there, the account's,
 // and neither expired nor idle.
 func (s *Service) live(acct *Account, sess *Session, accountID int64, issued time.Time) error {
