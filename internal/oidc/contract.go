@@ -99,13 +99,10 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 	rt := &Token{ID: "r1", Kind: KindRefresh, Hash: []byte("rh"), Family: "f1", AuthRequestID: "ar1", ClientID: "c1",
 		AccountID: acct, SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0,
 		ExpiresAt: t0.Add(time.Hour)}
-	at := &Token{ID: "a1", Kind: KindAccess, Family: "", AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
+	at := &Token{ID: "a1", Kind: KindAccess, Hash: []byte("ah"), Family: "", AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
 		SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	in(func(tx Tx) error {
-		if err := tx.InsertToken(ctx, rt); err != nil {
-			return err
-		}
-		return tx.InsertToken(ctx, at)
+		return tx.InsertTokens(ctx, rt, at)
 	})
 	in(func(tx Tx) error {
 		got, err := tx.TokenByHash(ctx, []byte("rh"))
@@ -218,13 +215,34 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		return nil
 	})
 
-	// An access token is read with its account and session outside a transaction.
-	if tk, a, se, err := s.ReadAccessToken(ctx, "a1"); err != nil || tk.ID != "a1" || tk.Kind != KindAccess ||
-		a == nil || a.ID != acct || se == nil || se.ID != sess {
-		t.Errorf("ReadAccessToken: got %+v, %+v, %+v, %v", tk, a, se, err)
+	// A token is read by its hash with its account and session outside a transaction.
+	if tk, a, se, err := s.ReadToken(ctx, []byte("ah")); err != nil || tk.ID != "a1" || tk.Kind != KindAccess ||
+		tk.RevokedAt == nil || !tk.ExpiresAt.Equal(t0.Add(time.Minute)) || !slices.Equal(tk.Scopes, []string{"openid"}) ||
+		a == nil || a.ID != acct || se == nil || se.ID != sess || se.AccountID != acct || se.ExpiresAt.IsZero() {
+		t.Errorf("ReadToken: got %+v, %+v, %+v, %v", tk, a, se, err)
 	}
-	if _, _, _, err := s.ReadAccessToken(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
-		t.Errorf("ReadAccessToken of no token: got %v, want ErrNotFound", err)
+	if tk, _, _, err := s.ReadToken(ctx, []byte("rh")); err != nil || tk.ID != "r1" || tk.Family != "f1" || tk.RotatedAt == nil {
+		t.Errorf("ReadToken of the refresh token: got %+v, %v", tk, err)
+	}
+	if _, _, _, err := s.ReadToken(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("ReadToken of no token: got %v, want ErrNotFound", err)
+	}
+	if c, r, a, se, err := s.ReadCode(ctx, []byte("code-hash")); err != nil || c.AuthRequestID != "ar1" || c.UsedAt == nil ||
+		r.ID != "ar1" || !r.Done || r.AccountID != acct || r.State != "st" || !slices.Equal(r.AMR, []string{"pwd"}) ||
+		a == nil || a.ID != acct || se == nil || se.ID != sess {
+		t.Errorf("ReadCode: got %+v, %+v, %+v, %+v, %v", c, r, a, se, err)
+	}
+	if _, _, _, _, err := s.ReadCode(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("ReadCode of no code: got %v, want ErrNotFound", err)
+	}
+	if c, err := s.ReadClient(ctx, "c1"); err != nil || c.Name != "Portal" || string(c.SecretHash) != "h" {
+		t.Errorf("ReadClient: got %+v, %v", c, err)
+	}
+	if _, err := s.ReadClient(ctx, "nope"); !errors.Is(err, kilt.ErrNotFound) {
+		t.Errorf("ReadClient of no client: got %v, want ErrNotFound", err)
+	}
+	if k, err := s.ReadActiveKey(ctx); err != nil || k.ID != "k2" || k.Alg != AlgES256 {
+		t.Errorf("ReadActiveKey: got %+v, %v; want k2", k, err)
 	}
 
 	// Expired rows go: tokens by their expiry once their session has ended (until then the

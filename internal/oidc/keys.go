@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"kilt"
 )
@@ -30,12 +32,32 @@ type SigningKey struct {
 	Private crypto.Signer
 }
 
+// KeyCacheTTL is how long the active key, once read, signs without the database being asked
+// again which key is active. After a rotation by another process (`kilt keys rotate`, another
+// instance) this process signs with the retired key for at most KeyCacheTTL, and that key
+// stays published for KeyGrace, much longer; a rotation through this service is seen at
+// once. The published keys (PublicKeys) are always read from the database, so every
+// instance publishes a new key as soon as any may sign with it.
+const KeyCacheTTL = 30 * time.Second
+
 // keyCache keeps opened keys by id: a key never changes once made, so the database is asked
-// only which key is active, not to decrypt it again.
+// only which key is active, not to decrypt it again — and that only every KeyCacheTTL.
 type keyCache struct {
-	mu   sync.Mutex
-	keys map[string]*SigningKey
+	mu       sync.Mutex
+	keys     map[string]*SigningKey
+	active   *SigningKey
+	activeAt time.Time
+	// signatures counts the signatures made (CountSignature).
+	signatures atomic.Uint64
 }
+
+// CountSignature is told of every signature made with the provider's keys (by the adapter
+// that signs).
+func (s *Service) CountSignature() { s.keys.signatures.Add(1) }
+
+// Signatures reports how many signatures were made with the provider's keys since the
+// service started: one a token response (its ID token), since access tokens are opaque.
+func (s *Service) Signatures() uint64 { return s.keys.signatures.Load() }
 
 func newKeyCache() *keyCache { return &keyCache{keys: map[string]*SigningKey{}} }
 
@@ -158,20 +180,42 @@ func (s *Service) RotateKeys(ctx context.Context, alg string) (*Key, error) {
 		}
 		return tx.InsertKey(ctx, k)
 	})
+	s.keys.mu.Lock()
+	s.keys.active = nil
+	s.keys.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// SigningKey returns the active key, opened, making the first one if there is none yet.
+// SigningKey returns the active key, opened, making the first one if there is none yet. The
+// key is read again after KeyCacheTTL.
 func (s *Service) SigningKey(ctx context.Context) (*SigningKey, error) {
-	k, err := s.activeKey(ctx)
+	now := s.clock()
+	s.keys.mu.Lock()
+	sk, at := s.keys.active, s.keys.activeAt
+	s.keys.mu.Unlock()
+	if sk != nil && now.Sub(at) < KeyCacheTTL && !now.Before(at) {
+		return sk, nil
+	}
+	sk, err := s.readSigningKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.mu.Lock()
+	s.keys.active, s.keys.activeAt = sk, now
+	s.keys.mu.Unlock()
+	return sk, nil
+}
+
+func (s *Service) readSigningKey(ctx context.Context) (*SigningKey, error) {
+	k, err := s.store.ReadActiveKey(ctx)
 	if errors.Is(err, kilt.ErrNotFound) {
 		if err := s.EnsureKey(ctx); err != nil {
 			return nil, err
 		}
-		k, err = s.activeKey(ctx)
+		k, err = s.store.ReadActiveKey(ctx)
 	}
 	if err != nil {
 		return nil, err

@@ -106,11 +106,12 @@ const (
 	KindRefresh = "refresh"
 )
 
-// Token is an access token (ID = its JWT's jti) or a refresh token (Hash = SHA-256 of it).
+// Token is an access token or a refresh token. Both are opaque (32 random bytes): only
+// their SHA-256 (Hash) is kept. ID is the row's own id (introspection's jti), never the token.
 type Token struct {
 	ID            string
 	Kind          string
-	Hash          []byte // refresh tokens only
+	Hash          []byte
 	Family        string // refresh tokens: every rotation of one grant
 	AuthRequestID string // the code's request it descends from
 	ClientID      string
@@ -177,11 +178,21 @@ type TokenFilter struct {
 // Store is the provider's one port.
 type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
-	// ReadAccessToken reads the token id, its account and its session outside any
-	// transaction (on SQLite without waiting for the writers), for userinfo and
-	// introspection, which only read: kilt.ErrNotFound when there is no such token, a nil
-	// account or session when it is gone.
-	ReadAccessToken(ctx context.Context, id string) (*Token, *Account, *Session, error)
+	// ReadToken reads the token whose hash is given, with its account and its session, in
+	// one statement outside any transaction (on SQLite without waiting for the writers):
+	// userinfo and introspection only read, and a refresh reads before the transaction that
+	// rotates (whose UPDATE … WHERE rotated_at IS NULL AND revoked_at IS NULL decides).
+	// kilt.ErrNotFound when there is no such token; a nil account or session when it is gone.
+	ReadToken(ctx context.Context, hash []byte) (*Token, *Account, *Session, error)
+	// ReadCode reads the code whose hash is given with its authorization request and the
+	// request's account and session, in one statement outside any transaction (the
+	// redemption's UPDATE … WHERE used_at IS NULL decides a race): kilt.ErrNotFound when
+	// there is no such code; a nil account or session when it is gone or not set.
+	ReadCode(ctx context.Context, hash []byte) (*Code, *AuthRequest, *Account, *Session, error)
+	// ReadClient reads a client outside any transaction (kilt.ErrNotFound when none).
+	ReadClient(ctx context.Context, id string) (*Client, error)
+	// ReadActiveKey reads the active signing key outside any transaction.
+	ReadActiveKey(ctx context.Context) (*Key, error)
 }
 
 // Tx is the row operations of one transaction. Not-found is kilt.ErrNotFound; a duplicate
@@ -203,7 +214,8 @@ type Tx interface {
 	// UseCode marks the code used if it was not; false when it already was.
 	UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error)
 
-	InsertToken(ctx context.Context, t *Token) error
+	// InsertTokens inserts tokens (in one statement).
+	InsertTokens(ctx context.Context, ts ...*Token) error
 	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 	// RotateToken marks a refresh token rotated if it was not; false when it already was.

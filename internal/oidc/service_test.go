@@ -23,6 +23,7 @@ type fixture struct {
 	client  *oidc.Client
 	sess    *oidc.Session
 	account int64
+	db      *sqlstore.DB
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -57,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, clock: clock, client: c, account: a.ID,
+	return &fixture{svc: svc, clock: clock, client: c, account: a.ID, db: db,
 		sess: &oidc.Session{ID: s.ID, AccountID: a.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: s.ExpiresAt}}
 }
 
@@ -220,6 +221,93 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, err := f.svc.RotateKeys(ctx, "HS256"); err == nil {
 		t.Error("a symmetric algorithm was accepted")
+	}
+}
+
+// other is another process on the fixture's database (the `kilt` command line).
+func (f *fixture) other() *oidc.Service {
+	return oidc.NewService(sqlstore.NewOIDC(f.db), f.clock.Now, oidc.Config{Secret: []byte("a server secret of at least 32 bytes!")})
+}
+
+// TestClientCache: a client is read again after ClientCacheTTL, so a secret rotated or a
+// client removed by the command line (another process) stops working on a running server
+// within it; through the server's own service at once.
+func TestClientCache(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, secret, err := f.svc.AddClient(ctx, oidc.NewClient{Name: "Tax", RedirectURIs: []string{"https://tax.example.kz/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.CheckSecret(ctx, c.ID, secret); err != nil {
+		t.Fatalf("the secret: %v", err)
+	}
+	if err := f.svc.CheckSecret(ctx, c.ID, secret[:len(secret)-1]+"x"); err == nil {
+		t.Fatal("a wrong secret was accepted")
+	}
+	// Rotated by the command line: the old secret works until the entry expires, then not.
+	newSecret, err := f.other().RotateSecret(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(oidc.ClientCacheTTL - time.Millisecond)
+	if err := f.svc.CheckSecret(ctx, c.ID, secret); err != nil {
+		t.Fatalf("within the cache's lifetime: %v", err)
+	}
+	f.clock.Advance(time.Millisecond)
+	if err := f.svc.CheckSecret(ctx, c.ID, secret); err == nil {
+		t.Error("the rotated secret still works after ClientCacheTTL")
+	}
+	if err := f.svc.CheckSecret(ctx, c.ID, newSecret); err != nil {
+		t.Errorf("the new secret: %v", err)
+	}
+	// Through the server's own service: at once.
+	latest, err := f.svc.RotateSecret(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.svc.CheckSecret(ctx, c.ID, newSecret) == nil || f.svc.CheckSecret(ctx, c.ID, latest) != nil {
+		t.Error("a rotation through the service is not seen at once")
+	}
+	// Removed by the command line: unknown after ClientCacheTTL.
+	if err := f.other().RemoveClient(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(oidc.ClientCacheTTL)
+	if _, err := f.svc.Client(ctx, c.ID); kilt.ErrorCode(err) != oidc.CodeUnknownClient {
+		t.Errorf("a removed client after ClientCacheTTL: got %v", err)
+	}
+	if err := f.svc.CheckSecret(ctx, c.ID, latest); err == nil {
+		t.Error("a removed client's secret still works")
+	}
+}
+
+// TestSigningKeyCache: after a rotation by the command line the running server signs with
+// the new key within KeyCacheTTL, and publishes it at once (the old one too).
+func TestSigningKeyCache(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	old, err := f.svc.SigningKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := f.other().RotateKeys(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := f.svc.PublicKeys(ctx)
+	if err != nil || len(ks) != 2 {
+		t.Fatalf("published right after a rotation elsewhere: %d keys, %v; want both", len(ks), err)
+	}
+	if cur, _ := f.svc.SigningKey(ctx); cur.ID != old.ID {
+		t.Errorf("signing with %s within KeyCacheTTL, want the cached %s", cur.ID, old.ID)
+	}
+	f.clock.Advance(oidc.KeyCacheTTL)
+	if cur, _ := f.svc.SigningKey(ctx); cur.ID != k.ID {
+		t.Errorf("signing with %s after KeyCacheTTL, want the new %s", cur.ID, k.ID)
+	}
+	if oidc.KeyCacheTTL+oidc.IDTokenLifetime >= oidc.KeyGrace {
+		t.Error("a token signed with a retired key just before the cache expired could outlive the key's publication")
 	}
 }
 

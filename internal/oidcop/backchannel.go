@@ -33,7 +33,7 @@ func LogoutTokenSigner(issuer string) func(*kiltoidc.SigningKey, *kiltoidc.Clien
 			return "", err
 		}
 		claims := oidc.NewLogoutTokenClaims(issuer, subject, oidc.Audience{c.ID}, time.Now().Add(LogoutTokenLifetime), jti, sid(sessionID), 0)
-		signer, err := op.SignerFromKey(signingKey{k})
+		signer, err := op.SignerFromKey(signingKey{k: k})
 		if err != nil {
 			return "", err
 		}

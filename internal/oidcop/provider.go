@@ -22,8 +22,8 @@ import (
 type Config struct {
 	// Issuer is KILT_BASE_URL.
 	Issuer string
-	// Secret is the server secret (op's own encryption key derives from it; Kilt's tokens do
-	// not use it).
+	// Secret is the server secret (op's CryptoKey derives from it, though op's Crypto is
+	// replaced by opaqueTokens: no token of Kilt's is encrypted with it).
 	Secret []byte
 	// SecureCookie and the cookie names follow the pages'.
 	SecureCookie bool
@@ -69,6 +69,7 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 			op.NewEndpoint(strings.TrimPrefix(pathUserinfo, "/")), op.NewEndpoint(strings.TrimPrefix(pathRevoke, "/")),
 			op.NewEndpoint(strings.TrimPrefix(pathEndSession, "/")), op.NewEndpoint(strings.TrimPrefix(pathKeys, "/"))),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(strings.TrimPrefix(pathIntrospect, "/"))),
+		op.WithCrypto(opaqueTokens{}),
 	}
 	if strings.HasPrefix(p.base, "http://") {
 		opts = append(opts, op.WithAllowInsecure())

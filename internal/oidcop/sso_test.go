@@ -631,6 +631,77 @@ func TestRefreshUsedTwice(t *testing.T) {
 	})
 }
 
+// TestOneSignaturePerTokenResponse: a code exchange and a refresh each cost one signature
+// (SPEC §7), the ID token's: the access token is opaque — 32 random bytes, not a JWT, only
+// its SHA-256 in the database — and still answers userinfo and introspection.
+func TestOneSignaturePerTokenResponse(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		k := startKilt(t, dbURL)
+		addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{FirstParty: true})
+		f := newFlow()
+		code := login(t, k, r, browser(t), "a@mail.kz", f)
+		before := k.app.OIDC.Signatures()
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := k.app.OIDC.Signatures() - before; n != 1 {
+			t.Errorf("a code exchange made %d signatures, want 1", n)
+		}
+		before = k.app.OIDC.Signatures()
+		next := refresh(t, r, tok.RefreshToken)
+		if next == nil {
+			t.Fatal("refresh refused")
+		}
+		if n := k.app.OIDC.Signatures() - before; n != 1 {
+			t.Errorf("a refresh made %d signatures, want 1", n)
+		}
+		if _, err := r.verifier.Verify(ctx, next.Extra("id_token").(string)); err != nil {
+			t.Errorf("the refreshed ID token: %v", err)
+		}
+		for _, at := range []string{tok.AccessToken, next.AccessToken} {
+			if strings.Contains(at, ".") || len(at) != 43 {
+				t.Fatalf("access token %q: want 32 random bytes in base64url, not a JWT", at)
+			}
+		}
+		// At rest, only the hash: no column of the token's row holds the token.
+		var n int
+		q := "SELECT count(*) FROM oidc_tokens WHERE id = $1 OR family = $1 OR auth_request_id = $1 OR hash = $2"
+		if err := k.app.DB.QueryRow(ctx, q, next.AccessToken, []byte(next.AccessToken)).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the access token is stored as is (%d rows, %v)", n, err)
+		}
+		if err := k.app.DB.QueryRow(ctx, "SELECT count(*) FROM oidc_tokens WHERE hash = $1", hashOf(next.AccessToken)).Scan(&n); err != nil || n != 1 {
+			t.Errorf("the access token's hash: %d rows, %v; want 1", n, err)
+		}
+		if !introspect(t, k, r, next.AccessToken) {
+			t.Error("introspection: the refreshed access token is inactive")
+		}
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(next)); err != nil || ui.Email != "a@mail.kz" {
+			t.Errorf("userinfo with the opaque token: %+v, %v", ui, err)
+		}
+		// A token that is not one of Kilt's, or one changed by a character, is refused.
+		forged := *next
+		c := byte('A')
+		if next.AccessToken[0] == 'A' {
+			c = 'B'
+		}
+		forged.AccessToken = string(c) + next.AccessToken[1:]
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(&forged)); err == nil {
+			t.Error("userinfo answered a changed access token")
+		}
+		if introspect(t, k, r, forged.AccessToken) {
+			t.Error("introspection: a changed access token is active")
+		}
+	})
+}
+
+func hashOf(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
 // TestTokensAfterPasswordChange: a password change (even one keeping the session the tokens
 // came from) and a lock end every token of the account.
 func TestTokensAfterPasswordChange(t *testing.T) {
@@ -660,16 +731,10 @@ func TestTokensAfterPasswordChange(t *testing.T) {
 	})
 }
 
-// tokenSessions finds the Kilt session of the access token (through introspection's jti).
+// tokenSessions finds the Kilt session of the access token.
 func tokenSessions(t *testing.T, k *kilt, tok *oauth2.Token) int64 {
 	t.Helper()
-	parts := strings.Split(tok.AccessToken, ".")
-	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var c struct {
-		JTI string `json:"jti"`
-	}
-	_ = json.Unmarshal(raw, &c)
-	l, err := k.app.OIDC.AccessToken(context.Background(), c.JTI)
+	l, err := k.app.OIDC.AccessToken(context.Background(), tok.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,18 @@ package oidcop
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -119,7 +123,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, oidcErr(err)
 	}
-	return is.AccessID, is.Expires, nil
+	return is.Access, is.Expires, nil
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
@@ -131,7 +135,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, oidcErr(err)
 	}
-	return is.AccessID, is.Refresh, is.Expires, nil
+	return is.Access, is.Refresh, is.Expires, nil
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
@@ -163,10 +167,12 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	return req.RedirectURI, nil
 }
 
-// RevokeToken revokes an access token (by its jti) or a refresh token (with its family) of
-// the client; another client's token is left alone (RFC 7009 answers 200 anyway).
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID string) *oidc.Error {
-	if err := s.svc.RevokeAccessToken(ctx, tokenOrID, clientID); err != nil {
+// RevokeToken revokes an access token or a refresh token (with its family) of the client;
+// another client's token is left alone (RFC 7009 answers 200 anyway). op passes the token as
+// presented: GetRefreshTokenInfo answers the refresh token itself as its "id", and
+// opaqueTokens decodes an access token to itself.
+func (s *storage) RevokeToken(ctx context.Context, token, _ string, clientID string) *oidc.Error {
+	if err := s.svc.Revoke(ctx, token, clientID); err != nil {
 		return oidc.ErrServerError()
 	}
 	return nil
@@ -177,17 +183,38 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	if err != nil {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return s.svc.Subject(t.AccountID), t.ID, nil
+	return s.svc.Subject(t.AccountID), token, nil
 }
 
-// signingKey is the active key for op.
-type signingKey struct{ k *kiltoidc.SigningKey }
+// signingKey is the active key for op. With count set, op signs through a counting
+// wrapper of the private key (go-jose's cryptosigner: the same signature), so that
+// oidc.Service.Signatures tells what a token response cost.
+type signingKey struct {
+	k     *kiltoidc.SigningKey
+	count func()
+}
 
 func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm {
 	return jose.SignatureAlgorithm(k.k.Alg)
 }
-func (k signingKey) Key() any   { return k.k.Private }
+func (k signingKey) Key() any {
+	if k.count == nil {
+		return k.k.Private
+	}
+	return cryptosigner.Opaque(countingSigner{Signer: k.k.Private, count: k.count})
+}
 func (k signingKey) ID() string { return k.k.ID }
+
+// countingSigner counts the signatures made with its key.
+type countingSigner struct {
+	crypto.Signer
+	count func()
+}
+
+func (c countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	c.count()
+	return c.Signer.Sign(r, digest, opts)
+}
 
 // publicKey is a published key for op's JWKS.
 type publicKey struct{ k *kiltoidc.SigningKey }
@@ -211,7 +238,7 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return signingKey{k}, nil
+	return signingKey{k: k, count: s.svc.CountSignature}, nil
 }
 
 func (s *storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
@@ -265,17 +292,23 @@ func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, us
 // SetUserinfoFromRequest puts the scopes' claims and the session id (sid) in an ID token.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var accountID, sessionID int64
+	var acct *kiltoidc.Account
 	switch r := req.(type) {
 	case *authRequest:
 		accountID, sessionID = r.a.AccountID, r.a.SessionID
+		if r.grant != nil {
+			acct = r.grant.Account
+		}
 	case *refreshRequest:
-		accountID, sessionID = r.grant.AccountID, r.grant.SessionID
+		accountID, sessionID, acct = r.grant.AccountID, r.grant.SessionID, r.grant.Account
 	default:
 		return nil
 	}
-	acct, err := s.svc.Account(ctx, accountID)
-	if err != nil {
-		return err
+	if acct == nil || acct.ID != accountID { // the grant's check read it already
+		var err error
+		if acct, err = s.svc.Account(ctx, accountID); err != nil {
+			return err
+		}
 	}
 	fillUserinfo(ui, s.svc.Subject(accountID), acct, scopes)
 	ui.AppendClaims("sid", sid(sessionID))
@@ -296,28 +329,27 @@ func fillUserinfo(ui *oidc.UserInfo, subject string, a *kiltoidc.Account, scopes
 }
 
 // SetUserinfoFromToken answers userinfo from the database: a revoked or expired token, an
-// ended session, a locked account or a changed password gets nothing.
-func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+// ended session, a locked account or a changed password gets nothing. tokenID is the access
+// token itself (opaqueTokens); the subject comes from its row.
+func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, _, _ string) error {
 	l, err := s.svc.AccessToken(ctx, tokenID)
 	if err != nil {
 		return oidc.ErrAccessDenied().WithDescription("token is not active")
 	}
 	sub := s.svc.Subject(l.Account.ID)
-	if sub != subject {
-		return oidc.ErrAccessDenied().WithDescription("token is not active")
-	}
 	fillUserinfo(ui, sub, l.Account, l.Token.Scopes)
 	return nil
 }
 
 // SetIntrospectionFromToken answers RFC 7662 from the database, to the client the token was
 // issued to only.
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, _, clientID string) error {
 	l, err := s.svc.AccessToken(ctx, tokenID)
-	if err != nil || l.Token.ClientID != clientID || s.svc.Subject(l.Account.ID) != subject {
+	if err != nil || l.Token.ClientID != clientID {
 		// op answers {"active": false} on an error.
 		return errors.New("oidcop: token is not active")
 	}
+	subject := s.svc.Subject(l.Account.ID)
 	resp.Active = true
 	resp.Scope = l.Token.Scopes
 	resp.ClientID = l.Token.ClientID
@@ -429,7 +461,7 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
 func (c *client) LoginURL(id string) string           { return c.base + "/oauth/login?id=" + id }
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
 func (c *client) IDTokenLifetime() time.Duration      { return kiltoidc.IDTokenLifetime }
 func (c *client) DevMode() bool                       { return false }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
@@ -441,3 +473,29 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(scope string) bool     { return slices.Contains(c.c.Scopes, scope) }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }
+
+// ---- access tokens ----
+
+// opaqueTokens is op's Crypto for Kilt's access tokens, which are opaque: 32 random bytes
+// made by the domain (oidc.Service.IssueTokens), only their SHA-256 kept, looked up by
+// userinfo, introspection and revocation. op makes a bearer token by "encrypting"
+// "id:subject"; here the token is the id itself (nothing to sign, nothing to decrypt: one
+// signature a token response, the ID token's), and it decodes back to "token:" — the subject
+// is read from the token's row. Anything else does not decode, and op then tries it as a JWT,
+// which Kilt no longer issues as access tokens: refused.
+type opaqueTokens struct{}
+
+func (opaqueTokens) Encrypt(idSubject string) (string, error) {
+	id, _, ok := strings.Cut(idSubject, ":")
+	if !ok || !kilt.WellFormedToken(id) {
+		return "", errors.New("oidcop: an access token id is not a token")
+	}
+	return id, nil
+}
+
+func (opaqueTokens) Decrypt(token string) (string, error) {
+	if !kilt.WellFormedToken(token) {
+		return "", errors.New("oidcop: not an access token")
+	}
+	return token + ":", nil
+}

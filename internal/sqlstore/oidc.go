@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,23 +127,38 @@ func (t oidcTx) InsertAuthRequest(ctx context.Context, a *oidc.AuthRequest) erro
 	return rowErr(err)
 }
 
+// authRequestScan scans authRequestColumns.
+type authRequestScan struct {
+	a                    oidc.AuthRequest
+	scopes, prompt, amr  string
+	accountID, sessionID sql.NullInt64
+	authTime             *time.Time
+}
+
+func (r *authRequestScan) dest() []any {
+	a := &r.a
+	return []any{&a.ID, &a.ClientID, &a.RedirectURI, &r.scopes, &a.State, &a.Nonce, &a.CodeChallenge, &r.prompt, &a.MaxAge,
+		&a.LoginHint, &a.UILocales, TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &r.accountID, &r.sessionID,
+		NullTimeCol(&r.authTime), &r.amr, &a.Done}
+}
+
+func (r *authRequestScan) request() *oidc.AuthRequest {
+	a := r.a
+	a.Scopes, a.Prompt, a.AMR = splitList(r.scopes), splitList(r.prompt), splitList(r.amr)
+	a.AccountID, a.SessionID = r.accountID.Int64, r.sessionID.Int64
+	if r.authTime != nil {
+		a.AuthTime = *r.authTime
+	}
+	return &a
+}
+
 func (t oidcTx) AuthRequest(ctx context.Context, id string) (*oidc.AuthRequest, error) {
-	var a oidc.AuthRequest
-	var scopes, prompt, amr string
-	var accountID, sessionID sql.NullInt64
-	var authTime *time.Time
-	err := t.tx.QueryRow(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id).Scan(
-		&a.ID, &a.ClientID, &a.RedirectURI, &scopes, &a.State, &a.Nonce, &a.CodeChallenge, &prompt, &a.MaxAge, &a.LoginHint,
-		&a.UILocales, TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &accountID, &sessionID, NullTimeCol(&authTime), &amr, &a.Done)
+	var r authRequestScan
+	err := t.tx.QueryRow(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id).Scan(r.dest()...)
 	if err != nil {
 		return nil, rowErr(err)
 	}
-	a.Scopes, a.Prompt, a.AMR = splitList(scopes), splitList(prompt), splitList(amr)
-	a.AccountID, a.SessionID = accountID.Int64, sessionID.Int64
-	if authTime != nil {
-		a.AuthTime = *authTime
-	}
-	return &a, nil
+	return r.request(), nil
 }
 
 func (t oidcTx) UpdateAuthRequest(ctx context.Context, a *oidc.AuthRequest) error {
@@ -190,15 +206,35 @@ func scanToken(row interface{ Scan(...any) error }) (*oidc.Token, error) {
 	return &tk, nil
 }
 
-func (t oidcTx) InsertToken(ctx context.Context, tk *oidc.Token) error {
-	var hash any
-	if tk.Hash != nil {
-		hash = tk.Hash
+// InsertTokens inserts the tokens in one statement (a token response's access and refresh
+// tokens: one round trip).
+func (t oidcTx) InsertTokens(ctx context.Context, tks ...*oidc.Token) error {
+	if len(tks) == 0 {
+		return nil
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID, joinList(tk.Scopes),
-		tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
+	var q strings.Builder
+	q.WriteString(`INSERT INTO oidc_tokens (` + tokenColumns + `) VALUES `)
+	args := make([]any, 0, 15*len(tks))
+	for i, tk := range tks {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(")
+		for j := 1; j <= 15; j++ {
+			if j > 1 {
+				q.WriteString(", ")
+			}
+			q.WriteString("$" + strconv.Itoa(15*i+j))
+		}
+		q.WriteString(")")
+		var hash any
+		if tk.Hash != nil {
+			hash = tk.Hash
+		}
+		args = append(args, tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID,
+			joinList(tk.Scopes), tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
+	}
+	_, err := t.tx.Exec(ctx, q.String(), args...)
 	return rowErr(err)
 }
 
@@ -340,27 +376,103 @@ func (t oidcTx) RetireActiveKey(ctx context.Context, now time.Time) error {
 	return affected(t.tx.Exec(ctx, `UPDATE oidc_keys SET active = NULL, retired_at = $1 WHERE active`, now))
 }
 
-// ReadAccessToken implements oidc.Store: three reads outside any transaction.
-func (s *OIDC) ReadAccessToken(ctx context.Context, id string) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
-	t, err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE id = $1`, id))
-	if err != nil {
-		return nil, nil, nil, unavailable(err)
+// ownerColumns are the account's and the session's columns of a row that names both
+// (LEFT JOINed as a and s).
+const ownerColumns = `a.id, a.email, a.email_verified, a.phone, a.phone_verified, a.locked, a.password_changed_at,
+	s.id, s.account_id, s.created_at, s.last_seen_at, s.expires_at`
+
+// ownersScan scans ownerColumns; a missing account or session is nil.
+type ownersScan struct {
+	aID, sID, sAccount                   sql.NullInt64
+	email, phone                         sql.NullString
+	emailVerified, phoneVerified, locked sql.NullBool
+	changed, sCreated, sSeen, sExpires   *time.Time
+}
+
+func (o *ownersScan) dest() []any {
+	return []any{&o.aID, &o.email, &o.emailVerified, &o.phone, &o.phoneVerified, &o.locked, NullTimeCol(&o.changed),
+		&o.sID, &o.sAccount, NullTimeCol(&o.sCreated), NullTimeCol(&o.sSeen), NullTimeCol(&o.sExpires)}
+}
+
+func (o *ownersScan) owners() (*oidc.Account, *oidc.Session) {
+	var a *oidc.Account
+	if o.aID.Valid {
+		a = &oidc.Account{ID: o.aID.Int64, Email: o.email.String, EmailVerified: o.emailVerified.Bool, Phone: o.phone.String,
+			PhoneVerified: o.phoneVerified.Bool, Locked: o.locked.Bool}
+		if o.changed != nil {
+			a.PasswordChangedAt = *o.changed
+		}
 	}
-	a, err := oidcAccount(ctx, s.db, t.AccountID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return t, nil, nil, nil
+	var se *oidc.Session
+	if o.sID.Valid && o.sCreated != nil && o.sSeen != nil && o.sExpires != nil {
+		se = &oidc.Session{ID: o.sID.Int64, AccountID: o.sAccount.Int64, CreatedAt: *o.sCreated, LastSeenAt: *o.sSeen,
+			ExpiresAt: *o.sExpires}
 	}
-	if err != nil {
-		return nil, nil, nil, unavailable(err)
+	return a, se
+}
+
+// tokenWithOwners reads a token with its account and its session in one statement.
+const tokenWithOwners = `SELECT t.id, t.kind, t.hash, t.family, t.auth_request_id, t.client_id, t.account_id, t.session_id,
+	t.scopes, t.auth_time, t.amr, t.created_at, t.expires_at, t.rotated_at, t.revoked_at, ` + ownerColumns + `
+	FROM oidc_tokens t LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN sessions s ON s.id = t.session_id
+	WHERE t.hash = $1`
+
+// ReadToken implements oidc.Store: one read outside any transaction.
+func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
+	var tk oidc.Token
+	var scopes, amr string
+	var o ownersScan
+	dest := append([]any{&tk.ID, &tk.Kind, &tk.Hash, &tk.Family, &tk.AuthRequestID, &tk.ClientID, &tk.AccountID,
+		&tk.SessionID, &scopes, TimeCol(&tk.AuthTime), &amr, TimeCol(&tk.CreatedAt), TimeCol(&tk.ExpiresAt),
+		NullTimeCol(&tk.RotatedAt), NullTimeCol(&tk.RevokedAt)}, o.dest()...)
+	if err := s.db.QueryRow(ctx, tokenWithOwners, hash).Scan(dest...); err != nil {
+		return nil, nil, nil, unavailable(rowErr(err))
 	}
-	sess, err := oidcSession(ctx, s.db, t.SessionID)
-	if errors.Is(err, kilt.ErrNotFound) {
-		return t, a, nil, nil
+	tk.Scopes, tk.AMR = splitList(scopes), splitList(amr)
+	a, se := o.owners()
+	return &tk, a, se, nil
+}
+
+// codeWithOwners reads a code with its authorization request and the request's account and
+// session in one statement.
+var codeWithOwners = `SELECT c.hash, c.auth_request_id, c.expires_at, c.used_at, ` +
+	prefixed("r.", authRequestColumns) + `, ` + ownerColumns + `
+	FROM oidc_codes c JOIN oidc_auth_requests r ON r.id = c.auth_request_id
+	LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN sessions s ON s.id = r.session_id
+	WHERE c.hash = $1`
+
+// prefixed is the column list cols with each column prefixed by p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
 	}
-	if err != nil {
-		return nil, nil, nil, unavailable(err)
+	return strings.Join(parts, ", ")
+}
+
+// ReadCode implements oidc.Store: one read outside any transaction.
+func (s *OIDC) ReadCode(ctx context.Context, hash []byte) (*oidc.Code, *oidc.AuthRequest, *oidc.Account, *oidc.Session, error) {
+	var c oidc.Code
+	var r authRequestScan
+	var o ownersScan
+	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)}, r.dest()...)
+	if err := s.db.QueryRow(ctx, codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
+		return nil, nil, nil, nil, unavailable(rowErr(err))
 	}
-	return t, a, sess, nil
+	a, se := o.owners()
+	return &c, r.request(), a, se, nil
+}
+
+// ReadClient implements oidc.Store.
+func (s *OIDC) ReadClient(ctx context.Context, id string) (*oidc.Client, error) {
+	c, err := scanClient(s.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oidc_clients WHERE id = $1`, id))
+	return c, unavailable(err)
+}
+
+// ReadActiveKey implements oidc.Store.
+func (s *OIDC) ReadActiveKey(ctx context.Context) (*oidc.Key, error) {
+	k, err := scanKey(s.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM oidc_keys WHERE active`))
+	return k, unavailable(err)
 }
 
 func (t oidcTx) Account(ctx context.Context, id int64) (*oidc.Account, error) {
