@@ -37,7 +37,10 @@ for db in sqlite postgres; do
 	log "== $db start, loadavg $(cat /proc/loadavg)"
 	freshdb $db main; startserver $db
 	for c in 8 32 256; do log "$db login $c"; L --argon2 --argon2-time $AT --concurrency $c --duration $LD login >"$OUT/$db-login-$c.json" 2>>"$OUT/$db.txt"; done
-	log "$db full-recovery 1"; L --concurrency 1 --duration $RD full-recovery >"$OUT/$db-full-recovery-1.json" 2>>"$OUT/$db.txt"
+	# full recovery: 64 accounts per client (the tool's default), so no number reaches its 30
+	# code checks an hour; at 1 client for the median, at 8 for resets per second against the
+	# sign-ins per second of login 8 above.
+	for c in 1 8; do log "$db full-recovery $c"; L --concurrency $c --duration $RD full-recovery >"$OUT/$db-full-recovery-$c.json" 2>>"$OUT/$db.txt"; done
 	log "$db delivery"; L --count 5000 delivery >"$OUT/$db-delivery.json" 2>>"$OUT/$db.txt"
 	for c in 8 32 256; do log "$db recovery-email $c"; L --floor $FL --concurrency $c --duration $RD recovery-email >"$OUT/$db-recovery-email-$c.json" 2>>"$OUT/$db.txt"; done
 	kill $PID; wait $PID 2>/dev/null

@@ -1,43 +1,80 @@
 # loadtable.py OUTDIR — the tables of docs/performance.md from the JSON files of scripts/loadrun.sh.
+# A file that is missing, empty or not JSON (a step that failed or was cut short) gives a row
+# saying so, and the name of the file on stderr; the other rows are printed all the same.
 import json, sys, os
 out = sys.argv[1]
+problems = []
 def load(n):
     p = os.path.join(out, n)
-    return json.load(open(p)) if os.path.exists(p) else None
+    if not os.path.exists(p):
+        return None
+    try:
+        with open(p) as fh:
+            r = json.load(fh)
+    except (OSError, ValueError) as e:
+        problems.append(f"{p}: {'empty' if os.path.getsize(p) == 0 else e}")
+        return {"_bad": "empty" if os.path.getsize(p) == 0 else "not JSON"}
+    if not isinstance(r, dict):
+        problems.append(f"{p}: not a JSON object")
+        return {"_bad": "not a JSON object"}
+    return r
 def f(v, d=1):
     return "-" if v is None else f"{v:,.{d}f}"
+def completed(r):
+    """The median and rate of the operations that completed (full recovery): other classes
+    (429s, failures) are not recoveries."""
+    for c in r.get("classes") or []:
+        if c.get("name") == "completed":
+            return c
+    return None
 def row(name, r):
     if r is None: return f"| {name} | (missing) |"
+    if r.get("_bad"): return f"| {name} | ({r['_bad']}: the step failed, see its .txt) |"
     ps = r.get("per_success") or {}
     s = r.get("server") or {}
     if r.get("argon2"):
         a = r["argon2"]
-        cmp_ = f"raw Argon2id {f(a['hashes_per_s'])}/s ({f(a['before_hashes_per_s'])} before, {f(a['after_hashes_per_s'])} after): **{f(a['success_to_raw_percent'])} %**"
+        cmp_ = f"raw Argon2id {f(a.get('hashes_per_s'))}/s ({f(a.get('before_hashes_per_s'))} before, {f(a.get('after_hashes_per_s'))} after): **{f(a.get('success_to_raw_percent'))} %**"
     elif r.get("floor"):
         fl = r["floor"]
-        cmp_ = f"floor {f(fl['requests_per_s'],0)}/s ({f(fl['before_requests_per_s'],0)} before, {f(fl['after_requests_per_s'],0)} after): **{f(fl['success_to_floor'],2)}**"
+        cmp_ = f"floor {f(fl.get('requests_per_s'),0)}/s ({f(fl.get('before_requests_per_s'),0)} before, {f(fl.get('after_requests_per_s'),0)} after): **{f(fl.get('success_to_floor'),2)}**"
     else: cmp_ = "-"
-    st = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
-    lat = r["latency_ms"]
-    return (f"| {name} | {r['concurrency']} | {f(r['success_per_s'])} | {cmp_} | {f(lat['p50'])} | {f(lat['p99'])} | {st} | "
+    st = ", ".join(f"{k}: {v}" for k, v in sorted((r.get("statuses") or {}).items()))
+    lat = r.get("latency_ms") or {}
+    p50 = lat.get("p50")
+    c = completed(r)
+    if c:  # a full recovery's latency is that of the recoveries, not of the failures
+        p50, lat = c["latency_ms"].get("p50"), c["latency_ms"]
+    return (f"| {name} | {r.get('concurrency')} | {f(r.get('success_per_s'))} | {cmp_} | {f(p50)} | {f(lat.get('p99'))} | {st} | "
             f"{f(s.get('cpu_cores'),2)} | {f(ps.get('user_ms'),2)} | {f(ps.get('system_ms'),2)} | {f(ps.get('minor_faults'),1)} | "
             f"{f(ps.get('gc_cycles'),3)} | {f(ps.get('db_statements'),2)} / {f(ps.get('db_transactions'),2)} | {f(s.get('peak_rss_mib'))} |")
 hdr = ("| scenario | clients | 2xx /s | against (same run) | p50 ms | p99 ms | answers | server CPU (cores) | user ms /2xx | system ms /2xx | minor faults /2xx | GC cycles /2xx | DB statements / transactions /2xx | server peak RSS MiB |\n"
        "|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+def ok(r): return r is not None and not r.get("_bad")
 for db in ["sqlite", "postgres"]:
     print(f"\n### {db}\n\n{hdr}")
     for c in [8, 32, 256]: print(row("login", load(f"{db}-login-{c}.json")))
     print(row("login, old GC budget (GOGC=400, GOMEMLIMIT=178MiB)", load(f"{db}-login-32-oldgc.json")))
     for c in [8, 32, 256]: print(row("recovery-email", load(f"{db}-recovery-email-{c}.json")))
-    print(row("full-recovery (request, SMS code, verify, new password)", load(f"{db}-full-recovery-1.json")))
+    for c in [1, 8]:
+        print(row("full-recovery (request, SMS code, verify, new password; p50 of the recoveries)", load(f"{db}-full-recovery-{c}.json")))
     print(row("delivery (e-mails/s from the outbox to the SMTP sink)", load(f"{db}-delivery.json")))
     for c in [8, 32, 256, "32-oldgc"]:
         r = load(f"{db}-login-{c}.json")
-        if r and r.get("argon2"):
+        if ok(r) and r.get("argon2") and "bare_user_ms_per_hash" in r["argon2"]:
             a = r["argon2"]; print(f"<!-- bare loop {db} {c}: user {a['bare_user_ms_per_hash']:.2f} sys {a['bare_system_ms_per_hash']:.2f} faults {a['bare_minor_faults_per_hash']:.1f} -->")
+    # Resets against sign-ins in the same run (SPEC §7: at least a third), both at 8 clients.
+    fr, lg = load(f"{db}-full-recovery-8.json"), load(f"{db}-login-8.json")
+    if ok(fr) and ok(lg) and lg.get("success_per_s"):
+        print(f"\nresets per second at 8 clients ÷ sign-ins per second at 8 clients, same run: "
+              f"{f(fr.get('success_per_s'))} ÷ {f(lg.get('success_per_s'))} = **{fr.get('success_per_s', 0) / lg['success_per_s']:.2f}**")
 r = load("two-instances.json")
-if r:
-    print("\n### two instances\n\n" + hdr); print(row("recovery-email, 2 × kilt serve", r)); print(json.dumps(r.get("delivered")))
+if r is not None:
+    print("\n### two instances\n\n" + hdr); print(row("recovery-email, 2 × kilt serve", r))
+    if ok(r): print(json.dumps(r.get("delivered")))
 r = load("soak.json")
-if r:
-    print("\n### soak\n"); print(row("recovery-email soak", r)); print(json.dumps(r.get("soak"), indent=1))
+if r is not None:
+    print("\n### soak\n"); print(row("recovery-email soak", r))
+    if ok(r): print(json.dumps(r.get("soak"), indent=1))
+for p in problems:
+    print(f"loadtable: {p}", file=sys.stderr)

@@ -9,9 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
 	"kilt/internal/password"
+	"kilt/internal/password/argon2"
 )
 
 // rawRate is the machine's raw Argon2id rate.
@@ -32,9 +31,10 @@ func (r rawRate) PerSecond() float64 {
 	return float64(r.Hashes) / r.Wall.Seconds()
 }
 
-// measureArgon2 computes Argon2id at cost p on GOMAXPROCS goroutines, calling
-// argon2.IDKey directly (no pool, no HTTP, no database), with the salt and key sizes the
-// service uses. Each goroutine starts a hash while the window is open and finishes the one it
+// measureArgon2 computes Argon2id at cost p on GOMAXPROCS goroutines, calling the
+// implementation the server uses directly (kilt/internal/password/argon2, each goroutine
+// in a Memory of its own as each of the server's hashing workers; no pool, no HTTP, no
+// database), with the salt and key sizes the service uses. Each goroutine starts a hash while the window is open and finishes the one it
 // is on; the rate is all finished hashes over the time until the last one finished, so no
 // hash is counted half. ctx ending stops it early with what was measured.
 func measureArgon2(ctx context.Context, p password.Params, window time.Duration) rawRate {
@@ -50,9 +50,10 @@ func measureArgon2(ctx context.Context, p password.Params, window time.Duration)
 	for range workers {
 		wg.Go(func() {
 			salt := make([]byte, password.SaltLen)
+			var mem argon2.Memory
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				rand.Read(salt)
-				argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, password.KeyLen)
+				mem.IDKey(pw, salt, p.Time, p.Memory, p.Threads, password.KeyLen)
 				hashes.Add(1)
 			}
 		})

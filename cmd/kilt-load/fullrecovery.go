@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kilt/internal/password"
+	"kilt/internal/recovery"
 )
 
 // fullRecovery is one whole recovery by SMS code through the API, as the performance targets time it (docs/performance.md): ask
@@ -21,6 +22,11 @@ import (
 //
 // Each client owns its accounts (client c takes accounts c, c+N, c+2N, … of --accounts, in
 // turn), so the code that comes to a number is always the one its client is waiting for.
+// A number takes a fixed number of code checks an hour (recovery.DefaultLimits's
+// VerifyPerNumber, 30, not configurable), so a client uses each of its accounts at most that
+// often: without --accounts each client gets accountsPerClient of them, and a client that
+// has used all of its own stops with errAccountsUsedUp rather than measure 429s as
+// recoveries.
 // The accounts are a family of their own (load-reset-i@load.kilt.test): their passwords
 // change with every operation, and the login scenario's must not.
 type fullRecovery struct {
@@ -39,6 +45,19 @@ func (*fullRecovery) Summary() string {
 }
 
 func (*fullRecovery) Unit() string { return "recoveries" }
+
+// accountsPerClient is how many accounts each client gets without --accounts: 64 × 30 code
+// checks an hour is 1,920 recoveries per client, more than a client does in a run.
+const accountsPerClient = 64
+
+// DefaultAccounts gives each client accountsPerClient accounts.
+func (*fullRecovery) DefaultAccounts(clients int) int { return clients * accountsPerClient }
+
+// checksPerNumber is how many codes the server checks for one number an hour.
+var checksPerNumber = recovery.DefaultLimits().VerifyPerNumber.Count
+
+// errAccountsUsedUp: every account of the client has had its hour's code checks.
+var errAccountsUsedUp = errors.New("every account of this client has had its code checks of the hour: give --accounts")
 
 // Sinks: the code comes by SMS; the "password changed" notices go to both channels.
 func (*fullRecovery) Sinks() (mail, sms bool) { return true, true }
@@ -75,6 +94,9 @@ var errNoCode = errors.New("no code reached the SMS sink in time")
 // status, in the class "failed at STEP".
 func (f *fullRecovery) Do(ctx context.Context, client int) (Outcome, error) {
 	owned := (f.env.Accounts - client + f.env.Clients - 1) / f.env.Clients
+	if f.turns[client] >= owned*checksPerNumber {
+		return Outcome{Class: "accounts used up"}, errAccountsUsedUp
+	}
 	i := client + f.turns[client]%owned*f.env.Clients
 	f.turns[client]++
 	email, phone := resetAccounts.email(i), resetAccounts.phone(i)

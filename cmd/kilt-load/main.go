@@ -159,7 +159,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest one request, or one wait for an SMS code, may take")
 	fs.IntVar(&o.pid, "pid", 0, "process ID of the server: report its CPU time and peak RSS during the run")
 	fs.StringVar(&o.database, "database", "", "the server's KILT_DATABASE_URL, for scenarios that create data before the run")
-	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency)")
+	fs.IntVar(&o.accounts, "accounts", 0, "accounts to create and use (default: --concurrency; full-recovery: 64 per client)")
 	fs.BoolVar(&o.argon2, "argon2", false, "also measure the raw Argon2id rate at the configured cost, before and after the run, and compare")
 	fs.DurationVar(&o.argon2Time, "argon2-time", 3*time.Second, "how long --argon2 and --rs256 measure, before and again after the run (at most 1m)")
 	fs.BoolVar(&o.rs256, "rs256", false, "also measure the raw RS256 signing rate (2048-bit keys, as the single sign-on signs), before and after the run, and compare")
@@ -225,6 +225,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.accounts == 0 {
 		o.accounts = o.concurrency
+		if d, ok := o.scenario.(accountDefaulter); ok {
+			o.accounts = min(d.DefaultAccounts(o.concurrency), maxAccounts)
+		}
 	}
 	return o, nil
 }

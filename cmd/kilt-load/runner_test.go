@@ -164,6 +164,18 @@ func TestParseArgs(t *testing.T) {
 			}
 			return nil
 		}},
+		{name: "full-recovery: 64 accounts per client", args: []string{"--concurrency", "3", "full-recovery"}, check: func(o *options) error {
+			if o.accounts != 3*accountsPerClient {
+				return fmt.Errorf("accounts %d, want %d", o.accounts, 3*accountsPerClient)
+			}
+			return nil
+		}},
+		{name: "full-recovery: --accounts wins", args: []string{"--concurrency", "3", "--accounts", "5", "full-recovery"}, check: func(o *options) error {
+			if o.accounts != 5 {
+				return fmt.Errorf("accounts %d, want 5", o.accounts)
+			}
+			return nil
+		}},
 		{name: "no scenario", args: nil, wantErr: true},
 		{name: "unknown scenario", args: []string{"nope"}, wantErr: true},
 		{name: "duration over the cap", args: []string{"--duration", "11m", "login"}, wantErr: true},

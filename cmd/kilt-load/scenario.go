@@ -85,6 +85,12 @@ type sinkUser interface {
 	Sinks() (mail, sms bool)
 }
 
+// An accountDefaulter is a scenario that needs more accounts than clients when --accounts
+// is not given: DefaultAccounts is how many for clients.
+type accountDefaulter interface {
+	DefaultAccounts(clients int) int
+}
+
 // A requirer is a scenario that measures what it means to only when the server runs with
 // certain settings; see requirement.
 type requirer interface {

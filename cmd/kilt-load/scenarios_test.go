@@ -216,6 +216,27 @@ func TestFullRecovery(t *testing.T) {
 	}
 }
 
+// TestFullRecoveryStopsBeforeTheCodeChecks: a number takes 30 code checks an hour, so one
+// client on one account completes 30 recoveries and then says its accounts are used up —
+// it never sends the 31st, which the server would answer 429 at the verify step (a 429
+// measured as a recovery's latency was the median of a loadrun on a fast machine).
+func TestFullRecoveryStopsBeforeTheCodeChecks(t *testing.T) {
+	mail, sms := freeAddr(t), freeAddr(t)
+	url, env := startKilt(t, withEnv(sinkEnv(mail, sms), noLimits, map[string]string{"KILT_HASH_WAIT": "30s"}))
+	code, stdout, stderr := runTool(t, env, "--json", "--url", url, "--database", env["KILT_DATABASE_URL"], "--count", "32",
+		"--concurrency", "1", "--accounts", "1", "--smtp-listen", mail, "--sms-listen", sms, "full-recovery")
+	var r Result
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("exit %d, decoding the JSON result: %v\n%s", code, err, stderr)
+	}
+	if r.Statuses["204"] != int64(checksPerNumber) || r.Statuses["429"] != 0 {
+		t.Errorf("statuses %v, want %d × 204 and no 429\n%s", r.Statuses, checksPerNumber, stderr)
+	}
+	if c := class(t, &r, "accounts used up"); c.Requests != 2 {
+		t.Errorf("class accounts used up: %+v, want the 2 operations past the 30th", c)
+	}
+}
+
 // TestFullRecoveryNeedsAccounts: clients sharing accounts could take each other's codes;
 // the scenario refuses before anything is sent.
 func TestFullRecoveryNeedsAccounts(t *testing.T) {

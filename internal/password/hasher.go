@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 
 	"kilt"
+	"kilt/internal/password/argon2"
 )
 
 // Params are Argon2id cost parameters.
@@ -84,6 +85,12 @@ type Hasher struct {
 	// budget is the work every check is padded to, work the work done (pad.go).
 	budget budget
 	work   workCounters
+
+	// memories hold Argon2 working memory between computations, up to the configured
+	// cost each (see package argon2): a hash then neither allocates its 19 MiB nor has the
+	// runtime zero them, and leaves no garbage to collect. At most one per pool slot is in
+	// use at once; the ones left over go at the collections after they were last used.
+	memories sync.Pool
 }
 
 // NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
@@ -97,6 +104,7 @@ func NewHasher(p Params, pool *Pool) *Hasher {
 		pool = NewPool(0, DefaultMaxWait)
 	}
 	h := &Hasher{params: p, pool: pool}
+	h.memories.New = func() any { return &argon2.Memory{Limit: p.Memory} }
 	h.budget.memory, h.budget.time = p.Memory, p.Time
 	h.dummy = parsedHash{alg: algArgon2id, params: p, salt: randomBytes(SaltLen), key: randomBytes(KeyLen)}
 	return h
@@ -217,10 +225,12 @@ func (h *Hasher) derive(ph parsedHash, secret []byte) []byte {
 		n = KeyLen
 	}
 	p := ph.params
+	mem := h.memories.Get().(*argon2.Memory)
+	defer h.memories.Put(mem)
 	if ph.alg == algArgon2i {
-		return argon2.Key(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
+		return mem.Key(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
 	}
-	return argon2.IDKey(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
+	return mem.IDKey(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
 }
 
 func (h *Hasher) needsRehash(ph parsedHash) bool {

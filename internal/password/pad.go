@@ -8,8 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"kilt/internal/password/argon2"
 )
 
 // Every check of a password costs the same, whatever hash it is checked against: Verify
@@ -88,7 +89,9 @@ func (h *Hasher) pad(ph parsedHash) {
 			return // below Argon2's minimum: a difference of a few KiB
 		}
 		h.countArgon2(m, t)
-		_ = argon2.IDKey(padSecret, padSalt, t, m, 1, KeyLen)
+		mem := h.memories.Get().(*argon2.Memory)
+		_ = mem.IDKey(padSecret, padSalt, t, m, 1, KeyLen)
+		h.memories.Put(mem)
 	}
 	bcryptPad := func(c int) {
 		h.countBcrypt(c)

@@ -36,14 +36,39 @@ type Processor struct {
 	wake   chan struct{}
 	poll   time.Duration
 	batch  int
+	// gather waits, after a wake that found the last batch not full, for more requests to
+	// gather before the next batch is taken (gatherFor; tests replace it).
+	gather func(ctx context.Context)
 }
+
+// gatherFor is how long the processor lets requests gather after a wake. Each batch is one
+// transaction: on SQLite one turn of the single writer and one commit writing the touched
+// pages (the audit trail's, the outbox's, the tokens', the rate limits', the requests'), on
+// PostgreSQL one commit waiting for the WAL flush. Woken by every request at a few thousand
+// requests a second, the processor took batches of one or two, and paid that per request,
+// competing for the writer with the requests themselves (docs/performance.md, "Recovery
+// requests"). A few milliseconds gather a batch of several at that rate; the e-mail or SMS
+// leaves that much later, which nobody waiting for one notices.
+const gatherFor = 3 * time.Millisecond
 
 // NewProcessor returns a processor. check may be nil (no destination check).
 func NewProcessor(store Store, clock kilt.Clock, cfg Config, check NumberCheck, dispatcher outbox.Waker, log *slog.Logger) *Processor {
 	cfg = cfg.withDefaults()
 	return &Processor{store: store, clock: clock, cfg: cfg, check: check, outbox: dispatcher, log: log,
 		codes: kilt.DeriveKey(cfg.Secret, "sms-code"), keys: ratelimit.IdentifierKey(cfg.Secret),
-		wake: make(chan struct{}, 1), poll: time.Second, batch: 64}
+		wake: make(chan struct{}, 1), poll: time.Second, batch: 64, gather: waitFor(gatherFor)}
+}
+
+// waitFor returns a function that waits d or until its ctx ends.
+func waitFor(d time.Duration) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
 }
 
 // Wake makes a running processor look now. It never blocks.
@@ -73,6 +98,7 @@ func (p *Processor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
+			p.gather(ctx)
 		case <-t.C:
 		}
 	}
@@ -95,18 +121,17 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		slices.SortStableFunc(reqs, func(a, b Request) int {
 			return cmp.Or(strings.Compare(string(a.Channel), string(b.Channel)), strings.Compare(lockKey(a), lockKey(b)))
 		})
-		for _, r := range reqs {
+		ids := make([]int64, len(reqs))
+		for i, r := range reqs {
 			ok, err := p.resolve(ctx, tx, r)
 			if err != nil {
 				return err
 			}
 			sent = sent || ok
-			if err := tx.DeleteRequest(ctx, r.ID); err != nil {
-				return err
-			}
+			ids[i] = r.ID
 		}
 		n = len(reqs)
-		return nil
+		return tx.DeleteRequests(ctx, ids)
 	})
 	if err != nil {
 		return 0, err

@@ -220,6 +220,8 @@ type Tx interface {
 	// never get the same request (PostgreSQL: SKIP LOCKED; SQLite: one writer).
 	Requests(ctx context.Context, limit int) ([]Request, error)
 	DeleteRequest(ctx context.Context, id int64) error
+	// DeleteRequests deletes the requests of ids in one statement.
+	DeleteRequests(ctx context.Context, ids []int64) error
 
 	InsertFlow(ctx context.Context, f Flow) error
 	Flow(ctx context.Context, id string) (Flow, error)

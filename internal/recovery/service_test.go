@@ -332,6 +332,89 @@ func TestBatchResolvedInOrderOfAccounts(t *testing.T) {
 	}
 }
 
+// chanWaker signals each Wake on a channel.
+type chanWaker chan struct{}
+
+func (w chanWaker) Wake() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
+
+// TestWokenProcessorGathersABurst: woken, the running processor lets requests gather before
+// it takes its batch, and resolves the ten that came meanwhile in one transaction whose
+// requests are deleted by one statement, instead of a transaction per wake.
+func TestWokenProcessorGathersABurst(t *testing.T) {
+	e := newEnv(t)
+	for i := range 10 {
+		e.addAccount(fmt.Sprintf("a%d@mail.kz", i), "")
+	}
+	sent := make(chanWaker, 1)
+	p := recovery.NewProcessor(sqlstore.NewRecovery(e.db), func() time.Time { return e.now },
+		recovery.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), ResetURL: "http://kilt.test/recovery/reset"},
+		nil, sent, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gathering, release := make(chan struct{}), make(chan struct{})
+	p.SetGather(func(ctx context.Context) {
+		select {
+		case gathering <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { p.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	n := 0
+	request := func() {
+		if err := e.svc.RequestEmail(ctx, e.client, fmt.Sprintf("a%d@mail.kz", n)); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	p.Wake()
+	select {
+	case <-gathering:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the woken processor took its batch without letting requests gather")
+	}
+	for range 10 {
+		request()
+	}
+	_, before := e.db.Counts()
+	statementsBefore, _ := e.db.Counts()
+	release <- struct{}{}
+	select {
+	case <-sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the processor resolved nothing")
+	}
+	statements, after := e.db.Counts()
+	if after-before != 1 {
+		t.Errorf("the burst took %d transactions, want 1", after-before)
+	}
+	var left int
+	if err := e.db.QueryRow(ctx, `SELECT count(*) FROM recovery_requests`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d requests left, want 0", left)
+	}
+	// Per known request: the account read, the limit read and write, the older links used
+	// up, the token, the message, the audit row (7); and once for the batch the requests
+	// read and deleted (2).
+	if got, want := statements-statementsBefore, uint64(10*7+2); got != want {
+		t.Errorf("the burst took %d statements, want %d", got, want)
+	}
+}
+
 // TestRequestPhoneRefusesNumbersWithoutSMS: a number the check says can never receive an SMS
 // is refused at once, 400 phone_not_supported, as registration refuses it — not answered
 // «an SMS was sent» — and no flow starts; the answer depends on the number alone.

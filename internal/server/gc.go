@@ -17,6 +17,11 @@ import (
 // 400 page faults and 3 ms of system time per sign-in against 0.7–1.3 ms without the limit
 // binding (docs/performance.md, "Sign-in"). Collecting more often costs less than that.
 //
+// Since the hasher reuses its Argon2 memory (internal/password/argon2), a hash at the
+// configured cost allocates nothing large and the collector runs about once every 500
+// sign-ins (0.002 a sign-in) instead of every third; the ceiling still bounds a burst of costlier
+// legacy hashes, which allocate their memory per hash as before.
+//
 // An operator who sets GOGC or GOMEMLIMIT keeps the runtime's own handling of them.
 
 // memoryCeiling is the soft memory limit for a hashing pool of workers at argon2KiB each.

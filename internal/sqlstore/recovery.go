@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"kilt"
@@ -66,6 +68,34 @@ func (r recoveryTx) Requests(ctx context.Context, limit int) ([]recovery.Request
 
 func (r recoveryTx) DeleteRequest(ctx context.Context, id int64) error {
 	_, err := r.tx.Exec(ctx, `DELETE FROM recovery_requests WHERE id = $1`, id)
+	return err
+}
+
+// deleteRequests is one statement whatever the number of ids (so one prepared statement):
+// the ids go as one array argument, a JSON array on SQLite, an array literal on PostgreSQL.
+var deleteRequests = map[Dialect]string{
+	SQLite:   `DELETE FROM recovery_requests WHERE id IN (SELECT value FROM json_each($1))`,
+	Postgres: `DELETE FROM recovery_requests WHERE id = ANY($1::bigint[])`,
+}
+
+func (r recoveryTx) DeleteRequests(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	open, close := "[", "]"
+	if r.tx.Dialect() == Postgres {
+		open, close = "{", "}"
+	}
+	b.WriteString(open)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteString(close)
+	_, err := r.tx.Exec(ctx, deleteRequests[r.tx.Dialect()], b.String())
 	return err
 }
 
