@@ -100,6 +100,17 @@ func TestScreenshots(t *testing.T) {
 			b.signIn("aigerim@mail.kz", goodPassword)
 			shoot("account")
 
+			// A deletion: pending on the account page, then the notice's cancel page.
+			b.fill("delete_password", goodPassword)
+			b.do("ticking the box", chromedp.Click(chromedp.ID("delete_confirm")))
+			b.expect("«"+kk("button_delete_account")+"»", b.press(kk("button_delete_account")), 200, "/account")
+			shoot("deletion-pending")
+			b.expect("the notice's link", b.openLink(e.LatestLink(t, "aigerim@mail.kz", "/deletion/cancel?token=")), 200, "/deletion/cancel")
+			shoot("deletion-cancel")
+			b.expect("«"+kk("button_cancel_deletion")+"»", b.press(kk("button_cancel_deletion")), 200, "/deletion/cancel")
+			shoot("deletion-cancelled")
+			b.expect("the account page", b.open("/account"), 200, "/account")
+
 			// A new e-mail address: the link sent, then its confirmation.
 			b.do("opening the e-mail form", chromedp.Click(chromedp.Search(`//summary[normalize-space()=`+xpathString(kk("channel_replace_email"))+`]`)))
 			b.fill("new_email", "aigerim.new@mail.kz")
