@@ -121,6 +121,7 @@ type Store interface {
 	// returns. Concurrent sign-ins of one key are so counted one after the other.
 	UpdateLoginThrottle(ctx context.Context, key string, fn func(t *Throttle) error) error
 	ClearLoginThrottle(ctx context.Context, key string) error
+	exportStore
 }
 
 // Tx is what a transaction offers: row operations, no rules. Single-row reads return
@@ -193,4 +194,5 @@ type Tx interface {
 	Take(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
 	Enqueue(ctx context.Context, m *outbox.Message) error
 	Audit(ctx context.Context, e audit.Event) error
+	deletionTx
 }

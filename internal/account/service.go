@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"kilt"
 	"kilt/internal/audit"
@@ -53,6 +52,8 @@ type Config struct {
 	RecoveryURL string
 	// FreezeURL is BASE_URL/freeze, the "this wasn't me" page of security notices.
 	FreezeURL string
+	// Deletion configures the deletion of accounts.
+	Deletion DeletionConfig
 	// EndSessions ends the account's sessions but except in tx when its password changes:
 	// session.Service.EndAccount, which also revokes the account's single sign-on tokens and
 	// tells the applications (back-channel logout). Nil deletes the session rows only.
@@ -224,28 +225,8 @@ func (s *Service) throttleKey(a *Account, _ Identifier) string {
 // revoked, and keepSessionID stays signed in. A wrong current password counts as a failed
 // sign-in.
 func (s *Service) ChangePassword(ctx context.Context, accountID, keepSessionID int64, current, pw, confirm string, c Client) error {
-	if current == "" {
-		return kilt.E(kilt.KindInvalid, CodePasswordRequired)
-	}
-	if utf8.RuneCountInString(current) > s.policy.MaxLength {
-		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
-	}
-	a, err := s.store.AccountByID(ctx, accountID)
+	a, err := s.checkCurrentPassword(ctx, accountID, current)
 	if err != nil {
-		return err
-	}
-	key := s.throttleKey(a, Identifier{})
-	if err := s.countAttempt(ctx, key); err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
-	if err != nil {
-		return s.uncount(ctx, key, err)
-	}
-	if !ok {
-		return kilt.E(kilt.KindForbidden, CodeWrongPassword)
-	}
-	if err := s.store.ClearLoginThrottle(ctx, key); err != nil {
 		return err
 	}
 	return s.setPassword(ctx, a, passwordChange{keepSessionID: keepSessionID,

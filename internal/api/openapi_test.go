@@ -765,6 +765,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		// scenario, one at a time, never wait; with the worker held, they get 503.
 		{"busy", map[string]string{"KILT_HASH_WORKERS": "1", "KILT_HASH_WAIT": "50ms"}, docBusy},
 		{"not acceptable", nil, docNotAcceptable},
+		{"sessions list, export, deletion", nil, docLifecycle},
+		{"deletion when busy", map[string]string{"KILT_HASH_WORKERS": "1", "KILT_HASH_WAIT": "50ms"}, docLifecycleBusy},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, c.start(t, sc.env)) })
 	}

@@ -45,6 +45,8 @@ type loginResponse struct {
 	Session sessionJSON `json:"session"`
 	Account accountJSON `json:"account"`
 	Token   string      `json:"token"`
+	// Deletion is the account's pending deletion (deletion.go), absent if none.
+	Deletion *deletionJSON `json:"deletion,omitempty"`
 }
 
 // createSession serves POST /sessions: sign in. The session the client already had ends
@@ -58,14 +60,20 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	del, err := a.pendingDeletion(r, in.Account.ID)
+	if err != nil {
+		return err
+	}
 	a.setCookie(w, in.Token)
-	writeJSON(w, http.StatusCreated, loginResponse{Session: a.newSessionJSON(in.Session), Account: newAccountJSON(in.Account), Token: in.Token})
+	writeJSON(w, http.StatusCreated, loginResponse{Session: a.newSessionJSON(in.Session), Account: newAccountJSON(in.Account),
+		Token: in.Token, Deletion: del})
 	return nil
 }
 
 type currentResponse struct {
-	Session sessionJSON `json:"session"`
-	Account accountJSON `json:"account"`
+	Session  sessionJSON   `json:"session"`
+	Account  accountJSON   `json:"account"`
+	Deletion *deletionJSON `json:"deletion,omitempty"`
 }
 
 // currentSession serves GET /sessions/current: who is signed in.
@@ -74,7 +82,11 @@ func (a *API) currentSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, currentResponse{Session: a.newSessionJSON(sess), Account: newAccountJSON(acct)})
+	del, err := a.pendingDeletion(r, acct.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, currentResponse{Session: a.newSessionJSON(sess), Account: newAccountJSON(acct), Deletion: del})
 	return nil
 }
 

@@ -23,8 +23,14 @@ const (
 	PasswordReset         = "password_reset"
 	SessionRevoked        = "session_revoked"
 	SessionsRevokedAll    = "sessions_revoked_all"
+	// SessionsRevokedOthers: every session but the one asking ended ("end all others").
+	SessionsRevokedOthers = "sessions_revoked_others"
 	AccountLocked         = "account_locked"
 	AccountUnlocked       = "account_unlocked"
+	DeletionRequested     = "deletion_requested"
+	DeletionCancelled     = "deletion_cancelled"
+	// AccountErased: the account's data was erased; its trail keeps only kinds and times.
+	AccountErased = "account_erased"
 	// ConsoleSignInFailed: a wrong password (or a locked account) at the service-centre
 	// console's sign-in; the desk records its other failures under the same type.
 	ConsoleSignInFailed = "console_signin_failed"

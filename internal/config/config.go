@@ -99,6 +99,8 @@ type Config struct {
 	RetentionExpired  time.Duration
 	RetentionCounters time.Duration
 	RetentionMessages time.Duration
+	// DeletionGrace is how long an account lives after its owner asked to delete it.
+	DeletionGrace time.Duration
 
 	OutboxWorkers     int
 	OutboxMaxAttempts int
@@ -334,6 +336,11 @@ var settings = []setting{
 	{Env: "KILT_RETENTION_MESSAGES", Default: "720h",
 		Usage: "how long sent, blocked and abandoned messages (their secrets already removed) and SMS budget days are kept",
 		parse: func(c *Config, v string) error { return parseDuration(&c.RetentionMessages, v, 0, 10*365*24*time.Hour) }},
+	{Env: "KILT_DELETION_GRACE", Default: "336h",
+		Usage: "how long an account lives after its owner asked to delete it (14 days: 336h), from 1h to 8760h; the retention job then erases it",
+		parse: func(c *Config, v string) error {
+			return parseDuration(&c.DeletionGrace, v, time.Hour, 365*24*time.Hour)
+		}},
 	{Env: "KILT_LIMIT_OPERATOR_LOOKUP", Default: "60/1h", Usage: "account look-ups per console operator",
 		parse: func(c *Config, v string) error { return parseRate(&c.LimitOperatorLookup, v) }},
 	{Env: "KILT_DRAIN_DELAY", Default: "5s", DevDefault: "0s",

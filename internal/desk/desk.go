@@ -145,6 +145,8 @@ type Tx interface {
 	SessionCount(ctx context.Context, accountID int64) (int, error)
 	// LastSignIn is the time of the account's last successful sign-in (zero: none).
 	LastSignIn(ctx context.Context, accountID int64) (time.Time, error)
+	// DeletionDue is when the account's pending deletion is due (zero: none pending).
+	DeletionDue(ctx context.Context, accountID int64) (time.Time, error)
 	SetLocked(ctx context.Context, accountID int64, locked bool, now time.Time) error
 	// EndTx ends the account's citizen sessions the session domain's way
 	// (session.Service.EndAccount: their single sign-on tokens and back-channel logouts too).

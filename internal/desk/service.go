@@ -569,9 +569,9 @@ type AccountView struct {
 	// LastSignIn is nil when the account never signed in.
 	LastSignIn *time.Time `json:"last_sign_in"`
 	Locked     bool       `json:"locked"`
-	// Frozen: "this wasn't me" froze it (SPEC §9). DeletionAt is the citizen account's
-	// deletion state (issue 14, part 4); nil until that work lands.
-	Frozen       bool       `json:"frozen"`
+	// Frozen: "this wasn't me" froze it (SPEC §9).
+	Frozen bool `json:"frozen"`
+	// DeletionAt is when the account's pending deletion erases it (nil: none pending).
 	DeletionAt   *time.Time `json:"deletion_at"`
 	SessionCount int        `json:"sessions"`
 	Recent       []Event    `json:"recent_audit"`
@@ -599,6 +599,13 @@ func (s *Service) view(ctx context.Context, tx Tx, a *account.Account) (*Account
 	}
 	if !last.IsZero() {
 		v.LastSignIn = &last
+	}
+	due, err := tx.DeletionDue(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !due.IsZero() {
+		v.DeletionAt = &due
 	}
 	if v.Recent, err = tx.Recent(ctx, a.ID, recentEvents); err != nil {
 		return nil, err

@@ -104,6 +104,9 @@ var catalog = []struct {
 	{KindChannel{outbox.ChannelTaken, outbox.SMS}, []string{keyTime}},
 	{KindChannel{outbox.AccountFrozen, outbox.Email}, []string{keyTime, keyRecoveryURL}},
 	{KindChannel{outbox.AccountFrozen, outbox.SMS}, []string{keyTime, keyRecoveryURL}},
+	// The deletion notice also carries the link that cancels the deletion (SPEC §9).
+	{KindChannel{outbox.DeletionScheduled, outbox.Email}, []string{keyTime, keyLink, keyFreezeURL}},
+	{KindChannel{outbox.DeletionScheduled, outbox.SMS}, []string{keyTime, keyLink, keyFreezeURL}},
 }
 
 // view is what templates see. Fields a kind does not declare stay empty.

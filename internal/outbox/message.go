@@ -47,6 +47,7 @@ const (
 	ChannelCode       Kind = "channel_code"       // SMS: confirm a new number of an account (Data: code, minutes)
 	ChannelTaken      Kind = "channel_taken"      // e-mail or SMS: someone tried to add this identifier to another account (Data: time)
 	AccountFrozen     Kind = "account_frozen"     // e-mail or SMS: "this wasn't me" froze the account (Data: time, recovery_url)
+	DeletionScheduled Kind = "deletion_scheduled" // e-mail or SMS: the account will be erased (Data: time, link to cancel, freeze_url)
 	BackchannelLogout Kind = "backchannel_logout" // back-channel: a session ended (Data: client_id, sub, session_id; the token is signed at sending)
 )
 

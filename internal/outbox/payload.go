@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"maps"
 	"strconv"
 	"time"
 )
@@ -12,7 +13,7 @@ const (
 	KeyCode        = "code"         // a one-time code: secret
 	KeyMinutes     = "minutes"      // how long the link or code lives, a positive integer
 	KeyRecoveryURL = "recovery_url" // where to start a recovery
-	KeyTime        = "time"         // when it happened, RFC 3339
+	KeyTime        = "time"         // when it happened (or, for a deletion, will), RFC 3339
 	// KeyFreezeURL is the "this wasn't me" link of a security notice (SPEC §9): it holds a
 	// token, so it is secret like a link. Any notice kind may carry it.
 	KeyFreezeURL = "freeze_url"
@@ -129,3 +130,18 @@ func freeze(url string) map[string]string {
 
 // SetPayload sets m's Params and Secret from p.
 func (m *Message) SetPayload(p Payload) { m.Params, m.Secret = p.data() }
+
+// DeletionPayload is the data of DeletionScheduled: when the account will be erased and the
+// single-use link that cancels it, and the notice's "this wasn't me" link (SPEC §9), which
+// also cancels it.
+type DeletionPayload struct {
+	CancelLink string // secret
+	DueAt      time.Time
+	FreezeURL  string // secret
+}
+
+func (p DeletionPayload) data() (params, secret map[string]string) {
+	secret = map[string]string{KeyLink: p.CancelLink}
+	maps.Copy(secret, freeze(p.FreezeURL))
+	return map[string]string{KeyTime: p.DueAt.Format(time.RFC3339)}, secret
+}

@@ -146,6 +146,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Accounts = account.NewService(sqlstore.NewAccounts(db), sqlstore.NewAudit(db), hasher, policy, clock,
 		account.Config{PhoneRegion: cfg.PhoneRegion, Throttle: throttle, Secret: secret, RecoveryURL: recoveryURL(cfg),
 			FreezeURL: baseURL(cfg) + "/freeze",
+			Deletion:  account.DeletionConfig{Grace: cfg.DeletionGrace, CancelURL: baseURL(cfg) + "/deletion/cancel"},
 			EndSessions: func(ctx context.Context, tx account.Tx, accountID, except int64) error {
 				_, err := a.Sessions.EndAccount(ctx, tx, accountID, except)
 				return err
@@ -189,7 +190,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 		ConfirmURL: baseURL(cfg) + "/account/channels/confirm", FreezeURL: baseURL(cfg) + "/freeze"})
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
 	// whose lifetimes its own domain knows.
-	retained := withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}
+	retained := withErasure{Store: withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}, accounts: a.Accounts}
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}

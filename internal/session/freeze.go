@@ -89,9 +89,9 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, pw string, 
 // the token is consumed (single use: of two uses, one finds it), every session of the
 // account ends (the path of sign out everywhere; the single sign-on's refresh tokens die
 // with their sessions), every link, code, pending channel change, slip code and other freeze
-// link dies, the channel changes of account.RevertWindow are reverted — newest first, so
-// each kind ends as it was before the oldest of them, which is the channel that received the
-// notice — and the account is frozen: sign-in is refused with 403 account_frozen until a
+// link dies, a pending deletion is cancelled, the channel changes of account.RevertWindow
+// are reverted — newest first, so each kind ends as it was before the oldest of them, which
+// is the channel that received the notice — and the account is frozen: sign-in is refused with 403 account_frozen until a
 // password reset through a channel that got the notice. It signs nobody in. Unknown, expired
 // and used links get 410 freeze_link_invalid.
 func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
@@ -154,6 +154,12 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 		if err := tx.KillAccountSecrets(ctx, a.ID, now); err != nil {
 			return err
 		}
+		// A deletion asked for by whoever held the password is not the owner's: the freeze
+		// cancels it (the deletion notice carries the freeze link beside its cancel link).
+		cancelled, err := tx.CancelDeletion(ctx, a.ID)
+		if err != nil {
+			return err
+		}
 		if err := tx.UseAllTokens(ctx, a.ID, now); err != nil {
 			return err
 		}
@@ -175,8 +181,12 @@ func (s *Service) Freeze(ctx context.Context, token string, c Client) error {
 				return err
 			}
 		}
-		return tx.RecordAudit(ctx, s.event(audit.AccountFrozen, a.ID, c, "after "+ft.Event+"; "+
-			strconv.FormatInt(n, 10)+" sessions ended, "+strconv.Itoa(reverted)+" channel changes reverted"))
+		detail := "after " + ft.Event + "; " + strconv.FormatInt(n, 10) + " sessions ended, " +
+			strconv.Itoa(reverted) + " channel changes reverted"
+		if cancelled {
+			detail += ", deletion cancelled"
+		}
+		return tx.RecordAudit(ctx, s.event(audit.AccountFrozen, a.ID, c, detail))
 	})
 	if errors.Is(err, kilt.ErrNotFound) {
 		return gone

@@ -116,6 +116,8 @@ type Tx interface {
 	// SessionIDs lists the ids of the account's sessions.
 	SessionIDs(ctx context.Context, accountID int64) ([]int64, error)
 	EndTx
+	// AccountSessions returns every session of the account, oldest first.
+	AccountSessions(ctx context.Context, accountID int64) ([]Session, error)
 
 	RecordAudit(ctx context.Context, e audit.Event) error
 
@@ -133,6 +135,9 @@ type Tx interface {
 	// KillAccountSecrets ends the account's pending channel changes, its unused freeze
 	// tokens and its unused slip codes at now, and its console sessions (an operator's).
 	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
+	// CancelDeletion deletes the account's pending deletion and reports whether there was
+	// one (a freeze cancels it).
+	CancelDeletion(ctx context.Context, accountID int64) (bool, error)
 	// SetFrozen freezes the account at now, trusting the channels named in trust.
 	SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error
 	// Enqueue queues a message in the outbox (the freeze's notice).
@@ -212,6 +217,8 @@ type Service struct {
 	cfg    Config
 	pepper []byte // keys password-history skeleton hashes
 	idKey  []byte // keys the slow-down keys
+	// listKey keys the public ids of sessions (list.go).
+	listKey []byte
 }
 
 // NewService returns a Service; zero fields of cfg take DefaultConfig's values (a zero
@@ -238,7 +245,7 @@ func NewService(store Store, hasher *password.Hasher, policy password.Policy, cl
 	}
 	return &Service{store: store, hasher: hasher, policy: policy, clock: clock, cfg: cfg,
 		pepper: kilt.DeriveKey(cfg.Secret, "password-history"),
-		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle")}
+		idKey:  kilt.DeriveKey(cfg.Secret, "login-throttle"), listKey: kilt.DeriveKey(cfg.Secret, "session-id")}
 }
 
 // unauthorized is the answer for a missing, unknown, expired or ended session.

@@ -48,6 +48,9 @@ func (s *Site) newAccountPage(w http.ResponseWriter, r *http.Request) (*AccountP
 			return nil, err
 		}
 	}
+	if err := s.fillLifecycle(r, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

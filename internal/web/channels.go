@@ -166,19 +166,7 @@ func (s *Site) verifyChannel(w http.ResponseWriter, r *http.Request) error {
 		s.setFlash(w, flashChannelChanged)
 		return redirect(w, r, "/account")
 	}
-	p := &ChannelPage{Base: s.base(w, r, "title_channel"), ID: id}
-	if kilt.ErrorKind(err) == kilt.KindGone {
-		p.Gone = true
-		return s.render(w, http.StatusGone, "channel", p)
-	}
-	ch, perr := s.channels.Pending(r.Context(), v.account.ID, id)
-	if perr != nil {
-		p.Gone = true
-		return s.render(w, http.StatusGone, "channel", p)
-	}
-	s.fillChannel(p, ch)
-	p.Flash = nil
-	return s.fail(w, "channel", p, err, nil)
+	return s.channelFailed(w, r, v.account.ID, id, err)
 }
 
 // resendChannel serves POST /account/channels/{id}/resend.
@@ -196,9 +184,15 @@ func (s *Site) resendChannel(w http.ResponseWriter, r *http.Request) error {
 		s.channels.Wake()
 		return redirect(w, r, "/account/channels/"+id)
 	}
+	return s.channelFailed(w, r, v.account.ID, id, err)
+}
+
+// channelFailed answers a failed code or resend of the pending change id: the code page
+// again with err's message, or 410 when the change is gone (used, expired or ended).
+func (s *Site) channelFailed(w http.ResponseWriter, r *http.Request, accountID int64, id string, err error) error {
 	p := &ChannelPage{Base: s.base(w, r, "title_channel"), ID: id}
-	ch, perr := s.channels.Pending(r.Context(), v.account.ID, id)
-	if perr != nil {
+	ch, perr := s.channels.Pending(r.Context(), accountID, id)
+	if kilt.ErrorKind(err) == kilt.KindGone || perr != nil {
 		p.Gone = true
 		return s.render(w, http.StatusGone, "channel", p)
 	}

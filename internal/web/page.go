@@ -516,6 +516,8 @@ type AccountPage struct {
 	// Pending is the change waiting for its code or link, "" for none: the page leads back
 	// to /account/channels/{Pending}.
 	Pending string
+	// AccountLifecycle: sessions, export and deletion (sessions.go).
+	AccountLifecycle
 }
 
 // EventView is one entry of the recent activity.

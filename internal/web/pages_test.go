@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"kilt/internal/account"
 	"kilt/internal/i18n"
 	"kilt/internal/kilttest"
 )
@@ -30,6 +31,8 @@ type pageFixture struct {
 	confirmLink  string
 	registration string
 	freezeLink   string
+	// deletionLink is the cancel link of a pending deletion (another account's).
+	deletionLink string
 }
 
 func newPageFixture(t *testing.T) *pageFixture {
@@ -59,6 +62,11 @@ func newPageFixture(t *testing.T) *pageFixture {
 	fb.signIn("freeze@mail.kz", goodPassword)
 	fb.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
 	f.freezeLink = e.LatestLink(t, "freeze@mail.kz", "/freeze?token=")
+	gone := addAccount(t, e, "gone@mail.kz", "", goodPassword)
+	if _, err := e.App.Accounts.RequestDeletion(t.Context(), gone.ID, goodPassword, account.Client{Lang: "kk"}); err != nil {
+		t.Fatal(err)
+	}
+	f.deletionLink = e.LatestLink(t, "gone@mail.kz", "/deletion/cancel?token=")
 	return f
 }
 
@@ -117,6 +125,18 @@ func (f *pageFixture) cases() []pageCase {
 		{"freeze", func(b *browser) *response { return b.follow(b.open(f.freezeLink)) },
 			[]string{"title_freeze", "freeze_intro", "freeze_effect_sessions", "freeze_effect_links", "freeze_effect_revert",
 				"freeze_effect_signin", "button_freeze", "freeze_cancel"}},
+		{"account sessions and deletion", func(b *browser) *response {
+			b.signIn("page@mail.kz", goodPassword)
+			return b.get("/account")
+		}, []string{"account_sessions", "session_this_device", "account_data", "link_download_data", "account_delete",
+			"label_delete_confirm", "button_delete_account", "label_current_password"}},
+		{"deletion cancel link", func(b *browser) *response { return b.follow(b.open(f.deletionLink)) },
+			[]string{"title_deletion_cancel", "deletion_cancel_question", "button_cancel_deletion"}},
+		{"account with a pending deletion", func(b *browser) *response {
+			b.signIn("gone@mail.kz", goodPassword)
+			return b.get("/account")
+		}, []string{"button_cancel_deletion", "account_sessions", "session_this_device", "button_end_other_sessions",
+			"account_data", "link_download_data", "account_delete"}},
 		{"logout", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.get("/logout")

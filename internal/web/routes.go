@@ -48,6 +48,13 @@ func (s *Site) Routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /freeze", h(s.freezeForm)) // ?token= ("this wasn't me") → 303 to the clean URL (freeze.go)
 	mux.Handle("POST /freeze", h(s.freeze))
+	mux.Handle("POST /account/sessions/end", h(s.endSession)) // sessions.go
+	mux.Handle("POST /account/sessions/end-others", h(s.endOtherSessions))
+	mux.Handle("GET /account/export", h(s.exportAccount)) // deletion.go
+	mux.Handle("POST /account/delete", h(s.deleteAccount))
+	mux.Handle("POST /account/deletion/cancel", h(s.cancelDeletion))
+	mux.Handle("GET /deletion/cancel", h(s.deletionCancelForm)) // ?token= (the notice's link) → 303 to the clean URL
+	mux.Handle("POST /deletion/cancel", h(s.deletionCancel))
 
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 }

@@ -35,7 +35,7 @@ func (ts *templateSet) execute(w io.Writer, p page) error {
 // Pages are the page templates, each parsed with layout.html and partials.html.
 var pages = []string{"login", "register", "register_sent", "register_confirm", "recovery",
 	"reset", "account", "logout", "error", "consent", "recovery_desk",
-	"channel", "channel_confirm", "freeze"}
+	"channel", "channel_confirm", "freeze", "deletion_cancel"}
 
 func mustParseTemplates(a *assets) map[string]*templateSet {
 	funcs := template.FuncMap{

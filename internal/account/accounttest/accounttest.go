@@ -41,6 +41,7 @@ func Run(t *testing.T, s account.Store) {
 	t.Run("registrations", func(t *testing.T) { testRegistrations(t, s) })
 	t.Run("rollback", func(t *testing.T) { testRollback(t, s) })
 	t.Run("channels", func(t *testing.T) { testChannels(t, s) })
+	t.Run("deletion", func(t *testing.T) { testDeletion(t, s) })
 }
 
 func testAccounts(t *testing.T, s account.Store) {

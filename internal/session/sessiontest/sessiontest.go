@@ -128,6 +128,7 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("sessions", func(t *testing.T) {
 		a := newAccount(h, t, "s@mail.kz", "")
+		other := newAccount(h, t, "not-s@mail.kz", "")
 		sess := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
 			IP: "192.0.2.7", UserAgent: "Mozilla/5.0 (Android) Қазақ"}
 		hash := []byte("0123456789abcdef0123456789abcdef")
@@ -166,6 +167,15 @@ func Run(t *testing.T, h Harness) {
 			third := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0}
 			if err := tx.InsertSession(ctx, third, []byte("third-hash")); err != nil {
 				return err
+			}
+			if err := tx.InsertSession(ctx, &session.Session{AccountID: other.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0},
+				[]byte("others-hash")); err != nil {
+				return err
+			}
+			// The account's own sessions, oldest first, and no other account's.
+			all, err := tx.AccountSessions(ctx, a.ID)
+			if err != nil || len(all) != 3 || all[0].ID != sess.ID || all[2].ID != third.ID || all[0].IP != sess.IP || all[0].UserAgent != sess.UserAgent || !all[0].CreatedAt.Equal(t0) {
+				t.Errorf("AccountSessions: got %+v, %v; want the account's three, oldest first", all, err)
 			}
 			if ok, err := tx.DeleteSession(ctx, third.ID); err != nil || !ok {
 				t.Errorf("delete one: %v, %v; want true", ok, err)

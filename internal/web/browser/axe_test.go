@@ -103,7 +103,7 @@ type page struct {
 }
 
 func accessibilityPages(e *kilttest.Env) []page {
-	var resetLink string
+	var resetLink, deletionLink string
 	pages := []page{
 		{"login", func(b *tab) { b.expect("the sign-in page", b.open("/login"), 200, "/login") }},
 		{"register by e-mail", func(b *tab) { b.expect("registration", b.open("/register"), 200, "/register") }},
@@ -163,6 +163,24 @@ func accessibilityPages(e *kilttest.Env) []page {
 			b.expect("the reset page again", b.open("/recovery/reset"), 410, "/recovery/reset")
 		}},
 		{"account", func(b *tab) { b.signIn("page@mail.kz", goodPassword) }},
+		{"account delete with errors", func(b *tab) {
+			b.expect("deleting without password nor box", b.press(kk("button_delete_account")), 400, "/account/delete")
+		}},
+		{"account deletion pending", func(b *tab) {
+			b.fill("delete_password", goodPassword)
+			b.do("ticking the box", chromedp.Click(chromedp.ID("delete_confirm")))
+			b.expect("deleting", b.press(kk("button_delete_account")), 200, "/account")
+			deletionLink = e.LatestLink(b.t, "page@mail.kz", "/deletion/cancel?token=")
+		}},
+		{"deletion cancel link", func(b *tab) {
+			b.expect("the cancel link", b.openLink(deletionLink), 200, "/deletion/cancel")
+		}},
+		{"deletion cancelled", func(b *tab) {
+			b.expect("cancelling", b.press(kk("button_cancel_deletion")), 200, "/deletion/cancel")
+		}},
+		{"deletion link used up", func(b *tab) {
+			b.expect("the cancel link again", b.openLink(deletionLink), 410, "/deletion/cancel")
+		}},
 	}
 	pages = append(append(pages, channelPages(e)...), ssoPages(e)...)
 	return append(pages, page{"logout", func(b *tab) { b.expect("signing out", b.open("/logout"), 200, "/logout") }},
