@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Refreshes docs/screenshots/: the sign-in page, both recovery screens, the reset page and a
-# phone registration's code step in Kazakh, on a phone-sized and a desktop-sized window,
-# taken in Debian's headless Chromium by
-# the browser tests (TestScreenshots in internal/web/browser) against a whole Kilt with its
-# own SMTP server and SMS gateway.
+# Refreshes docs/screenshots/: every page a citizen meets (sign-in, registration, recovery,
+# reset, the account page with its sessions and deletion, a pending deletion and its cancel
+# page, the channel pages, the freeze) in Kazakh, on a phone-sized and a desktop-sized
+# window, taken in Debian's headless Chromium by the browser tests (TestScreenshots in
+# internal/web/browser, which names each file) against a whole Kilt with its own SMTP
+# server and SMS gateway.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -23,11 +23,11 @@ func TestMessagesCarryTheBrand(t *testing.T) {
 		"KILT_SUPPORT_CONTACT": "1414",
 	})
 	if r := e.Do(t, "POST", "/api/v1/registrations?lang=ru", map[string]string{"email": "dana@mail.kz",
-		"password": goodPassword, "password_confirm": goodPassword}); r.Status != 202 {
+		"password": goodPassword, "password_confirm": goodPassword, "consent_version": kilttest.ConsentVersion}); r.Status != 202 {
 		t.Fatalf("registering: %d %s", r.Status, r.Body)
 	}
 	if r := e.Do(t, "POST", "/api/v1/registrations?lang=kk", map[string]string{"phone": "+7 747 123 45 67",
-		"password": goodPassword, "password_confirm": goodPassword}); r.Status != 202 {
+		"password": goodPassword, "password_confirm": goodPassword, "consent_version": kilttest.ConsentVersion}); r.Status != 202 {
 		t.Fatalf("registering by phone: %d %s", r.Status, r.Body)
 	}
 	e.Deliver(t)
@@ -62,7 +62,7 @@ func TestMessagesCarryTheBrand(t *testing.T) {
 
 	plain := kilttest.Start(t, "sqlite", nil)
 	if r := plain.Do(t, "POST", "/api/v1/registrations?lang=en", map[string]string{"email": "dana@mail.kz",
-		"password": goodPassword, "password_confirm": goodPassword}); r.Status != 202 {
+		"password": goodPassword, "password_confirm": goodPassword, "consent_version": kilttest.ConsentVersion}); r.Status != 202 {
 		t.Fatalf("registering: %d %s", r.Status, r.Body)
 	}
 	plain.Deliver(t)

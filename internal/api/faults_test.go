@@ -134,7 +134,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	statuses := map[int]int{}
 	for i := range 200 {
 		r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": fmt.Sprintf("n%d@mail.kz", i),
-			"password": "Another-Pass-42", "password_confirm": "Another-Pass-42"})
+			"password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion})
 		statuses[r.Status]++
 		if r.Status >= 500 && (r.Status != 503 || r.ErrorCode() != "unavailable") {
 			t.Fatalf("disk full: %d %s, want 503 unavailable", r.Status, r.Body)
@@ -151,7 +151,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "after@mail.kz",
-		"password": "Another-Pass-42", "password_confirm": "Another-Pass-42"})
+		"password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion})
 	if r.Status != 202 {
 		t.Errorf("after space returned: %d %s", r.Status, r.Body)
 	}

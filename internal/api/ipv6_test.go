@@ -23,7 +23,8 @@ func TestIPv6ClientIsKeyedBySlash64(t *testing.T) {
 			limit int // the defaults: KILT_LIMIT_REGISTRATION_IP 20/1h, KILT_LIMIT_RECOVERY_IP 30/1h
 		}{
 			{"registration", "/api/v1/registrations", func(i int) map[string]string {
-				return map[string]string{"email": fmt.Sprintf("r%d@mail.kz", i), "password": goodPassword, "password_confirm": goodPassword}
+				return map[string]string{"email": fmt.Sprintf("r%d@mail.kz", i), "password": goodPassword, "password_confirm": goodPassword,
+					"consent_version": kilttest.ConsentVersion}
 			}, 20},
 			{"recovery by e-mail", "/api/v1/recovery/email", func(i int) map[string]string {
 				return map[string]string{"email": fmt.Sprintf("e%d@mail.kz", i)}

@@ -16,7 +16,7 @@ import (
 
 func registerEmail(t *testing.T, e *kilttest.Env, email, pw string) {
 	t.Helper()
-	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": email, "password": pw, "password_confirm": pw})
+	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": email, "password": pw, "password_confirm": pw, "consent_version": kilttest.ConsentVersion})
 	if r.Status != 202 {
 		t.Fatalf("register %s: %d %s", email, r.Status, r.Body)
 	}
@@ -96,8 +96,8 @@ func TestRegistrationAnswersAlikeAfterRecoveryRequests(t *testing.T) {
 				e.Deliver(t)
 			}
 		}
-		known := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "+77011234567", "password": "Another-Pass-42", "password_confirm": "Another-Pass-42"})
-		unknown := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "+77017654321", "password": "Another-Pass-42", "password_confirm": "Another-Pass-42"})
+		known := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "+77011234567", "password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion})
+		unknown := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "+77017654321", "password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion})
 		if known.Status != unknown.Status || known.Status != 202 {
 			t.Errorf("registration: %d %s with an account vs %d %s without", known.Status, known.Body, unknown.Status, unknown.Body)
 		}

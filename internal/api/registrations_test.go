@@ -16,7 +16,8 @@ type registered struct {
 func TestRegistrationByEmail(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
 		var reg registered
-		r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "Dana@Mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+		r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "Dana@Mail.kz", "password": goodPassword, "password_confirm": goodPassword,
+			"consent_version": kilttest.ConsentVersion})
 		r.JSON(t, &reg)
 		if r.Status != 202 || reg.Channel != "email" || reg.RegistrationID == "" {
 			t.Fatalf("register: %d %s", r.Status, r.Body)
@@ -62,7 +63,8 @@ func TestRegistrationByEmail(t *testing.T) {
 func TestRegistrationByPhone(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *kilttest.Env) {
 		var reg registered
-		r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "8 747 123 45 67", "password": goodPassword, "password_confirm": goodPassword})
+		r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": "8 747 123 45 67", "password": goodPassword, "password_confirm": goodPassword,
+			"consent_version": kilttest.ConsentVersion})
 		r.JSON(t, &reg)
 		if r.Status != 202 || reg.Channel != "sms" {
 			t.Fatalf("register: %d %s", r.Status, r.Body)
@@ -94,7 +96,7 @@ func TestRegistrationOfATakenIdentifier(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
 	addAccount(t, e, "taken@mail.kz", "+77011234567", goodPassword)
 	body := func(field, value string) map[string]string {
-		return map[string]string{field: value, "password": "Another-Pass-42", "password_confirm": "Another-Pass-42"}
+		return map[string]string{field: value, "password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion}
 	}
 	idPattern := `"registration_id":"[^"]*"`
 	for _, tt := range []struct{ field, taken, free string }{
@@ -125,17 +127,26 @@ func strip(s, pattern string) string {
 
 func TestRegistrationInputErrors(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", nil)
+	// consented adds the consent the client showed: every case but the last two gives it.
+	consented := func(fields map[string]string) map[string]string {
+		fields["consent_version"] = kilttest.ConsentVersion
+		return fields
+	}
 	tests := []struct {
 		body   map[string]string
 		status int
 		code   string
 	}{
-		{map[string]string{"password": goodPassword, "password_confirm": goodPassword}, 400, "channel_required"},
-		{map[string]string{"email": "a@mail.kz", "phone": "+77011234567", "password": goodPassword, "password_confirm": goodPassword}, 400, "channel_required"},
-		{map[string]string{"phone": "+7 727 250 00 00", "password": goodPassword, "password_confirm": goodPassword}, 400, "phone_not_supported"},
-		{map[string]string{"phone": "+7 916 123 45 67", "password": goodPassword, "password_confirm": goodPassword}, 400, "phone_not_supported"},
-		{map[string]string{"email": "a@mail.kz", "password": "Password1!", "password_confirm": "Password1!"}, 422, "password_common"},
-		{map[string]string{"email": "a@mail.kz", "password": goodPassword, "password_confirm": goodPassword + "x"}, 422, "password_mismatch"},
+		{consented(map[string]string{"password": goodPassword, "password_confirm": goodPassword}), 400, "channel_required"},
+		{consented(map[string]string{"email": "a@mail.kz", "phone": "+77011234567", "password": goodPassword, "password_confirm": goodPassword}), 400, "channel_required"},
+		{consented(map[string]string{"phone": "+7 727 250 00 00", "password": goodPassword, "password_confirm": goodPassword}), 400, "phone_not_supported"},
+		{consented(map[string]string{"phone": "+7 916 123 45 67", "password": goodPassword, "password_confirm": goodPassword}), 400, "phone_not_supported"},
+		{consented(map[string]string{"email": "a@mail.kz", "password": "Password1!", "password_confirm": "Password1!"}), 422, "password_common"},
+		{consented(map[string]string{"email": "a@mail.kz", "password": goodPassword, "password_confirm": goodPassword + "x"}), 422, "password_mismatch"},
+		// A client that gives an older consent, and one that forgot it: Do sends exactly
+		// these bodies.
+		{map[string]string{"email": "a@mail.kz", "password": goodPassword, "password_confirm": goodPassword, "consent_version": "0ld"}, 422, "personal_data_consent_required"},
+		{map[string]string{"email": "a@mail.kz", "password": goodPassword, "password_confirm": goodPassword}, 422, "personal_data_consent_required"},
 	}
 	for _, tt := range tests {
 		if r := e.Do(t, "POST", "/api/v1/registrations", tt.body); r.Status != tt.status || r.ErrorCode() != tt.code {
@@ -154,12 +165,13 @@ func TestRegistrationOverTheLimitCostsNoHashing(t *testing.T) {
 	e := kilttest.Start(t, "sqlite", map[string]string{"KILT_LIMIT_REGISTRATION_IP": "2/1h"})
 	for i := range 2 {
 		if r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": fmt.Sprintf("r%d@mail.kz", i),
-			"password": goodPassword, "password_confirm": goodPassword}); r.Status != 202 {
+			"password": goodPassword, "password_confirm": goodPassword, "consent_version": kilttest.ConsentVersion}); r.Status != 202 {
 			t.Fatalf("registration %d: %d", i, r.Status)
 		}
 	}
 	before := e.App.Pool.Stats().Served
-	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "r9@mail.kz", "password": goodPassword, "password_confirm": goodPassword})
+	r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"email": "r9@mail.kz", "password": goodPassword, "password_confirm": goodPassword,
+		"consent_version": kilttest.ConsentVersion})
 	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("third: %d %s, want 429", r.Status, r.Body)
 	}

@@ -15,7 +15,7 @@ func TestRegistrationsCannotSpendTheRecoveryReserve(t *testing.T) {
 		addAccount(t, e, "", "+77051234567", goodPassword)
 		for i := range 6 {
 			r := e.Do(t, "POST", "/api/v1/registrations", map[string]string{"phone": fmt.Sprintf("+7701%07d", 2000000+i*10001),
-				"password": goodPassword, "password_confirm": goodPassword})
+				"password": goodPassword, "password_confirm": goodPassword, "consent_version": kilttest.ConsentVersion})
 			if r.Status != 202 {
 				t.Fatalf("registration %d: %d %s", i, r.Status, r.Body)
 			}

@@ -64,10 +64,10 @@ func TestTimingDoesNotTellKnownFromUnknown(t *testing.T) {
 			}},
 		{"registration", 150,
 			func(i int) (string, any) {
-				return "/api/v1/registrations", map[string]string{"email": known[i%len(known)], "password": "Another-Pass-42", "password_confirm": "Another-Pass-42"}
+				return "/api/v1/registrations", map[string]string{"email": known[i%len(known)], "password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion}
 			},
 			func(i int) (string, any) {
-				return "/api/v1/registrations", map[string]string{"email": fmt.Sprintf("new%d@mail.kz", i), "password": "Another-Pass-42", "password_confirm": "Another-Pass-42"}
+				return "/api/v1/registrations", map[string]string{"email": fmt.Sprintf("new%d@mail.kz", i), "password": "Another-Pass-42", "password_confirm": "Another-Pass-42", "consent_version": kilttest.ConsentVersion}
 			}},
 	}
 	for _, c := range cases {

@@ -35,6 +35,14 @@ type ChannelPage struct {
 	Gone     bool
 }
 
+// WaitKey is the plural key of the countdown's sentence: a new code, or a new link.
+func (p *ChannelPage) WaitKey() string {
+	if p.ByPhone {
+		return "resend_wait"
+	}
+	return "channel_link_wait"
+}
+
 // ChannelConfirmPage is /account/channels/confirm: the button that confirms a new address's
 // link, the message that one must sign in first (SignIn), or that the link is no longer
 // valid (Gone).

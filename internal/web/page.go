@@ -59,9 +59,12 @@ func (b *Base) T(key string, args ...any) string { return i18n.T(b.Lang, key, ar
 
 // Wait is the countdown's text for n seconds, the number in the element the script counts
 // down: «Кодты <span class="seconds">57</span> секундтан кейін қайта сұрай аласыз.»
-func (b *Base) Wait(n int) template.HTML {
+func (b *Base) Wait(n int) template.HTML { return b.WaitFor("resend_wait", n) }
+
+// WaitFor is Wait with the sentence of the plural key (resend_wait, channel_link_wait).
+func (b *Base) WaitFor(key string, n int) template.HTML {
 	const mark = "\x00"
-	before, after, _ := strings.Cut(b.T("resend_wait."+i18n.PluralForm(b.Lang, n), "n", mark), mark)
+	before, after, _ := strings.Cut(b.T(key+"."+i18n.PluralForm(b.Lang, n), "n", mark), mark)
 	return template.HTML(template.HTMLEscapeString(before) + `<span class="seconds">` + strconv.Itoa(n) + `</span>` +
 		template.HTMLEscapeString(after))
 }

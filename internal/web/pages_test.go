@@ -111,7 +111,7 @@ func (f *pageFixture) cases() []pageCase {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.follow(b.post("/account/channels", url.Values{"kind": {"phone"}, "new_channel": {"+7 708 123 45 67"},
 				"current_password": {goodPassword}}))
-		}, []string{"title_channel", "channel_code_intro", "label_code", "button_send", "button_resend", "channel_resend_wait", "link_back_to_account"}},
+		}, []string{"title_channel", "channel_code_intro", "label_code", "button_send", "button_resend", "link_back_to_account"}},
 		{"channel link", func(b *browser) *response {
 			b.signIn("page@mail.kz", goodPassword)
 			return b.follow(b.post("/account/channels", url.Values{"kind": {"email"}, "new_channel": {"other@mail.kz"},

@@ -38,6 +38,7 @@ func TestFinishedPages(t *testing.T) {
 		{"registration by phone: the code step", registrationCodeStep},
 		{"password rules", passwordRules},
 		{"language switch keeps every page's state", languageKeepsState},
+		{"language switch keeps what was typed", languageKeepsTyped},
 		{"sent pages", sentPages},
 		{"numbers that never get an SMS", smsNumbers},
 		{"sign-in errors", signInErrors},

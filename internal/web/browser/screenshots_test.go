@@ -3,6 +3,7 @@ package browser
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -11,12 +12,17 @@ import (
 )
 
 // TestScreenshots writes the README's screenshots when KILT_SCREENSHOTS names a directory
-// (a relative one is taken from the repository's root): the sign-in page, recovery by
-// e-mail after «Жіберу», recovery by phone at the code step, the reset page and the code step
-// of a registration by phone, in Kazakh, on a phone (360×740 CSS pixels at twice the density)
-// and a desktop (1280×800) window, as
-// {login,recovery-email,recovery-phone,reset,register-code}-{phone,desktop}.png, each of the
-// whole page.
+// (a relative one is taken from the repository's root), each of the whole page, in Kazakh,
+// on a phone (360×740 CSS pixels at twice the density) and a desktop (1280×800) window, as
+// NAME-{phone,desktop}.png: the sign-in page (login), the registration form with its
+// consent (register), recovery by e-mail after «Жіберу» (recovery-email), recovery by phone
+// at the code step (recovery-phone), the new-password page (reset), the code step of a
+// registration by phone (register-code), the account page with its sessions and deletion
+// sections (account), a new e-mail address's "link sent" page (channel-link) and its
+// confirmation (channel-confirm), a new number's code page (channel-code), the account
+// with a deletion pending (deletion-pending), the notice's cancel page (deletion-cancel)
+// and its result (deletion-cancelled), the «Бұл мен емеспін» confirmation (freeze) and the
+// frozen account's page (freeze-done).
 // `make screenshots` runs it.
 func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("KILT_SCREENSHOTS")
@@ -65,6 +71,9 @@ func TestScreenshots(t *testing.T) {
 			b.expect("the sign-in page", b.open("/login"), 200, "/login")
 			shoot("login")
 
+			b.expect("registration", b.open("/register"), 200, "/register")
+			shoot("register")
+
 			b.expect("recovery by e-mail", b.open("/recovery"), 200, "/recovery")
 			b.fill("email", "aigerim@mail.kz")
 			b.expect("«Жіберу»", b.press("Жіберу"), 200, "/recovery/email/sent")
@@ -84,6 +93,55 @@ func TestScreenshots(t *testing.T) {
 				t.Fatalf("registering by phone: got %d", status)
 			}
 			shoot("register-code")
+
+			// The account page, with a second device signed in for the sessions list.
+			other := newTab(t, bctx, e, true)
+			other.signIn("aigerim@mail.kz", goodPassword)
+			b.signIn("aigerim@mail.kz", goodPassword)
+			shoot("account")
+
+			// A deletion: pending on the account page, then the notice's cancel page.
+			b.fill("delete_password", goodPassword)
+			b.do("ticking the box", chromedp.Click(chromedp.ID("delete_confirm")))
+			b.expect("«"+kk("button_delete_account")+"»", b.press(kk("button_delete_account")), 200, "/account")
+			shoot("deletion-pending")
+			b.expect("the notice's link", b.openLink(e.LatestLink(t, "aigerim@mail.kz", "/deletion/cancel?token=")), 200, "/deletion/cancel")
+			shoot("deletion-cancel")
+			b.expect("«"+kk("button_cancel_deletion")+"»", b.press(kk("button_cancel_deletion")), 200, "/deletion/cancel")
+			shoot("deletion-cancelled")
+			b.expect("the account page", b.open("/account"), 200, "/account")
+
+			// A new e-mail address: the link sent, then its confirmation.
+			b.do("opening the e-mail form", chromedp.Click(chromedp.Search(`//summary[normalize-space()=`+xpathString(kk("channel_replace_email"))+`]`)))
+			b.fill("new_email", "aigerim.new@mail.kz")
+			b.fill("channel_password_email", goodPassword)
+			if st := b.press(kk("button_send_link")); st != 200 || !strings.HasPrefix(b.path(), "/account/channels/") {
+				t.Fatalf("asking for a new address: %d at %s", st, b.path())
+			}
+			shoot("channel-link")
+			b.expect("the new address's link", b.openLink(e.LatestLink(t, "aigerim.new@mail.kz", "/account/channels/confirm?token=")), 200, "/account/channels/confirm")
+			shoot("channel-confirm")
+			b.expect("«"+kk("button_confirm_address")+"»", b.press(kk("button_confirm_address")), 200, "/account")
+
+			// A new number: its code page.
+			b.do("opening the phone form", chromedp.Click(chromedp.Search(`//summary[normalize-space()=`+xpathString(kk("channel_replace_phone"))+`]`)))
+			b.fill("new_phone", "+7 708 123 45 67")
+			b.fill("channel_password_phone", goodPassword)
+			if st := b.press(kk("button_send_code")); st != 200 || !strings.HasPrefix(b.path(), "/account/channels/") {
+				t.Fatalf("asking for a new number: %d at %s", st, b.path())
+			}
+			shoot("channel-code")
+
+			// «Бұл мен емеспін»: the link of the password change's notice, then the freeze.
+			b.expect("the account page", b.open("/account"), 200, "/account")
+			b.fill("current_password", goodPassword)
+			b.fill("password", newPassword)
+			b.fill("password_confirm", newPassword)
+			b.expect("«Сақтау»", b.press("Сақтау"), 200, "/account")
+			b.expect("the freeze link", b.openLink(e.LatestLink(t, "aigerim.new@mail.kz", "/freeze?token=")), 200, "/freeze")
+			shoot("freeze")
+			b.expect("«"+kk("button_freeze")+"»", b.press(kk("button_freeze")), 200, "/freeze")
+			shoot("freeze-done")
 		})
 	}
 }

@@ -1,5 +1,6 @@
 // Kilt pages work without this script; it only adds the eye toggles, the live password
-// checklist and the resend countdown. No framework, no inline code (the CSP forbids it).
+// checklist, the resend countdown and keeps typed identifiers across a language switch. No
+// framework, no inline code (the CSP forbids it).
 (function () {
   'use strict';
 
@@ -150,6 +151,58 @@
       }
     }, 1000);
   });
+
+  // A language switch keeps what was typed: before the switch loads the page in another
+  // language, the page's non-secret fields (identifiers, names) are kept in sessionStorage
+  // for the page the switch leads to, and put back once when it loads; the next load of any
+  // page clears them. Never kept: passwords (also while an eye toggle shows one as text),
+  // codes, tokens, hidden fields, checkboxes. Without this script the switch is a plain
+  // link and what was typed is lost: a link cannot carry it without putting identifiers in
+  // the address.
+  var typedKey = 'kilt.typed';
+  var keptTypes = { text: true, email: true, tel: true, search: true, url: true };
+  var secret = /pass|code|token|otp|secret/i;
+  var toggled = {};
+  eyes.forEach(function (btn) { toggled[btn.getAttribute('aria-controls')] = true; });
+  var keepable = function (input) {
+    var auto = input.getAttribute('autocomplete') || '';
+    var type = (input.getAttribute('type') || 'text').toLowerCase();
+    return keptTypes[type] === true && !toggled[input.id] && !secret.test(input.name || '') &&
+      !secret.test(input.id) && !/password|one-time-code/.test(auto) && !input.disabled && !input.readOnly;
+  };
+  var keepTyped = function (path) {
+    var fields = {};
+    document.querySelectorAll('main form input').forEach(function (input) {
+      var key = input.id || input.name;
+      if (key && input.value !== '' && keepable(input)) { fields[key] = input.value; }
+    });
+    try {
+      sessionStorage.removeItem(typedKey);
+      if (Object.keys(fields).length > 0) {
+        sessionStorage.setItem(typedKey, JSON.stringify({ path: path, fields: fields }));
+      }
+    } catch (e) { /* no storage: the switch loses what was typed, as without this script */ }
+  };
+  document.querySelectorAll('nav.langs a[href]').forEach(function (a) {
+    a.addEventListener('click', function () { keepTyped(new URL(a.href, location.href).pathname); });
+  });
+  document.querySelectorAll('nav.langs form').forEach(function (form) {
+    form.addEventListener('submit', function () { keepTyped(new URL(form.action, location.href).pathname); });
+  });
+  (function restoreTyped() {
+    var kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(typedKey) || 'null');
+      sessionStorage.removeItem(typedKey);
+    } catch (e) { return; }
+    if (!kept || kept.path !== location.pathname || !kept.fields) { return; }
+    document.querySelectorAll('main form input').forEach(function (input) {
+      var key = input.id || input.name;
+      if (!key || !Object.prototype.hasOwnProperty.call(kept.fields, key)) { return; }
+      // What the server filled in wins; a field that must not be kept gets nothing.
+      if (input.value === '' && keepable(input)) { input.value = String(kept.fields[key]); }
+    });
+  })();
 
   // A form's errors: move the focus to their summary, so a screen reader reads it first.
   var summary = byId('error-summary');
