@@ -249,8 +249,9 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 	// end of the session must find them to tell their clients), requests (and codes) by
 	// theirs.
 	ended := &Token{ID: "a2", Kind: KindAccess, AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
-		SessionID: sess + 1000, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
-	in(func(tx Tx) error { return tx.InsertToken(ctx, ended) })
+		SessionID: sess + 1000, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute),
+		Hash: []byte("ended-access-hash")}
+	in(func(tx Tx) error { return tx.InsertTokens(ctx, ended) })
 	in(func(tx Tx) error {
 		n, err := tx.DeleteExpired(ctx, t0, t0.Add(30*time.Minute))
 		if err != nil || n != 1 {
