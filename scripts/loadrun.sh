@@ -62,7 +62,7 @@ kill $PA $PB; wait $PA $PB 2>/dev/null
 log "== two instances end, loadavg $(cat /proc/loadavg)"
 log "== soak start, loadavg $(cat /proc/loadavg)"
 freshdb sqlite soak
-startserver soak KILT_RETENTION_INTERVAL=15s KILT_RETENTION_EXPIRED=0s KILT_RETENTION_MESSAGES=0s KILT_LINK_LIFETIME=1m
+startserver soak KILT_RETENTION_AUDIT=1m KILT_RETENTION_INTERVAL=15s KILT_RETENTION_EXPIRED=0s KILT_RETENTION_MESSAGES=0s KILT_LINK_LIFETIME=1m
 L --soak --settle $SETTLE --concurrency 2 --duration $SOAK recovery-email >"$OUT/soak.json" 2>>"$OUT/soak.txt"
 kill $PID; wait $PID 2>/dev/null
 log "== soak end, loadavg $(cat /proc/loadavg)"
