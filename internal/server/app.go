@@ -191,8 +191,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	// One job prunes everything: the tables of sqlstore's list, and the provider's rows,
 	// whose lifetimes its own domain knows, and the accounts whose erasure is due; sessions
 	// that timed out end as every session does, telling the applications that had them.
-	retained := withTimeouts{Store: withErasure{Store: withSSO{Store: sqlstore.NewRetention(db), sso: a.OIDC}, accounts: a.Accounts},
-		sessions: a.Sessions}
+	var retained retention.Store = sqlstore.NewRetention(db)
+	retained = domainPruning{Store: retained, name: ssoRows, add: true, run: func(ctx context.Context, _ int) (int, error) {
+		n, err := a.OIDC.Prune(ctx)
+		return int(n), err
+	}}
+	retained = domainPruning{Store: retained, name: erasureRows, add: true, run: a.Accounts.EraseDue}
+	retained = domainPruning{Store: retained, name: sessionRows, run: a.Sessions.EndTimedOut}
 	for _, t := range retained.Tables() {
 		a.Metrics.RetentionTables(t.Name)
 	}
@@ -264,52 +269,4 @@ func recoveryURL(cfg *config.Config) string { return baseURL(cfg) + "/recovery" 
 
 func limit(name string, r config.Rate) ratelimit.Limit {
 	return ratelimit.Limit{Name: name, Count: r.Count, Period: r.Period}
-}
-
-// ssoRows names the single sign-on provider's rows in the retention job and its metric.
-const ssoRows = "oidc"
-
-// withSSO adds the single sign-on provider's expired rows to the retention job's tables.
-// They go in one call, whatever the batch (a call that deleted a batch's worth or more is
-// followed by one that finds nothing): the provider keeps an authorization request until
-// every token descending from it has expired, which no age of a table's own can say.
-type withSSO struct {
-	retention.Store
-	sso *oidc.Service
-}
-
-func (w withSSO) Tables() []retention.Table {
-	return append(w.Store.Tables(), retention.Table{Name: ssoRows, Class: retention.Void})
-}
-
-func (w withSSO) Prune(ctx context.Context, table string, cutoff time.Time, limit int) (int, error) {
-	if table != ssoRows {
-		return w.Store.Prune(ctx, table, cutoff, limit)
-	}
-	n, err := w.sso.Prune(ctx)
-	return int(n), err
-}
-
-// sessionRows names the sessions in the retention job and its metric.
-const sessionRows = "sessions"
-
-// withTimeouts makes the retention job's pruning of sessions the sweep of the sessions that
-// timed out (idle, or past their absolute lifetime) and were never used again: each ends
-// through the session domain's one end path (session.Service.EndTimedOut) — deleted, its
-// tokens revoked, and a back-channel logout queued for each application that had it — so no
-// application keeps a session for a citizen whose Kilt session ended. sqlstore's own delete
-// of old sessions, which tells no one, does not run: every row it would delete (past its end
-// by the retention age) has timed out, and the sweep takes it first, at the first round after
-// its end rather than a retention age later. The batch is the job's; the cutoff, the
-// session domain's.
-type withTimeouts struct {
-	retention.Store
-	sessions *session.Service
-}
-
-func (w withTimeouts) Prune(ctx context.Context, table string, cutoff time.Time, limit int) (int, error) {
-	if table != sessionRows {
-		return w.Store.Prune(ctx, table, cutoff, limit)
-	}
-	return w.sessions.EndTimedOut(ctx, limit)
 }
