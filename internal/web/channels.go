@@ -60,6 +60,14 @@ func (s *Site) needChannels() error {
 	return nil
 }
 
+// channelViewer is the signed-in viewer of a channel page or form (404 without channels).
+func (s *Site) channelViewer(r *http.Request) (*viewer, error) {
+	if err := s.needChannels(); err != nil {
+		return nil, err
+	}
+	return signedIn(r)
+}
+
 // channelFields are the fields of the account page's form of kind the channel errors concern.
 func channelFields(kind string) map[string]string {
 	return map[string]string{
@@ -76,10 +84,7 @@ func channelFields(kind string) map[string]string {
 // startChannel serves POST /account/channels: kind (email or phone), value and the current
 // password → 303 to the change's page.
 func (s *Site) startChannel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needChannels(); err != nil {
-		return err
-	}
-	v, err := signedIn(r)
+	v, err := s.channelViewer(r)
 	if err != nil {
 		return err
 	}
@@ -117,10 +122,7 @@ func (s *Site) startChannel(w http.ResponseWriter, r *http.Request) error {
 
 // channelPage serves GET /account/channels/{id}.
 func (s *Site) channelPage(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needChannels(); err != nil {
-		return err
-	}
-	v, err := signedIn(r)
+	v, err := s.channelViewer(r)
 	if err != nil {
 		return err
 	}
@@ -152,10 +154,7 @@ func (s *Site) fillChannel(p *ChannelPage, ch account.ChannelChange) {
 
 // verifyChannel serves POST /account/channels/{id}/verify: the new number's code.
 func (s *Site) verifyChannel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needChannels(); err != nil {
-		return err
-	}
-	v, err := signedIn(r)
+	v, err := s.channelViewer(r)
 	if err != nil {
 		return err
 	}
@@ -171,10 +170,7 @@ func (s *Site) verifyChannel(w http.ResponseWriter, r *http.Request) error {
 
 // resendChannel serves POST /account/channels/{id}/resend.
 func (s *Site) resendChannel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needChannels(); err != nil {
-		return err
-	}
-	v, err := signedIn(r)
+	v, err := s.channelViewer(r)
 	if err != nil {
 		return err
 	}
@@ -252,10 +248,7 @@ func (s *Site) channelConfirm(w http.ResponseWriter, r *http.Request) error {
 
 // removeChannel serves POST /account/channels/remove: kind and the current password.
 func (s *Site) removeChannel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.needChannels(); err != nil {
-		return err
-	}
-	v, err := signedIn(r)
+	v, err := s.channelViewer(r)
 	if err != nil {
 		return err
 	}
