@@ -318,6 +318,7 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, fmt.Errorf("reading this process's CPU time: %v", err)
 	}
 	selfStart := time.Now()
+	machineBefore, machineErr := readMachineStat()
 	announce(stderr, o, env)
 
 	sinksBefore := sinkCounts(env)
@@ -332,16 +333,21 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, fmt.Errorf("scenario %s neither loops nor measures", s.Name())
 	}
 
+	machineAfter, err := readMachineStat()
+	machineErr = errors.Join(machineErr, err)
 	res := newResult(o.scenario, env, t)
 	res.URL = o.url
+	var clientCPU time.Duration
 	if cpu, err := procCPU(os.Getpid()); err == nil {
 		d := cpu.minus(selfCPU)
+		clientCPU = d.Total()
 		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: d.Total().Seconds(),
 			CPUCores:    d.Total().Seconds() / time.Since(selfStart).Seconds(),
 			UserSeconds: d.User.Seconds(), SystemSeconds: d.System.Seconds(), MinorFaults: d.MinorFaults}
 	}
 	countersAfter := readAllCounters(ctx, env.HTTP, metrics)
 	var serverErr error
+	var serverCPU *time.Duration
 	if server != nil {
 		u, err := server.stop()
 		if err != nil {
@@ -349,7 +355,17 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		} else {
 			res.Server = processUsage(o.pid, u)
 			res.setPerSuccess(u, countersBefore, countersAfter, t.Successes)
+			cpu := u.CPU.Total()
+			serverCPU = &cpu
 		}
+	}
+	if machineErr == nil {
+		res.Machine, machineErr = machineUsage(machineBefore, machineAfter, serverCPU, clientCPU, t.Successes)
+	}
+	if machineErr != nil {
+		// Not a failure of the run: the machine's figures are context (a system without
+		// /proc/stat still measures the server).
+		fmt.Fprintf(stderr, "the machine's CPU is missing: %v\n", machineErr)
 	}
 	if o.drain > 0 {
 		res.Delivered = drainMessages(ctx, o.scenario, env, t, sinksBefore, distinct, o.drain)

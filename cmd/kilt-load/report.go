@@ -51,6 +51,8 @@ type Result struct {
 	// Client is this tool's own CPU use during the run: on one machine it competes with
 	// the server for the same cores.
 	Client ProcessUsage `json:"client"`
+	// Machine is where all the machine's cores went during the run (/proc/stat).
+	Machine *MachineUsage `json:"machine,omitempty"`
 
 	Argon2 *Argon2Result `json:"argon2,omitempty"`
 	// RS256 is the raw RS256 signing rate and the run's against it (--rs256).
@@ -315,6 +317,13 @@ func (r *Result) printTable(w io.Writer) error {
 		row("server VmHWM", "%.1f MiB  (peak over the process's whole life)", s.LifetimeHWMMiB)
 	}
 	row("client CPU", "%.2f s  (%.2f cores; this tool, on the same machine)", r.Client.CPUSeconds, r.Client.CPUCores)
+	if m := r.Machine; m != nil {
+		row("machine CPU", "%.2f of %d cores busy (user %.2f, kernel %.2f), idle %.2f, iowait %.2f",
+			m.Busy, m.Cores, m.User, m.Kernel, m.Idle, m.IOWait)
+		if m.ClientMS > 0 {
+			row("per 2xx elsewhere", "this tool %.2f ms CPU%s", m.ClientMS, m.otherText())
+		}
+	}
 	if a := r.Argon2; a != nil {
 		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
 			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
