@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,58 +74,107 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		return nil
 	})
 
-	// A code is used once.
+	// IssueTokens redeems a code once: the first call marks it used and inserts the tokens,
+	// a second issues nothing and reports it.
+	tok := func(id, kind, hash, family string) *Token {
+		return &Token{ID: id, Kind: kind, Hash: []byte(hash), Family: family, AuthRequestID: "ar1", ClientID: "c1",
+			AccountID: acct, SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, AMR: []string{"pwd"},
+			CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	}
+	issue := func(r Redemption, ts ...*Token) bool {
+		t.Helper()
+		ok, err := s.IssueTokens(ctx, r, t0, ts...)
+		if err != nil {
+			t.Fatalf("IssueTokens: %v", err)
+		}
+		return ok
+	}
+	absent := func(ids ...string) {
+		t.Helper()
+		in(func(tx Tx) error {
+			for _, id := range ids {
+				if _, err := tx.Token(ctx, id); !errors.Is(err, kilt.ErrNotFound) {
+					t.Errorf("token %s of a refused redemption was inserted (%v)", id, err)
+				}
+			}
+			return nil
+		})
+	}
 	in(func(tx Tx) error {
 		return tx.InsertCode(ctx, &Code{Hash: []byte("code-hash"), AuthRequestID: "ar1", ExpiresAt: t0.Add(time.Minute)})
 	})
-	for i, want := range []bool{true, false} {
-		in(func(tx Tx) error {
-			ok, err := tx.UseCode(ctx, []byte("code-hash"), t0)
-			if ok != want {
-				t.Errorf("UseCode #%d: got %v, want %v", i+1, ok, want)
-			}
-			return err
-		})
+	byCode := Redemption{CodeHash: []byte("code-hash")}
+	rt, at := tok("r1", KindRefresh, "rh", "f1"), tok("a1", KindAccess, "ah", "")
+	at.AMR, at.ExpiresAt = nil, t0.Add(time.Minute)
+	if !issue(byCode, rt, at) {
+		t.Fatal("IssueTokens of a fresh code issued nothing")
 	}
+	if issue(byCode, tok("a-again", KindAccess, "ah-again", "")) {
+		t.Error("IssueTokens of a used code issued")
+	}
+	if issue(Redemption{CodeHash: []byte("no-such-code")}, tok("a-none", KindAccess, "ah-none", "")) {
+		t.Error("IssueTokens of an unknown code issued")
+	}
+	absent("a-again", "a-none")
 	in(func(tx Tx) error {
 		got, err := tx.Code(ctx, []byte("code-hash"))
 		if err != nil {
 			return err
 		}
-		if got.UsedAt == nil || got.AuthRequestID != "ar1" {
+		if got.UsedAt == nil || !got.UsedAt.Equal(t0) || got.AuthRequestID != "ar1" {
 			t.Errorf("used code: got %+v", got)
 		}
 		return nil
 	})
 
-	// Tokens: a refresh token rotates once; revocation by family, session, account.
-	rt := &Token{ID: "r1", Kind: KindRefresh, Hash: []byte("rh"), Family: "f1", AuthRequestID: "ar1", ClientID: "c1",
-		AccountID: acct, SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, AMR: []string{"pwd"}, CreatedAt: t0,
-		ExpiresAt: t0.Add(time.Hour)}
-	at := &Token{ID: "a1", Kind: KindAccess, Hash: []byte("ah"), Family: "", AuthRequestID: "ar1", ClientID: "c1", AccountID: acct,
-		SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
-	in(func(tx Tx) error {
-		return tx.InsertTokens(ctx, rt, at)
-	})
+	// IssueTokens rotates a refresh token once: a second rotation of it issues nothing.
+	if !issue(Redemption{RefreshID: "r1"}, tok("r2", KindRefresh, "rh2", "f1"), tok("a-of-r2", KindAccess, "ah-of-r2", "")) {
+		t.Fatal("IssueTokens of a live refresh token issued nothing")
+	}
+	if issue(Redemption{RefreshID: "r1"}, tok("r3", KindRefresh, "rh3", "f1")) {
+		t.Error("IssueTokens of a rotated refresh token issued")
+	}
+	absent("r3")
+
+	// Redemptions racing: exactly one issues, whatever the database.
+	const racers = 8
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := "race" + strconv.Itoa(i)
+			ok, err := s.IssueTokens(ctx, Redemption{RefreshID: "r2"}, t0, tok(id, KindRefresh, id+"-hash", "f1"))
+			if err != nil {
+				t.Errorf("racing IssueTokens: %v", err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Errorf("%d of %d racing rotations of one refresh token issued, want 1", n, racers)
+	}
+
+	// Tokens: revocation by grant (request), session, account.
 	in(func(tx Tx) error {
 		got, err := tx.TokenByHash(ctx, []byte("rh"))
 		if err != nil {
 			return err
 		}
-		if got.ID != "r1" || got.Family != "f1" || got.SessionID != sess || got.RotatedAt != nil || got.RevokedAt != nil {
+		if got.ID != "r1" || got.Family != "f1" || got.SessionID != sess || got.RotatedAt == nil || got.RevokedAt != nil {
 			t.Errorf("refresh token round trip: got %+v", got)
-		}
-		for i, want := range []bool{true, false} {
-			if ok, err := tx.RotateToken(ctx, "r1", t0); err != nil || ok != want {
-				t.Errorf("RotateToken #%d: got %v, %v; want %v", i+1, ok, err, want)
-			}
 		}
 		ids, err := tx.SessionClients(ctx, sess)
 		if err != nil || !slices.Equal(ids, []string{"c1"}) {
 			t.Errorf("SessionClients: got %v, %v", ids, err)
 		}
-		if n, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: "ar1"}, t0); err != nil || n != 2 {
-			t.Errorf("RevokeTokens by request: got %d, %v; want 2", n, err)
+		// r1, a1, r2, a-of-r2 and the racer that won.
+		if n, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: "ar1"}, t0); err != nil || n != 5 {
+			t.Errorf("RevokeTokens by request: got %d, %v; want 5", n, err)
 		}
 		if n, err := tx.RevokeTokens(ctx, TokenFilter{AccountID: acct}, t0); err != nil || n != 0 {
 			t.Errorf("RevokeTokens again: got %d, %v; want 0 (already revoked)", n, err)
@@ -136,6 +188,12 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		}
 		return nil
 	})
+	for i := range racers { // the winner's token is revoked, the losers' were never inserted
+		if issue(Redemption{RefreshID: "race" + strconv.Itoa(i)}, tok("r4", KindRefresh, "rh4", "f1")) {
+			t.Errorf("IssueTokens of race%d, revoked or absent, issued", i)
+		}
+	}
+	absent("r4")
 
 	// Consents upsert and delete.
 	in(func(tx Tx) error {

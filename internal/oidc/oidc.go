@@ -112,7 +112,7 @@ type Token struct {
 	ID            string
 	Kind          string
 	Hash          []byte
-	Family        string // refresh tokens: every rotation of one grant
+	Family        string // refresh tokens: the first refresh token's id, kept by its rotations
 	AuthRequestID string // the code's request it descends from
 	ClientID      string
 	AccountID     int64
@@ -166,7 +166,8 @@ type Session struct {
 
 // TokenFilter selects tokens to revoke; exactly one field is set.
 type TokenFilter struct {
-	Family        string
+	// AuthRequestID: one grant, every token descending from its code (the access tokens and
+	// each rotation of the refresh token).
 	AuthRequestID string
 	AccountID     int64
 	SessionID     int64
@@ -193,6 +194,19 @@ type Store interface {
 	ReadClient(ctx context.Context, id string) (*Client, error)
 	// ReadActiveKey reads the active signing key outside any transaction.
 	ReadActiveKey(ctx context.Context) (*Key, error)
+	// IssueTokens redeems r — marks the code used, or rotates the refresh token — and
+	// inserts ts, atomically and in as few round trips as the database allows (PostgreSQL:
+	// one statement, no transaction around it). It reports false, having changed nothing,
+	// when the code was used already or the refresh token rotated or revoked: of two
+	// redemptions racing, exactly one issues.
+	IssueTokens(ctx context.Context, r Redemption, now time.Time, ts ...*Token) (bool, error)
+}
+
+// Redemption is what a token response consumes: a code (CodeHash) or a refresh token
+// (RefreshID); exactly one is set.
+type Redemption struct {
+	CodeHash  []byte
+	RefreshID string
 }
 
 // Tx is the row operations of one transaction. Not-found is kilt.ErrNotFound; a duplicate
@@ -211,15 +225,11 @@ type Tx interface {
 
 	InsertCode(ctx context.Context, c *Code) error
 	Code(ctx context.Context, hash []byte) (*Code, error)
-	// UseCode marks the code used if it was not; false when it already was.
-	UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error)
 
 	// InsertTokens inserts tokens (in one statement).
 	InsertTokens(ctx context.Context, ts ...*Token) error
 	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
-	// RotateToken marks a refresh token rotated if it was not; false when it already was.
-	RotateToken(ctx context.Context, id string, now time.Time) (bool, error)
 	// RevokeTokens marks the live tokens f selects revoked and reports how many.
 	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
 	// Grants lists the clients with a live refresh token or a consent of the account.

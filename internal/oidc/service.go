@@ -551,11 +551,7 @@ func (s *Service) Redeem(ctx context.Context, code string) (*Grant, error) {
 	now := s.clock()
 	if c.UsedAt != nil {
 		// A reuse commits its revocation, then is refused.
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			_, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: c.AuthRequestID}, now)
-			return err
-		})
-		if err != nil {
+		if err := s.revokeGrant(ctx, c.AuthRequestID, now); err != nil {
 			return nil, err
 		}
 		return nil, errInvalidGrant
@@ -586,7 +582,8 @@ func (s *Service) live(acct *Account, sess *Session, accountID int64, issued tim
 }
 
 // Refresh looks up a refresh token for the token endpoint. A rotated one presented again
-// revokes its whole family (the token was stolen, or its owner's copy was). The token, its
+// revokes its whole grant, access tokens included (the token was stolen, or its owner's copy
+// was). The token, its
 // account and its session are read in one statement outside any transaction: IssueTokens'
 // rotation (UPDATE … WHERE rotated_at IS NULL AND revoked_at IS NULL) decides between two
 // racing refreshes, and a revocation committed meanwhile (a sign-out, a password change)
@@ -607,11 +604,8 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Grant, error) {
 		return nil, errInvalidGrant
 	}
 	if t.RotatedAt != nil {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			_, err := tx.RevokeTokens(ctx, TokenFilter{Family: t.Family}, now)
-			return err
-		})
-		if err != nil {
+		// A reuse commits its revocation, then is refused.
+		if err := s.revokeGrant(ctx, t.AuthRequestID, now); err != nil {
 			return nil, err
 		}
 		return nil, errInvalidGrant
@@ -633,8 +627,9 @@ type Issued struct {
 }
 
 // IssueTokens consumes the grant (the code, once; the refresh token, rotated) and records a
-// new access token, and a refresh token when withRefresh. Two redemptions racing: one
-// consumes, the other is refused and revokes what the first issued.
+// new access token, and a refresh token when withRefresh, in one call of the store
+// (Store.IssueTokens: on PostgreSQL one statement). Two redemptions racing: one consumes,
+// the other is refused and revokes the whole grant, what the first issued included.
 func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (*Issued, error) {
 	accessID, err := kilt.NewID()
 	if err != nil {
@@ -644,75 +639,62 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 	if err != nil {
 		return nil, err
 	}
-	var refresh string
-	var refreshHash []byte
-	if withRefresh {
-		if refresh, refreshHash, err = kilt.NewToken(); err != nil {
-			return nil, err
-		}
-	}
 	now := s.clock()
+	var r Redemption
+	authReqID, family := "", ""
+	switch {
+	case g.CodeHash != nil:
+		r.CodeHash, authReqID = g.CodeHash, g.AuthRequest.ID
+	case g.Refresh != nil:
+		r.RefreshID, authReqID, family = g.Refresh.ID, g.Refresh.AuthRequestID, g.Refresh.Family
+	default:
+		return nil, errInvalidGrant
+	}
 	out := &Issued{Access: access, Expires: now.Add(AccessTokenLifetime), AccountID: g.AccountID}
-	reused := false
-	err = s.store.InTx(ctx, func(tx Tx) error {
-		reused = false
-		authReqID, family := "", ""
-		switch {
-		case g.CodeHash != nil:
-			authReqID = g.AuthRequest.ID
-			ok, err := tx.UseCode(ctx, g.CodeHash, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				if _, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: authReqID}, now); err != nil {
-					return err
-				}
-				reused = true
-				return nil
-			}
-		case g.Refresh != nil:
-			authReqID, family = g.Refresh.AuthRequestID, g.Refresh.Family
-			ok, err := tx.RotateToken(ctx, g.Refresh.ID, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				if _, err := tx.RevokeTokens(ctx, TokenFilter{Family: family}, now); err != nil {
-					return err
-				}
-				reused = true
-				return nil
-			}
-		default:
-			return errInvalidGrant
-		}
-		base := Token{AuthRequestID: authReqID, ClientID: g.ClientID, AccountID: g.AccountID, SessionID: g.SessionID,
-			Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
-		at := base
-		at.ID, at.Kind, at.Hash, at.ExpiresAt = accessID, KindAccess, accessHash, out.Expires
-		if !withRefresh {
-			return tx.InsertTokens(ctx, &at)
+	base := Token{AuthRequestID: authReqID, ClientID: g.ClientID, AccountID: g.AccountID, SessionID: g.SessionID,
+		Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
+	at := base
+	at.ID, at.Kind, at.Hash, at.ExpiresAt = accessID, KindAccess, accessHash, out.Expires
+	ts := []*Token{&at}
+	if withRefresh {
+		refresh, refreshHash, err := kilt.NewToken()
+		if err != nil {
+			return nil, err
 		}
 		rid, err := kilt.NewID()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if family == "" {
 			family = rid
 		}
 		rt := base
 		rt.ID, rt.Kind, rt.Hash, rt.Family, rt.ExpiresAt = rid, KindRefresh, refreshHash, family, now.Add(RefreshTokenLifetime)
-		return tx.InsertTokens(ctx, &at, &rt)
-	})
-	if reused {
-		return nil, errInvalidGrant
+		ts, out.Refresh = append(ts, &rt), refresh
 	}
+	issued, err := s.store.IssueTokens(ctx, r, now, ts...)
 	if err != nil {
 		return nil, err
 	}
-	out.Refresh = refresh
+	if !issued {
+		// Lost a race with another redemption: the code or the refresh token leaked.
+		if err := s.revokeGrant(ctx, authReqID, now); err != nil {
+			return nil, err
+		}
+		return nil, errInvalidGrant
+	}
 	return out, nil
+}
+
+// revokeGrant revokes every token of one grant (the code's authorization request): its
+// access tokens and each rotation of its refresh token. A code or a refresh token presented
+// twice has leaked, and so may anything issued from it: RFC 6749 4.1.2 for codes, RFC 9700
+// 4.14.2 for refresh tokens, and RFC 7009 2.1 asks the same when a refresh token is revoked.
+func (s *Service) revokeGrant(ctx context.Context, authReqID string, now time.Time) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		_, err := tx.RevokeTokens(ctx, TokenFilter{AuthRequestID: authReqID}, now)
+		return err
+	})
 }
 
 // Live is a live access token with its account, for userinfo and introspection.
@@ -757,18 +739,18 @@ func (s *Service) RefreshTokenInfo(ctx context.Context, clientID, token string) 
 	return t, nil
 }
 
-// RevokeToken revokes one token of the client (RFC 7009): a refresh token with its family,
-// an access token alone. Another client's token is left alone.
+// RevokeToken revokes one token of the client (RFC 7009): a refresh token with its whole
+// grant (its rotations and the access tokens issued with them, RFC 7009 2.1), an access
+// token alone. Another client's token is left alone.
 func (s *Service) RevokeToken(ctx context.Context, t *Token, clientID string) error {
 	if t.ClientID != clientID {
 		return nil
 	}
+	if t.Kind == KindRefresh {
+		return s.revokeGrant(ctx, t.AuthRequestID, s.clock())
+	}
 	return s.store.InTx(ctx, func(tx Tx) error {
-		f := TokenFilter{ID: t.ID}
-		if t.Kind == KindRefresh {
-			f = TokenFilter{Family: t.Family}
-		}
-		_, err := tx.RevokeTokens(ctx, f, s.clock())
+		_, err := tx.RevokeTokens(ctx, TokenFilter{ID: t.ID}, s.clock())
 		return err
 	})
 }

@@ -388,7 +388,7 @@ func TestCodeFlow(t *testing.T) {
 			t.Fatal("refresh did not rotate")
 		}
 
-		// revocation: the access token at once, the refresh token with its family.
+		// revocation: the access token at once, the refresh token with its grant.
 		revoke(t, k, r, tok2.AccessToken)
 		if introspect(t, k, r, tok2.AccessToken) {
 			t.Error("a revoked access token is active")
@@ -396,9 +396,20 @@ func TestCodeFlow(t *testing.T) {
 		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok2)); err == nil {
 			t.Error("userinfo answers a revoked access token")
 		}
+		// A refresh token revoked takes its whole grant with it (RFC 7009 2.1): the access
+		// token issued with the code, still live until then, too.
+		if !introspect(t, k, r, tok.AccessToken) {
+			t.Fatal("the code's access token is inactive before the revocation")
+		}
 		revoke(t, k, r, tok2.RefreshToken)
 		if refresh(t, r, tok2.RefreshToken) != nil {
 			t.Error("a revoked refresh token refreshes")
+		}
+		if introspect(t, k, r, tok.AccessToken) {
+			t.Error("an access token of the grant whose refresh token was revoked is active")
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("userinfo answers an access token of the grant whose refresh token was revoked")
 		}
 
 		// Single sign-on: signed in already, a new authorization answers at once. Then
@@ -607,7 +618,8 @@ func TestRedirectURIMismatch(t *testing.T) {
 	}
 }
 
-// TestRefreshUsedTwice: a rotated refresh token presented again revokes the family.
+// TestRefreshUsedTwice: a rotated refresh token presented again revokes the whole grant: its
+// refresh tokens and its access tokens, which userinfo and introspection then refuse.
 func TestRefreshUsedTwice(t *testing.T) {
 	each(t, func(t *testing.T, dbURL string) {
 		k := startKilt(t, dbURL)
@@ -627,6 +639,14 @@ func TestRefreshUsedTwice(t *testing.T) {
 		}
 		if refresh(t, r, next.RefreshToken) != nil {
 			t.Error("the family survived the reuse")
+		}
+		for i, at := range []*oauth2.Token{tok, next} {
+			if introspect(t, k, r, at.AccessToken) {
+				t.Errorf("access token %d of the grant is active after the reuse", i+1)
+			}
+			if _, err := r.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(at)); err == nil {
+				t.Errorf("userinfo answers access token %d of the grant after the reuse", i+1)
+			}
 		}
 	})
 }

@@ -167,7 +167,7 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	return req.RedirectURI, nil
 }
 
-// RevokeToken revokes an access token or a refresh token (with its family) of the client;
+// RevokeToken revokes an access token, or a refresh token with its whole grant, of the client;
 // another client's token is left alone (RFC 7009 answers 200 anyway). op passes the token as
 // presented: GetRefreshTokenInfo answers the refresh token itself as its "id", and
 // opaqueTokens decodes an access token to itself.

@@ -182,14 +182,6 @@ func (t oidcTx) Code(ctx context.Context, hash []byte) (*oidc.Code, error) {
 	return &c, nil
 }
 
-func (t oidcTx) UseCode(ctx context.Context, hash []byte, now time.Time) (bool, error) {
-	err := affected(t.tx.Exec(ctx, `UPDATE oidc_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, now, hash))
-	if errors.Is(err, kilt.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 const tokenColumns = `id, kind, hash, family, auth_request_id, client_id, account_id, session_id, scopes, auth_time, amr,
 	created_at, expires_at, rotated_at, revoked_at`
 
@@ -212,19 +204,34 @@ func (t oidcTx) InsertTokens(ctx context.Context, tks ...*oidc.Token) error {
 	if len(tks) == 0 {
 		return nil
 	}
+	values, args := tokenValues(tks, nil, nil)
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_tokens (`+tokenColumns+`) VALUES `+values, args...)
+	return rowErr(err)
+}
+
+// tokenTypes are the PostgreSQL types of tokenColumns, in order: a row of parameters in a
+// VALUES list that does not feed an INSERT directly needs them spelled out.
+var tokenTypes = []string{"text", "text", "bytea", "text", "text", "text", "bigint", "bigint", "text", "timestamptz",
+	"text", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
+
+// tokenValues appends to args the values of tks in tokenColumns' order and returns the
+// VALUES rows that bind them ("($n, …), (…)", numbered after the args already there), each
+// parameter cast to its type when types is given.
+func tokenValues(tks []*oidc.Token, args []any, types []string) (string, []any) {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO oidc_tokens (` + tokenColumns + `) VALUES `)
-	args := make([]any, 0, 15*len(tks))
 	for i, tk := range tks {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString("(")
-		for j := 1; j <= 15; j++ {
-			if j > 1 {
+		for j := range len(tokenTypes) {
+			if j > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("$" + strconv.Itoa(15*i+j))
+			q.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			if types != nil {
+				q.WriteString("::" + types[j])
+			}
 		}
 		q.WriteString(")")
 		var hash any
@@ -234,8 +241,59 @@ func (t oidcTx) InsertTokens(ctx context.Context, tks ...*oidc.Token) error {
 		args = append(args, tk.ID, tk.Kind, hash, tk.Family, tk.AuthRequestID, tk.ClientID, tk.AccountID, tk.SessionID,
 			joinList(tk.Scopes), tk.AuthTime, joinList(tk.AMR), tk.CreatedAt, tk.ExpiresAt, tk.RotatedAt, tk.RevokedAt)
 	}
-	_, err := t.tx.Exec(ctx, q.String(), args...)
-	return rowErr(err)
+	return q.String(), args
+}
+
+// Redeeming a code or a refresh token: the single-use UPDATE (its WHERE decides between two
+// redemptions racing, the loser's UPDATE changing no row). $1 is the time, $2 the code's
+// hash or the refresh token's id.
+const (
+	useCode     = `UPDATE oidc_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`
+	rotateToken = `UPDATE oidc_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL`
+)
+
+// IssueTokens implements oidc.Store. On PostgreSQL it is one statement, atomic by itself
+// without a transaction around it: the redeeming UPDATE … RETURNING in a WITH feeds the
+// INSERT, which inserts nothing when the UPDATE changed no row (one round trip instead of
+// four: BEGIN, UPDATE, INSERT, COMMIT). Of two racing, the second's UPDATE waits for the
+// first's row lock, then finds the row used and changes nothing. SQLite has no
+// data-modifying WITH: the UPDATE and the INSERT run in one transaction.
+func (s *OIDC) IssueTokens(ctx context.Context, r oidc.Redemption, now time.Time, tks ...*oidc.Token) (bool, error) {
+	redeem, key := useCode, any(r.CodeHash)
+	switch {
+	case len(tks) == 0:
+		return false, errors.New("sqlstore: IssueTokens without tokens")
+	case r.CodeHash != nil && r.RefreshID == "":
+	case r.CodeHash == nil && r.RefreshID != "":
+		redeem, key = rotateToken, r.RefreshID
+	default:
+		return false, errors.New("sqlstore: IssueTokens redeems one code or one refresh token")
+	}
+	if s.db.Dialect() == Postgres {
+		values, args := tokenValues(tks, []any{now, key}, tokenTypes)
+		n, err := rowsAffected(s.db.Exec(ctx, `WITH redeemed AS (`+redeem+` RETURNING 1)
+			INSERT INTO oidc_tokens (`+tokenColumns+`) SELECT v.* FROM redeemed, (VALUES `+values+`) AS v`, args...))
+		return n > 0, rowErr(err)
+	}
+	issued := false
+	err := s.db.InTx(ctx, func(tx *Tx) error {
+		issued = false
+		n, err := rowsAffected(tx.Exec(ctx, redeem, now, key))
+		if err != nil || n == 0 {
+			return err
+		}
+		issued = true
+		return oidcTx{tx}.InsertTokens(ctx, tks...)
+	})
+	return issued && err == nil, err
+}
+
+// rowsAffected is the number of rows a statement changed.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (t oidcTx) Token(ctx context.Context, id string) (*oidc.Token, error) {
@@ -246,20 +304,10 @@ func (t oidcTx) TokenByHash(ctx context.Context, hash []byte) (*oidc.Token, erro
 	return scanToken(t.tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE hash = $1`, hash))
 }
 
-func (t oidcTx) RotateToken(ctx context.Context, id string, now time.Time) (bool, error) {
-	err := affected(t.tx.Exec(ctx, `UPDATE oidc_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL`, now, id))
-	if errors.Is(err, kilt.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 func (t oidcTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
 	var where string
 	var arg any
 	switch {
-	case f.Family != "":
-		where, arg = "family = $2", f.Family
 	case f.AuthRequestID != "":
 		where, arg = "auth_request_id = $2", f.AuthRequestID
 	case f.ID != "":
