@@ -372,6 +372,9 @@ func (r *Result) printExtras(row func(k, format string, args ...any)) {
 	if f := r.Floor; f != nil {
 		row("floor", "%.1f requests/s  (%d statements a request in one transaction; %.1f/s before the run, %.1f/s after)",
 			f.PerSecond, f.Statements, f.BeforePerSecond, f.AfterPerSecond)
+		if f.Calibrated != nil {
+			row("floor", "calibrated: the server sent %.2f statements to its database per 2xx answer", *f.Calibrated)
+		}
 		row(r.Scenario+" / floor", "%.2f  (2xx answers per second ÷ the floor's)", f.Ratio)
 	}
 	if p := r.PerSuccess; p != nil {
