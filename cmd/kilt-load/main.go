@@ -46,7 +46,9 @@
 // measured; a second Ctrl-C kills.
 //
 // The tool runs on the machine it measures and takes CPU from the server; the report shows
-// how much ("client CPU").
+// how much ("client CPU"), and where all the machine's cores went during the run, from
+// /proc/stat ("machine CPU": busy, kernel, idle, iowait; per 2xx the tool's CPU and, with
+// --pid, everything else's: the database, other programs).
 package main
 
 import (

@@ -328,42 +328,14 @@ func Run(t *testing.T, h Harness) {
 		// Attempts on one key made at once are counted one after the other, none lost,
 		// while successful sign-ins clear the same key.
 		const n = 12
-		var wg sync.WaitGroup
-		errs := make(chan error, 2*n)
-		count := func(keys ...string) error {
-			return h.Store.InTx(ctx, func(tx session.Tx) error {
-				th, err := tx.ThrottlesForUpdate(ctx, keys)
-				if err != nil {
-					return err
-				}
-				for i := range th {
-					th[i].Failures++
-				}
-				return tx.PutThrottles(ctx, keys, th)
-			})
-		}
-		for i := range n {
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				errs <- count("race")
-			}()
-			go func() {
-				defer wg.Done()
+		concurrently(t, n,
+			func(int) error { return countFailure(ctx, h, "race") },
+			func(i int) error {
 				if i%4 == 0 {
-					errs <- h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottles(ctx, []string{"race"}) })
-					return
+					return clearKeys(ctx, h, "race")
 				}
-				errs <- count("count")
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Error(err)
-			}
-		}
+				return countFailure(ctx, h, "count")
+			})
 		in(t, func(tx session.Tx) error {
 			th, err := tx.ThrottlesForUpdate(ctx, []string{"count"})
 			if err != nil {
@@ -379,58 +351,34 @@ func Run(t *testing.T, h Harness) {
 	t.Run("throttle keys taken in either order", func(t *testing.T) {
 		// Two keys taken at once by transactions that name them in opposite orders, while
 		// others clear another pair named in either order: every attempt is counted and
-		// none fails (on PostgreSQL, rows locked in different orders would deadlock).
-		const n = 16
-		var wg sync.WaitGroup
-		errs := make(chan error, 2*n)
-		count := func(keys ...string) error {
-			return h.Store.InTx(ctx, func(tx session.Tx) error {
-				th, err := tx.ThrottlesForUpdate(ctx, keys)
-				if err != nil {
-					return err
-				}
-				for i := range th {
-					th[i].Failures++
-				}
-				return tx.PutThrottles(ctx, keys, th)
-			})
-		}
-		for i := range n {
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				if i%2 == 0 {
-					errs <- count("o:x", "o:y")
-				} else {
-					errs <- count("o:y", "o:x")
-				}
-			}()
-			go func() {
-				defer wg.Done()
-				switch i % 3 {
-				case 0:
-					errs <- h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottles(ctx, []string{"o:q", "o:p"}) })
-				case 1:
-					errs <- count("o:p", "o:q")
-				default:
-					errs <- count("o:q", "o:p")
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Error(err)
-			}
+		// none fails (on PostgreSQL, rows locked in different orders would deadlock: a round
+		// shows it most times, not always, so several rounds).
+		const n, rounds = 64, 6
+		for range rounds {
+			concurrently(t, n,
+				func(i int) error {
+					if i%2 == 0 {
+						return countFailure(ctx, h, "o:x", "o:y")
+					}
+					return countFailure(ctx, h, "o:y", "o:x")
+				},
+				func(i int) error {
+					switch i % 3 {
+					case 0:
+						return clearKeys(ctx, h, "o:q", "o:p")
+					case 1:
+						return countFailure(ctx, h, "o:p", "o:q")
+					}
+					return countFailure(ctx, h, "o:q", "o:p")
+				})
 		}
 		in(t, func(tx session.Tx) error {
 			th, err := tx.ThrottlesForUpdate(ctx, []string{"o:y", "o:x"})
 			if err != nil {
 				return err
 			}
-			if th[0].Failures != n || th[1].Failures != n {
-				t.Errorf("counted %+v, want %d on each key", th, n)
+			if th[0].Failures != n*rounds || th[1].Failures != n*rounds {
+				t.Errorf("counted %+v, want %d on each key", th, n*rounds)
 			}
 			return nil
 		})
@@ -454,4 +402,43 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("third attempt: %+v, want refused with a wait", res)
 		}
 	})
+}
+
+// countFailure counts one failure on each of keys in one transaction, as a sign-in does.
+func countFailure(ctx context.Context, h Harness, keys ...string) error {
+	return h.Store.InTx(ctx, func(tx session.Tx) error {
+		th, err := tx.ThrottlesForUpdate(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for i := range th {
+			th[i].Failures++
+		}
+		return tx.PutThrottles(ctx, keys, th)
+	})
+}
+
+// clearKeys forgets keys in one transaction, as a successful sign-in does.
+func clearKeys(ctx context.Context, h Harness, keys ...string) error {
+	return h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottles(ctx, keys) })
+}
+
+// concurrently runs each of fns n times (with i = 0…n−1), all at once, and reports every
+// error.
+func concurrently(t *testing.T, n int, fns ...func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n*len(fns))
+	for i := range n {
+		for _, fn := range fns {
+			wg.Go(func() { errs <- fn(i) })
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
