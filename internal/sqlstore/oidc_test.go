@@ -15,7 +15,7 @@ func TestOIDCContract(t *testing.T) {
 }
 
 // oidcSeed makes an account with one session.
-func oidcSeed(t *testing.T, db *DB) (accountID, sessionID int64) {
+func oidcSeed(t testing.TB, db *DB) (accountID, sessionID int64) {
 	t.Helper()
 	a := newAccount("sso@mail.kz", "")
 	if err := createAccount(t.Context(), db, a, entry(0)); err != nil {
