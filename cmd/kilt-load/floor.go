@@ -25,18 +25,29 @@ type floored interface {
 	FloorStatements() int
 }
 
+// A read-floored scenario's requests only read (userinfo, introspection: one row by its
+// hash, outside any transaction): its floor reads one row by primary key a request, outside
+// any transaction. A write floor would be the wrong yardstick: on PostgreSQL a commit waits
+// for the log's flush, which a read never does, so a reading scenario "beat" its floor twice
+// over (docs/performance.md, session 8).
+type readFloored interface {
+	floored
+	FloorReads()
+}
+
 // floorServer is the bare server.
 type floorServer struct {
 	db         *sqlstore.DB
 	srv        *http.Server
 	url        string
 	statements int
+	read       bool // the read floor: one row read a request (readFloored)
 	served     atomic.Int64
 }
 
-// startFloor opens the database at dbURL, makes the floor's table and serves the floor on a
-// loopback port of its own.
-func startFloor(ctx context.Context, dbURL string, statements int) (*floorServer, error) {
+// startFloor opens the database at dbURL, makes the floor's tables and serves the floor
+// (the read floor when read) on a loopback port of its own.
+func startFloor(ctx context.Context, dbURL string, statements int, read bool) (*floorServer, error) {
 	db, err := sqlstore.Open(ctx, dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("floor: opening the database: %w", err)
@@ -50,21 +61,28 @@ func startFloor(ctx context.Context, dbURL string, statements int) (*floorServer
 		db.Close()
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	f := &floorServer{db: db, statements: statements, url: "http://" + ln.Addr().String() + "/floor"}
+	f := &floorServer{db: db, statements: statements, read: read, url: "http://" + ln.Addr().String() + "/floor"}
 	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 10 * time.Second}
 	go f.srv.Serve(ln)
 	return f, nil
 }
 
-// serve reads the request's body and writes the floor's rows in one transaction.
+// serve reads the request's body and writes the floor's rows in one transaction, or reads
+// one row (the read floor).
 func (f *floorServer) serve(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxAnswer)); err != nil {
 		http.Error(w, "reading the body", http.StatusBadRequest)
 		return
 	}
 	n := f.served.Add(1)
-	if err := f.db.FloorWrite(r.Context(), "floor-"+strconv.FormatInt(n, 10), f.statements); err != nil {
-		http.Error(w, "writing", http.StatusServiceUnavailable)
+	var err error
+	if f.read {
+		err = f.db.FloorRead(r.Context(), n)
+	} else {
+		err = f.db.FloorWrite(r.Context(), "floor-"+strconv.FormatInt(n, 10), f.statements)
+	}
+	if err != nil {
+		http.Error(w, "database", http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -110,7 +128,9 @@ func measureFloor(ctx context.Context, f *floorServer, env *Env, clients int, wi
 
 // FloorResult is the floor of a run and the run's rate against it.
 type FloorResult struct {
-	Statements      int     `json:"statements_per_request"`
+	Statements int `json:"statements_per_request"`
+	// Read: the read floor, each request one row read outside any transaction.
+	Read            bool    `json:"read,omitempty"`
 	PerSecond       float64 `json:"requests_per_s"`
 	BeforePerSecond float64 `json:"before_requests_per_s"`
 	AfterPerSecond  float64 `json:"after_requests_per_s"`
@@ -126,9 +146,9 @@ func (f floorRate) perSecond() float64 {
 }
 
 // setFloor adds the floor and the run's success rate as a share of it.
-func (r *Result) setFloor(statements int, before, after floorRate) {
+func (r *Result) setFloor(statements int, read bool, before, after floorRate) {
 	both := floorRate{OK: before.OK + after.OK, Wall: before.Wall + after.Wall}
-	f := &FloorResult{Statements: statements, PerSecond: both.perSecond(),
+	f := &FloorResult{Statements: statements, Read: read, PerSecond: both.perSecond(),
 		BeforePerSecond: before.perSecond(), AfterPerSecond: after.perSecond()}
 	if f.PerSecond > 0 {
 		f.Ratio = r.SuccessRate / f.PerSecond

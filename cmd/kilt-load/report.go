@@ -361,8 +361,12 @@ func (r *Result) writeJSON(w io.Writer) error {
 // printExtras writes the floor, the figures per success, the delivery check and the soak.
 func (r *Result) printExtras(row func(k, format string, args ...any)) {
 	if f := r.Floor; f != nil {
-		row("floor", "%.1f requests/s  (%d statements a request in one transaction; %.1f/s before the run, %.1f/s after)",
-			f.PerSecond, f.Statements, f.BeforePerSecond, f.AfterPerSecond)
+		what := fmt.Sprintf("%d statements a request in one transaction", f.Statements)
+		if f.Read {
+			what = "one row read by primary key a request, no transaction"
+		}
+		row("floor", "%.1f requests/s  (%s; %.1f/s before the run, %.1f/s after)",
+			f.PerSecond, what, f.BeforePerSecond, f.AfterPerSecond)
 		row(r.Scenario+" / floor", "%.2f  (2xx answers per second ÷ the floor's)", f.Ratio)
 	}
 	if p := r.PerSuccess; p != nil {

@@ -32,12 +32,17 @@ type window struct {
 // before takes the readings before the run.
 func (w *window) before(ctx context.Context) error {
 	if f, ok := w.o.scenario.(floored); ok && w.o.floor > 0 {
-		fl, err := startFloor(ctx, w.env.Config.DatabaseURL, f.FloorStatements())
+		_, read := f.(readFloored)
+		fl, err := startFloor(ctx, w.env.Config.DatabaseURL, f.FloorStatements(), read)
 		if err != nil {
 			return err
 		}
 		w.floor = fl
-		fmt.Fprintf(w.stderr, "measuring the floor (%d statements a request) for %v before the run…\n", f.FloorStatements(), w.o.floor)
+		what := fmt.Sprintf("%d statements a request in one transaction", f.FloorStatements())
+		if read {
+			what = "one row read a request"
+		}
+		fmt.Fprintf(w.stderr, "measuring the floor (%s) for %v before the run…\n", what, w.o.floor)
 		w.floorBefore = measureFloor(ctx, fl, w.env, w.o.concurrency, w.o.floor)
 	}
 	if w.o.argon2 {
@@ -89,7 +94,7 @@ func (w *window) after(ctx context.Context, res *Result) error {
 	}
 	if w.floor != nil && ctx.Err() == nil {
 		fmt.Fprintf(w.stderr, "measuring the floor for %v after the run…\n", w.o.floor)
-		res.setFloor(w.floor.statements, w.floorBefore, measureFloor(ctx, w.floor, w.env, w.o.concurrency, w.o.floor))
+		res.setFloor(w.floor.statements, w.floor.read, w.floorBefore, measureFloor(ctx, w.floor, w.env, w.o.concurrency, w.o.floor))
 	}
 	return ctx.Err()
 }

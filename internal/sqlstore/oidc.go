@@ -465,19 +465,6 @@ const tokenWithOwners = `SELECT t.id, t.kind, t.hash, t.family, t.auth_request_i
 	FROM oidc_tokens t LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN sessions s ON s.id = t.session_id
 	WHERE t.hash = $1`
 
-// pointRead is the context of a one-row read by a unique key outside any transaction
-// (ReadToken, ReadCode). On SQLite it is ctx without its cancellation: such a read takes
-// microseconds and does not wait (in WAL mode readers never wait for the writer), while a
-// cancellable context costs every statement two goroutines — database/sql's watcher of the
-// rows and the driver's interrupter — and a progress handler (BenchmarkReadToken). On
-// PostgreSQL a read can wait on the network, so it keeps ctx and its deadline.
-func (s *OIDC) pointRead(ctx context.Context) context.Context {
-	if s.db.Dialect() == SQLite {
-		return context.WithoutCancel(ctx)
-	}
-	return ctx
-}
-
 // ReadToken implements oidc.Store: one read outside any transaction.
 func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.Account, *oidc.Session, error) {
 	var tk oidc.Token
@@ -486,7 +473,7 @@ func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.A
 	dest := append([]any{&tk.ID, &tk.Kind, &tk.Hash, &tk.Family, &tk.AuthRequestID, &tk.ClientID, &tk.AccountID,
 		&tk.SessionID, &scopes, TimeCol(&tk.AuthTime), &amr, TimeCol(&tk.CreatedAt), TimeCol(&tk.ExpiresAt),
 		NullTimeCol(&tk.RotatedAt), NullTimeCol(&tk.RevokedAt)}, o.dest()...)
-	if err := s.db.QueryRow(s.pointRead(ctx), tokenWithOwners, hash).Scan(dest...); err != nil {
+	if err := s.db.QueryRow(s.db.pointRead(ctx), tokenWithOwners, hash).Scan(dest...); err != nil {
 		return nil, nil, nil, unavailable(rowErr(err))
 	}
 	tk.Scopes, tk.AMR = splitList(scopes), splitList(amr)
@@ -517,7 +504,7 @@ func (s *OIDC) ReadCode(ctx context.Context, hash []byte) (*oidc.Code, *oidc.Aut
 	var r authRequestScan
 	var o ownersScan
 	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)}, r.dest()...)
-	if err := s.db.QueryRow(s.pointRead(ctx), codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
+	if err := s.db.QueryRow(s.db.pointRead(ctx), codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
 		return nil, nil, nil, nil, unavailable(rowErr(err))
 	}
 	a, se := o.owners()
