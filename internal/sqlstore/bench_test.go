@@ -91,13 +91,9 @@ func BenchmarkReadToken(b *testing.B) {
 	db := benchDB(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	acct, sess := oidcSeed(b, db)
+	acct, sess := oidcSeedClient(b, db)
 	s := NewOIDC(db)
 	if err := s.InTx(ctx, func(tx oidc.Tx) error {
-		if err := tx.InsertClient(ctx, &oidc.Client{ID: "c1", Name: "Portal", RedirectURIs: []string{"https://a/cb"},
-			Scopes: oidc.KnownScopes, CreatedAt: t0}); err != nil {
-			return err
-		}
 		return tx.InsertTokens(ctx, &oidc.Token{ID: "a1", Kind: oidc.KindAccess, Hash: []byte("access-hash"), AuthRequestID: "ar1",
 			ClientID: "c1", AccountID: acct, SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0,
 			ExpiresAt: t0.Add(time.Hour)})
