@@ -81,6 +81,9 @@ const (
 )
 
 func main() {
+	if code, ok := floorChild(os.Getenv, os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code) // this process is a floor's server (floor.go)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
@@ -148,7 +151,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printUsage(stderr, fs, o.sinks) }
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the service under load; only loopback addresses are accepted. Several, separated by commas: instances of one service, sent the requests in turn")
-	fs.DurationVar(&o.floor, "floor", 0, "also measure the floor — a bare server in this tool doing the scenario's database statements and nothing else, on --database — for this long before and after the run, and compare (at most 1m)")
+	fs.DurationVar(&o.floor, "floor", 0, "also measure the floor — a bare server (a child process of this tool) doing the scenario's database statements and nothing else, on --database — for this long before and after the run, and compare (at most 1m); with --metrics its statements are calibrated first: the server's statements per 2xx over a window of the scenario")
 	fs.StringVar(&o.metrics, "metrics", "", "the server's metrics URL(s) (KILT_METRICS_LISTEN, path /metrics; commas for several): GC cycles and database statements per 2xx answer")
 	fs.DurationVar(&o.drain, "drain", 0, "after the run, wait up to this long for the messages it caused and count them at the sinks: lost and sent twice (at most 10m)")
 	fs.BoolVar(&o.soak, "soak", false, "read the database's size and rows and the server's RSS (--pid) at the start and --settle after the run; needs --database")
@@ -295,16 +298,16 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		}
 		return exitFailed, fmt.Errorf("preparing %s: %w", o.scenario.Name(), err)
 	}
-	var distinct *distinctSet
-	if o.drain > 0 && env.Mail != nil {
-		distinct = env.Mail.CountDistinct()
-	}
-
 	w := &window{o: o, env: env, stderr: stderr}
 	if err := w.before(ctx); err != nil {
 		return w.code(ctx), err
 	}
 	defer w.close()
+	// After the floor's calibration, whose messages are not the run's.
+	var distinct *distinctSet
+	if o.drain > 0 && env.Mail != nil {
+		distinct = env.Mail.CountDistinct()
+	}
 
 	var server *watch
 	if o.pid > 0 {
@@ -312,12 +315,14 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 			return exitFailed, fmt.Errorf("--pid %d: %v", o.pid, err)
 		}
 	}
+	idle(ctx, env.HTTP, metrics) // the per-2xx readings count the run's work alone
 	countersBefore := readAllCounters(ctx, env.HTTP, metrics)
 	selfCPU, err := procCPU(os.Getpid())
 	if err != nil {
 		return exitFailed, fmt.Errorf("reading this process's CPU time: %v", err)
 	}
 	selfStart := time.Now()
+	machineBefore, machineErr := readMachineStat()
 	announce(stderr, o, env)
 
 	sinksBefore := sinkCounts(env)
@@ -332,16 +337,22 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		return exitFailed, fmt.Errorf("scenario %s neither loops nor measures", s.Name())
 	}
 
+	machineAfter, err := readMachineStat()
+	machineErr = errors.Join(machineErr, err)
 	res := newResult(o.scenario, env, t)
 	res.URL = o.url
+	var clientCPU time.Duration
 	if cpu, err := procCPU(os.Getpid()); err == nil {
 		d := cpu.minus(selfCPU)
+		clientCPU = d.Total()
 		res.Client = ProcessUsage{PID: os.Getpid(), CPUSeconds: d.Total().Seconds(),
 			CPUCores:    d.Total().Seconds() / time.Since(selfStart).Seconds(),
 			UserSeconds: d.User.Seconds(), SystemSeconds: d.System.Seconds(), MinorFaults: d.MinorFaults}
 	}
+	idle(ctx, env.HTTP, metrics) // and all of it: the background work the run caused
 	countersAfter := readAllCounters(ctx, env.HTTP, metrics)
 	var serverErr error
+	var serverCPU *time.Duration
 	if server != nil {
 		u, err := server.stop()
 		if err != nil {
@@ -349,7 +360,17 @@ func measure(ctx context.Context, o *options, getenv func(string) string, stdout
 		} else {
 			res.Server = processUsage(o.pid, u)
 			res.setPerSuccess(u, countersBefore, countersAfter, t.Successes)
+			cpu := u.CPU.Total()
+			serverCPU = &cpu
 		}
+	}
+	if machineErr == nil {
+		res.Machine, machineErr = machineUsage(machineBefore, machineAfter, serverCPU, clientCPU, t.Successes)
+	}
+	if machineErr != nil {
+		// Not a failure of the run: the machine's figures are context (a system without
+		// /proc/stat still measures the server).
+		fmt.Fprintf(stderr, "the machine's CPU is missing: %v\n", machineErr)
 	}
 	if o.drain > 0 {
 		res.Delivered = drainMessages(ctx, o.scenario, env, t, sinksBefore, distinct, o.drain)

@@ -51,6 +51,8 @@ type Result struct {
 	// Client is this tool's own CPU use during the run: on one machine it competes with
 	// the server for the same cores.
 	Client ProcessUsage `json:"client"`
+	// Machine is where all the machine's cores went during the run (/proc/stat).
+	Machine *MachineUsage `json:"machine,omitempty"`
 
 	Argon2 *Argon2Result `json:"argon2,omitempty"`
 	// RS256 is the raw RS256 signing rate and the run's against it (--rs256).
@@ -315,6 +317,13 @@ func (r *Result) printTable(w io.Writer) error {
 		row("server VmHWM", "%.1f MiB  (peak over the process's whole life)", s.LifetimeHWMMiB)
 	}
 	row("client CPU", "%.2f s  (%.2f cores; this tool, on the same machine)", r.Client.CPUSeconds, r.Client.CPUCores)
+	if m := r.Machine; m != nil {
+		row("machine CPU", "%.2f of %d cores busy (user %.2f, kernel %.2f), idle %.2f, iowait %.2f",
+			m.Busy, m.Cores, m.User, m.Kernel, m.Idle, m.IOWait)
+		if m.ClientMS > 0 {
+			row("per 2xx elsewhere", "this tool %.2f ms CPU%s", m.ClientMS, m.otherText())
+		}
+	}
 	if a := r.Argon2; a != nil {
 		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
 			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
@@ -361,12 +370,15 @@ func (r *Result) writeJSON(w io.Writer) error {
 // printExtras writes the floor, the figures per success, the delivery check and the soak.
 func (r *Result) printExtras(row func(k, format string, args ...any)) {
 	if f := r.Floor; f != nil {
-		what := fmt.Sprintf("%d statements a request in one transaction", f.Statements)
+		what := "statements a request in one transaction"
 		if f.Read {
-			what = "one row read by primary key a request, no transaction"
+			what = "rows read by primary key a request, no transaction"
 		}
-		row("floor", "%.1f requests/s  (%s; %.1f/s before the run, %.1f/s after)",
-			f.PerSecond, what, f.BeforePerSecond, f.AfterPerSecond)
+		row("floor", "%.1f requests/s  (%d %s; %.1f/s before the run, %.1f/s after)",
+			f.PerSecond, f.Statements, what, f.BeforePerSecond, f.AfterPerSecond)
+		if f.Calibrated != nil {
+			row("floor", "calibrated: the server sent %.2f statements to its database per 2xx answer", *f.Calibrated)
+		}
 		row(r.Scenario+" / floor", "%.2f  (2xx answers per second ÷ the floor's)", f.Ratio)
 	}
 	if p := r.PerSuccess; p != nil {

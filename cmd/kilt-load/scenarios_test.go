@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/netip"
 	"os"
 	"regexp"
@@ -312,5 +313,34 @@ func TestUsage(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the usage does not say %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestRecoveryFloorCalibrated: with --metrics, the floor of recovery-email is calibrated on
+// the server: its statements a request are the server's database statements per 2xx answer
+// of a first window of the scenario — the request's own transaction and the background work
+// it causes, more than the 3 of the request's transaction alone — rounded; and the floor's
+// server runs in a child process of the tool.
+func TestRecoveryFloorCalibrated(t *testing.T) {
+	mail, metrics := freeAddr(t), freeAddr(t)
+	url, env := startKilt(t, withEnv(sinkEnv(mail, freeAddr(t)), noLimits, map[string]string{"KILT_METRICS_LISTEN": metrics}))
+	r, stderr := runJSON(t, env, "--url", url, "--database", env["KILT_DATABASE_URL"], "--duration", "300ms",
+		"--concurrency", "4", "--smtp-listen", mail, "--metrics", "http://"+metrics+"/metrics", "--floor", "200ms",
+		"recovery-email")
+	f := r.Floor
+	if f == nil || f.Calibrated == nil {
+		t.Fatalf("floor %+v, want one calibrated; stderr:\n%s", f, stderr)
+	}
+	if want := int(math.Round(*f.Calibrated)); f.Statements != want {
+		t.Errorf("the floor does %d statements a request, want the %.2f measured, rounded: %d", f.Statements, *f.Calibrated, want)
+	}
+	if *f.Calibrated <= 3 {
+		t.Errorf("calibrated at %.2f statements per 2xx, want more than the request's own 3", *f.Calibrated)
+	}
+	if !strings.Contains(f.Process, "child process") || strings.Contains(f.Process, fmt.Sprintf("pid %d)", os.Getpid())) {
+		t.Errorf("the floor ran in %q, want a child process", f.Process)
+	}
+	if f.BeforePerSecond <= 0 || f.AfterPerSecond <= 0 || f.Ratio <= 0 {
+		t.Errorf("floor %+v: want both windows served and a ratio", f)
 	}
 }

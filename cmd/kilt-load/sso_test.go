@@ -25,8 +25,8 @@ func TestSSOScenarios(t *testing.T) {
 		{"sso-code", []string{"--rs256", "--argon2-time", "100ms"}, []string{"rs256 raw", "sso-code / rs256", "code flows"},
 			[]string{"authorize", "code", "token"}, ""},
 		{"sso-refresh", []string{"--rs256", "--argon2-time", "100ms"}, []string{"rs256 raw", "sso-refresh / rs256"}, nil, ""},
-		{"sso-userinfo", []string{"--floor", "100ms"}, []string{"sso-userinfo / floor", "one row read by primary key"}, nil, ""},
-		{"sso-introspect", []string{"--floor", "100ms"}, []string{"sso-introspect / floor", "one row read by primary key"}, nil, "active"},
+		{"sso-userinfo", []string{"--floor", "100ms"}, []string{"sso-userinfo / floor", "rows read by primary key a request"}, nil, ""},
+		{"sso-introspect", []string{"--floor", "100ms"}, []string{"sso-introspect / floor", "rows read by primary key a request"}, nil, "active"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

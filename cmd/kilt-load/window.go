@@ -22,6 +22,8 @@ type window struct {
 	stderr io.Writer
 
 	floor       *floorServer
+	calibrated  *float64 // the server's statements per 2xx, read before the floor (floor.go)
+	metrics     []*url.URL
 	floorBefore floorRate
 	rawBefore   rawRate
 	rs256Before rawSignRate
@@ -32,18 +34,9 @@ type window struct {
 // before takes the readings before the run.
 func (w *window) before(ctx context.Context) error {
 	if f, ok := w.o.scenario.(floored); ok && w.o.floor > 0 {
-		_, read := f.(readFloored)
-		fl, err := startFloor(ctx, w.env.Config.DatabaseURL, f.FloorStatements(), read)
-		if err != nil {
+		if err := w.startFloor(ctx, f); err != nil {
 			return err
 		}
-		w.floor = fl
-		what := fmt.Sprintf("%d statements a request in one transaction", f.FloorStatements())
-		if read {
-			what = "one row read a request"
-		}
-		fmt.Fprintf(w.stderr, "measuring the floor (%s) for %v before the run…\n", what, w.o.floor)
-		w.floorBefore = measureFloor(ctx, fl, w.env, w.o.concurrency, w.o.floor)
 	}
 	if w.o.argon2 {
 		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate (%s) for %v before the run…\n", w.argon2Params(), w.o.argon2Time)
@@ -93,10 +86,42 @@ func (w *window) after(ctx context.Context, res *Result) error {
 		res.setRS256(w.rs256Before, measureRS256(ctx, w.o.argon2Time))
 	}
 	if w.floor != nil && ctx.Err() == nil {
+		idle(ctx, w.env.HTTP, w.metrics)
 		fmt.Fprintf(w.stderr, "measuring the floor for %v after the run…\n", w.o.floor)
-		res.setFloor(w.floor.statements, w.floor.read, w.floorBefore, measureFloor(ctx, w.floor, w.env, w.o.concurrency, w.o.floor))
+		res.setFloor(w.floor, w.calibrated, w.floorBefore, measureFloor(ctx, w.floor, w.env, w.o.concurrency, w.o.floor))
 	}
 	return ctx.Err()
+}
+
+// startFloor calibrates the floor of f (with --metrics and a looping scenario), starts its
+// server and measures it before the run, once the server under test is idle.
+func (w *window) startFloor(ctx context.Context, f floored) error {
+	statements := f.FloorStatements()
+	if w.o.metrics != "" {
+		w.metrics, _ = parseTargets(w.o.metrics)
+	}
+	if s, ok := w.o.scenario.(looper); ok && len(w.metrics) > 0 {
+		fmt.Fprintf(w.stderr, "calibrating the floor: %s for %v, statements per 2xx read off the server…\n", s.Name(), w.o.floor)
+		per, err := calibrate(ctx, s, w.env, w.metrics, w.o.concurrency, w.o.floor)
+		if err != nil {
+			return fmt.Errorf("calibrating the floor: %w", err)
+		}
+		w.calibrated, statements = &per, floorStatements(per)
+	}
+	_, read := f.(readFloored)
+	fl, err := startFloor(ctx, w.env.Config.DatabaseURL, statements, read, w.stderr)
+	if err != nil {
+		return err
+	}
+	w.floor = fl
+	idle(ctx, w.env.HTTP, w.metrics)
+	what := "statements a request"
+	if read {
+		what = "rows read a request"
+	}
+	fmt.Fprintf(w.stderr, "measuring the floor (%d %s) for %v before the run…\n", statements, what, w.o.floor)
+	w.floorBefore = measureFloor(ctx, fl, w.env, w.o.concurrency, w.o.floor)
+	return nil
 }
 
 func (w *window) argon2Params() password.Params {

@@ -153,20 +153,29 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// stepLane claims one batch of the channel's due messages and attempts each.
+// stepLane claims one batch of the channel's due messages, attempts each, and marks the
+// delivered ones sent together, in one statement once the batch is done: the lease already
+// has to cover the whole batch, whose messages were all claimed at once, so marking them
+// then rather than one by one keeps no message from its next claim any longer.
 func (d *Dispatcher) stepLane(ctx context.Context, ch Channel) (int, error) {
 	msgs, err := d.store.Claim(ctx, ch, d.owner, d.clock(), d.cfg.Lease, d.cfg.Batch)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
 	work := make(chan *Message)
+	var mu sync.Mutex
+	var sent []int64
 	var wg sync.WaitGroup
 	for range min(d.cfg.Workers, len(msgs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for m := range work {
-				d.attempt(ctx, m)
+				if d.attempt(ctx, m) {
+					mu.Lock()
+					sent = append(sent, m.ID)
+					mu.Unlock()
+				}
 			}
 		}()
 	}
@@ -175,23 +184,24 @@ func (d *Dispatcher) stepLane(ctx context.Context, ch Channel) (int, error) {
 	}
 	close(work)
 	wg.Wait()
+	if err := d.store.MarkSent(ctx, sent, d.owner, d.clock()); err != nil {
+		d.log.Error("outbox: marking sent failed", "channel", string(ch), "messages", len(sent), "err", err)
+	}
 	return len(msgs), nil
 }
 
-// attempt sends one claimed message and records the outcome.
-func (d *Dispatcher) attempt(ctx context.Context, m *Message) {
+// attempt sends one claimed message and reports whether it was delivered; a failure it
+// records at once.
+func (d *Dispatcher) attempt(ctx context.Context, m *Message) bool {
 	log := d.log.With("message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind), "attempt", m.Attempts)
 	err := d.send(ctx, m)
 	now := d.clock()
 	if err == nil {
-		if err := d.store.MarkSent(ctx, m.ID, d.owner, now); err != nil {
-			log.Error("outbox: marking sent failed", "err", err)
-		}
 		if d.obs != nil {
 			d.obs.Sent(m.Channel)
 		}
 		log.Debug("message sent")
-		return
+		return true
 	}
 	f := Failure{Error: errorText(err)}
 	switch {
@@ -217,6 +227,7 @@ func (d *Dispatcher) attempt(ctx context.Context, m *Message) {
 	if err := d.store.MarkFailed(ctx, m.ID, d.owner, now, f); err != nil {
 		log.Error("outbox: marking failure failed", "err", err)
 	}
+	return false
 }
 
 func (d *Dispatcher) send(ctx context.Context, m *Message) error {

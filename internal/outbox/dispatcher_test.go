@@ -344,3 +344,28 @@ func TestCodesDoNotWaitBehindABurst(t *testing.T) {
 		t.Fatalf("SMS lane: %+v, %v; want the code whatever the e-mail backlog", sms, err)
 	}
 }
+
+// TestSentMessagesAreMarkedTogether: the messages of a batch delivered are marked sent in one
+// statement once the batch is done, not one statement (and, on PostgreSQL, one commit) each.
+// Before, a step of ten e-mails ran twelve statements: the two claims and ten marks.
+func TestSentMessagesAreMarkedTogether(t *testing.T) {
+	for _, dialect := range kilttest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			r := newRig(t, dialect)
+			d := r.dispatcher(r.store)
+			r.enqueueMail(t, 10)
+			statements, transactions := r.db.Counts()
+			if n, err := d.Step(context.Background()); err != nil || n != 10 {
+				t.Fatalf("step: %d, %v; want 10", n, err)
+			}
+			s, x := r.db.Counts()
+			// A claim for each channel (e-mail, SMS) and one mark.
+			if s-statements != 3 || x-transactions != 3 {
+				t.Errorf("the step ran %d statements in %d transactions, want 3 in 3", s-statements, x-transactions)
+			}
+			if st := statuses(t, r.store); st[outbox.StatusSent] != 10 {
+				t.Errorf("statuses %v, want 10 sent", st)
+			}
+		})
+	}
+}

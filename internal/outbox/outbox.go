@@ -78,8 +78,9 @@ type Store interface {
 	// each, and returns them: messages carrying a link or a code first, then by due time.
 	// Several dispatchers claiming at once never get the same message.
 	Claim(ctx context.Context, ch Channel, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error)
-	// MarkSent records delivery and erases the secret, if owner still holds the claim.
-	MarkSent(ctx context.Context, id int64, owner string, now time.Time) error
+	// MarkSent records the delivery of the messages of ids and erases their secrets, those
+	// of them whose claim owner still holds, in one statement.
+	MarkSent(ctx context.Context, ids []int64, owner string, now time.Time) error
 	// MarkFailed records a failed attempt: retry at f.Next, or abandon or block (erasing
 	// the secret), if owner still holds the claim.
 	MarkFailed(ctx context.Context, id int64, owner string, now time.Time, f Failure) error

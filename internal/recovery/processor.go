@@ -122,16 +122,21 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 			return cmp.Or(strings.Compare(string(a.Channel), string(b.Channel)), strings.Compare(lockKey(a), lockKey(b)))
 		})
 		ids := make([]int64, len(reqs))
+		events := make([]audit.Event, len(reqs))
 		for i, r := range reqs {
-			ok, err := p.resolve(ctx, tx, r)
+			ok, ev, err := p.resolve(ctx, tx, r)
 			if err != nil {
 				return err
 			}
 			sent = sent || ok
-			ids[i] = r.ID
+			ids[i], events[i] = r.ID, ev
 		}
 		n = len(reqs)
-		return tx.DeleteRequests(ctx, ids)
+		if err := tx.DeleteRequests(ctx, ids); err != nil {
+			return err
+		}
+		// The batch's audit rows go in together: a few statements, not one a request.
+		return tx.Audits(ctx, events)
 	})
 	if err != nil {
 		return 0, err
@@ -151,8 +156,9 @@ func lockKey(r Request) string {
 }
 
 // resolve handles one request inside the resolving transaction and reports whether it
-// enqueued a message.
-func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, error) {
+// enqueued a message, and the audit event that records what it did (Step writes the batch's
+// together).
+func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, audit.Event, error) {
 	now := p.clock()
 	ev := audit.Event{Type: audit.RecoveryRequested, IP: r.IP, UserAgent: r.UserAgent, At: now, Detail: string(r.Channel)}
 	var a *account.Account
@@ -163,11 +169,11 @@ func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, error)
 		a, err = tx.AccountByPhone(ctx, r.Identifier)
 	}
 	if err != nil && !errors.Is(err, kilt.ErrNotFound) {
-		return false, err
+		return false, ev, err
 	}
 	if a == nil {
 		ev.Detail += " unknown " + mask(r)
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	}
 	ev.AccountID = a.ID
 	verified := a.EmailVerified
@@ -177,29 +183,29 @@ func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, error)
 	var flow Flow
 	if r.Channel == outbox.SMS {
 		if flow, err = tx.Flow(ctx, r.FlowID); err != nil && !errors.Is(err, kilt.ErrNotFound) {
-			return false, err
+			return false, ev, err
 		}
 	}
 	switch {
 	case !verified:
 		ev.Detail += " not verified: nothing sent"
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	case a.Locked:
 		ev.Detail += " account locked: nothing sent"
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	case r.Channel == outbox.SMS && now.Before(a.SMSPausedUntil):
 		ev.Detail += " SMS paused after wrong codes: nothing sent"
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	case r.Channel == outbox.SMS && !now.Before(flow.ExpiresAt):
 		ev.Detail += " flow ended: nothing sent"
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	}
 	checks := []ratelimit.Check{{Limit: p.cfg.Limits.PerAccount, Key: strconv.FormatInt(a.ID, 10)}}
 	if r.Channel == outbox.SMS {
 		if p.check != nil {
 			if err := p.check(a.Phone); err != nil {
 				ev.Detail += " number refused: " + outbox.BlockReason(err)
-				return false, tx.Audit(ctx, ev)
+				return false, ev, nil
 			}
 		}
 		key := kilt.KeyedHash(p.keys, "p:"+a.Phone)
@@ -208,47 +214,47 @@ func (p *Processor) resolve(ctx context.Context, tx Tx, r Request) (bool, error)
 	}
 	res, err := tx.Take(ctx, checks, now)
 	if err != nil {
-		return false, err
+		return false, ev, err
 	}
 	if !res.Allowed {
 		p.cfg.refused(res)
 		ev.Type, ev.Detail = audit.RecoveryLimited, ev.Detail+" over "+strings.Join(res.Refused, ",")
-		return false, tx.Audit(ctx, ev)
+		return false, ev, nil
 	}
 	msg := &outbox.Message{Channel: r.Channel, Lang: r.Lang, AccountID: a.ID, CreatedAt: now}
 	if r.Channel == outbox.Email {
 		token, hash, err := kilt.NewToken()
 		if err != nil {
-			return false, err
+			return false, ev, err
 		}
 		// A newer link kills the older unused ones.
 		if err := tx.UseTokens(ctx, a.ID, PurposeLink, now); err != nil {
-			return false, err
+			return false, ev, err
 		}
 		if err := tx.InsertToken(ctx, Token{Hash: hash, AccountID: a.ID, Purpose: PurposeLink, CreatedAt: now,
 			ExpiresAt: now.Add(p.cfg.LinkLifetime)}); err != nil {
-			return false, err
+			return false, ev, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryLink, a.Email
 		msg.SetPayload(outbox.LinkPayload{Link: p.cfg.ResetURL + "?token=" + token, Lifetime: p.cfg.LinkLifetime})
 	} else {
 		code, err := kilt.NewCode()
 		if err != nil {
-			return false, err
+			return false, ev, err
 		}
 		// The flow is bound to the account and gets its code. (The code's lifetime and the
 		// count of wrong entries were set when the request was made, the same for every flow.)
 		flow.AccountID, flow.CodeMAC = a.ID, kilt.CodeMAC(p.codes, r.FlowID, code)
 		if err := tx.UpdateFlow(ctx, flow); err != nil {
-			return false, err
+			return false, ev, err
 		}
 		msg.Kind, msg.To = outbox.RecoveryCode, a.Phone
 		msg.SetPayload(outbox.CodePayload{Code: code, Lifetime: p.cfg.CodeLifetime})
 	}
 	if err := tx.Enqueue(ctx, msg); err != nil {
-		return false, err
+		return false, ev, err
 	}
-	return true, tx.Audit(ctx, ev)
+	return true, ev, nil
 }
 
 // mask is the identifier of a request as the audit trail may keep it.

@@ -252,4 +252,6 @@ type Tx interface {
 
 	Enqueue(ctx context.Context, m *outbox.Message) error
 	Audit(ctx context.Context, e audit.Event) error
+	// Audits records es, in order, in a few statements however many there are.
+	Audits(ctx context.Context, es []audit.Event) error
 }

@@ -44,16 +44,16 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, pw string, 
 		if a, err = tx.AccountByID(ctx, sess.AccountID); err != nil {
 			return err
 		}
-		t, err := tx.ThrottleForUpdate(ctx, key)
+		ts, err := tx.ThrottlesForUpdate(ctx, []string{key})
 		if err != nil {
 			return err
 		}
-		if wait := s.cfg.PerClient.wait(t, now); wait > 0 {
+		if wait := s.cfg.PerClient.wait(ts[0], now); wait > 0 {
 			answer = kilt.E(kilt.KindRateLimited, CodeLoginThrottled).WithRetryAfter(wait)
 			return nil
 		}
 		// Counted before the check, so that parallel guesses are all counted.
-		return tx.PutThrottle(ctx, key, s.cfg.PerClient.count(t, now))
+		return tx.PutThrottles(ctx, []string{key}, []Throttle{s.cfg.PerClient.count(ts[0], now)})
 	})
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func (s *Service) Reauthenticate(ctx context.Context, sess *Session, pw string, 
 			answer = kilt.E(kilt.KindForbidden, account.CodeWrongPassword)
 			return tx.RecordAudit(ctx, s.event(audit.ReauthFailed, sess.AccountID, c, ""))
 		}
-		if err := tx.DeleteThrottle(ctx, key); err != nil {
+		if err := tx.DeleteThrottles(ctx, []string{key}); err != nil {
 			return err
 		}
 		return tx.SetReauth(ctx, sess.ID, now)

@@ -101,11 +101,15 @@ type Tx interface {
 	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
 	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
 
-	// ThrottleForUpdate returns the state of key (zero if none) and locks it until the
-	// transaction ends, so concurrent attempts on one key are counted one after the other.
-	ThrottleForUpdate(ctx context.Context, key string) (Throttle, error)
-	PutThrottle(ctx context.Context, key string, t Throttle) error
-	DeleteThrottle(ctx context.Context, key string) error
+	// ThrottlesForUpdate returns the states of keys, in their order (zero for a key with
+	// none), and locks them until the transaction ends, so concurrent attempts on one key are
+	// counted one after the other; two transactions taking the same keys in any order must
+	// not deadlock. A key named twice is an error. One statement, whatever the number of keys.
+	ThrottlesForUpdate(ctx context.Context, keys []string) ([]Throttle, error)
+	// PutThrottles stores ts[i] as the state of keys[i]; DeleteThrottles forgets the keys.
+	// One statement each, whatever the number of keys.
+	PutThrottles(ctx context.Context, keys []string, ts []Throttle) error
+	DeleteThrottles(ctx context.Context, keys []string) error
 	// TakeLimits applies rate limits atomically (ratelimit.Store.Take in this transaction).
 	TakeLimits(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error)
 

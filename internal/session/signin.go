@@ -144,10 +144,8 @@ func (s *Service) signIn(ctx context.Context, rawIdentifier, pw, oldToken string
 			return tx.RecordAudit(ctx, ev)
 		}
 		// The right password: the failures of this identifier are forgotten.
-		for _, k := range keys {
-			if err := tx.DeleteThrottle(ctx, k); err != nil {
-				return err
-			}
+		if err := tx.DeleteThrottles(ctx, keys); err != nil {
+			return err
 		}
 		if a.Locked {
 			ev.AccountID, ev.Detail = a.ID, "account locked"
@@ -277,12 +275,12 @@ func (s *Service) countAttempt(ctx context.Context, id account.Identifier, ip st
 		if err != nil {
 			return err
 		}
-		states := make([]Throttle, len(keys))
+		states, err := tx.ThrottlesForUpdate(ctx, keys)
+		if err != nil {
+			return err
+		}
 		var wait time.Duration
-		for i, k := range keys {
-			if states[i], err = tx.ThrottleForUpdate(ctx, k); err != nil {
-				return err
-			}
+		for i := range keys {
 			if a != nil && states[i].LastFailedAt.Before(a.PasswordChangedAt) {
 				// Failures before the password changed guessed at another password: a
 				// reset gives its owner a fresh start.
@@ -294,12 +292,10 @@ func (s *Service) countAttempt(ctx context.Context, id account.Identifier, ip st
 			answer = kilt.E(kilt.KindRateLimited, CodeLoginThrottled).WithRetryAfter(wait)
 			return nil
 		}
-		for i, k := range keys {
-			if err := tx.PutThrottle(ctx, k, s.slowDown(i).count(states[i], now)); err != nil {
-				return err
-			}
+		for i := range states {
+			states[i] = s.slowDown(i).count(states[i], now)
 		}
-		return nil
+		return tx.PutThrottles(ctx, keys, states)
 	})
 	if err != nil {
 		return nil, err
@@ -312,17 +308,14 @@ func (s *Service) countAttempt(ctx context.Context, id account.Identifier, ip st
 // attempt that checked nothing gave an attacker nothing. It returns err.
 func (s *Service) uncount(ctx context.Context, keys []string, err error) error {
 	_ = s.store.InTx(ctx, func(tx Tx) error {
-		for _, k := range keys {
-			t, err := tx.ThrottleForUpdate(ctx, k)
-			if err != nil {
-				return err
-			}
-			t.Failures = max(t.Failures-1, 0)
-			if err := tx.PutThrottle(ctx, k, t); err != nil {
-				return err
-			}
+		states, err := tx.ThrottlesForUpdate(ctx, keys)
+		if err != nil {
+			return err
 		}
-		return nil
+		for i := range states {
+			states[i].Failures = max(states[i].Failures-1, 0)
+		}
+		return tx.PutThrottles(ctx, keys, states)
 	})
 	return err
 }

@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"math/bits"
+	"strings"
 
 	"kilt"
 	"kilt/internal/audit"
@@ -19,13 +22,50 @@ var _ audit.Store = (*Audit)(nil)
 // recordAudit inserts e in whatever transaction q is, so an event commits with what it
 // records.
 func recordAudit(ctx context.Context, q Querier, e audit.Event) error {
-	var account any
-	if e.AccountID != 0 {
-		account = e.AccountID
+	return recordAudits(ctx, q, []audit.Event{e})
+}
+
+// maxAuditRows is the most rows one INSERT of recordAudits carries.
+const maxAuditRows = 64
+
+// insertAudits[k] inserts 2^k audit rows: recordAudits writes a batch in chunks of those
+// sizes only, so the statements are a handful of fixed texts, each prepared once (stmts.go).
+var insertAudits = func() []string {
+	var out []string
+	for n := 1; n <= maxAuditRows; n *= 2 {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail) VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", 6*i+1, 6*i+2, 6*i+3, 6*i+4, 6*i+5, 6*i+6)
+		}
+		out = append(out, b.String())
 	}
-	_, err := q.Exec(ctx, `INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
-	return err
+	return out
+}()
+
+// recordAudits inserts es in order, in whatever transaction q is: in multi-row INSERTs of
+// 2^k ≤ 64 rows each, so a batch of n events takes at most ⌈n/64⌉ + 6 statements.
+func recordAudits(ctx context.Context, q Querier, es []audit.Event) error {
+	for len(es) > 0 {
+		k := bits.Len(uint(min(len(es), maxAuditRows))) - 1
+		chunk := es[:1<<k]
+		es = es[len(chunk):]
+		args := make([]any, 0, 6*len(chunk))
+		for _, e := range chunk {
+			var account any
+			if e.AccountID != 0 {
+				account = e.AccountID
+			}
+			args = append(args, e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
+		}
+		if _, err := q.Exec(ctx, insertAudits[k], args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Record implements audit.Store.

@@ -122,10 +122,19 @@ func (db *DB) runBatch(batch []*batchReq) {
 		return
 	}
 	tx := &Tx{tx: sqlTx, db: db, shared: true}
+	// A batch of one needs no savepoint: its function failing rolls back the transaction,
+	// which holds nothing else.
+	saved := len(batch) > 1
 	applied := 0
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
+			continue
+		}
+		if !saved {
+			if r.err, r.pan = runSaved(tx, r.fn); r.err == nil && r.pan == nil {
+				applied++
+			}
 			continue
 		}
 		if _, err := tx.Exec(ctx, "SAVEPOINT kilt_tx"); err != nil {

@@ -97,3 +97,36 @@ func TestLoneTransactionRunsInItsCaller(t *testing.T) {
 		t.Errorf("%d rows, want 1", got)
 	}
 }
+
+// TestBatchOfOneHasNoSavepoint: a batch of one transaction runs its function with no
+// SAVEPOINT and RELEASE around it (two statements more than it asked for, before), and
+// still keeps its own outcome: a failing function leaves nothing behind.
+func TestBatchOfOneHasNoSavepoint(t *testing.T) {
+	db := openTestDB(t, "sqlite:"+filepath.Join(t.TempDir(), "one.db"))
+	createSample(t, db)
+	run := func(name string, fail error) error {
+		r := &batchReq{ctx: t.Context(), done: make(chan struct{}), fn: func(tx *Tx) error {
+			insertSample(t, tx, name)
+			return fail
+		}}
+		before, _ := db.Counts()
+		db.runBatch([]*batchReq{r})
+		if after, _ := db.Counts(); after-before != 1 {
+			t.Errorf("%s: a batch of one ran %d statements, want its 1", name, after-before)
+		}
+		return r.err
+	}
+	if err := run("kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("refused")
+	if err := run("refused", refuse); !errors.Is(err, refuse) {
+		t.Errorf("error %v, want its own", err)
+	}
+	if got := countSample(t, db, "kept"); got != 1 {
+		t.Errorf("kept: %d rows, want 1", got)
+	}
+	if got := countSample(t, db, "refused"); got != 0 {
+		t.Errorf("refused: %d rows, want 0", got)
+	}
+}

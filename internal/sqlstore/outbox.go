@@ -124,11 +124,21 @@ func (s *Outbox) Claim(ctx context.Context, ch outbox.Channel, owner string, now
 	return out, err
 }
 
-// MarkSent implements outbox.Store.
-func (s *Outbox) MarkSent(ctx context.Context, id int64, owner string, now time.Time) error {
+// markSent is one statement whatever the number of ids (idArray).
+var markSent = map[Dialect]string{
+	SQLite: `UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, secret = NULL, lease_until = NULL,
+		last_error = '' WHERE id IN (SELECT value FROM json_each($2)) AND claimed_by = $3 AND status = 'sending'`,
+	Postgres: `UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, secret = NULL, lease_until = NULL,
+		last_error = '' WHERE id = ANY($2::bigint[]) AND claimed_by = $3 AND status = 'sending'`,
+}
+
+// MarkSent implements outbox.Store: one statement for all of ids.
+func (s *Outbox) MarkSent(ctx context.Context, ids []int64, owner string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	return s.db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, secret = NULL,
-			lease_until = NULL, last_error = '' WHERE id = $2 AND claimed_by = $3 AND status = 'sending'`, now, id, owner)
+		_, err := tx.Exec(ctx, markSent[tx.Dialect()], now, idArray(tx.Dialect(), ids), owner)
 		return err
 	})
 }

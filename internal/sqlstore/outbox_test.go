@@ -47,7 +47,7 @@ func TestOutboxClaimMarkAndErase(t *testing.T) {
 		if len(again) != 1 || again[0].ID != ids[2] {
 			t.Errorf("second claimer got %d messages, want only the unclaimed one", len(again))
 		}
-		if err := s.MarkSent(ctx, ids[0], "me", t0.Add(time.Second)); err != nil {
+		if err := s.MarkSent(ctx, ids[:1], "me", t0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		// The failure of a dispatcher whose claim was taken over changes nothing.
@@ -202,6 +202,42 @@ func TestSMSBudget(t *testing.T) {
 		for range 5 {
 			if ok, _ := b.Take(ctx, "2026-11-27", 0); !ok {
 				t.Fatal("an unlimited budget refused")
+			}
+		}
+	})
+}
+
+// TestMarkSentIsOneStatement: MarkSent marks any number of messages in one statement, and
+// only those whose claim the owner still holds. Before, it took one message a call.
+func TestMarkSentIsOneStatement(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		s := NewOutbox(db)
+		ids := enqueueN(t, s, 5, outbox.RecoveryLink)
+		if got, err := s.Claim(ctx, outbox.Email, "me", t0, time.Minute, 4); err != nil || len(got) != 4 {
+			t.Fatalf("claim: %d, %v; want 4", len(got), err)
+		}
+		if got, err := s.Claim(ctx, outbox.Email, "other", t0, time.Minute, 4); err != nil || len(got) != 1 {
+			t.Fatalf("claim: %d, %v; want 1", len(got), err)
+		}
+		before, _ := db.Counts()
+		if err := s.MarkSent(ctx, ids, "me", t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := db.Counts(); after-before != 1 {
+			t.Errorf("MarkSent of 5 ran %d statements, want 1", after-before)
+		}
+		list, err := s.List(ctx, outbox.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			sent := m.ID != ids[4] // the fifth is "other"'s
+			if sent && (m.Status != outbox.StatusSent || m.Secret != nil || !m.SentAt.Equal(t0.Add(time.Second))) {
+				t.Errorf("message %d: status %s secret %v; want sent, secret erased", m.ID, m.Status, m.Secret)
+			}
+			if !sent && (m.Status != outbox.StatusSending || m.Secret == nil) {
+				t.Errorf("another's message %d: status %s; want left sending with its secret", m.ID, m.Status)
 			}
 		}
 	})

@@ -72,7 +72,7 @@ func (r recoveryTx) DeleteRequest(ctx context.Context, id int64) error {
 }
 
 // deleteRequests is one statement whatever the number of ids (so one prepared statement):
-// the ids go as one array argument, a JSON array on SQLite, an array literal on PostgreSQL.
+// the ids go as one array argument (idArray).
 var deleteRequests = map[Dialect]string{
 	SQLite:   `DELETE FROM recovery_requests WHERE id IN (SELECT value FROM json_each($1))`,
 	Postgres: `DELETE FROM recovery_requests WHERE id = ANY($1::bigint[])`,
@@ -82,9 +82,17 @@ func (r recoveryTx) DeleteRequests(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	_, err := r.tx.Exec(ctx, deleteRequests[r.tx.Dialect()], idArray(r.tx.Dialect(), ids))
+	return err
+}
+
+// idArray is ids as one statement argument, so that a statement on any number of rows is one
+// prepared statement: a JSON array on SQLite (read with json_each), an array literal on
+// PostgreSQL (cast to bigint[]).
+func idArray(d Dialect, ids []int64) string {
 	var b strings.Builder
 	open, close := "[", "]"
-	if r.tx.Dialect() == Postgres {
+	if d == Postgres {
 		open, close = "{", "}"
 	}
 	b.WriteString(open)
@@ -95,8 +103,7 @@ func (r recoveryTx) DeleteRequests(ctx context.Context, ids []int64) error {
 		b.WriteString(strconv.FormatInt(id, 10))
 	}
 	b.WriteString(close)
-	_, err := r.tx.Exec(ctx, deleteRequests[r.tx.Dialect()], b.String())
-	return err
+	return b.String()
 }
 
 func (r recoveryTx) InsertFlow(ctx context.Context, f recovery.Flow) error {
@@ -235,3 +242,7 @@ func (r recoveryTx) Enqueue(ctx context.Context, m *outbox.Message) error {
 }
 
 func (r recoveryTx) Audit(ctx context.Context, e audit.Event) error { return recordAudit(ctx, r.tx, e) }
+
+func (r recoveryTx) Audits(ctx context.Context, es []audit.Event) error {
+	return recordAudits(ctx, r.tx, es)
+}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"kilt"
@@ -80,28 +84,137 @@ func (t sessionTx) SetLocked(ctx context.Context, accountID int64, locked bool, 
 	return nil
 }
 
-// ThrottleForUpdate implements session.Tx. One upsert makes the key's row if it is missing,
-// locks it and returns it: a separate insert and SELECT … FOR UPDATE left a window in which
-// a concurrent successful sign-in could delete the row between the two, and the SELECT found
-// nothing. On SQLite the IMMEDIATE transaction already holds the database's write lock.
-func (t sessionTx) ThrottleForUpdate(ctx context.Context, key string) (session.Throttle, error) {
-	var th session.Throttle
-	err := t.tx.QueryRow(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, 0, $2)
-		ON CONFLICT (key) DO UPDATE SET key = excluded.key
-		RETURNING failures, last_failed_at`, key, time.Unix(0, 0)).Scan(&th.Failures, TimeCol(&th.LastFailedAt))
-	return th, err
+// ThrottlesForUpdate implements session.Tx. On PostgreSQL one upsert makes the keys' missing
+// rows, locks them all and returns them: a separate insert and SELECT … FOR UPDATE left a
+// window in which a concurrent successful sign-in could delete a row between the two, and
+// the SELECT found nothing. The rows are locked in the order of VALUES, the keys' byte order,
+// which DeleteThrottles follows too: two transactions on the same keys wait for each other,
+// never deadlock. On SQLite a plain read: the IMMEDIATE transaction already holds the
+// database's write lock, and a missing row reads as zero.
+func (t sessionTx) ThrottlesForUpdate(ctx context.Context, keys []string) ([]session.Throttle, error) {
+	sorted, err := sortedThrottleKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	q := throttleQueries(t.tx.Dialect(), len(keys))
+	args := make([]any, 0, len(keys)+1)
+	if t.tx.Dialect() == Postgres {
+		args = append(args, time.Unix(0, 0))
+	}
+	for _, k := range sorted {
+		args = append(args, k)
+	}
+	rows, err := t.tx.Query(ctx, q.read, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]session.Throttle, len(keys))
+	for rows.Next() {
+		var key string
+		var th session.Throttle
+		if err := rows.Scan(&key, &th.Failures, TimeCol(&th.LastFailedAt)); err != nil {
+			return nil, err
+		}
+		if i := slices.Index(keys, key); i >= 0 {
+			out[i] = th
+		}
+	}
+	return out, rows.Err()
 }
 
-func (t sessionTx) PutThrottle(ctx context.Context, key string, th session.Throttle) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ($1, $2, $3)
-		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failed_at = excluded.last_failed_at`,
-		key, th.Failures, th.LastFailedAt)
+// PutThrottles implements session.Tx: one upsert of all the keys, in their byte order.
+func (t sessionTx) PutThrottles(ctx context.Context, keys []string, ts []session.Throttle) error {
+	if len(ts) != len(keys) {
+		return fmt.Errorf("sqlstore: %d throttle states for %d keys", len(ts), len(keys))
+	}
+	sorted, err := sortedThrottleKeys(keys)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 3*len(keys))
+	for _, k := range sorted {
+		th := ts[slices.Index(keys, k)]
+		args = append(args, k, th.Failures, th.LastFailedAt)
+	}
+	_, err = t.tx.Exec(ctx, throttleQueries(t.tx.Dialect(), len(keys)).put, args...)
 	return err
 }
 
-func (t sessionTx) DeleteThrottle(ctx context.Context, key string) error {
-	_, err := t.tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+// DeleteThrottles implements session.Tx. On PostgreSQL the rows are locked first in the keys'
+// byte order, as ThrottlesForUpdate locks them, so a delete and a count of the same keys
+// cannot deadlock.
+func (t sessionTx) DeleteThrottles(ctx context.Context, keys []string) error {
+	sorted, err := sortedThrottleKeys(keys)
+	if err != nil {
+		return err
+	}
+	args := make([]any, len(sorted))
+	for i, k := range sorted {
+		args[i] = k
+	}
+	_, err = t.tx.Exec(ctx, throttleQueries(t.tx.Dialect(), len(keys)).delete, args...)
 	return err
+}
+
+// sortedThrottleKeys returns keys in byte order; a key named twice is an error (on
+// PostgreSQL one upsert cannot touch a row twice).
+func sortedThrottleKeys(keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("sqlstore: no throttle keys")
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return nil, errors.New("sqlstore: a throttle key named twice")
+		}
+	}
+	return sorted, nil
+}
+
+// throttleStatements are the statements on login_throttle for a number of keys.
+type throttleStatements struct {
+	read   string // key, failures, last_failed_at of the keys; on PostgreSQL made and locked
+	put    string // the keys' new states
+	delete string // the keys forgotten
+}
+
+// throttleStatementsCache holds throttleQueries's answers by dialect and number of keys.
+var throttleStatementsCache sync.Map // [2]int{dialect, n} → throttleStatements
+
+// throttleQueries returns the statements on login_throttle for n keys on dialect d; the
+// keys are the arguments in byte order (after the zero time on PostgreSQL's read).
+func throttleQueries(d Dialect, n int) throttleStatements {
+	k := [2]int{int(d), n}
+	if v, ok := throttleStatementsCache.Load(k); ok {
+		return v.(throttleStatements)
+	}
+	var list, zero, values strings.Builder
+	for i := range n {
+		if i > 0 {
+			list.WriteString(", ")
+			zero.WriteString(", ")
+			values.WriteString(", ")
+		}
+		fmt.Fprintf(&list, "$%d", i+1)
+		fmt.Fprintf(&zero, "($%d, 0, $1)", i+2)
+		fmt.Fprintf(&values, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
+	}
+	q := throttleStatements{
+		read: `SELECT key, failures, last_failed_at FROM login_throttle WHERE key IN (` + list.String() + `)`,
+		put: `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ` + values.String() +
+			` ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failed_at = excluded.last_failed_at`,
+		delete: `DELETE FROM login_throttle WHERE key IN (` + list.String() + `)`,
+	}
+	if d == Postgres {
+		q.read = `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ` + zero.String() +
+			` ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, failures, last_failed_at`
+		q.delete = `WITH locked AS MATERIALIZED (SELECT key FROM login_throttle WHERE key IN (` + list.String() +
+			`) ORDER BY key COLLATE "C" FOR UPDATE) DELETE FROM login_throttle WHERE key IN (SELECT key FROM locked)`
+	}
+	throttleStatementsCache.Store(k, q)
+	return q
 }
 
 func (t sessionTx) TakeLimits(ctx context.Context, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {

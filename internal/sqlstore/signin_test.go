@@ -1,0 +1,50 @@
+package sqlstore
+
+import (
+	"testing"
+	"time"
+
+	"kilt/internal/account"
+	"kilt/internal/password"
+	"kilt/internal/session"
+)
+
+// TestSignInStatements: one successful sign-in costs two transactions of eight statements in
+// all — the per-IP limit (2), the account (1), both slow-down keys read and locked at once
+// (1) and counted at once (1); then both keys cleared at once (1), the session (1), the
+// audit event (1). Before, each key cost its own statements: 11. DB.Counts counts what was
+// sent, so this is the figure kilt_db_statements_total shows per sign-in.
+func TestSignInStatements(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+		hasher := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}, password.NewPool(1, time.Second))
+		hash, err := hasher.Hash(ctx, "Zheltoqsan-1986!")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &account.Account{Email: "count@mail.kz", EmailVerified: true, PasswordHash: hash, Lang: "kk",
+			CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+		if err := createAccount(ctx, db, a, password.HistoryEntry{PasswordHash: hash, SkeletonHash: "sk", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := session.DefaultConfig()
+		cfg.Secret = []byte("a test secret of enough length for the keys")
+		svc := session.NewService(NewSessions(db), hasher, password.DefaultPolicy(), func() time.Time { return now }, cfg)
+		for round := range 2 { // new slow-down rows, then rows a failure left
+			if round == 1 {
+				if _, err := svc.SignIn(ctx, "count@mail.kz", "wrong password", "", session.Client{IP: "192.0.2.7"}); err == nil {
+					t.Fatal("a wrong password signed in")
+				}
+			}
+			s0, t0 := db.Counts()
+			if _, err := svc.SignIn(ctx, "count@mail.kz", "Zheltoqsan-1986!", "", session.Client{IP: "192.0.2.7"}); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			s1, t1 := db.Counts()
+			if s1-s0 != 8 || t1-t0 != 2 {
+				t.Errorf("round %d: %d statements in %d transactions, want 8 in 2", round, s1-s0, t1-t0)
+			}
+		}
+	})
+}
