@@ -41,10 +41,21 @@ type floored interface {
 	FloorStatements() int
 }
 
+// A read-floored scenario's requests only read (userinfo, introspection: one row by its
+// hash, outside any transaction): its floor reads, each of its statements one row by primary
+// key outside any transaction. A write floor would be the wrong yardstick: on PostgreSQL a
+// commit waits for the log's flush, which a read never does, so a reading scenario "beat"
+// its floor 1.3–2.2 times over (docs/performance.md, session 8).
+type readFloored interface {
+	floored
+	FloorReads()
+}
+
 // The environment that makes this binary the floor's server (floorChild).
 const (
 	envFloorStatements = "KILT_LOAD_FLOOR_STATEMENTS"
 	envFloorDatabase   = "KILT_LOAD_FLOOR_DATABASE"
+	envFloorRead       = "KILT_LOAD_FLOOR_READ" // "1": the read floor (readFloored)
 )
 
 // floorServer is the bare server, running in a child process.
@@ -53,17 +64,21 @@ type floorServer struct {
 	stdin      io.WriteCloser
 	url        string
 	statements int
+	read       bool // the read floor: statements reads a request, no transaction
 }
 
-// startFloor starts the floor's server, serving statements inserts a request on the
-// database at dbURL, in a child process, and waits for its URL.
-func startFloor(ctx context.Context, dbURL string, statements int, stderr io.Writer) (*floorServer, error) {
+// startFloor starts the floor's server, serving statements inserts a request (reads when
+// read) on the database at dbURL, in a child process, and waits for its URL.
+func startFloor(ctx context.Context, dbURL string, statements int, read bool, stderr io.Writer) (*floorServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), envFloorStatements+"="+strconv.Itoa(statements), envFloorDatabase+"="+dbURL)
+	if read {
+		cmd.Env = append(cmd.Env, envFloorRead+"=1")
+	}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -76,7 +91,7 @@ func startFloor(ctx context.Context, dbURL string, statements int, stderr io.Wri
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("floor: starting its server: %w", err)
 	}
-	f := &floorServer{cmd: cmd, stdin: stdin, statements: statements}
+	f := &floorServer{cmd: cmd, stdin: stdin, statements: statements, read: read}
 	line := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -142,13 +157,23 @@ func floorChild(getenv func(string) string, stdin io.Reader, stdout, stderr io.W
 		return exitFailed, true
 	}
 	var served atomic.Int64
+	read := getenv(envFloorRead) == "1"
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxAnswer)); err != nil {
 			http.Error(w, "reading the body", http.StatusBadRequest)
 			return
 		}
-		if err := db.FloorWrite(r.Context(), "floor-"+strconv.FormatInt(served.Add(1), 10), n); err != nil {
-			http.Error(w, "writing", http.StatusServiceUnavailable)
+		i := served.Add(1)
+		var err error
+		if read {
+			for j := int64(0); j < int64(n) && err == nil; j++ {
+				err = db.FloorRead(r.Context(), i*int64(n)+j)
+			}
+		} else {
+			err = db.FloorWrite(r.Context(), "floor-"+strconv.FormatInt(i, 10), n)
+		}
+		if err != nil {
+			http.Error(w, "database", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -237,6 +262,9 @@ func measureFloor(ctx context.Context, f *floorServer, env *Env, clients int, wi
 // FloorResult is the floor of a run and the run's rate against it.
 type FloorResult struct {
 	Statements int `json:"statements_per_request"`
+	// Read: the read floor, each statement one row read by primary key outside any
+	// transaction.
+	Read bool `json:"read,omitempty"`
 	// Calibrated is the server's database statements per 2xx answer of the scenario, read
 	// off its metrics before the run (absent without --metrics): Statements is it rounded.
 	Calibrated *float64 `json:"calibrated_statements_per_2xx,omitempty"`
@@ -259,7 +287,7 @@ func (f floorRate) perSecond() float64 {
 // setFloor adds the floor and the run's success rate as a share of it.
 func (r *Result) setFloor(fl *floorServer, calibrated *float64, before, after floorRate) {
 	both := floorRate{OK: before.OK + after.OK, Wall: before.Wall + after.Wall}
-	f := &FloorResult{Statements: fl.statements, Calibrated: calibrated,
+	f := &FloorResult{Statements: fl.statements, Read: fl.read, Calibrated: calibrated,
 		Process: fmt.Sprintf("a child process of kilt-load (pid %d)", fl.PID()), PerSecond: both.perSecond(),
 		BeforePerSecond: before.perSecond(), AfterPerSecond: after.perSecond()}
 	if f.PerSecond > 0 {

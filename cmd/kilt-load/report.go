@@ -370,8 +370,12 @@ func (r *Result) writeJSON(w io.Writer) error {
 // printExtras writes the floor, the figures per success, the delivery check and the soak.
 func (r *Result) printExtras(row func(k, format string, args ...any)) {
 	if f := r.Floor; f != nil {
-		row("floor", "%.1f requests/s  (%d statements a request in one transaction; %.1f/s before the run, %.1f/s after)",
-			f.PerSecond, f.Statements, f.BeforePerSecond, f.AfterPerSecond)
+		what := "statements a request in one transaction"
+		if f.Read {
+			what = "rows read by primary key a request, no transaction"
+		}
+		row("floor", "%.1f requests/s  (%d %s; %.1f/s before the run, %.1f/s after)",
+			f.PerSecond, f.Statements, what, f.BeforePerSecond, f.AfterPerSecond)
 		if f.Calibrated != nil {
 			row("floor", "calibrated: the server sent %.2f statements to its database per 2xx answer", *f.Calibrated)
 		}

@@ -282,8 +282,11 @@ func (*ssoUserinfo) Summary() string {
 	return "single sign-on: GET /oauth/userinfo with each client's access token; needs --database"
 }
 
-// FloorStatements: userinfo reads in one transaction; the floor's least is one statement.
+// FloorStatements and FloorReads: userinfo (and introspection) reads the token with its
+// account and session in one statement outside any transaction; its floor reads one row by
+// primary key the same way.
 func (*ssoUserinfo) FloorStatements() int { return 1 }
+func (*ssoUserinfo) FloorReads()          {}
 
 func (s *ssoUserinfo) Prepare(ctx context.Context, env *Env) error {
 	if err := s.prepare(ctx, env, s.Name()); err != nil {

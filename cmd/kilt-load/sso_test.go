@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -9,9 +10,9 @@ import (
 // TestSSOScenarios runs each single sign-on scenario briefly against a real Kilt serving
 // as `kilt serve` does: a client registered and its browsers signed in before the run, then
 // every operation answered 200 — a whole code flow with its three timed steps, refreshes
-// that rotate (a refresh token used twice would be refused and revoke its family), userinfo,
+// that rotate (a refresh token used twice would be refused and revoke its grant), userinfo,
 // and introspections that find the token active — with the raw RS256 rate and the floor
-// reported when asked for.
+// (for userinfo and introspection the read floor) reported when asked for.
 func TestSSOScenarios(t *testing.T) {
 	url, vars := startKilt(t, sinkEnv(freeAddr(t), freeAddr(t)))
 	tests := []struct {
@@ -24,8 +25,8 @@ func TestSSOScenarios(t *testing.T) {
 		{"sso-code", []string{"--rs256", "--argon2-time", "100ms"}, []string{"rs256 raw", "sso-code / rs256", "code flows"},
 			[]string{"authorize", "code", "token"}, ""},
 		{"sso-refresh", []string{"--rs256", "--argon2-time", "100ms"}, []string{"rs256 raw", "sso-refresh / rs256"}, nil, ""},
-		{"sso-userinfo", []string{"--floor", "100ms"}, []string{"sso-userinfo / floor"}, nil, ""},
-		{"sso-introspect", []string{"--floor", "100ms"}, []string{"sso-introspect / floor"}, nil, "active"},
+		{"sso-userinfo", []string{"--floor", "100ms"}, []string{"sso-userinfo / floor", "rows read by primary key a request"}, nil, ""},
+		{"sso-introspect", []string{"--floor", "100ms"}, []string{"sso-introspect / floor", "rows read by primary key a request"}, nil, "active"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -58,6 +59,10 @@ func TestSSOScenarios(t *testing.T) {
 				if strings.Join(got, ",") != strings.Join(tt.steps, ",") {
 					t.Errorf("steps %v, want %v", got, tt.steps)
 				}
+			}
+			// userinfo and introspection only read: their floor is the read floor.
+			if slices.Contains(tt.extra, "--floor") && (r.Floor == nil || !r.Floor.Read || r.Floor.PerSecond <= 0) {
+				t.Errorf("floor %+v, want the read floor, measured", r.Floor)
 			}
 			if tt.class != "" && (len(r.Classes) != 1 || r.Classes[0].Name != tt.class) {
 				t.Errorf("classes %+v, want only %q", r.Classes, tt.class)

@@ -108,13 +108,18 @@ func (w *window) startFloor(ctx context.Context, f floored) error {
 		}
 		w.calibrated, statements = &per, floorStatements(per)
 	}
-	fl, err := startFloor(ctx, w.env.Config.DatabaseURL, statements, w.stderr)
+	_, read := f.(readFloored)
+	fl, err := startFloor(ctx, w.env.Config.DatabaseURL, statements, read, w.stderr)
 	if err != nil {
 		return err
 	}
 	w.floor = fl
 	idle(ctx, w.env.HTTP, w.metrics)
-	fmt.Fprintf(w.stderr, "measuring the floor (%d statements a request) for %v before the run…\n", statements, w.o.floor)
+	what := "statements a request"
+	if read {
+		what = "rows read a request"
+	}
+	fmt.Fprintf(w.stderr, "measuring the floor (%d %s) for %v before the run…\n", statements, what, w.o.floor)
 	w.floorBefore = measureFloor(ctx, fl, w.env, w.o.concurrency, w.o.floor)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"kilt/internal/oidc"
 	"kilt/internal/ratelimit"
 	"kilt/internal/session"
 )
@@ -81,4 +82,30 @@ func BenchmarkNestedCheck(b *testing.B) {
 			b.Fatal("nested outside a transaction's function")
 		}
 	}
+}
+
+// BenchmarkReadToken is the read behind every userinfo and introspection request (and the
+// first of a refresh): the token by its hash with its account and session, outside any
+// transaction, under a request's context (cancellable), from parallel callers.
+func BenchmarkReadToken(b *testing.B) {
+	db := benchDB(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	acct, sess := oidcSeedClient(b, db)
+	s := NewOIDC(db)
+	if err := s.InTx(ctx, func(tx oidc.Tx) error {
+		return tx.InsertTokens(ctx, &oidc.Token{ID: "a1", Kind: oidc.KindAccess, Hash: []byte("access-hash"), AuthRequestID: "ar1",
+			ClientID: "c1", AccountID: acct, SessionID: sess, Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0,
+			ExpiresAt: t0.Add(time.Hour)})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, _, err := s.ReadToken(ctx, []byte("access-hash")); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

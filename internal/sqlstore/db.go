@@ -120,6 +120,20 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return db.db.QueryRowContext(ctx, query, db.convertArgs(args)...)
 }
 
+// pointRead is the context of a one-row read by a unique key outside any transaction
+// (OIDC.ReadToken, OIDC.ReadCode, FloorRead). On SQLite it is ctx without its cancellation:
+// such a read takes microseconds and does not wait (in WAL mode readers never wait for the
+// writer), while a cancellable context costs every statement two goroutines — database/sql's
+// watcher of the rows and the driver's interrupter — and a progress handler
+// (BenchmarkReadToken). On PostgreSQL a read can wait on the network, so it keeps ctx and its
+// deadline.
+func (db *DB) pointRead(ctx context.Context) context.Context {
+	if db.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // convertArgs returns args with times made SQLite's INTEGER microseconds. It copies args
 // only when it changes one.
 func (db *DB) convertArgs(args []any) []any {

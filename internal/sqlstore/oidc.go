@@ -473,7 +473,7 @@ func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.A
 	dest := append([]any{&tk.ID, &tk.Kind, &tk.Hash, &tk.Family, &tk.AuthRequestID, &tk.ClientID, &tk.AccountID,
 		&tk.SessionID, &scopes, TimeCol(&tk.AuthTime), &amr, TimeCol(&tk.CreatedAt), TimeCol(&tk.ExpiresAt),
 		NullTimeCol(&tk.RotatedAt), NullTimeCol(&tk.RevokedAt)}, o.dest()...)
-	if err := s.db.QueryRow(ctx, tokenWithOwners, hash).Scan(dest...); err != nil {
+	if err := s.db.QueryRow(s.db.pointRead(ctx), tokenWithOwners, hash).Scan(dest...); err != nil {
 		return nil, nil, nil, unavailable(rowErr(err))
 	}
 	tk.Scopes, tk.AMR = splitList(scopes), splitList(amr)
@@ -504,7 +504,7 @@ func (s *OIDC) ReadCode(ctx context.Context, hash []byte) (*oidc.Code, *oidc.Aut
 	var r authRequestScan
 	var o ownersScan
 	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)}, r.dest()...)
-	if err := s.db.QueryRow(ctx, codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
+	if err := s.db.QueryRow(s.db.pointRead(ctx), codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
 		return nil, nil, nil, nil, unavailable(rowErr(err))
 	}
 	a, se := o.owners()

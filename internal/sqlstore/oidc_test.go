@@ -15,7 +15,7 @@ func TestOIDCContract(t *testing.T) {
 }
 
 // oidcSeed makes an account with one session.
-func oidcSeed(t *testing.T, db *DB) (accountID, sessionID int64) {
+func oidcSeed(t testing.TB, db *DB) (accountID, sessionID int64) {
 	t.Helper()
 	a := newAccount("sso@mail.kz", "")
 	if err := createAccount(t.Context(), db, a, entry(0)); err != nil {
@@ -30,6 +30,19 @@ func oidcSeed(t *testing.T, db *DB) (accountID, sessionID int64) {
 	return a.ID, s.ID
 }
 
+// oidcSeedClient is oidcSeed with a client, c1.
+func oidcSeedClient(t testing.TB, db *DB) (accountID, sessionID int64) {
+	t.Helper()
+	accountID, sessionID = oidcSeed(t, db)
+	if err := NewOIDC(db).InTx(t.Context(), func(tx oidc.Tx) error {
+		return tx.InsertClient(t.Context(), &oidc.Client{ID: "c1", Name: "Portal", RedirectURIs: []string{"https://a/cb"},
+			Scopes: oidc.KnownScopes, CreatedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return accountID, sessionID
+}
+
 // TestIssueTokensStatements: redeeming a code or a refresh token and inserting what it
 // issues is one statement and no transaction on PostgreSQL (before: BEGIN, UPDATE, INSERT,
 // COMMIT), two statements in one transaction on SQLite, which has no data-modifying WITH.
@@ -37,13 +50,9 @@ func oidcSeed(t *testing.T, db *DB) (accountID, sessionID int64) {
 func TestIssueTokensStatements(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		acct, sess := oidcSeed(t, db)
+		acct, sess := oidcSeedClient(t, db)
 		s := NewOIDC(db)
 		if err := s.InTx(ctx, func(tx oidc.Tx) error {
-			if err := tx.InsertClient(ctx, &oidc.Client{ID: "c1", Name: "Portal", RedirectURIs: []string{"https://a/cb"},
-				Scopes: oidc.KnownScopes, CreatedAt: t0}); err != nil {
-				return err
-			}
 			if err := tx.InsertAuthRequest(ctx, &oidc.AuthRequest{ID: "ar1", ClientID: "c1", RedirectURI: "https://a/cb",
 				Scopes: []string{"openid"}, MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
 				return err

@@ -13,15 +13,35 @@ import (
 // floorTable is the load tool's table. Kilt never reads or writes it.
 const floorTable = "kilt_load_floor"
 
-// CreateFloor makes the floor's table if it is missing.
+// floorReadTable is the read floor's table: floorReadRows rows by primary key, for a
+// scenario whose requests only read (kilt-load's userinfo and introspection). Kilt never
+// reads or writes it.
+const (
+	floorReadTable = "kilt_load_floor_read"
+	floorReadRows  = 1024
+)
+
+// CreateFloor makes the floor's tables if they are missing, the read floor's with its rows.
 func (db *DB) CreateFloor(ctx context.Context) error {
-	_, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+floorTable+` (k TEXT NOT NULL, n BIGINT NOT NULL)`)
+	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+floorTable+` (k TEXT NOT NULL, n BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+floorReadTable+` (k BIGINT PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	_, err := db.Exec(ctx, `WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $1)
+		INSERT INTO `+floorReadTable+` (k, v) SELECT i, 'a value of the read floor' FROM s WHERE true ON CONFLICT DO NOTHING`,
+		floorReadRows-1)
 	return err
 }
 
-// DropFloor drops the floor's table.
+// DropFloor drops the floor's tables.
 func (db *DB) DropFloor(ctx context.Context) error {
 	_, err := db.Exec(ctx, `DROP TABLE IF EXISTS `+floorTable)
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `DROP TABLE IF EXISTS `+floorReadTable)
 	return err
 }
 
@@ -36,6 +56,14 @@ func (db *DB) FloorWrite(ctx context.Context, key string, n int) error {
 		}
 		return nil
 	})
+}
+
+// FloorRead is one request of the read floor: one row read by its primary key (request n
+// reads row n modulo floorReadRows) outside any transaction, as Kilt reads a token.
+func (db *DB) FloorRead(ctx context.Context, n int64) error {
+	var v string
+	err := db.QueryRow(db.pointRead(ctx), `SELECT v FROM `+floorReadTable+` WHERE k = $1`, n%floorReadRows).Scan(&v)
+	return unavailable(err)
 }
 
 // Size returns the bytes the database takes: on SQLite its pages in use (free pages, the
