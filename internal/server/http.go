@@ -180,6 +180,31 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// requestLogger is base with the request's id, which it formats only for a record that is
+// logged: base.With formats it at once, 7 allocations a request also when nothing of the
+// request is logged (the access line at a level above info).
+func requestLogger(base *slog.Logger, id string) *slog.Logger {
+	return slog.New(requestHandler{Handler: base.Handler(), id: id})
+}
+
+// requestHandler adds request_id before a record's own attributes, as With would have.
+type requestHandler struct {
+	slog.Handler
+	id string
+}
+
+func (h requestHandler) with() slog.Handler {
+	return h.Handler.WithAttrs([]slog.Attr{slog.String("request_id", h.id)})
+}
+
+func (h requestHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.with().Handle(ctx, r)
+}
+
+func (h requestHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.with().WithAttrs(as) }
+
+func (h requestHandler) WithGroup(name string) slog.Handler { return h.with().WithGroup(name) }
+
 // requestInfo gives every request an id, its client IP and a logger carrying both, and
 // writes one access-log line per request. It logs the matched route pattern only, never the
 // path (ids), the query (a recovery link carries its token there) nor any header that could
@@ -189,7 +214,7 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		start := time.Now()
 		id := newRequestID()
 		ip := httpx.ClientIP(r, a.Config.TrustedProxies)
-		log := a.Log.With("request_id", id)
+		log := requestLogger(a.Log, id)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		r2 := r.WithContext(httpx.WithInfo(r.Context(), &httpx.Info{RequestID: id, ClientIP: ip, Logger: log}))
@@ -210,8 +235,10 @@ func (a *App) requestInfo(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
-			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
+		if log.Enabled(r.Context(), level) { // the arguments cost allocations even unlogged
+			log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
+				"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", ip)
+		}
 	})
 }
 

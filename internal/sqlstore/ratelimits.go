@@ -20,43 +20,57 @@ import (
 // one after the other, and always in the order of (name, key), so that two requests sharing
 // keys never wait for each other in a cycle. The checks' (name, key) pairs must be distinct.
 func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.Time) (ratelimit.Result, error) {
-	var live []ratelimit.Check
-	for _, c := range checks {
-		if c.Limit.Enabled() {
-			live = append(live, c)
+	live := checks // a copy only when some limit is off
+	if slices.ContainsFunc(checks, func(c ratelimit.Check) bool { return !c.Limit.Enabled() }) {
+		live = nil
+		for _, c := range checks {
+			if c.Limit.Enabled() {
+				live = append(live, c)
+			}
 		}
 	}
 	if len(live) == 0 {
 		return ratelimit.Result{Allowed: true}, nil
 	}
-	// The statements name the keys in the order of (name, key).
-	sorted := slices.Clone(live)
-	slices.SortFunc(sorted, func(a, b ratelimit.Check) int {
-		return cmp.Or(strings.Compare(a.Limit.Name, b.Limit.Name), strings.Compare(a.Key, b.Key))
-	})
-	keys := make([]any, 0, 2*len(sorted))
-	for i, c := range sorted {
-		if i > 0 && c.Limit.Name == sorted[i-1].Limit.Name && c.Key == sorted[i-1].Key {
-			return ratelimit.Result{}, fmt.Errorf("sqlstore: limit %s checked twice for one key", c.Limit.Name)
+	// The statements name the keys in the order of (name, key): order[j] is the index in
+	// live of the j-th key in that order.
+	var order1 [4]int
+	order := order1[:0]
+	for i := range live {
+		order = append(order, i)
+	}
+	if len(order) > 1 {
+		slices.SortFunc(order, func(a, b int) int {
+			return cmp.Or(strings.Compare(live[a].Limit.Name, live[b].Limit.Name), strings.Compare(live[a].Key, live[b].Key))
+		})
+	}
+	// Each name and key is boxed once, for the read and the write both.
+	perKey := 2
+	if tx.Dialect() == Postgres {
+		perKey = 3 // the read makes the missing rows: each key with the zero state
+	}
+	keys := make([]any, 0, perKey*len(order))
+	for j, i := range order {
+		c := live[i]
+		if j > 0 {
+			if p := live[order[j-1]]; c.Limit.Name == p.Limit.Name && c.Key == p.Key {
+				return ratelimit.Result{}, fmt.Errorf("sqlstore: limit %s checked twice for one key", c.Limit.Name)
+			}
 		}
 		keys = append(keys, c.Limit.Name, c.Key)
-	}
-	q := limitQueries(tx.Dialect(), len(sorted))
-	if tx.Dialect() == Postgres {
-		// The read makes the missing rows: each key with the zero state.
-		keys = make([]any, 0, 3*len(sorted))
-		for _, c := range sorted {
-			keys = append(keys, c.Limit.Name, c.Key, time.Unix(0, 0))
+		if perKey == 3 {
+			keys = append(keys, time.Unix(0, 0))
 		}
 	}
+	q := limitQueries(tx.Dialect(), len(order))
 	rows, err := tx.Query(ctx, q.read, keys...)
 	if err != nil {
 		return ratelimit.Result{}, err
 	}
 	states := make([]time.Time, len(live))
+	var name, key string
+	var tat time.Time
 	for rows.Next() {
-		var name, key string
-		var tat time.Time
 		if err := rows.Scan(&name, &key, TimeCol(&tat)); err != nil {
 			rows.Close()
 			return ratelimit.Result{}, err
@@ -75,10 +89,9 @@ func takeLimits(ctx context.Context, tx *Tx, checks []ratelimit.Check, now time.
 	if next == nil {
 		return res, nil
 	}
-	args := make([]any, 0, 3*len(sorted))
-	for _, c := range sorted {
-		i := slices.IndexFunc(live, func(l ratelimit.Check) bool { return l.Limit.Name == c.Limit.Name && l.Key == c.Key })
-		args = append(args, c.Limit.Name, c.Key, next[i])
+	args := make([]any, 0, 3*len(order))
+	for j, i := range order {
+		args = append(args, keys[perKey*j], keys[perKey*j+1], next[i])
 	}
 	if _, err := tx.Exec(ctx, q.write, args...); err != nil {
 		return ratelimit.Result{}, err
