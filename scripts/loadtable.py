@@ -32,6 +32,7 @@ def row(name, r):
     if r.get("_bad"): return f"| {name} | ({r['_bad']}: the step failed, see its .txt) |"
     ps = r.get("per_success") or {}
     s = r.get("server") or {}
+    m = r.get("machine") or {}
     if r.get("argon2"):
         a = r["argon2"]
         cmp_ = f"raw Argon2id {f(a.get('hashes_per_s'))}/s ({f(a.get('before_hashes_per_s'))} before, {f(a.get('after_hashes_per_s'))} after): **{f(a.get('success_to_raw_percent'))} %**"
@@ -47,9 +48,13 @@ def row(name, r):
         p50, lat = c["latency_ms"].get("p50"), c["latency_ms"]
     return (f"| {name} | {r.get('concurrency')} | {f(r.get('success_per_s'))} | {cmp_} | {f(p50)} | {f(lat.get('p99'))} | {st} | "
             f"{f(s.get('cpu_cores'),2)} | {f(ps.get('user_ms'),2)} | {f(ps.get('system_ms'),2)} | {f(ps.get('minor_faults'),1)} | "
-            f"{f(ps.get('gc_cycles'),3)} | {f(ps.get('db_statements'),2)} / {f(ps.get('db_transactions'),2)} | {f(s.get('peak_rss_mib'))} |")
-hdr = ("| scenario | clients | 2xx /s | against (same run) | p50 ms | p99 ms | answers | server CPU (cores) | user ms /2xx | system ms /2xx | minor faults /2xx | GC cycles /2xx | DB statements / transactions /2xx | server peak RSS MiB |\n"
-       "|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+            f"{f(ps.get('gc_cycles'),3)} | {f(ps.get('db_statements'),2)} / {f(ps.get('db_transactions'),2)} | {f(s.get('peak_rss_mib'))} | "
+            f"{f(m.get('client_cpu_ms_per_2xx'),2)} | {f(m.get('other_cpu_ms_per_2xx'),2)} |")
+# The last two columns are the machine's (/proc/stat): the tool's own CPU per 2xx, and the
+# machine's busy time less the server's and the tool's (PostgreSQL's backends, when it runs
+# on the same cores; about 0 otherwise).
+hdr = ("| scenario | clients | 2xx /s | against (same run) | p50 ms | p99 ms | answers | server CPU (cores) | user ms /2xx | system ms /2xx | minor faults /2xx | GC cycles /2xx | DB statements / transactions /2xx | server peak RSS MiB | tool ms /2xx | elsewhere ms /2xx |\n"
+       "|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 def ok(r): return r is not None and not r.get("_bad")
 for db in ["sqlite", "postgres"]:
     print(f"\n### {db}\n\n{hdr}")
@@ -71,10 +76,13 @@ for db in ["sqlite", "postgres"]:
 r = load("two-instances.json")
 if r is not None:
     print("\n### two instances\n\n" + hdr); print(row("recovery-email, 2 × kilt serve", r))
-    if ok(r): print(json.dumps(r.get("delivered")))
+    d = (r.get("delivered") or {}) if ok(r) else {}
+    if d:
+        print(f"\nDelivered: {d.get('expected', 0):,} expected, {d.get('received', 0):,} received, "
+              f"{d.get('distinct', 0):,} distinct, after waiting {d.get('waited_s', 0):.1f} s.")
 r = load("soak.json")
 if r is not None:
-    print("\n### soak\n"); print(row("recovery-email soak", r))
+    print("\n### soak\n\n" + hdr); print(row("recovery-email soak", r))
     if ok(r): print(json.dumps(r.get("soak"), indent=1))
 for p in problems:
     print(f"loadtable: {p}", file=sys.stderr)
