@@ -79,6 +79,11 @@ type Store interface {
 	// (on SQLite without waiting for the writers): kilt.ErrNotFound when there is no such
 	// session, a nil account when its account is gone.
 	ReadSession(ctx context.Context, tokenHash []byte) (*Session, *account.Account, error)
+	// StartSession is a successful sign-in's writes, atomically: it forgets the slow-down
+	// keys (as Tx.DeleteThrottles, taking their rows in the same order), inserts s with the
+	// hash of its token, setting s.ID, and records e. A key named twice is an error and
+	// changes nothing. On PostgreSQL one statement, without BEGIN and COMMIT.
+	StartSession(ctx context.Context, keys []string, s *Session, tokenHash []byte, e audit.Event) error
 }
 
 // Tx is what one transaction of the session domain may do: row operations only. Lookups

@@ -126,6 +126,20 @@ func (s *Service) signIn(ctx context.Context, rawIdentifier, pw, oldToken string
 		newHash, upgrade = s.upgradedHash(hctx, pw)
 	}
 
+	if a != nil && ok && !a.Locked && !a.Frozen() && upgrade == nil && !console && !kilt.WellFormedToken(oldToken) {
+		// The common success — no weak hash to replace, no earlier session to end — is the
+		// transaction below in one call of the store: the keys forgotten, the session
+		// started, the sign-in recorded (on PostgreSQL one statement, no BEGIN and COMMIT).
+		sess, token, hash, err := s.newSession(a.ID, c)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.StartSession(ctx, keys, sess, hash, s.event(audit.LoginSucceeded, a.ID, c, "")); err != nil {
+			return nil, err
+		}
+		return &SignedIn{Session: sess, Token: token, Account: a}, nil
+	}
+
 	var out *SignedIn
 	var answer error
 	err = s.store.InTx(ctx, func(tx Tx) error {
@@ -224,16 +238,26 @@ func (s *Service) endOld(ctx context.Context, tx Tx, oldToken string) error {
 	return err
 }
 
-// insert starts a session for the account in tx.
-func (s *Service) insert(ctx context.Context, tx Tx, accountID int64, c Client) (*Session, string, error) {
+// newSession is a new session of the account, not yet stored, with its token and the
+// token's hash.
+func (s *Service) newSession(accountID int64, c Client) (*Session, string, []byte, error) {
 	token, hash, err := kilt.NewToken()
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	now := s.clock()
 	sess := &Session{
 		AccountID: accountID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: c.IP, UserAgent: kilt.Truncate(c.UserAgent, 512),
+	}
+	return sess, token, hash, nil
+}
+
+// insert starts a session for the account in tx.
+func (s *Service) insert(ctx context.Context, tx Tx, accountID int64, c Client) (*Session, string, error) {
+	sess, token, hash, err := s.newSession(accountID, c)
+	if err != nil {
+		return nil, "", err
 	}
 	if err := tx.InsertSession(ctx, sess, hash); err != nil {
 		return nil, "", err

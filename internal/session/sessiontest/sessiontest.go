@@ -5,6 +5,7 @@ package sessiontest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -199,6 +200,55 @@ func Run(t *testing.T, h Harness) {
 		})
 	})
 
+	t.Run("start session", func(t *testing.T) {
+		// A sign-in's writes in one call: the keys forgotten, the session stored with its
+		// ID, the event recorded; a key named twice changes nothing at all.
+		a := newAccount(h, t, "start@mail.kz", "")
+		keys := []string{"st:ip", "st:id"}
+		in(t, func(tx session.Tx) error {
+			return tx.PutThrottles(ctx, keys, []session.Throttle{{Failures: 4, LastFailedAt: t0}, {Failures: 2, LastFailedAt: t0}})
+		})
+		sess := &session.Session{AccountID: a.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
+			IP: "192.0.2.8", UserAgent: "Mozilla/5.0 (Android) Қазақ"}
+		e := audit.Event{Type: audit.LoginSucceeded, AccountID: a.ID, At: t0, IP: "192.0.2.8", UserAgent: "Mozilla/5.0", Detail: ""}
+		hash := []byte("start-0123456789abcdef0123456789")
+		if err := h.Store.StartSession(ctx, []string{"st:dup", "st:dup"}, sess, hash, e); err == nil {
+			t.Error("a key named twice was taken")
+		}
+		if _, _, err := h.Store.ReadSession(ctx, hash); !errors.Is(err, kilt.ErrNotFound) || sess.ID != 0 {
+			t.Errorf("after the refused call: ReadSession %v, ID %d; want ErrNotFound and no ID", err, sess.ID)
+		}
+		if got := h.Audit(t, a.ID); len(got) != 0 {
+			t.Errorf("after the refused call: %d events, want none", len(got))
+		}
+		if err := h.Store.StartSession(ctx, keys, sess, hash, e); err != nil {
+			t.Fatal(err)
+		}
+		if sess.ID == 0 {
+			t.Fatal("StartSession did not set the ID")
+		}
+		if got, acct, err := h.Store.ReadSession(ctx, hash); err != nil || acct == nil || acct.ID != a.ID || cmp.Diff(sess, got) != "" {
+			t.Errorf("ReadSession = %+v, account %+v, %v; want %+v and account %d", got, acct, err, sess, a.ID)
+		}
+		got := h.Audit(t, a.ID)
+		if len(got) != 1 {
+			t.Fatalf("got %d events, want 1", len(got))
+		}
+		got[0].ID = 0
+		if diff := cmp.Diff(e, got[0]); diff != "" {
+			t.Errorf("audit (-want +got):\n%s", diff)
+		}
+		in(t, func(tx session.Tx) error {
+			th, err := tx.ThrottlesForUpdate(ctx, keys)
+			if err != nil {
+				return err
+			}
+			if th[0].Failures != 0 || th[1].Failures != 0 {
+				t.Errorf("throttles after StartSession: %+v, want forgotten", th)
+			}
+			return nil
+		})
+	})
 	t.Run("ended sessions", func(t *testing.T) { runEnded(t, h) })
 
 	t.Run("rollback", func(t *testing.T) {
@@ -354,6 +404,7 @@ func Run(t *testing.T, h Harness) {
 		// none fails (on PostgreSQL, rows locked in different orders would deadlock: a round
 		// shows it most times, not always, so several rounds).
 		const n, rounds = 64, 6
+		owner := newAccount(h, t, "order@mail.kz", "")
 		for range rounds {
 			concurrently(t, n,
 				func(i int) error {
@@ -365,6 +416,9 @@ func Run(t *testing.T, h Harness) {
 				func(i int) error {
 					switch i % 3 {
 					case 0:
+						if i%2 == 0 { // a successful sign-in's writes in one call
+							return startSession(ctx, h, owner.ID, "o:q", "o:p")
+						}
 						return clearKeys(ctx, h, "o:q", "o:p")
 					case 1:
 						return countFailure(ctx, h, "o:p", "o:q")
@@ -421,6 +475,16 @@ func countFailure(ctx context.Context, h Harness, keys ...string) error {
 // clearKeys forgets keys in one transaction, as a successful sign-in does.
 func clearKeys(ctx context.Context, h Harness, keys ...string) error {
 	return h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottles(ctx, keys) })
+}
+
+// startSession forgets keys as a successful sign-in of the account does, starting a session.
+func startSession(ctx context.Context, h Harness, accountID int64, keys ...string) error {
+	hash := make([]byte, 32)
+	if _, err := rand.Read(hash); err != nil {
+		return err
+	}
+	sess := &session.Session{AccountID: accountID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	return h.Store.StartSession(ctx, keys, sess, hash, audit.Event{Type: audit.LoginSucceeded, AccountID: accountID, At: t0})
 }
 
 // concurrently runs each of fns n times (with i = 0…n−1), all at once, and reports every
