@@ -138,9 +138,7 @@ func Run(t *testing.T, h Harness) {
 			t.Fatal("InsertSession did not set the ID")
 		}
 		// Read outside a transaction: the session and its account, or ErrNotFound.
-		if got, acct, err := h.Store.ReadSession(ctx, hash); err != nil || acct == nil || acct.ID != a.ID || cmp.Diff(sess, got) != "" {
-			t.Errorf("ReadSession = %+v, account %+v, %v; want %+v and account %d", got, acct, err, sess, a.ID)
-		}
+		wantSession(t, h, hash, sess)
 		if _, _, err := h.Store.ReadSession(ctx, []byte("nope")); !errors.Is(err, kilt.ErrNotFound) {
 			t.Errorf("ReadSession of an unknown token: %v, want ErrNotFound", err)
 		}
@@ -227,17 +225,8 @@ func Run(t *testing.T, h Harness) {
 		if sess.ID == 0 {
 			t.Fatal("StartSession did not set the ID")
 		}
-		if got, acct, err := h.Store.ReadSession(ctx, hash); err != nil || acct == nil || acct.ID != a.ID || cmp.Diff(sess, got) != "" {
-			t.Errorf("ReadSession = %+v, account %+v, %v; want %+v and account %d", got, acct, err, sess, a.ID)
-		}
-		got := h.Audit(t, a.ID)
-		if len(got) != 1 {
-			t.Fatalf("got %d events, want 1", len(got))
-		}
-		got[0].ID = 0
-		if diff := cmp.Diff(e, got[0]); diff != "" {
-			t.Errorf("audit (-want +got):\n%s", diff)
-		}
+		wantSession(t, h, hash, sess)
+		wantOneEvent(t, h, a.ID, e)
 		in(t, func(tx session.Tx) error {
 			th, err := tx.ThrottlesForUpdate(ctx, keys)
 			if err != nil {
@@ -282,14 +271,7 @@ func Run(t *testing.T, h Harness) {
 		a := newAccount(h, t, "audit@mail.kz", "")
 		e := audit.Event{Type: audit.SessionRevoked, AccountID: a.ID, At: t0, IP: "2001:db8::1", UserAgent: "curl", Detail: "d"}
 		in(t, func(tx session.Tx) error { return tx.RecordAudit(ctx, e) })
-		got := h.Audit(t, a.ID)
-		if len(got) != 1 {
-			t.Fatalf("got %d events, want 1", len(got))
-		}
-		got[0].ID = 0
-		if diff := cmp.Diff(e, got[0]); diff != "" {
-			t.Errorf("audit round trip (-want +got):\n%s", diff)
-		}
+		wantOneEvent(t, h, a.ID, e)
 	})
 
 	t.Run("throttle", func(t *testing.T) {
@@ -475,6 +457,29 @@ func countFailure(ctx context.Context, h Harness, keys ...string) error {
 // clearKeys forgets keys in one transaction, as a successful sign-in does.
 func clearKeys(ctx context.Context, h Harness, keys ...string) error {
 	return h.Store.InTx(ctx, func(tx session.Tx) error { return tx.DeleteThrottles(ctx, keys) })
+}
+
+// wantOneEvent checks that the account's audit trail is e alone.
+func wantOneEvent(t *testing.T, h Harness, accountID int64, e audit.Event) {
+	t.Helper()
+	got := h.Audit(t, accountID)
+	if len(got) != 1 {
+		t.Fatalf("got %d events, want 1", len(got))
+	}
+	got[0].ID = 0
+	if diff := cmp.Diff(e, got[0]); diff != "" {
+		t.Errorf("audit round trip (-want +got):\n%s", diff)
+	}
+}
+
+// wantSession checks that ReadSession of hash, outside any transaction, gives sess and its
+// account.
+func wantSession(t *testing.T, h Harness, hash []byte, sess *session.Session) {
+	t.Helper()
+	got, acct, err := h.Store.ReadSession(context.Background(), hash)
+	if err != nil || acct == nil || acct.ID != sess.AccountID || cmp.Diff(sess, got) != "" {
+		t.Errorf("ReadSession = %+v, account %+v, %v; want %+v and account %d", got, acct, err, sess, sess.AccountID)
+	}
 }
 
 // startSession forgets keys as a successful sign-in of the account does, starting a session.
