@@ -211,7 +211,13 @@ func (s *Sender) Send(ctx context.Context, m outbox.Rendered) error {
 	defer s.release()
 
 	for attempt := 0; ; attempt++ {
-		c, reused, err := s.conn(ctx)
+		var c *conn
+		reused := false
+		if attempt == 0 {
+			c, reused, err = s.conn(ctx)
+		} else {
+			c, err = s.dial(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -226,8 +232,11 @@ func (s *Sender) Send(ctx context.Context, m outbox.Rendered) error {
 		}
 		// A reused connection may have been closed by the server while it sat in the pool
 		// (its idle timeout, a restart); that says nothing about the message, so send it
-		// again on a fresh connection before reporting anything.
+		// again on a fresh connection before reporting anything. The pool hands out the
+		// connection used last, so the others idle in it sat there at least as long: they
+		// are dropped too, rather than failing the next messages one by one.
 		if attempt == 0 && reused && f.connDead() && contextErr(ctx) == nil {
+			s.dropIdle()
 			continue
 		}
 		return s.sendError(ctx, f, to)
@@ -302,6 +311,17 @@ func (s *Sender) conn(ctx context.Context) (c *conn, reused bool, err error) {
 	}
 	c, err = s.dial(ctx)
 	return c, false, err
+}
+
+// dropIdle closes every pooled connection without a word (they are presumed dead).
+func (s *Sender) dropIdle() {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.abandon()
+	}
 }
 
 // put returns a healthy connection to the pool.

@@ -193,3 +193,42 @@ func TestScrub(t *testing.T) {
 		t.Errorf("scrub of a long reply gave %d bytes, want at most %d ending in …", len(long), replyTextLimit+len("…"))
 	}
 }
+
+// TestSendRetriesOnAFreshConnection: when the server has closed every pooled connection (its
+// idle timeout, a restart), the first Send after it still delivers. Its retry dials; before,
+// it took the next pooled connection, dead too, and the message failed and waited for the
+// outbox's backoff (seen in the load tool: a citizen's e-mail 4 s late after a quiet spell).
+func TestSendRetriesOnAFreshConnection(t *testing.T) {
+	for name, kill := range map[string]func(*smtptest.Server){
+		"idle timeout (421)":         (*smtptest.Server).DropIdle,
+		"restart (connection reset)": func(srv *smtptest.Server) { srv.SetDown(true); srv.SetDown(false) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, s, _ := startWithClock(t)
+			ctx := context.Background()
+			const pooled = 3
+			var conns []*conn
+			for range pooled {
+				c, err := s.dial(ctx)
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				s.put(c)
+			}
+			kill(srv)
+			if err := s.Send(ctx, message()); err != nil {
+				t.Fatalf("Send after the server closed the pooled connections: %v", err)
+			}
+			srv.Wait(t, 1, 5*time.Second)
+			if got := srv.Connections(); got != pooled+1 {
+				t.Errorf("server saw %d connections, want %d (the pooled ones and one redial)", got, pooled+1)
+			}
+			if got := s.idleCount(); got != 1 {
+				t.Errorf("%d idle connections after the Send, want 1 (the dead ones dropped)", got)
+			}
+		})
+	}
+}
