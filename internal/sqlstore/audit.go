@@ -55,17 +55,23 @@ func recordAudits(ctx context.Context, q Querier, es []audit.Event) error {
 		es = es[len(chunk):]
 		args := make([]any, 0, 6*len(chunk))
 		for _, e := range chunk {
-			var account any
-			if e.AccountID != 0 {
-				account = e.AccountID
-			}
-			args = append(args, e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
+			args = appendAuditArgs(args, e)
 		}
 		if _, err := q.Exec(ctx, insertAudits[k], args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendAuditArgs appends e's six columns of audit_events (at, type, account_id, ip,
+// user_agent, detail) to args: no account is NULL, the user agent at most 256 bytes.
+func appendAuditArgs(args []any, e audit.Event) []any {
+	var account any
+	if e.AccountID != 0 {
+		account = e.AccountID
+	}
+	return append(args, e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
 }
 
 // Record implements audit.Store.

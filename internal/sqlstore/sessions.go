@@ -179,6 +179,11 @@ type throttleStatements struct {
 	read   string // key, failures, last_failed_at of the keys; on PostgreSQL made and locked
 	put    string // the keys' new states
 	delete string // the keys forgotten
+	// start, on PostgreSQL only, is StartSession's statement: the keys forgotten as delete
+	// does, then the audit row ($n+8…$n+13) and the session ($n+1…$n+7) inserted, the
+	// session's id returned. Data-modifying WITHs run once and to completion whether or not
+	// the statement reads them, all in the statement's transaction.
+	start string
 }
 
 // throttleStatementsCache holds throttleQueries's answers by dialect and number of keys.
@@ -211,8 +216,20 @@ func throttleQueries(d Dialect, n int) throttleStatements {
 	if d == Postgres {
 		q.read = `INSERT INTO login_throttle (key, failures, last_failed_at) VALUES ` + zero.String() +
 			` ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, failures, last_failed_at`
-		q.delete = `WITH locked AS MATERIALIZED (SELECT key FROM login_throttle WHERE key IN (` + list.String() +
-			`) ORDER BY key COLLATE "C" FOR UPDATE) DELETE FROM login_throttle WHERE key IN (SELECT key FROM locked)`
+		locked := `locked AS MATERIALIZED (SELECT key FROM login_throttle WHERE key IN (` + list.String() +
+			`) ORDER BY key COLLATE "C" FOR UPDATE)`
+		forget := `DELETE FROM login_throttle WHERE key IN (SELECT key FROM locked)`
+		q.delete = `WITH ` + locked + ` ` + forget
+		p := func(from, count int) string {
+			ps := make([]string, count)
+			for i := range ps {
+				ps[i] = "$" + strconv.Itoa(n+from+i)
+			}
+			return strings.Join(ps, ", ")
+		}
+		q.start = `WITH ` + locked + `, forgot AS (` + forget + `),
+			audited AS (INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail) VALUES (` + p(8, 6) + `))
+			` + insertSession + ` VALUES (` + p(1, 7) + `) RETURNING id`
 	}
 	throttleStatementsCache.Store(k, q)
 	return q
@@ -222,49 +239,25 @@ func (t sessionTx) TakeLimits(ctx context.Context, checks []ratelimit.Check, now
 	return takeLimits(ctx, t.tx, checks, now)
 }
 
+// insertSession is the head of a session's INSERT; its seven values are sessionArgs.
+const insertSession = `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)`
+
+// sessionArgs are the values of insertSession.
+func sessionArgs(sess *session.Session, tokenHash []byte) []any {
+	return []any{tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent}
+}
+
 func (t sessionTx) InsertSession(ctx context.Context, sess *session.Session, tokenHash []byte) error {
-	return t.tx.QueryRow(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent).Scan(&sess.ID)
+	return t.tx.QueryRow(ctx, insertSession+` VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		sessionArgs(sess, tokenHash)...).Scan(&sess.ID)
 }
 
 func (t sessionTx) SessionByTokenHash(ctx context.Context, tokenHash []byte) (*session.Session, error) {
 	return sessionByTokenHash(ctx, t.tx, tokenHash)
 }
 
-// startSessionCache holds startSessionQuery's answers by number of keys.
-var startSessionCache sync.Map // int → string
-
-// startSessionQuery is StartSession's statement on PostgreSQL for n keys: the keys are $1…$n
-// in byte order, the session's columns follow, then the audit row's. The throttle rows are
-// locked in the keys' byte order, as DeleteThrottles and ThrottlesForUpdate take them, and
-// deleted; the audit row and the session are inserted. Data-modifying WITHs run once and to
-// completion whether or not the statement reads them, all in the statement's transaction.
-func startSessionQuery(n int) string {
-	if v, ok := startSessionCache.Load(n); ok {
-		return v.(string)
-	}
-	var list strings.Builder
-	for i := range n {
-		if i > 0 {
-			list.WriteString(", ")
-		}
-		fmt.Fprintf(&list, "$%d", i+1)
-	}
-	p := func(i int) string { return "$" + strconv.Itoa(n+i) }
-	q := `WITH locked AS MATERIALIZED (SELECT key FROM login_throttle WHERE key IN (` + list.String() + `)
-			ORDER BY key COLLATE "C" FOR UPDATE),
-		forgot AS (DELETE FROM login_throttle WHERE key IN (SELECT key FROM locked)),
-		audited AS (INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail)
-			VALUES (` + strings.Join([]string{p(8), p(9), p(10), p(11), p(12), p(13)}, ", ") + `))
-		INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
-		VALUES (` + strings.Join([]string{p(1), p(2), p(3), p(4), p(5), p(6), p(7)}, ", ") + `) RETURNING id`
-	startSessionCache.Store(n, q)
-	return q
-}
-
 // StartSession implements session.Store. On PostgreSQL it is one statement, atomic by itself
-// (startSessionQuery): one round trip instead of five (BEGIN, three statements, COMMIT). On
+// (throttleStatements.start): one round trip instead of five (BEGIN, three statements, COMMIT). On
 // SQLite, whose writes go through one writer anyway, the three statements in one
 // transaction.
 func (s *Sessions) StartSession(ctx context.Context, keys []string, sess *session.Session, tokenHash []byte, e audit.Event) error {
@@ -286,18 +279,13 @@ func (s *Sessions) StartSession(ctx context.Context, keys []string, sess *sessio
 	if s.db.nested() {
 		return ErrNestedTx
 	}
-	var account any
-	if e.AccountID != 0 {
-		account = e.AccountID
-	}
 	args := make([]any, 0, len(sorted)+13)
 	for _, k := range sorted {
 		args = append(args, k)
 	}
-	args = append(args, tokenHash, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent,
-		e.At, e.Type, account, e.IP, kilt.Truncate(e.UserAgent, 256), e.Detail)
+	args = appendAuditArgs(append(args, sessionArgs(sess, tokenHash)...), e)
 	var id int64
-	if err := s.db.QueryRow(ctx, startSessionQuery(len(sorted)), args...).Scan(&id); err != nil {
+	if err := s.db.QueryRow(ctx, throttleQueries(Postgres, len(sorted)).start, args...).Scan(&id); err != nil {
 		return unavailable(rowErr(err))
 	}
 	sess.ID = id
