@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"kilt"
@@ -188,43 +189,55 @@ func TestPoolNoWaitRejectsAtOnce(t *testing.T) {
 
 // TestPoolFairShare: a client with more callers than the pool has slots waits behind
 // itself; another client's call runs as soon as a slot frees, before the flood's queued
-// callers.
+// callers. It runs in a synctest bubble: synctest.Wait returns once every caller is parked
+// on its channel (a check that fails goes on, so the bubble's goroutines still finish). Counting waits was not enough — a caller counts itself before it parks,
+// so on a busy machine a flood caller could take the freed slot before the other client's
+// caller reached its select, and the test failed in CI (-count=3000 under load: 1 in ~1,000).
 func TestPoolFairShare(t *testing.T) {
-	p := NewPool(2, time.Minute)
-	ctx := context.Background()
-	flood := WithClient(ctx, "198.51.100.1")
-	release := make(chan struct{})
-	started := make(chan struct{}, 2)
-	var mu sync.Mutex
-	var order []string
-	note := func(who string) func() {
-		return func() { mu.Lock(); order = append(order, who); mu.Unlock() }
-	}
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() { _ = p.Do(flood, func() { started <- struct{}{}; <-release }) })
-	}
-	<-started
-	<-started
-	for range 6 {
-		wg.Go(func() { _ = p.Do(flood, note("flood")) })
-	}
-	waitFor(t, "the flood queued", func() bool { return p.Stats().Waits >= 6 })
-	other := make(chan struct{})
-	wg.Go(func() { _ = p.Do(WithClient(ctx, "203.0.113.5"), note("other")); close(other) })
-	waitFor(t, "the other client queued", func() bool { return p.Stats().Waits >= 7 })
-	release <- struct{}{} // one slot frees
-	<-other
-	release <- struct{}{}
-	wg.Wait()
-	if len(order) != 7 || order[0] != "other" {
-		t.Errorf("order of the queued calls: %v, want the other client's first", order)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.clients) != 0 {
-		t.Errorf("%d client entries left after every call returned", len(p.clients))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(2, time.Minute)
+		ctx := context.Background()
+		flood := WithClient(ctx, "198.51.100.1")
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		note := func(who string) func() {
+			return func() { mu.Lock(); order = append(order, who); mu.Unlock() }
+		}
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { _ = p.Do(flood, func() { <-release }) })
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Busy != 2 || s.Waits != 0 {
+			t.Errorf("after the flood's first two calls: %+v, want both slots busy, no wait", s)
+		}
+		for range 6 {
+			wg.Go(func() { _ = p.Do(flood, note("flood")) })
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Waits != 6 || s.Waiting != 0 {
+			t.Errorf("the flood queued: %+v, want 6 waits, none for a slot (they wait for the client's turn)", s)
+		}
+		other := make(chan struct{})
+		wg.Go(func() { _ = p.Do(WithClient(ctx, "203.0.113.5"), note("other")); close(other) })
+		synctest.Wait()
+		if s := p.Stats(); s.Waits != 7 || s.Waiting != 1 {
+			t.Errorf("the other client queued: %+v, want 7 waits, 1 for a slot", s)
+		}
+		release <- struct{}{} // one slot frees
+		<-other
+		release <- struct{}{}
+		wg.Wait()
+		if len(order) != 7 || order[0] != "other" {
+			t.Errorf("order of the queued calls: %v, want the other client's first", order)
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.clients) != 0 {
+			t.Errorf("%d client entries left after every call returned", len(p.clients))
+		}
+	})
 }
 
 // TestPoolAdmitsARequestWhole: the second computation of one request (Together) waits for
@@ -232,28 +245,35 @@ func TestPoolFairShare(t *testing.T) {
 // another request's call in that time is refused as before. Before Together a reset on a
 // pool of one slot was refused by its own account hash.
 func TestPoolAdmitsARequestWhole(t *testing.T) {
-	pool := NewPool(1, time.Millisecond)
-	ctx := WithClient(Together(context.Background()), "192.0.2.1")
-	hold, held := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() { first <- pool.Do(ctx, func() { close(held); <-hold }) }()
-	<-held
-	second := make(chan error, 1)
-	ran := false
-	go func() { second <- pool.Do(ctx, func() { ran = true }) }()
-	waitFor(t, "the sibling to wait", func() bool { return pool.Stats().Waits >= 1 })
-	if err := pool.Do(context.Background(), func() {}); kilt.ErrorCode(err) != kilt.CodeBusy {
-		t.Fatalf("another request while the slot is held: %v, want busy", err)
-	}
-	time.Sleep(5 * time.Millisecond) // several times the maximum wait: the sibling must still wait
-	close(hold)
-	if err := <-first; err != nil {
-		t.Fatalf("first: %v", err)
-	}
-	if err := <-second; err != nil || !ran {
-		t.Fatalf("the request's second computation: ran %v, err %v", ran, err)
-	}
-	if s := pool.Stats(); s.Rejected != 1 || s.Served != 2 {
-		t.Errorf("stats %+v: want 1 rejected (the other request), 2 served", s)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const maxWait = time.Millisecond
+		pool := NewPool(1, maxWait)
+		ctx := WithClient(Together(context.Background()), "192.0.2.1")
+		hold, held := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() { first <- pool.Do(ctx, func() { close(held); <-hold }) }()
+		<-held
+		second := make(chan error, 1)
+		ran := false
+		go func() { second <- pool.Do(ctx, func() { ran = true }) }()
+		synctest.Wait()
+		if s := pool.Stats(); s.Waits != 1 {
+			t.Errorf("the sibling: %+v, want it waiting", s)
+		}
+		if err := pool.Do(context.Background(), func() {}); kilt.ErrorCode(err) != kilt.CodeBusy {
+			t.Errorf("another request while the slot is held: %v, want busy", err)
+		}
+		time.Sleep(5 * maxWait) // the bubble's clock: the sibling must still wait
+		synctest.Wait()
+		close(hold)
+		if err := <-first; err != nil {
+			t.Fatalf("first: %v", err)
+		}
+		if err := <-second; err != nil || !ran {
+			t.Fatalf("the request's second computation: ran %v, err %v", ran, err)
+		}
+		if s := pool.Stats(); s.Rejected != 1 || s.Served != 2 {
+			t.Errorf("stats %+v: want 1 rejected (the other request), 2 served", s)
+		}
+	})
 }
