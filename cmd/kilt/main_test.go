@@ -309,12 +309,19 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
+	stopping := make(chan struct{}) // the server logs "stopping" once /readyz is unready
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var line struct{ Msg, Listen string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "kilt ready" {
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			switch line.Msg {
+			case "kilt ready":
 				addr <- line.Listen
+			case "stopping":
+				close(stopping)
 			}
 		}
 	}()
@@ -340,7 +347,12 @@ func TestGracefulStop(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-stopping:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no \"stopping\" line after SIGTERM")
+	}
 	if r, h := get("/readyz"), get("/healthz"); r != 503 || h != 200 {
 		t.Errorf("while draining: readyz %d healthz %d, want 503 and 200", r, h)
 	}
