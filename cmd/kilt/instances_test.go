@@ -37,7 +37,7 @@ func TestTwoInstancesOnOnePostgreSQL(t *testing.T) {
 	env := []string{"KILT_DATABASE_URL=" + dbURL, "KILT_BASE_URL=https://id.example.kz", "KILT_LISTEN=127.0.0.1:0",
 		"KILT_LOG_FORMAT=json", "KILT_SMTP_URL=smtp://" + smtp.Addr() + "?starttls=false", "KILT_SMS_PROVIDER=webhook",
 		"KILT_SMS_WEBHOOK_URL=" + kilttest.StartSMSGateway(t).URL, "KILT_ARGON2_MEMORY=8192", "KILT_ARGON2_TIME=1",
-		"KILT_SECRET=" + strings.Repeat("shared-secret-", 4), "KILT_LIMIT_REGISTRATION_IP=100/1h"}
+		"KILT_SECRET=" + strings.Repeat("shared-secret-", 4), "KILT_LIMIT_REGISTRATION_IP=100/1h", "KILT_DRAIN_DELAY=0s"}
 
 	// Both start at once on an empty database.
 	var a, b string
@@ -47,8 +47,14 @@ func TestTwoInstancesOnOnePostgreSQL(t *testing.T) {
 	go func() { defer wg.Done(); a, stopA = startServe(t, t.TempDir(), env) }()
 	go func() { defer wg.Done(); b, stopB = startServe(t, t.TempDir(), env) }()
 	wg.Wait()
-	defer stopA()
-	defer stopB()
+	// stop ends both at once, as SIGTERM does (each finishes the batch in hand); once only.
+	stop := sync.OnceFunc(func() {
+		var wg sync.WaitGroup
+		wg.Go(stopA)
+		wg.Go(stopB)
+		wg.Wait()
+	})
+	defer stop()
 	db, err := sqlstore.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +115,16 @@ func TestTwoInstancesOnOnePostgreSQL(t *testing.T) {
 		}
 	}
 	smtp.Wait(t, before+n, 30*time.Second)
-	time.Sleep(1500 * time.Millisecond) // both dispatchers poll every second: give a duplicate time to show
+	// Stopped, each instance has finished the batch in hand: a duplicate being sent has
+	// arrived, and every confirmation is marked sent (one left pending would go out again).
+	stop()
+	var unsent int
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'new%' AND status <> 'sent'`).Scan(&unsent); err != nil {
+		t.Fatal(err)
+	}
+	if unsent != 0 {
+		t.Errorf("%d confirmations not marked sent after both stopped", unsent)
+	}
 	got := map[string]int{}
 	for _, m := range smtp.Messages() {
 		got[m.To[0]]++

@@ -727,7 +727,8 @@ func hashOf(token string) []byte {
 func TestTokensAfterPasswordChange(t *testing.T) {
 	each(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		k := startKilt(t, dbURL)
+		clock := &movedClock{}
+		k := startKiltWith(t, dbURL, clock.now, nil)
 		acct := addAccount(t, k, "a@mail.kz")
 		r := newRP(t, k, oidc.NewClient{FirstParty: true})
 		b := browser(t)
@@ -737,7 +738,7 @@ func TestTokensAfterPasswordChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		sessions := tokenSessions(t, k, tok)
-		time.Sleep(2 * time.Millisecond) // the change must be later than the tokens, at microsecond precision
+		clock.advance(time.Millisecond) // the change is later than the tokens, at microsecond precision
 		if err := k.app.Accounts.ChangePassword(ctx, acct.ID, sessions, password, "Zhana-Kupiya-2026!", "Zhana-Kupiya-2026!",
 			account.Client{Lang: "en"}); err != nil {
 			t.Fatal(err)
@@ -783,14 +784,16 @@ func TestPromptNone(t *testing.T) {
 // TestPromptLogin: prompt=login and max_age=0 show the form although signed in; the new
 // sign-in answers, with auth_time.
 func TestPromptLogin(t *testing.T) {
-	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	clock := &movedClock{}
+	k := startKiltWith(t, kilttest.DatabaseURL(t, "sqlite"), clock.now, nil)
 	addAccount(t, k, "a@mail.kz")
 	r := newRP(t, k, oidc.NewClient{FirstParty: true})
 	b := browser(t)
 	login(t, k, r, b, "a@mail.kz", newFlow())
 	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0")} {
 		f := newFlow()
-		time.Sleep(1100 * time.Millisecond) // max_age counts whole seconds
+		clock.advance(2 * time.Second) // max_age and auth_time count whole seconds
+		before := clock.now().Unix()
 		resp := authorize(t, b, r.authURL(f, opt))
 		if resp.StatusCode != 200 || resp.Request.URL.Path != "/login" {
 			t.Fatalf("%v: %d at %s, want the sign-in form", opt, resp.StatusCode, resp.Request.URL)
@@ -808,8 +811,8 @@ func TestPromptLogin(t *testing.T) {
 			AuthTime int64 `json:"auth_time"`
 		}
 		_ = idt.Claims(&c)
-		if time.Since(time.Unix(c.AuthTime, 0)) > 5*time.Second {
-			t.Errorf("%v: auth_time %d is not the new sign-in", opt, c.AuthTime)
+		if c.AuthTime < before { // the sign-in before was at least 2 s (of Kilt's clock) earlier
+			t.Errorf("%v: auth_time %d is before this sign-in (%d)", opt, c.AuthTime, before)
 		}
 	}
 }
@@ -1072,7 +1075,8 @@ func TestBackchannelLogout(t *testing.T) {
 			got.Store(r.PostFormValue("logout_token"))
 		}))
 		defer rpSrv.Close()
-		k := startKilt(t, dbURL)
+		clock := &movedClock{}
+		k := startKiltWith(t, dbURL, clock.now, nil)
 		addAccount(t, k, "a@mail.kz")
 		r := newRP(t, k, oidc.NewClient{FirstParty: true, BackchannelLogoutURI: rpSrv.URL + "/backchannel"})
 		b := browser(t)
@@ -1108,18 +1112,22 @@ func TestBackchannelLogout(t *testing.T) {
 		if len(msgs) != 1 || msgs[0].Channel != outbox.Backchannel || msgs[0].Status != outbox.StatusPending || msgs[0].Attempts != 1 {
 			t.Fatalf("after a failed delivery: %+v, want one pending back-channel message", msgs)
 		}
-		// The relying party recovers; the message is sent again after its backoff.
+		// The relying party recovers; the message is not sent again before its backoff (at
+		// most 5 s after the first attempt), and is once the backoff has passed.
 		fail.Store(false)
-		deadline := time.Now().Add(time.Minute)
-		for got.Load() == nil && time.Now().Before(deadline) {
-			if _, err := k.app.Dispatcher.Step(ctx); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if _, err := k.app.Dispatcher.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got.Load() != nil {
+			t.Fatal("the logout token was sent again before its backoff")
+		}
+		clock.advance(5 * time.Second)
+		if _, err := k.app.Dispatcher.Step(ctx); err != nil {
+			t.Fatal(err)
 		}
 		raw, _ := got.Load().(string)
 		if raw == "" {
-			t.Fatal("no logout token delivered after the retry")
+			t.Fatal("no logout token delivered after the backoff")
 		}
 		lt, err := r.provider.VerifierContext(ctx, &gooidc.Config{ClientID: r.conf.ClientID, SkipExpiryCheck: false}).Verify(ctx, raw)
 		if err != nil {
