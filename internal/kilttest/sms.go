@@ -22,15 +22,16 @@ type SMS struct {
 type SMSGateway struct {
 	URL string
 
-	mu   sync.Mutex
-	msgs []SMS
-	fail int
-	hits int
+	mu      sync.Mutex
+	msgs    []SMS
+	fail    int
+	hits    int
+	changed chan struct{} // closed and replaced whenever a message is accepted
 }
 
 // StartSMSGateway starts a gateway, stopped when the test ends.
 func StartSMSGateway(t testing.TB) *SMSGateway {
-	g := &SMSGateway{}
+	g := &SMSGateway{changed: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(g.serve))
 	g.URL = srv.URL + "/sms"
 	t.Cleanup(srv.Close)
@@ -52,6 +53,8 @@ func (g *SMSGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.msgs = append(g.msgs, m)
+	close(g.changed)
+	g.changed = make(chan struct{})
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -80,14 +83,20 @@ func (g *SMSGateway) Messages() []SMS {
 // after timeout.
 func (g *SMSGateway) Wait(t testing.TB, n int, timeout time.Duration) []SMS {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
-		if m := g.Messages(); len(m) >= n {
-			return m
+		g.mu.Lock()
+		count, changed := len(g.msgs), g.changed
+		g.mu.Unlock()
+		if count >= n {
+			return g.Messages()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kilttest: the SMS gateway received %d messages, want %d", len(g.Messages()), n)
+		select {
+		case <-changed:
+		case <-timer.C:
+			t.Fatalf("kilttest: the SMS gateway received %d messages, want %d", count, n)
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
