@@ -24,6 +24,10 @@ const maxStmts = 256
 type stmtCache struct {
 	m sync.Map // query as written ($N) → *sql.Stmt, or preparing while one is being made
 	n atomic.Int32
+	// background counts the statements being prepared in the background: Close waits for
+	// them, or one could open a connection — and SQLite its -wal and -shm files — after the
+	// database was closed.
+	background sync.WaitGroup
 }
 
 // preparing marks a query whose statement is being prepared.
@@ -53,7 +57,7 @@ func (db *DB) prepared(query string, wait bool) *sql.Stmt {
 		return nil
 	}
 	if !wait {
-		go db.prepare(query)
+		db.stmts.background.Go(func() { db.prepare(query) })
 		return nil
 	}
 	return db.prepare(query)
@@ -73,11 +77,13 @@ func (db *DB) prepare(query string) *sql.Stmt {
 	return st
 }
 
-// closeStmts closes the prepared statements; the DB is closing.
+// closeStmts waits for the statements being prepared in the background and closes every
+// prepared statement; the DB is closing, so nothing prepares any more.
 func (db *DB) closeStmts() {
 	if db.stmts == nil {
 		return
 	}
+	db.stmts.background.Wait()
 	db.stmts.m.Range(func(k, v any) bool {
 		if st := v.(*sql.Stmt); st != preparing {
 			st.Close()
