@@ -461,7 +461,7 @@ func (h *Channels) complete(ctx context.Context, tx Tx, ch ChannelChange, now ti
 	if err := tx.SetChannel(ctx, a.ID, ch.Kind, ch.Value, true, now); err != nil {
 		return nil, err
 	}
-	if err := endRecoveries(ctx, tx, a.ID, ch.Kind, now); err != nil {
+	if err := EndRecoveries(ctx, tx, a.ID, ch.Kind, now); err != nil {
 		return nil, err
 	}
 	ch.CompletedAt, ch.ExpiresAt, ch.TokenHash, ch.CodeMAC = now, now.Add(RevertWindow), nil, nil
@@ -526,7 +526,7 @@ func (h *Channels) Remove(ctx context.Context, accountID int64, reauthAt time.Ti
 		if err := tx.SetChannel(ctx, a.ID, kind, "", false, now); err != nil {
 			return err
 		}
-		if err := endRecoveries(ctx, tx, a.ID, kind, now); err != nil {
+		if err := EndRecoveries(ctx, tx, a.ID, kind, now); err != nil {
 			return err
 		}
 		if err := tx.InsertChannelChange(ctx, ChannelChange{ID: id, AccountID: a.ID, Kind: kind, OldValue: value, OldVerified: verified,
@@ -537,10 +537,17 @@ func (h *Channels) Remove(ctx context.Context, accountID int64, reauthAt time.Ti
 	})
 }
 
-// endRecoveries ends the recoveries under way through the channel of kind that changed: a
+// RecoveryEnder is what EndRecoveries needs of a transaction (this package's Tx, the desk's).
+type RecoveryEnder interface {
+	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
+	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
+}
+
+// EndRecoveries ends the recoveries under way through the channel of kind that changed: a
 // code sent to a number that is no longer the account's, or a link sent to an address that
-// is no longer its, must not set the password afterwards.
-func endRecoveries(ctx context.Context, tx Tx, accountID int64, kind string, now time.Time) error {
+// is no longer its, must not set the password afterwards — whoever changed it, the citizen
+// or the desk.
+func EndRecoveries(ctx context.Context, tx RecoveryEnder, accountID int64, kind string, now time.Time) error {
 	if kind == ChannelPhone {
 		return tx.EndAccountFlows(ctx, accountID, now)
 	}

@@ -515,6 +515,71 @@ func TestRecoveryCodeAndChannel(t *testing.T) {
 	var _ = outbox.Email
 }
 
+// TestDeskChannelEndsWhatTheOldOneHad: the desk replaces a lost (stolen) phone or a
+// hijacked mailbox; a recovery code already sent to the old number, a link already in the
+// old mailbox and a change of the citizen's own still pending no longer set anything — as
+// when the citizen replaces the channel. (Before, the old number's code and the old
+// mailbox's link still reset the password after the operator had set the new channel.)
+func TestDeskChannelEndsWhatTheOldOneHad(t *testing.T) {
+	c := start(t, nil)
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	const oldPhone, newPhone = "+77011234567", "+77059998877"
+	citizen := addAccount(t, c.Env, "old@mail.kz", oldPhone)
+	set := func(kind, value string) {
+		t.Helper()
+		path := fmt.Sprintf("/admin/api/v1/accounts/%d/channels/%s", citizen.ID, kind)
+		body := map[string]any{"value": value, "reason": "lost, passport checked", "identity_checked": true}
+		if r := c.call(t, "PUT", path, op.Token, body); r.Status != http.StatusOK {
+			t.Fatalf("set %s: %d %s", kind, r.Status, r.Body)
+		}
+	}
+	// A code on the old number, in a thief's hands.
+	r := c.Env.Do(t, "POST", "/api/v1/recovery/phone", map[string]string{"phone": oldPhone})
+	var flow struct {
+		FlowID string `json:"flow_id"`
+	}
+	r.JSON(t, &flow)
+	code := c.Env.LatestCode(t, oldPhone)
+	// A link in the old mailbox.
+	if r := c.Env.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": "old@mail.kz"}); r.Status != http.StatusAccepted {
+		t.Fatalf("recovery by e-mail: %d %s", r.Status, r.Body)
+	}
+	link, err := url.Parse(c.Env.LatestLink(t, "old@mail.kz", "/recovery/reset?token="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A change to the thief's address, started with the password and waiting for its link.
+	s := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "old@mail.kz", "password": goodPassword})
+	var sess struct {
+		Token string `json:"token"`
+	}
+	s.JSON(t, &sess)
+	bearer := []string{"Authorization", "Bearer " + sess.Token}
+	if r := c.Env.Do(t, "POST", "/api/v1/account/channels", map[string]string{"email": "thief@mail.kz", "current_password": goodPassword}, bearer...); r.Status != http.StatusAccepted {
+		t.Fatalf("the pending change: %d %s", r.Status, r.Body)
+	}
+	change, err := url.Parse(c.Env.LatestLink(t, "thief@mail.kz", "token="))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	set("phone", newPhone)
+	if r := c.Env.Do(t, "POST", "/api/v1/recovery/phone/verify", map[string]string{"flow_id": flow.FlowID, "code": code}); r.Status == http.StatusOK {
+		t.Errorf("the old number's code still verifies after the desk replaced the number")
+	}
+	set("email", "new@mail.kz")
+	reset := map[string]string{"token": link.Query().Get("token"), "password": "Qazaq-Tengri-2031", "password_confirm": "Qazaq-Tengri-2031"}
+	if r := c.Env.Do(t, "POST", "/api/v1/recovery/reset", reset); r.Status == http.StatusNoContent {
+		t.Errorf("the old mailbox's link still set the password after the desk replaced the address")
+	}
+	if r := c.Env.Do(t, "POST", "/api/v1/account/channels/confirm", map[string]string{"token": change.Query().Get("token")}, bearer...); r.Status == http.StatusOK {
+		t.Errorf("the citizen's pending change still replaced the address the desk set: %s", r.Body)
+	}
+	if r := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "new@mail.kz", "password": goodPassword}); r.Status != http.StatusCreated {
+		t.Errorf("sign-in with the address the desk set: %d", r.Status)
+	}
+}
+
 // TestCrossOriginPosts: every console POST and PUT from another origin is refused before
 // it does anything.
 func TestCrossOriginPosts(t *testing.T) {

@@ -164,6 +164,8 @@ type Tx interface {
 	UseAllTokens(ctx context.Context, accountID int64, now time.Time) error
 	// EndAccountFlows ends every live recovery flow of the account: no code, expired at now.
 	EndAccountFlows(ctx context.Context, accountID int64, now time.Time) error
+	// EndChannelChanges ends the account's pending channel changes: no token, no code.
+	EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error
 	SlipByMAC(ctx context.Context, mac []byte) (*Slip, error)
 	// UseSlip marks the slip used and reports whether it was unused.
 	UseSlip(ctx context.Context, id int64, now time.Time) (bool, error)

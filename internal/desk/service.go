@@ -997,6 +997,16 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 		if err != nil {
 			return err
 		}
+		// What was under way through the channel replaced — a link in the old mailbox, a
+		// code on the old number: the lost phone or the hijacked mailbox the citizen came
+		// about — ends, and so does a change of the citizen's own still pending, which
+		// would otherwise replace the channel the operator just set.
+		if err := account.EndRecoveries(ctx, tx, a.ID, change.Kind, now); err != nil {
+			return err
+		}
+		if err := tx.EndChannelChanges(ctx, a.ID, now); err != nil {
+			return err
+		}
 		if err := tx.InsertChannelChange(ctx, change); err != nil {
 			return err
 		}

@@ -42,6 +42,10 @@ func (d deskTx) EndAccountFlows(ctx context.Context, accountID int64, now time.T
 	return accountTx(d).EndAccountFlows(ctx, accountID, now)
 }
 
+func (d deskTx) EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error {
+	return endChannelChanges(ctx, d.tx, accountID, now)
+}
+
 const operatorColumns = `account_id, role, totp_secret, pending_secret, enrol_ticket_hash, enrol_expires_at, last_step, created_at`
 
 func scanOperator(row interface{ Scan(...any) error }) (*desk.Operator, error) {
