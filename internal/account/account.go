@@ -154,6 +154,8 @@ type Tx interface {
 	// returns the ids of those it deleted. With oidc.LogoutTx it is session.EndTx: a new
 	// password ends the sessions the session domain's way (Config.EndSessions).
 	DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error)
+	// DeleteOperatorSessions deletes the account's console sessions (an operator's).
+	DeleteOperatorSessions(ctx context.Context, accountID int64) error
 	oidc.LogoutTx
 	ClearLoginThrottle(ctx context.Context, key string) error
 

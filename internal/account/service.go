@@ -347,8 +347,10 @@ func (s *Service) endSessions(ctx context.Context, tx Tx, accountID, except int6
 	if s.cfg.EndSessions != nil {
 		return s.cfg.EndSessions(ctx, tx, accountID, except)
 	}
-	_, err := tx.DeleteSessions(ctx, accountID, except)
-	return err
+	if _, err := tx.DeleteSessions(ctx, accountID, except); err != nil {
+		return err
+	}
+	return tx.DeleteOperatorSessions(ctx, accountID)
 }
 
 // notices are the "your password was changed" messages, one to every verified channel of

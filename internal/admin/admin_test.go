@@ -150,6 +150,15 @@ func (c *console) code(t *testing.T, op *operator) string {
 	return code
 }
 
+// lookUp has the operator look an account up by identifier (200), which it must before it
+// sees or acts on the account by id.
+func (c *console) lookUp(t *testing.T, op *operator, identifier string) {
+	t.Helper()
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier="+url.QueryEscape(identifier), op.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("look-up of %s: %d %s", identifier, r.Status, r.Body)
+	}
+}
+
 func signIn(identifier, totp string) map[string]string {
 	return map[string]string{"identifier": identifier, "password": goodPassword, "totp": totp}
 }
@@ -307,6 +316,7 @@ func TestSupportCallingAdmin(t *testing.T) {
 	}
 	// A support operator's action shows in the admin's export, with its operator id.
 	citizen := addAccount(t, c.Env, "citizen@mail.kz", "")
+	c.lookUp(t, sup, "citizen@mail.kz")
 	if r := c.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/lock", citizen.ID), sup.Token, map[string]string{"reason": "ticket 42"}); r.Status != http.StatusOK {
 		t.Fatalf("lock: %d %s", r.Status, r.Body)
 	}
@@ -334,6 +344,62 @@ func TestSupportCallingAdmin(t *testing.T) {
 	}
 	if r := c.call(t, "GET", "/admin/api/v1/audit?from=yesterday&to=now", adm.Token, nil); r.Status != http.StatusBadRequest {
 		t.Errorf("malformed period: %d, want 400", r.Status)
+	}
+}
+
+// TestNoAccountByIDWithoutLookup: an operator sees and acts on an account by id only after
+// looking it up in this console session. Before, a page POST of an action that failed its
+// checks (no reason) rendered the page of any id — masked channels, state, recent audit —
+// with no look-up, past the limit and unaudited, so walking the ids listed every account;
+// and an action by id needed no look-up at all.
+func TestNoAccountByIDWithoutLookup(t *testing.T) {
+	c := start(t, map[string]string{"KILT_LIMIT_OPERATOR_LOOKUP": "1/1h"})
+	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	victim := addAccount(t, c.Env, "aigerim.secret@mail.kz", "+77011234567")
+	addAccount(t, c.Env, "other@mail.kz", "")
+	c.lookUp(t, op, "other@mail.kz") // the one look-up allowed, spent on someone else
+	masked := account.MaskEmail("aigerim.secret@mail.kz")
+	page := func(action string, form url.Values) *resp {
+		req, _ := http.NewRequest("POST", c.URL+fmt.Sprintf("/admin/accounts/%d/%s", victim.ID, action), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+op.Token)
+		return do(t, http.DefaultClient, req)
+	}
+	for _, action := range []string{"recovery-code", "lock"} {
+		if r := page(action, url.Values{}); r.Status != http.StatusNotFound || strings.Contains(r.Body, masked) {
+			t.Errorf("%s without a reason, never looked up: %d, shows the account: %v; want 404 without it",
+				action, r.Status, strings.Contains(r.Body, masked))
+		}
+	}
+	if r := page("lock", url.Values{"reason": {"curious"}}); r.Status != http.StatusNotFound || strings.Contains(r.Body, masked) {
+		t.Errorf("a lock by id, never looked up: %d, want 404", r.Status)
+	}
+	if r := c.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/lock", victim.ID), op.Token, map[string]string{"reason": "curious"}); r.Status != http.StatusNotFound {
+		t.Errorf("API lock by id, never looked up: %d %s, want 404", r.Status, r.Body)
+	}
+	body := map[string]any{"value": "thief@mail.kz", "reason": "curious", "identity_checked": true}
+	if r := c.call(t, "PUT", fmt.Sprintf("/admin/api/v1/accounts/%d/channels/email", victim.ID), op.Token, body); r.Status != http.StatusNotFound {
+		t.Errorf("API set-channel by id, never looked up: %d %s, want 404", r.Status, r.Body)
+	}
+	if r := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "aigerim.secret@mail.kz", "password": goodPassword}); r.Status != http.StatusCreated {
+		t.Errorf("the account after the refused actions: sign-in %d, want 201 (not locked, e-mail unchanged)", r.Status)
+	}
+	// A look-up counts for the console session it was made in only.
+	c2 := start(t, nil)
+	op2 := c2.enrol(t, "desk@mail.kz", desk.RoleSupport)
+	citizen := addAccount(t, c2.Env, "citizen@mail.kz", "")
+	c2.lookUp(t, op2, "citizen@mail.kz")
+	c2.Clock.Advance(30 * time.Second) // the next TOTP step
+	if r := c2.call(t, "POST", "/admin/api/v1/sessions", "", signIn("desk@mail.kz", c2.code(t, op2))); r.Status != http.StatusCreated {
+		t.Fatalf("second console sign-in: %d %s", r.Status, r.Body)
+	} else {
+		var in struct {
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal([]byte(r.Body), &in)
+		if r := c2.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/lock", citizen.ID), in.Token, map[string]string{"reason": "ticket 7"}); r.Status != http.StatusNotFound {
+			t.Errorf("a lock in a new console session, looked up in the one before: %d, want 404", r.Status)
+		}
 	}
 }
 
@@ -383,6 +449,7 @@ func TestActions(t *testing.T) {
 	c := start(t, nil)
 	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
 	citizen := addAccount(t, c.Env, "citizen@mail.kz", "")
+	c.lookUp(t, op, "citizen@mail.kz")
 	login := func() string {
 		r := c.Env.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": "citizen@mail.kz", "password": goodPassword})
 		var v struct {
@@ -465,6 +532,7 @@ func TestRecoveryCodeAndChannel(t *testing.T) {
 	c := start(t, nil)
 	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
 	citizen := addAccount(t, c.Env, "old@mail.kz", "+77011234567")
+	c.lookUp(t, op, "old@mail.kz")
 	path := fmt.Sprintf("/admin/api/v1/accounts/%d/recovery-code", citizen.ID)
 	if r := c.call(t, "POST", path, op.Token, map[string]any{"reason": "lost both"}); r.Status != http.StatusBadRequest || r.code() != desk.CodeIdentityCheck {
 		t.Errorf("without the identity check: %d %s, want 400 identity_check_required", r.Status, r.Body)
@@ -525,6 +593,7 @@ func TestDeskChannelEndsWhatTheOldOneHad(t *testing.T) {
 	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
 	const oldPhone, newPhone = "+77011234567", "+77059998877"
 	citizen := addAccount(t, c.Env, "old@mail.kz", oldPhone)
+	c.lookUp(t, op, "old@mail.kz")
 	set := func(kind, value string) {
 		t.Helper()
 		path := fmt.Sprintf("/admin/api/v1/accounts/%d/channels/%s", citizen.ID, kind)
@@ -732,6 +801,7 @@ func TestLockedOperator(t *testing.T) {
 	if r := c.call(t, "GET", q, sup.Token, nil); r.Status != http.StatusOK {
 		t.Fatalf("before: %d", r.Status)
 	}
+	c.lookUp(t, adm, "support@mail.kz")
 	if r := c.call(t, "POST", fmt.Sprintf("/admin/api/v1/accounts/%d/lock", sup.ID), adm.Token, map[string]string{"reason": "left the job"}); r.Status != http.StatusOK {
 		t.Fatalf("lock: %d %s", r.Status, r.Body)
 	}
@@ -853,6 +923,7 @@ func TestDeskShowsFrozen(t *testing.T) {
 	c := start(t, nil)
 	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
 	citizen := addAccount(t, c.Env, "frozen@mail.kz", "")
+	c.lookUp(t, op, "frozen@mail.kz")
 	slipPath := fmt.Sprintf("/admin/api/v1/accounts/%d/recovery-code", citizen.ID)
 	r := c.call(t, "POST", slipPath, op.Token, map[string]any{"reason": "lost both", "identity_checked": true})
 	if r.Status != http.StatusCreated {
@@ -923,6 +994,7 @@ func TestFreezeRevertsDeskChannel(t *testing.T) {
 	c := start(t, nil)
 	op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
 	citizen := addAccount(t, c.Env, "owner@mail.kz", "")
+	c.lookUp(t, op, "owner@mail.kz")
 	chPath := fmt.Sprintf("/admin/api/v1/accounts/%d/channels/email", citizen.ID)
 	body := map[string]any{"value": "impostor@mail.kz", "reason": "lost mailbox", "identity_checked": true}
 	if r := c.call(t, "PUT", chPath, op.Token, body); r.Status != http.StatusOK {
@@ -960,12 +1032,66 @@ func TestFreezeEndsConsoleSessions(t *testing.T) {
 		"Authorization", "Bearer "+in.Token); r.Status != http.StatusNoContent {
 		t.Fatalf("change of password: %d %s", r.Status, r.Body)
 	}
+	// The change ended the console session (TestCredentialsEndConsoleSessions): one opened
+	// after it must end with the freeze.
+	c.Clock.Advance(30 * time.Second)
+	in2 := c.call(t, "POST", "/admin/api/v1/sessions", "", map[string]string{"identifier": "desk@mail.kz", "password": next, "totp": c.code(t, op)})
+	var console struct {
+		Token string `json:"token"`
+	}
+	if in2.Status != http.StatusCreated || json.Unmarshal([]byte(in2.Body), &console) != nil {
+		t.Fatalf("console sign-in after the change: %d %s", in2.Status, in2.Body)
+	}
 	_, tok, _ := strings.Cut(c.LatestLink(t, "desk@mail.kz", "/freeze?token="), "?token=")
 	if r := c.Do(t, "POST", "/api/v1/freeze", map[string]string{"token": tok}); r.Status != http.StatusNoContent {
 		t.Fatalf("freeze: %d %s", r.Status, r.Body)
 	}
-	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusUnauthorized {
+	if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", console.Token, nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("the console session after the freeze: %d, want 401", r.Status)
+	}
+}
+
+// TestCredentialsEndConsoleSessions: an operator's console sessions end with the citizen
+// sessions of the account whenever those end for the account's sake — a password reset or
+// change, a sign-out everywhere or of the other sessions — as they do at a lock or a freeze:
+// whoever stole an operator's password and second factor loses the console when the owner
+// acts. (Before, the console session still answered after each of these.)
+func TestCredentialsEndConsoleSessions(t *testing.T) {
+	const next = "Qazaq-Tengri-2031"
+	for _, how := range []string{"reset", "change", "sign-out-everywhere", "sign-out-others"} {
+		t.Run(how, func(t *testing.T) {
+			c := start(t, nil)
+			op := c.enrol(t, "desk@mail.kz", desk.RoleSupport)
+			if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusOK {
+				t.Fatalf("console before: %d", r.Status)
+			}
+			var in struct {
+				Token string `json:"token"`
+			}
+			if how != "reset" {
+				c.Do(t, "POST", "/api/v1/sessions", map[string]string{"identifier": op.Email, "password": goodPassword}).JSON(t, &in)
+			}
+			bearer := []string{"Authorization", "Bearer " + in.Token}
+			var r *kilttest.Response
+			switch how {
+			case "reset":
+				c.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": op.Email})
+				_, tok, _ := strings.Cut(c.LatestLink(t, op.Email, "/recovery/reset?token="), "?token=")
+				r = c.Do(t, "POST", "/api/v1/recovery/reset", map[string]string{"token": tok, "password": next, "password_confirm": next})
+			case "change":
+				r = c.Do(t, "POST", "/api/v1/password", map[string]string{"current_password": goodPassword, "password": next, "password_confirm": next}, bearer...)
+			case "sign-out-everywhere":
+				r = c.Do(t, "DELETE", "/api/v1/sessions", nil, bearer...)
+			case "sign-out-others":
+				r = c.Do(t, "DELETE", "/api/v1/sessions/others", nil, bearer...)
+			}
+			if r.Status/100 != 2 {
+				t.Fatalf("%s: %d %s", how, r.Status, r.Body)
+			}
+			if r := c.call(t, "GET", "/admin/api/v1/accounts?identifier=desk@mail.kz", op.Token, nil); r.Status != http.StatusUnauthorized {
+				t.Errorf("the console session after the %s: %d, want 401", how, r.Status)
+			}
+		})
 	}
 }
 

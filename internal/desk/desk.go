@@ -178,6 +178,9 @@ type Tx interface {
 
 	Record(ctx context.Context, e Event) error
 	Recent(ctx context.Context, accountID int64, n int) ([]Event, error)
+	// LookedUp reports whether the operator looked the account up (an EventLookup naming
+	// both) at or after since.
+	LookedUp(ctx context.Context, operatorID, accountID int64, since time.Time) (bool, error)
 	// Events returns up to n events with from ≤ at < to and id > afterID, oldest first.
 	Events(ctx context.Context, from, to time.Time, afterID int64, n int) ([]Event, error)
 	// OperatorEvents returns up to n events an operator made with at ≥ since, newest first.

@@ -664,12 +664,12 @@ func (s *Service) Lookup(ctx context.Context, p *Principal, c Client, identifier
 	return v, nil
 }
 
-// Account returns the console's view of an account by id (after a look-up, for the page
-// that acts on it); it is not a look-up and is not limited, but needs a live session.
+// Account returns the console's view of an account by id for the page that acts on it (see
+// lookedUp); it is not a look-up and is not limited.
 func (s *Service) Account(ctx context.Context, p *Principal, accountID int64) (*AccountView, error) {
 	var v *AccountView
 	err := s.port.InTx(ctx, func(tx Tx) error {
-		a, err := tx.AccountByID(ctx, accountID)
+		a, err := s.lookedUp(ctx, tx, p, accountID)
 		if err != nil {
 			return err
 		}
@@ -677,6 +677,21 @@ func (s *Service) Account(ctx context.Context, p *Principal, accountID int64) (*
 		return err
 	})
 	return v, err
+}
+
+// lookedUp returns the account an operator acts on or sees by id: only one the operator
+// looked up in this console session (p.Session; an EventLookup naming both since it began),
+// otherwise kilt.ErrNotFound. Without the rule, asking for the page of every id in turn —
+// or acting on it — would reach every account past the look-up limit, unaudited for a view.
+func (s *Service) lookedUp(ctx context.Context, tx Tx, p *Principal, accountID int64) (*account.Account, error) {
+	seen, err := tx.LookedUp(ctx, p.Operator.AccountID, accountID, p.Session.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if !seen {
+		return nil, kilt.ErrNotFound
+	}
+	return tx.AccountByID(ctx, accountID)
 }
 
 // Action kinds.
@@ -720,7 +735,7 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 	}
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
-		a, err := tx.AccountByID(ctx, accountID)
+		a, err := s.lookedUp(ctx, tx, p, accountID)
 		if err != nil {
 			return err
 		}
@@ -766,13 +781,11 @@ func (s *Service) Act(ctx context.Context, p *Principal, c Client, accountID int
 }
 
 // endEverything ends the account's sessions (with every single sign-on token and a
-// back-channel logout to each application that had one) and its console sessions when it is
-// an operator.
+// back-channel logout to each application that had one), its console sessions included
+// when it is an operator.
 func (s *Service) endEverything(ctx context.Context, tx Tx, accountID int64) error {
-	if _, err := s.sessions.EndAccount(ctx, tx, accountID, 0); err != nil {
-		return err
-	}
-	return tx.DeleteOperatorSessions(ctx, accountID)
+	_, err := s.sessions.EndAccount(ctx, tx, accountID, 0)
+	return err
 }
 
 // Issued is a slip code as the operator prints it.
@@ -806,7 +819,7 @@ func (s *Service) IssueSlip(ctx context.Context, p *Principal, c Client, account
 	var out *Issued
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
-		a, err := tx.AccountByID(ctx, accountID)
+		a, err := s.lookedUp(ctx, tx, p, accountID)
 		if err != nil {
 			return err
 		}
@@ -969,7 +982,7 @@ func (s *Service) SetChannel(ctx context.Context, p *Principal, c Client, accoun
 	var v *AccountView
 	err = s.port.InTx(ctx, func(tx Tx) error {
 		now := s.clock()
-		a, err := tx.AccountByID(ctx, accountID)
+		a, err := s.lookedUp(ctx, tx, p, accountID)
 		if err != nil {
 			return err
 		}

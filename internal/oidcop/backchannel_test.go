@@ -156,6 +156,9 @@ func TestBackchannelLogoutOnEveryEnd(t *testing.T) {
 				}
 			}},
 			{"lock at the desk", func(t *testing.T, a *account.Account, _ *http.Client, _ string) {
+				if _, err := k.app.Desk.Lookup(ctx, admin, desk.Client{IP: "192.0.2.9"}, a.Email); err != nil {
+					t.Fatal(err)
+				}
 				if err := k.app.Desk.Act(ctx, admin, desk.Client{IP: "192.0.2.9"}, a.ID, desk.ActionLock, "a test"); err != nil {
 					t.Fatal(err)
 				}
@@ -182,6 +185,9 @@ func TestBackchannelLogoutOnEveryEnd(t *testing.T) {
 				}
 			}},
 			{"revoke-sessions at the desk", func(t *testing.T, a *account.Account, _ *http.Client, _ string) {
+				if _, err := k.app.Desk.Lookup(ctx, admin, desk.Client{IP: "192.0.2.9"}, a.Email); err != nil {
+					t.Fatal(err)
+				}
 				if err := k.app.Desk.Act(ctx, admin, desk.Client{IP: "192.0.2.9"}, a.ID, desk.ActionRevokeSessions, "a test"); err != nil {
 					t.Fatal(err)
 				}

@@ -149,8 +149,12 @@ type Tx interface {
 	// "" clears it) and marks ch reverted at now.
 	RevertChannelChange(ctx context.Context, accountID int64, ch account.ChannelChange, value string, verified bool, now time.Time) error
 	// KillAccountSecrets ends the account's pending channel changes, its unused freeze
-	// tokens and its unused slip codes at now, and its console sessions (an operator's).
+	// tokens and its unused slip codes at now.
 	KillAccountSecrets(ctx context.Context, accountID int64, now time.Time) error
+	// KillSlips marks the account's unused slip codes (the desk's) used at now.
+	KillSlips(ctx context.Context, accountID int64, now time.Time) error
+	// EndChannelChanges ends the account's pending channel changes: no token, no code.
+	EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error
 	// CancelDeletion deletes the account's pending deletion and reports whether there was
 	// one (a freeze cancels it).
 	CancelDeletion(ctx context.Context, accountID int64) (bool, error)
@@ -169,6 +173,8 @@ type EndTx interface {
 	// DeleteSessions deletes every session of the account but except (0: none) and returns
 	// the ids of those it deleted.
 	DeleteSessions(ctx context.Context, accountID, except int64) ([]int64, error)
+	// DeleteOperatorSessions deletes the account's console sessions (an operator's).
+	DeleteOperatorSessions(ctx context.Context, accountID int64) error
 	oidc.LogoutTx
 }
 
@@ -387,10 +393,15 @@ func (s *Service) EndAccount(ctx context.Context, tx EndTx, accountID, except in
 // endAllBut ends every session of the account but except in tx and reports how many ended;
 // wholeAccount revokes every token of the account as well (its credentials changed, or an
 // operator acted on it), otherwise the tokens of the ended sessions only (a session kept,
-// signing the others out, keeps its applications).
+// signing the others out, keeps its applications). An operator's console sessions are
+// among the others, whichever session is kept: a password changed or reset, a sign-out
+// everywhere or of the other sessions, a freeze or a desk action ends them too.
 func (s *Service) endAllBut(ctx context.Context, tx EndTx, accountID, except int64, wholeAccount bool) (int64, error) {
 	ids, err := tx.DeleteSessions(ctx, accountID, except)
 	if err != nil {
+		return 0, err
+	}
+	if err := tx.DeleteOperatorSessions(ctx, accountID); err != nil {
 		return 0, err
 	}
 	return int64(len(ids)), s.tell(ctx, tx, accountID, ids, wholeAccount)
@@ -494,7 +505,8 @@ func (s *Service) SignOutAll(ctx context.Context, token string, c Client) (int64
 // sessions answer 403 account_locked until it is unlocked; for the applications of single
 // sign-on they end at the lock (their tokens revoked, a back-channel logout sent), and an
 // unlock does not bring the tokens back. Locking also kills every link,
-// reset token and code of the account for good, so a link issued before the lock does not
+// reset token and code of the account for good (the desk's slip codes and the codes and
+// links of pending channel changes included), so a link issued before the lock does not
 // work again after an unlock (docs/security.md, "Registration, recovery and password
 // change"). It returns kilt.ErrNotFound if there is no such account.
 func (s *Service) SetLocked(ctx context.Context, accountID int64, locked bool, by string) error {
@@ -512,6 +524,12 @@ func (s *Service) SetLocked(ctx context.Context, accountID int64, locked bool, b
 				return err
 			}
 			if err := tx.EndAccountFlows(ctx, accountID, now); err != nil {
+				return err
+			}
+			if err := tx.KillSlips(ctx, accountID, now); err != nil {
+				return err
+			}
+			if err := tx.EndChannelChanges(ctx, accountID, now); err != nil {
 				return err
 			}
 			// The sessions are kept (suspended), but for the applications they end: every

@@ -150,6 +150,10 @@ func (t accountTx) DeleteSessions(ctx context.Context, accountID, except int64) 
 	return deleteSessions(ctx, t.tx, accountID, except)
 }
 
+func (t accountTx) DeleteOperatorSessions(ctx context.Context, accountID int64) error {
+	return deleteOperatorSessions(ctx, t.tx, accountID)
+}
+
 func (t accountTx) SessionClients(ctx context.Context, sessionID int64) ([]string, error) {
 	return oidcTx(t).SessionClients(ctx, sessionID)
 }

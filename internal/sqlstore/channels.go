@@ -197,12 +197,7 @@ func (t sessionTx) KillAccountSecrets(ctx context.Context, accountID int64, now 
 	if _, err := t.tx.Exec(ctx, `UPDATE freeze_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`, now, accountID); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(ctx, `UPDATE desk_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`, now, accountID); err != nil {
-		return err
-	}
-	// An operator's console sessions end too, as with a lock.
-	_, err := t.tx.Exec(ctx, `DELETE FROM console_sessions WHERE account_id = $1`, accountID)
-	return err
+	return killSlips(ctx, t.tx, accountID, now)
 }
 
 func (t sessionTx) SetFrozen(ctx context.Context, accountID int64, now time.Time, trust string) error {

@@ -170,7 +170,12 @@ func (d deskTx) DeleteSession(ctx context.Context, id int64) error {
 }
 
 func (d deskTx) DeleteOperatorSessions(ctx context.Context, accountID int64) error {
-	_, err := d.tx.Exec(ctx, `DELETE FROM console_sessions WHERE account_id = $1`, accountID)
+	return deleteOperatorSessions(ctx, d.tx, accountID)
+}
+
+// deleteOperatorSessions deletes the account's console sessions (an operator's).
+func deleteOperatorSessions(ctx context.Context, tx *Tx, accountID int64) error {
+	_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE account_id = $1`, accountID)
 	return err
 }
 
@@ -255,7 +260,12 @@ func (d deskTx) InsertSlip(ctx context.Context, s *desk.Slip, mac []byte) error 
 }
 
 func (d deskTx) KillSlips(ctx context.Context, accountID int64, now time.Time) error {
-	_, err := d.tx.Exec(ctx, `UPDATE desk_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`, now, accountID)
+	return killSlips(ctx, d.tx, accountID, now)
+}
+
+// killSlips marks the account's unused slip codes used at now.
+func killSlips(ctx context.Context, tx *Tx, accountID int64, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE desk_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL`, now, accountID)
 	return err
 }
 
@@ -339,6 +349,16 @@ func scanEvents(rows *sql.Rows, err error) ([]desk.Event, error) {
 func (d deskTx) Recent(ctx context.Context, accountID int64, n int) ([]desk.Event, error) {
 	return scanEvents(d.tx.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE account_id = $1 ORDER BY id DESC LIMIT $2`,
 		accountID, n))
+}
+
+func (d deskTx) LookedUp(ctx context.Context, operatorID, accountID int64, since time.Time) (bool, error) {
+	var one int
+	err := d.tx.QueryRow(ctx, `SELECT 1 FROM audit_events WHERE account_id = $1 AND operator_id = $2 AND type = $3 AND at >= $4 LIMIT 1`,
+		accountID, operatorID, desk.EventLookup, since).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, unavailable(err)
 }
 
 func (d deskTx) Events(ctx context.Context, from, to time.Time, afterID int64, n int) ([]desk.Event, error) {

@@ -356,6 +356,18 @@ func (t sessionTx) DeleteSessions(ctx context.Context, accountID, except int64) 
 	return deleteSessions(ctx, t.tx, accountID, except)
 }
 
+func (t sessionTx) DeleteOperatorSessions(ctx context.Context, accountID int64) error {
+	return deleteOperatorSessions(ctx, t.tx, accountID)
+}
+
+func (t sessionTx) KillSlips(ctx context.Context, accountID int64, now time.Time) error {
+	return killSlips(ctx, t.tx, accountID, now)
+}
+
+func (t sessionTx) EndChannelChanges(ctx context.Context, accountID int64, now time.Time) error {
+	return endChannelChanges(ctx, t.tx, accountID, now)
+}
+
 func (t sessionTx) SessionIDs(ctx context.Context, accountID int64) ([]int64, error) {
 	return int64s(t.tx.Query(ctx, `SELECT id FROM sessions WHERE account_id = $1 ORDER BY id`, accountID))
 }

@@ -23,7 +23,11 @@ func TestRecoveryDesk(t *testing.T) {
 	if _, err := e.App.Desk.AddOperator(ctx, "desk@mail.kz", desk.RoleSupport); err != nil {
 		t.Fatal(err)
 	}
-	iss, err := e.App.Desk.IssueSlip(ctx, &desk.Principal{Operator: desk.Operator{AccountID: op.ID}}, desk.Client{}, a.ID, "passport checked", true)
+	p := &desk.Principal{Operator: desk.Operator{AccountID: op.ID}}
+	if _, err := e.App.Desk.Lookup(ctx, p, desk.Client{}, "lost@mail.kz"); err != nil {
+		t.Fatal(err)
+	}
+	iss, err := e.App.Desk.IssueSlip(ctx, p, desk.Client{}, a.ID, "passport checked", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,6 +268,24 @@ func Run(t *testing.T, p desk.Port, newAccount NewAccount) {
 			if ops, err = tx.OperatorEvents(ctx, t0.Add(time.Hour), 10); err != nil || len(ops) != 1 {
 				t.Errorf("OperatorEvents since +1h = %+v, %v", ops, err)
 			}
+			// Only a look-up event naming both, at or after since, counts.
+			if err := tx.Record(ctx, desk.Event{At: t0.Add(3 * time.Hour), Type: desk.EventLookup, AccountID: b, OperatorID: a}); err != nil {
+				return err
+			}
+			for _, c := range []struct {
+				operator, account int64
+				since             time.Time
+				want              bool
+			}{
+				{a, b, t0.Add(3 * time.Hour), true},
+				{a, b, t0.Add(3*time.Hour + time.Second), false},
+				{b, b, t0, false}, // another operator
+				{a, a, t0, false}, // another account
+			} {
+				if got, err := tx.LookedUp(ctx, c.operator, c.account, c.since); err != nil || got != c.want {
+					t.Errorf("LookedUp(%d, %d, %v) = %v, %v; want %v", c.operator, c.account, c.since, got, err, c.want)
+				}
+			}
 			return nil
 		})
 	})
