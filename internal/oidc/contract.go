@@ -101,7 +101,8 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		})
 	}
 	in(func(tx Tx) error {
-		return tx.InsertCode(ctx, &Code{Hash: []byte("code-hash"), AuthRequestID: "ar1", ExpiresAt: t0.Add(time.Minute)})
+		return tx.InsertCode(ctx, &Code{Hash: []byte("code-hash"), AuthRequestID: "ar1", CreatedAt: t0.Add(-time.Second),
+			ExpiresAt: t0.Add(time.Minute)})
 	})
 	byCode := Redemption{CodeHash: []byte("code-hash")}
 	rt, at := tok("r1", KindRefresh, "rh", "f1"), tok("a1", KindAccess, "ah", "")
@@ -121,7 +122,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		if err != nil {
 			return err
 		}
-		if got.UsedAt == nil || !got.UsedAt.Equal(t0) || got.AuthRequestID != "ar1" {
+		if got.UsedAt == nil || !got.UsedAt.Equal(t0) || got.AuthRequestID != "ar1" || !got.CreatedAt.Equal(t0.Add(-time.Second)) {
 			t.Errorf("used code: got %+v", got)
 		}
 		return nil
@@ -286,6 +287,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		t.Errorf("ReadToken of no token: got %v, want ErrNotFound", err)
 	}
 	if c, r, a, se, err := s.ReadCode(ctx, []byte("code-hash")); err != nil || c.AuthRequestID != "ar1" || c.UsedAt == nil ||
+		!c.CreatedAt.Equal(t0.Add(-time.Second)) || !c.ExpiresAt.Equal(t0.Add(time.Minute)) ||
 		r.ID != "ar1" || !r.Done || r.AccountID != acct || r.State != "st" || !slices.Equal(r.AMR, []string{"pwd"}) ||
 		a == nil || a.ID != acct || se == nil || se.ID != sess {
 		t.Errorf("ReadCode: got %+v, %+v, %+v, %+v, %v", c, r, a, se, err)

@@ -96,8 +96,11 @@ type AuthRequest struct {
 type Code struct {
 	Hash          []byte
 	AuthRequestID string
-	ExpiresAt     time.Time
-	UsedAt        *time.Time
+	// CreatedAt is when the code was issued: what its liveness is judged by (a password
+	// changed since refuses it), never its request's AuthTime, the session's sign-in.
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // Token kinds.

@@ -497,11 +497,13 @@ func (s *Service) Complete(ctx context.Context, authReqID string, sess *Session,
 		if !now.Before(a.ExpiresAt) || a.Done {
 			return errGone
 		}
+		// AuthTime is the session's sign-in (the ID token's auth_time); the code's own issue
+		// (CreatedAt) is what its liveness is judged by.
 		a.AccountID, a.SessionID, a.AuthTime, a.AMR, a.Done = sess.AccountID, sess.ID, sess.CreatedAt, amr, true
 		if err := tx.UpdateAuthRequest(ctx, a); err != nil {
 			return err
 		}
-		return tx.InsertCode(ctx, &Code{Hash: hash, AuthRequestID: a.ID, ExpiresAt: now.Add(CodeLifetime)})
+		return tx.InsertCode(ctx, &Code{Hash: hash, AuthRequestID: a.ID, CreatedAt: now, ExpiresAt: now.Add(CodeLifetime)})
 	})
 	if errors.Is(err, kilt.ErrNotFound) {
 		return nil, "", errGone
@@ -559,7 +561,9 @@ func (s *Service) Redeem(ctx context.Context, code string) (*Grant, error) {
 	if !now.Before(c.ExpiresAt) {
 		return nil, errInvalidGrant
 	}
-	if err := s.live(acct, sess, a.AccountID, a.AuthTime); err != nil {
+	// Judged by the code's issue: the session's sign-in (a.AuthTime) predates a password
+	// change that kept the session, and would refuse every code it answers after.
+	if err := s.live(acct, sess, a.AccountID, c.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &Grant{AuthRequest: a, CodeHash: hash, ClientID: a.ClientID, AccountID: a.AccountID, SessionID: a.SessionID,

@@ -167,15 +167,15 @@ func (t oidcTx) UpdateAuthRequest(ctx context.Context, a *oidc.AuthRequest) erro
 }
 
 func (t oidcTx) InsertCode(ctx context.Context, c *oidc.Code) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_codes (hash, auth_request_id, expires_at) VALUES ($1, $2, $3)`,
-		c.Hash, c.AuthRequestID, c.ExpiresAt)
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_codes (hash, auth_request_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		c.Hash, c.AuthRequestID, c.CreatedAt, c.ExpiresAt)
 	return rowErr(err)
 }
 
 func (t oidcTx) Code(ctx context.Context, hash []byte) (*oidc.Code, error) {
 	var c oidc.Code
-	err := t.tx.QueryRow(ctx, `SELECT hash, auth_request_id, expires_at, used_at FROM oidc_codes WHERE hash = $1`, hash).Scan(
-		&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt))
+	err := t.tx.QueryRow(ctx, `SELECT hash, auth_request_id, created_at, expires_at, used_at FROM oidc_codes WHERE hash = $1`,
+		hash).Scan(&c.Hash, &c.AuthRequestID, TimeCol(&c.CreatedAt), TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt))
 	if err != nil {
 		return nil, rowErr(err)
 	}
@@ -483,7 +483,7 @@ func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.A
 
 // codeWithOwners reads a code with its authorization request and the request's account and
 // session in one statement.
-var codeWithOwners = `SELECT c.hash, c.auth_request_id, c.expires_at, c.used_at, ` +
+var codeWithOwners = `SELECT c.hash, c.auth_request_id, c.created_at, c.expires_at, c.used_at, ` +
 	prefixed("r.", authRequestColumns) + `, ` + ownerColumns + `
 	FROM oidc_codes c JOIN oidc_auth_requests r ON r.id = c.auth_request_id
 	LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN sessions s ON s.id = r.session_id
@@ -503,7 +503,8 @@ func (s *OIDC) ReadCode(ctx context.Context, hash []byte) (*oidc.Code, *oidc.Aut
 	var c oidc.Code
 	var r authRequestScan
 	var o ownersScan
-	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)}, r.dest()...)
+	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.CreatedAt), TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)},
+		r.dest()...)
 	if err := s.db.QueryRow(s.db.pointRead(ctx), codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
 		return nil, nil, nil, nil, unavailable(rowErr(err))
 	}
