@@ -100,7 +100,9 @@ type Code struct {
 	// changed since refuses it), never its request's AuthTime, the session's sign-in.
 	CreatedAt time.Time
 	ExpiresAt time.Time
-	UsedAt    *time.Time
+	// UsedAt is set when the code is redeemed, or killed unused with the tokens of its
+	// grant, session or account (RevokeTokens).
+	UsedAt *time.Time
 }
 
 // Token kinds.
@@ -233,7 +235,12 @@ type Tx interface {
 	InsertTokens(ctx context.Context, ts ...*Token) error
 	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
-	// RevokeTokens marks the live tokens f selects revoked and reports how many.
+	// RevokeTokens marks the live tokens f selects revoked and reports how many. Every
+	// filter but ID first marks used the unexpired codes not yet redeemed of the requests it
+	// selects: a code is tokens not issued yet, which must not be issued after the end that
+	// revoked the others (a lock undone within the code's 60 seconds, say). Codes first, so
+	// that a redemption racing with the revocation either finds its code used or has
+	// inserted its tokens before they are revoked.
 	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
 	// Grants lists the clients with a live refresh token or a consent of the account.
 	ConnectedClients(ctx context.Context, accountID int64, now time.Time) ([]string, error)

@@ -782,6 +782,7 @@ type LogoutTx interface {
 	// SessionClients lists the clients that had tokens from the session.
 	SessionClients(ctx context.Context, sessionID int64) ([]string, error)
 	Client(ctx context.Context, id string) (*Client, error)
+	// RevokeTokens is Tx.RevokeTokens: the codes not yet redeemed of what it selects too.
 	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
 	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
 	Enqueue(ctx context.Context, m *outbox.Message) error
@@ -797,9 +798,9 @@ const (
 )
 
 // SessionsEnded is told, in the transaction that ends them, that the account's sessions
-// ended: it revokes every token issued under them — and every token of the account when
-// wholeAccount (a password change or reset, sign-out everywhere, a lock, a freeze, a
-// deletion) — and queues a back-channel logout message (Back-Channel Logout 1.0) for each
+// ended: it revokes every token issued under them, and kills their codes not yet redeemed —
+// every token and code of the account when wholeAccount (a password change or reset,
+// sign-out everywhere, a lock, a freeze, a deletion) — and queues a back-channel logout message (Back-Channel Logout 1.0) for each
 // client with a back-channel logout URI that had one of the sessions, sent through the outbox
 // with its retries. A removed client is told nothing.
 func (s *Service) SessionsEnded(ctx context.Context, tx LogoutTx, accountID int64, sessionIDs []int64, wholeAccount bool) error {

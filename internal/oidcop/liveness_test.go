@@ -104,3 +104,41 @@ func authTime(t *testing.T, r *rp, tok *oauth2.Token) time.Time {
 	}
 	return time.Unix(c.AuthTime, 0).UTC()
 }
+
+// TestCodeDiesWithTheLock: an operator's lock ends every token of the account for good, and
+// so every code answered before it: a code answered just before a lock is refused after an
+// unlock within its 60 seconds. (Before: the code was redeemed after the unlock, its tokens live; nothing ended
+// codes, only the tokens already issued.)
+func TestCodeDiesWithTheLock(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		clock := &movedClock{}
+		k := startKiltWith(t, dbURL, clock.now, nil)
+		acct := addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{FirstParty: true})
+		b := browser(t)
+		f := newFlow()
+		if _, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier)); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Second)
+		before := newFlow()
+		code := answer(t, authorize(t, b, r.authURL(before))).Get("code")
+		if code == "" {
+			t.Fatal("no code before the lock")
+		}
+		clock.advance(time.Second)
+		if err := k.app.Sessions.SetLocked(ctx, acct.ID, true, "test"); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Second)
+		if err := k.app.Sessions.SetLocked(ctx, acct.ID, false, "test"); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Second)
+		if tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(before.verifier)); err == nil {
+			t.Errorf("a code answered before the lock was redeemed after the unlock (access token active: %v)",
+				introspect(t, k, r, tok.AccessToken))
+		}
+	})
+}

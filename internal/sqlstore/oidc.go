@@ -304,29 +304,39 @@ func (t oidcTx) TokenByHash(ctx context.Context, hash []byte) (*oidc.Token, erro
 	return scanToken(t.tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE hash = $1`, hash))
 }
 
+// RevokeTokens implements oidc.Tx: the codes not yet redeemed of the requests f selects
+// first, then the tokens.
 func (t oidcTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
-	var where string
-	var arg any
+	var where, requests string
+	args := []any{now}
 	switch {
 	case f.AuthRequestID != "":
-		where, arg = "auth_request_id = $2", f.AuthRequestID
+		where, requests = "auth_request_id = $2", "$2"
+		args = append(args, f.AuthRequestID)
 	case f.ID != "":
-		where, arg = "id = $2", f.ID
+		where = "id = $2"
+		args = append(args, f.ID)
 	case f.SessionID != 0:
-		where, arg = "session_id = $2", f.SessionID
+		where, requests = "session_id = $2", "SELECT id FROM oidc_auth_requests WHERE session_id = $2"
+		args = append(args, f.SessionID)
 	case f.AccountID != 0 && f.ClientID != "":
-		res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL`,
-			now, f.AccountID, f.ClientID)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
+		where = "account_id = $2 AND client_id = $3"
+		requests = "SELECT id FROM oidc_auth_requests WHERE account_id = $2 AND client_id = $3"
+		args = append(args, f.AccountID, f.ClientID)
 	case f.AccountID != 0:
-		where, arg = "account_id = $2", f.AccountID
+		where, requests = "account_id = $2", "SELECT id FROM oidc_auth_requests WHERE account_id = $2"
+		args = append(args, f.AccountID)
 	default:
 		return 0, errors.New("sqlstore: RevokeTokens without a filter")
 	}
-	res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE `+where+` AND revoked_at IS NULL`, now, arg)
+	if requests != "" {
+		// A code not yet redeemed would issue tokens after their revocation.
+		if _, err := t.tx.Exec(ctx, `UPDATE oidc_codes SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1
+			AND auth_request_id IN (`+requests+`)`, args...); err != nil {
+			return 0, err
+		}
+	}
+	res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE `+where+` AND revoked_at IS NULL`, args...)
 	if err != nil {
 		return 0, err
 	}
