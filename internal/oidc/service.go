@@ -525,12 +525,40 @@ type Grant struct {
 	ClientID    string
 	AccountID   int64
 	SessionID   int64
-	Scopes      []string
-	AuthTime    time.Time
-	AMR         []string
-	Nonce       string
+	// Scopes are the grant's: the code's request's, or the refresh token's, which its
+	// rotation keeps (RFC 6749 §6).
+	Scopes []string
+	// AccessScopes, when set (Narrow), are the scopes of this response's access token and
+	// ID token: fewer than the grant's.
+	AccessScopes []string
+	AuthTime     time.Time
+	AMR          []string
+	Nonce        string
 	// Account is the account as read when the grant was checked (the ID token's claims).
 	Account *Account
+}
+
+// Narrow limits this response's access token (and its ID token's claims) to scopes, those
+// of the grant among them: a refresh may ask for fewer, never more. The rotated refresh
+// token keeps the grant's scopes: RFC 6749 §6 asks that they be identical to those of the
+// refresh token presented, so that asking for less once does not lose the rest for good.
+func (g *Grant) Narrow(scopes []string) {
+	kept := []string{}
+	for _, sc := range scopes {
+		if slices.Contains(g.Scopes, sc) && !slices.Contains(kept, sc) {
+			kept = append(kept, sc)
+		}
+	}
+	g.AccessScopes = kept
+}
+
+// TokenScopes are the scopes of this response's access token and ID token: the grant's
+// unless narrowed.
+func (g *Grant) TokenScopes() []string {
+	if g.AccessScopes != nil {
+		return g.AccessScopes
+	}
+	return g.Scopes
 }
 
 // Redeem looks up a code for the token endpoint. A code already used is refused and every
@@ -658,7 +686,7 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 	base := Token{AuthRequestID: authReqID, ClientID: g.ClientID, AccountID: g.AccountID, SessionID: g.SessionID,
 		Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
 	at := base
-	at.ID, at.Kind, at.Hash, at.ExpiresAt = accessID, KindAccess, accessHash, out.Expires
+	at.ID, at.Kind, at.Hash, at.ExpiresAt, at.Scopes = accessID, KindAccess, accessHash, out.Expires, g.TokenScopes()
 	ts := []*Token{&at}
 	if withRefresh {
 		refresh, refreshHash, err := kilt.NewToken()
