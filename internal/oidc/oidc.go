@@ -37,9 +37,20 @@ const (
 	IDTokenLifetime     = 10 * time.Minute
 	// RefreshTokenLifetime is a ceiling: a refresh token also dies with its session.
 	RefreshTokenLifetime = 30 * 24 * time.Hour
-	// KeyGrace is how long a retired signing key stays published: longer than any token it
-	// signed lives, plus clock skew.
+	// LogoutTokenLifetime bounds a logout token (Back-Channel Logout 1.0): one is signed
+	// for each delivery attempt of the outbox, so it need only outlive its delivery (a 10 s
+	// request) and the relying party's clock skew — and, signed with a key retired within
+	// KeyCacheTTL, it must not outlive that key's publication (KeyGrace).
+	LogoutTokenLifetime = 2 * time.Minute
+	// KeyGrace is how long a retired signing key stays published in the JWKS: longer than
+	// any token it signed lives (ID tokens; logout tokens, shorter), after the KeyCacheTTL
+	// in which another process may still sign with it, plus clock skew. Kilt itself checks
+	// id_token_hint signatures with the keys retired within a session's lifetime, longer
+	// (Service.HintKeys).
 	KeyGrace = IDTokenLifetime + AccessTokenLifetime + 5*time.Minute
+	// hintSkew is added to the session lifetime to bound the keys id_token_hint may be
+	// signed with: KeyCacheTTL after a rotation and clock skew.
+	hintSkew = KeyCacheTTL + 5*time.Minute
 )
 
 // Scopes Kilt knows.

@@ -32,9 +32,10 @@ type Config struct {
 	// Alg is the signing algorithm of new keys: RS256 (default) or ES256.
 	Alg string
 	// LogoutToken, when set, signs a logout token (Back-Channel Logout 1.0) for a client
-	// with a back-channel logout URI that had tokens from an ended session.
-	// It is given the active signing key.
-	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64) (string, error)
+	// with a back-channel logout URI that had tokens from an ended session, issued at now
+	// (the service's clock) and expiring LogoutTokenLifetime later. It is given the active
+	// signing key.
+	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64, now time.Time) (string, error)
 }
 
 // Service applies the provider's rules.
@@ -890,7 +891,7 @@ func (s *Service) LogoutToken(ctx context.Context, params map[string]string) (st
 	if err != nil {
 		return "", err
 	}
-	return s.cfg.LogoutToken(key, c, params[ParamSubject], sessionID)
+	return s.cfg.LogoutToken(key, c, params[ParamSubject], sessionID, s.clock())
 }
 
 // Connected is a client the account has granted: a consent or a live refresh token.
