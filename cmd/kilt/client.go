@@ -179,6 +179,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "new signing key %s (%s); the previous key stays published for %s\n", k.ID, k.Alg, oidc.KeyGrace)
+	fmt.Fprintf(stdout, "new signing key %s (%s); the previous key stays published for %s and is accepted in id_token_hint for %s\n",
+		k.ID, k.Alg, oidc.KeyGrace, cfg.SessionLifetime)
 	return nil
 }

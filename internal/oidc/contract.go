@@ -101,7 +101,8 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		})
 	}
 	in(func(tx Tx) error {
-		return tx.InsertCode(ctx, &Code{Hash: []byte("code-hash"), AuthRequestID: "ar1", ExpiresAt: t0.Add(time.Minute)})
+		return tx.InsertCode(ctx, &Code{Hash: []byte("code-hash"), AuthRequestID: "ar1", CreatedAt: t0.Add(-time.Second),
+			ExpiresAt: t0.Add(time.Minute)})
 	})
 	byCode := Redemption{CodeHash: []byte("code-hash")}
 	rt, at := tok("r1", KindRefresh, "rh", "f1"), tok("a1", KindAccess, "ah", "")
@@ -121,7 +122,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		if err != nil {
 			return err
 		}
-		if got.UsedAt == nil || !got.UsedAt.Equal(t0) || got.AuthRequestID != "ar1" {
+		if got.UsedAt == nil || !got.UsedAt.Equal(t0) || got.AuthRequestID != "ar1" || !got.CreatedAt.Equal(t0.Add(-time.Second)) {
 			t.Errorf("used code: got %+v", got)
 		}
 		return nil
@@ -194,6 +195,73 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		}
 	}
 	absent("r4")
+
+	// RevokeTokens kills, before the tokens, the unexpired codes not yet redeemed of the
+	// requests it selects (a code is tokens not issued yet): by session, by account and
+	// client, by account, by grant; a code killed issues nothing. Not by token id, not an
+	// expired code, not another session's or client's.
+	in(func(tx Tx) error {
+		return tx.InsertClient(ctx, &Client{ID: "c2", Name: "Other", RedirectURIs: []string{"https://c/cb"}, Scopes: KnownScopes,
+			CreatedAt: t0})
+	})
+	codeOf := func(id, client string, session int64, expires time.Time) {
+		t.Helper()
+		r := &AuthRequest{ID: id, ClientID: client, RedirectURI: "https://c/cb", Scopes: []string{"openid"}, MaxAge: -1,
+			CreatedAt: t0, ExpiresAt: t0.Add(3 * time.Hour)} // outlives the pruning below
+		in(func(tx Tx) error {
+			if err := tx.InsertAuthRequest(ctx, r); err != nil {
+				return err
+			}
+			r.AccountID, r.SessionID, r.AuthTime, r.Done = acct, session, t0, true
+			if err := tx.UpdateAuthRequest(ctx, r); err != nil {
+				return err
+			}
+			return tx.InsertCode(ctx, &Code{Hash: []byte(id), AuthRequestID: id, CreatedAt: t0, ExpiresAt: expires})
+		})
+	}
+	codeOf("k-session", "c1", sess, t0.Add(time.Minute))
+	codeOf("k-other-session", "c1", sess+1000, t0.Add(time.Minute))
+	codeOf("k-other-client", "c2", sess+1000, t0.Add(time.Minute))
+	codeOf("k-grant", "c2", sess+1000, t0.Add(time.Minute))
+	codeOf("k-expired", "c1", sess, t0)
+	killed := func(step string, want map[string]bool) {
+		t.Helper()
+		in(func(tx Tx) error {
+			for id, dead := range want {
+				c, err := tx.Code(ctx, []byte(id))
+				if err != nil {
+					return err
+				}
+				if got := c.UsedAt != nil; got != dead {
+					t.Errorf("after RevokeTokens %s: code %s used %v, want %v", step, id, got, dead)
+				}
+			}
+			return nil
+		})
+	}
+	for _, step := range []struct {
+		name string
+		f    TokenFilter
+		want map[string]bool
+	}{
+		{"by token", TokenFilter{ID: "r2"}, map[string]bool{"k-session": false, "k-other-session": false}},
+		{"by session", TokenFilter{SessionID: sess}, map[string]bool{"k-session": true, "k-other-session": false,
+			"k-other-client": false, "k-expired": false}},
+		{"by account and client", TokenFilter{AccountID: acct, ClientID: "c1"}, map[string]bool{"k-other-session": true,
+			"k-other-client": false, "k-grant": false, "k-expired": false}},
+		{"by grant", TokenFilter{AuthRequestID: "k-grant"}, map[string]bool{"k-grant": true, "k-other-client": false}},
+		{"by account", TokenFilter{AccountID: acct}, map[string]bool{"k-other-client": true, "k-expired": false}},
+	} {
+		in(func(tx Tx) error { _, err := tx.RevokeTokens(ctx, step.f, t0); return err })
+		killed(step.name, step.want)
+	}
+	for i, id := range []string{"k-session", "k-other-session", "k-other-client", "k-grant"} {
+		kid := "killed" + strconv.Itoa(i)
+		if issue(Redemption{CodeHash: []byte(id)}, tok(kid, KindAccess, kid+"-hash", "")) {
+			t.Errorf("IssueTokens of code %s, killed by RevokeTokens, issued", id)
+		}
+		absent(kid)
+	}
 
 	// Consents upsert and delete.
 	in(func(tx Tx) error {
@@ -286,6 +354,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 		t.Errorf("ReadToken of no token: got %v, want ErrNotFound", err)
 	}
 	if c, r, a, se, err := s.ReadCode(ctx, []byte("code-hash")); err != nil || c.AuthRequestID != "ar1" || c.UsedAt == nil ||
+		!c.CreatedAt.Equal(t0.Add(-time.Second)) || !c.ExpiresAt.Equal(t0.Add(time.Minute)) ||
 		r.ID != "ar1" || !r.Done || r.AccountID != acct || r.State != "st" || !slices.Equal(r.AMR, []string{"pwd"}) ||
 		a == nil || a.ID != acct || se == nil || se.ID != sess {
 		t.Errorf("ReadCode: got %+v, %+v, %+v, %+v, %v", c, r, a, se, err)

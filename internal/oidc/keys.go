@@ -232,11 +232,28 @@ func (s *Service) activeKey(ctx context.Context) (*Key, error) {
 // PublicKeys returns the keys whose public halves are published: the active one and those
 // retired less than KeyGrace ago.
 func (s *Service) PublicKeys(ctx context.Context) ([]*SigningKey, error) {
+	return s.keysSince(ctx, s.clock().Add(-KeyGrace))
+}
+
+// HintKeys returns the keys an id_token_hint may be signed with: the active one and those
+// retired less than the session lifetime (plus hintSkew) ago. An ID token of a session
+// still live was signed after the session began, so with one of these; RP-Initiated Logout
+// 1.0 §2 asks the provider to accept the ID tokens of current and recent sessions, expired
+// or not, so an application can still end the citizen's session with the hint it kept after
+// `kilt keys rotate`, once the retired key has left the JWKS (KeyGrace). A hint only names
+// the session to end (and the client); the JWKS, which relying parties trust for sign-ins,
+// keeps the shorter publication.
+func (s *Service) HintKeys(ctx context.Context) ([]*SigningKey, error) {
+	return s.keysSince(ctx, s.clock().Add(-s.cfg.SessionLifetime-hintSkew))
+}
+
+// keysSince returns the active key and those retired after since, opened.
+func (s *Service) keysSince(ctx context.Context, since time.Time) ([]*SigningKey, error) {
 	if _, err := s.SigningKey(ctx); err != nil { // the first key, if none yet
 		return nil, err
 	}
 	var ks []Key
-	err := s.store.InTx(ctx, func(tx Tx) (err error) { ks, err = tx.Keys(ctx, s.clock().Add(-KeyGrace)); return err })
+	err := s.store.InTx(ctx, func(tx Tx) (err error) { ks, err = tx.Keys(ctx, since); return err })
 	if err != nil {
 		return nil, err
 	}

@@ -37,9 +37,20 @@ const (
 	IDTokenLifetime     = 10 * time.Minute
 	// RefreshTokenLifetime is a ceiling: a refresh token also dies with its session.
 	RefreshTokenLifetime = 30 * 24 * time.Hour
-	// KeyGrace is how long a retired signing key stays published: longer than any token it
-	// signed lives, plus clock skew.
+	// LogoutTokenLifetime bounds a logout token (Back-Channel Logout 1.0): one is signed
+	// for each delivery attempt of the outbox, so it need only outlive its delivery (a 10 s
+	// request) and the relying party's clock skew — and, signed with a key retired within
+	// KeyCacheTTL, it must not outlive that key's publication (KeyGrace).
+	LogoutTokenLifetime = 2 * time.Minute
+	// KeyGrace is how long a retired signing key stays published in the JWKS: longer than
+	// any token it signed lives (ID tokens; logout tokens, shorter), after the KeyCacheTTL
+	// in which another process may still sign with it, plus clock skew. Kilt itself checks
+	// id_token_hint signatures with the keys retired within a session's lifetime, longer
+	// (Service.HintKeys).
 	KeyGrace = IDTokenLifetime + AccessTokenLifetime + 5*time.Minute
+	// hintSkew is added to the session lifetime to bound the keys id_token_hint may be
+	// signed with: KeyCacheTTL after a rotation and clock skew.
+	hintSkew = KeyCacheTTL + 5*time.Minute
 )
 
 // Scopes Kilt knows.
@@ -96,8 +107,13 @@ type AuthRequest struct {
 type Code struct {
 	Hash          []byte
 	AuthRequestID string
-	ExpiresAt     time.Time
-	UsedAt        *time.Time
+	// CreatedAt is when the code was issued: what its liveness is judged by (a password
+	// changed since refuses it), never its request's AuthTime, the session's sign-in.
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set when the code is redeemed, or killed unused with the tokens of its
+	// grant, session or account (RevokeTokens).
+	UsedAt *time.Time
 }
 
 // Token kinds.
@@ -230,7 +246,12 @@ type Tx interface {
 	InsertTokens(ctx context.Context, ts ...*Token) error
 	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
-	// RevokeTokens marks the live tokens f selects revoked and reports how many.
+	// RevokeTokens marks the live tokens f selects revoked and reports how many. Every
+	// filter but ID first marks used the unexpired codes not yet redeemed of the requests it
+	// selects: a code is tokens not issued yet, which must not be issued after the end that
+	// revoked the others (a lock undone within the code's 60 seconds, say). Codes first, so
+	// that a redemption racing with the revocation either finds its code used or has
+	// inserted its tokens before they are revoked.
 	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
 	// Grants lists the clients with a live refresh token or a consent of the account.
 	ConnectedClients(ctx context.Context, accountID int64, now time.Time) ([]string, error)

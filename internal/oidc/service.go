@@ -32,9 +32,10 @@ type Config struct {
 	// Alg is the signing algorithm of new keys: RS256 (default) or ES256.
 	Alg string
 	// LogoutToken, when set, signs a logout token (Back-Channel Logout 1.0) for a client
-	// with a back-channel logout URI that had tokens from an ended session.
-	// It is given the active signing key.
-	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64) (string, error)
+	// with a back-channel logout URI that had tokens from an ended session, issued at now
+	// (the service's clock) and expiring LogoutTokenLifetime later. It is given the active
+	// signing key.
+	LogoutToken func(key *SigningKey, c *Client, subject string, sessionID int64, now time.Time) (string, error)
 }
 
 // Service applies the provider's rules.
@@ -497,11 +498,13 @@ func (s *Service) Complete(ctx context.Context, authReqID string, sess *Session,
 		if !now.Before(a.ExpiresAt) || a.Done {
 			return errGone
 		}
+		// AuthTime is the session's sign-in (the ID token's auth_time); the code's own issue
+		// (CreatedAt) is what its liveness is judged by.
 		a.AccountID, a.SessionID, a.AuthTime, a.AMR, a.Done = sess.AccountID, sess.ID, sess.CreatedAt, amr, true
 		if err := tx.UpdateAuthRequest(ctx, a); err != nil {
 			return err
 		}
-		return tx.InsertCode(ctx, &Code{Hash: hash, AuthRequestID: a.ID, ExpiresAt: now.Add(CodeLifetime)})
+		return tx.InsertCode(ctx, &Code{Hash: hash, AuthRequestID: a.ID, CreatedAt: now, ExpiresAt: now.Add(CodeLifetime)})
 	})
 	if errors.Is(err, kilt.ErrNotFound) {
 		return nil, "", errGone
@@ -523,12 +526,40 @@ type Grant struct {
 	ClientID    string
 	AccountID   int64
 	SessionID   int64
-	Scopes      []string
-	AuthTime    time.Time
-	AMR         []string
-	Nonce       string
+	// Scopes are the grant's: the code's request's, or the refresh token's, which its
+	// rotation keeps (RFC 6749 §6).
+	Scopes []string
+	// AccessScopes, when set (Narrow), are the scopes of this response's access token and
+	// ID token: fewer than the grant's.
+	AccessScopes []string
+	AuthTime     time.Time
+	AMR          []string
+	Nonce        string
 	// Account is the account as read when the grant was checked (the ID token's claims).
 	Account *Account
+}
+
+// Narrow limits this response's access token (and its ID token's claims) to scopes, those
+// of the grant among them: a refresh may ask for fewer, never more. The rotated refresh
+// token keeps the grant's scopes: RFC 6749 §6 asks that they be identical to those of the
+// refresh token presented, so that asking for less once does not lose the rest for good.
+func (g *Grant) Narrow(scopes []string) {
+	kept := []string{}
+	for _, sc := range scopes {
+		if slices.Contains(g.Scopes, sc) && !slices.Contains(kept, sc) {
+			kept = append(kept, sc)
+		}
+	}
+	g.AccessScopes = kept
+}
+
+// TokenScopes are the scopes of this response's access token and ID token: the grant's
+// unless narrowed.
+func (g *Grant) TokenScopes() []string {
+	if g.AccessScopes != nil {
+		return g.AccessScopes
+	}
+	return g.Scopes
 }
 
 // Redeem looks up a code for the token endpoint. A code already used is refused and every
@@ -559,7 +590,9 @@ func (s *Service) Redeem(ctx context.Context, code string) (*Grant, error) {
 	if !now.Before(c.ExpiresAt) {
 		return nil, errInvalidGrant
 	}
-	if err := s.live(acct, sess, a.AccountID, a.AuthTime); err != nil {
+	// Judged by the code's issue: the session's sign-in (a.AuthTime) predates a password
+	// change that kept the session, and would refuse every code it answers after.
+	if err := s.live(acct, sess, a.AccountID, c.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &Grant{AuthRequest: a, CodeHash: hash, ClientID: a.ClientID, AccountID: a.AccountID, SessionID: a.SessionID,
@@ -654,7 +687,7 @@ func (s *Service) IssueTokens(ctx context.Context, g *Grant, withRefresh bool) (
 	base := Token{AuthRequestID: authReqID, ClientID: g.ClientID, AccountID: g.AccountID, SessionID: g.SessionID,
 		Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, CreatedAt: now}
 	at := base
-	at.ID, at.Kind, at.Hash, at.ExpiresAt = accessID, KindAccess, accessHash, out.Expires
+	at.ID, at.Kind, at.Hash, at.ExpiresAt, at.Scopes = accessID, KindAccess, accessHash, out.Expires, g.TokenScopes()
 	ts := []*Token{&at}
 	if withRefresh {
 		refresh, refreshHash, err := kilt.NewToken()
@@ -778,6 +811,7 @@ type LogoutTx interface {
 	// SessionClients lists the clients that had tokens from the session.
 	SessionClients(ctx context.Context, sessionID int64) ([]string, error)
 	Client(ctx context.Context, id string) (*Client, error)
+	// RevokeTokens is Tx.RevokeTokens: the codes not yet redeemed of what it selects too.
 	RevokeTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
 	// Enqueue adds a message to the outbox in this transaction (back-channel logout).
 	Enqueue(ctx context.Context, m *outbox.Message) error
@@ -793,9 +827,9 @@ const (
 )
 
 // SessionsEnded is told, in the transaction that ends them, that the account's sessions
-// ended: it revokes every token issued under them — and every token of the account when
-// wholeAccount (a password change or reset, sign-out everywhere, a lock, a freeze, a
-// deletion) — and queues a back-channel logout message (Back-Channel Logout 1.0) for each
+// ended: it revokes every token issued under them, and kills their codes not yet redeemed —
+// every token and code of the account when wholeAccount (a password change or reset,
+// sign-out everywhere, a lock, a freeze, a deletion) — and queues a back-channel logout message (Back-Channel Logout 1.0) for each
 // client with a back-channel logout URI that had one of the sessions, sent through the outbox
 // with its retries. A removed client is told nothing.
 func (s *Service) SessionsEnded(ctx context.Context, tx LogoutTx, accountID int64, sessionIDs []int64, wholeAccount bool) error {
@@ -857,7 +891,7 @@ func (s *Service) LogoutToken(ctx context.Context, params map[string]string) (st
 	if err != nil {
 		return "", err
 	}
-	return s.cfg.LogoutToken(key, c, params[ParamSubject], sessionID)
+	return s.cfg.LogoutToken(key, c, params[ParamSubject], sessionID, s.clock())
 }
 
 // Connected is a client the account has granted: a consent or a live refresh token.

@@ -18,21 +18,19 @@ import (
 	"kilt/internal/outbox"
 )
 
-// LogoutTokenLifetime bounds how long a logout token is accepted: long enough for the
-// outbox's retries.
-const LogoutTokenLifetime = 24 * time.Hour
-
 // LogoutTokenSigner returns the domain's logout token maker (Back-Channel Logout 1.0: iss,
 // aud, iat, exp, jti, sub, sid and the back-channel logout event; never a nonce), signed
-// with the active key by op's signer.
-func LogoutTokenSigner(issuer string) func(*kiltoidc.SigningKey, *kiltoidc.Client, string, int64) (string, error) {
+// with the active key by op's signer, issued at now (Kilt's clock) for
+// kiltoidc.LogoutTokenLifetime.
+func LogoutTokenSigner(issuer string) func(*kiltoidc.SigningKey, *kiltoidc.Client, string, int64, time.Time) (string, error) {
 	issuer = strings.TrimSuffix(issuer, "/")
-	return func(k *kiltoidc.SigningKey, c *kiltoidc.Client, subject string, sessionID int64) (string, error) {
+	return func(k *kiltoidc.SigningKey, c *kiltoidc.Client, subject string, sessionID int64, now time.Time) (string, error) {
 		jti, err := kilt.NewID()
 		if err != nil {
 			return "", err
 		}
-		claims := oidc.NewLogoutTokenClaims(issuer, subject, oidc.Audience{c.ID}, time.Now().Add(LogoutTokenLifetime), jti, sid(sessionID), 0)
+		claims := oidc.NewLogoutTokenClaims(issuer, subject, oidc.Audience{c.ID}, now.Add(kiltoidc.LogoutTokenLifetime), jti, sid(sessionID), 0)
+		claims.IssuedAt = oidc.FromTime(now) // op's constructor reads the machine's clock
 		signer, err := op.SignerFromKey(signingKey{k: k})
 		if err != nil {
 			return "", err

@@ -70,6 +70,7 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 			op.NewEndpoint(strings.TrimPrefix(pathEndSession, "/")), op.NewEndpoint(strings.TrimPrefix(pathKeys, "/"))),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(strings.TrimPrefix(pathIntrospect, "/"))),
 		op.WithCrypto(opaqueTokens{}),
+		op.WithIDTokenHintKeySet(hintKeys{svc: svc}),
 	}
 	if strings.HasPrefix(p.base, "http://") {
 		opts = append(opts, op.WithAllowInsecure())

@@ -415,7 +415,9 @@ func (r *authRequest) GetSubject() string {
 	return r.svc.Subject(r.a.AccountID)
 }
 
-// refreshRequest is a refresh token's grant for op.
+// refreshRequest is a refresh token's grant for op. GetScopes answers the scopes of this
+// response (its access token, its ID token's claims, its "scope"), narrowed by the request
+// if it asked for fewer; the rotated refresh token keeps the grant's (oidc.Grant.Narrow).
 type refreshRequest struct {
 	grant   *kiltoidc.Grant
 	subject string
@@ -425,11 +427,11 @@ func (r *refreshRequest) GetAMR() []string       { return r.grant.AMR }
 func (r *refreshRequest) GetAudience() []string  { return []string{r.grant.ClientID} }
 func (r *refreshRequest) GetAuthTime() time.Time { return r.grant.AuthTime }
 func (r *refreshRequest) GetClientID() string    { return r.grant.ClientID }
-func (r *refreshRequest) GetScopes() []string    { return r.grant.Scopes }
+func (r *refreshRequest) GetScopes() []string    { return r.grant.TokenScopes() }
 func (r *refreshRequest) GetSubject() string     { return r.subject }
 func (r *refreshRequest) SetCurrentScopes(s []string) {
-	// A refresh may narrow the scopes, never widen them (op checks the subset).
-	r.grant.Scopes = s
+	// This response only: never the grant's scopes, which the new refresh token keeps.
+	r.grant.Narrow(s)
 }
 
 // ---- clients ----

@@ -167,15 +167,15 @@ func (t oidcTx) UpdateAuthRequest(ctx context.Context, a *oidc.AuthRequest) erro
 }
 
 func (t oidcTx) InsertCode(ctx context.Context, c *oidc.Code) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_codes (hash, auth_request_id, expires_at) VALUES ($1, $2, $3)`,
-		c.Hash, c.AuthRequestID, c.ExpiresAt)
+	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_codes (hash, auth_request_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		c.Hash, c.AuthRequestID, c.CreatedAt, c.ExpiresAt)
 	return rowErr(err)
 }
 
 func (t oidcTx) Code(ctx context.Context, hash []byte) (*oidc.Code, error) {
 	var c oidc.Code
-	err := t.tx.QueryRow(ctx, `SELECT hash, auth_request_id, expires_at, used_at FROM oidc_codes WHERE hash = $1`, hash).Scan(
-		&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt))
+	err := t.tx.QueryRow(ctx, `SELECT hash, auth_request_id, created_at, expires_at, used_at FROM oidc_codes WHERE hash = $1`,
+		hash).Scan(&c.Hash, &c.AuthRequestID, TimeCol(&c.CreatedAt), TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt))
 	if err != nil {
 		return nil, rowErr(err)
 	}
@@ -304,29 +304,39 @@ func (t oidcTx) TokenByHash(ctx context.Context, hash []byte) (*oidc.Token, erro
 	return scanToken(t.tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM oidc_tokens WHERE hash = $1`, hash))
 }
 
+// RevokeTokens implements oidc.Tx: the codes not yet redeemed of the requests f selects
+// first, then the tokens.
 func (t oidcTx) RevokeTokens(ctx context.Context, f oidc.TokenFilter, now time.Time) (int64, error) {
-	var where string
-	var arg any
+	var where, requests string
+	args := []any{now}
 	switch {
 	case f.AuthRequestID != "":
-		where, arg = "auth_request_id = $2", f.AuthRequestID
+		where, requests = "auth_request_id = $2", "$2"
+		args = append(args, f.AuthRequestID)
 	case f.ID != "":
-		where, arg = "id = $2", f.ID
+		where = "id = $2"
+		args = append(args, f.ID)
 	case f.SessionID != 0:
-		where, arg = "session_id = $2", f.SessionID
+		where, requests = "session_id = $2", "SELECT id FROM oidc_auth_requests WHERE session_id = $2"
+		args = append(args, f.SessionID)
 	case f.AccountID != 0 && f.ClientID != "":
-		res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL`,
-			now, f.AccountID, f.ClientID)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
+		where = "account_id = $2 AND client_id = $3"
+		requests = "SELECT id FROM oidc_auth_requests WHERE account_id = $2 AND client_id = $3"
+		args = append(args, f.AccountID, f.ClientID)
 	case f.AccountID != 0:
-		where, arg = "account_id = $2", f.AccountID
+		where, requests = "account_id = $2", "SELECT id FROM oidc_auth_requests WHERE account_id = $2"
+		args = append(args, f.AccountID)
 	default:
 		return 0, errors.New("sqlstore: RevokeTokens without a filter")
 	}
-	res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE `+where+` AND revoked_at IS NULL`, now, arg)
+	if requests != "" {
+		// A code not yet redeemed would issue tokens after their revocation.
+		if _, err := t.tx.Exec(ctx, `UPDATE oidc_codes SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1
+			AND auth_request_id IN (`+requests+`)`, args...); err != nil {
+			return 0, err
+		}
+	}
+	res, err := t.tx.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE `+where+` AND revoked_at IS NULL`, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -483,7 +493,7 @@ func (s *OIDC) ReadToken(ctx context.Context, hash []byte) (*oidc.Token, *oidc.A
 
 // codeWithOwners reads a code with its authorization request and the request's account and
 // session in one statement.
-var codeWithOwners = `SELECT c.hash, c.auth_request_id, c.expires_at, c.used_at, ` +
+var codeWithOwners = `SELECT c.hash, c.auth_request_id, c.created_at, c.expires_at, c.used_at, ` +
 	prefixed("r.", authRequestColumns) + `, ` + ownerColumns + `
 	FROM oidc_codes c JOIN oidc_auth_requests r ON r.id = c.auth_request_id
 	LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN sessions s ON s.id = r.session_id
@@ -503,7 +513,8 @@ func (s *OIDC) ReadCode(ctx context.Context, hash []byte) (*oidc.Code, *oidc.Aut
 	var c oidc.Code
 	var r authRequestScan
 	var o ownersScan
-	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)}, r.dest()...)
+	dest := append([]any{&c.Hash, &c.AuthRequestID, TimeCol(&c.CreatedAt), TimeCol(&c.ExpiresAt), NullTimeCol(&c.UsedAt)},
+		r.dest()...)
 	if err := s.db.QueryRow(s.db.pointRead(ctx), codeWithOwners, hash).Scan(append(dest, o.dest()...)...); err != nil {
 		return nil, nil, nil, nil, unavailable(rowErr(err))
 	}
