@@ -134,12 +134,21 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 
 // checkClient answers an unknown client or a redirect URI that is not registered exactly
 // with Kilt's error page (in the citizen's language), never a redirect: nothing is sent to an
-// address the operator did not register.
+// address the operator did not register. A parameter given more than once (RFC 6749 3.1:
+// "MUST NOT be included more than once") gets the error page too: this check reads one
+// value and op's decoder may read another, so a second redirect_uri would be checked by op
+// alone.
 func (p *Provider) checkClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
 			return
+		}
+		for _, v := range r.Form { // the query and a POST body together
+			if len(v) > 1 {
+				p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+				return
+			}
 		}
 		er := withUILocale(r) // the error pages in the application's language
 		if r.Form.Get("request") != "" || r.Form.Get("request_uri") != "" {
