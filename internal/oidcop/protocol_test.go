@@ -90,3 +90,26 @@ func TestAuthorizeRepeatedParameter(t *testing.T) {
 		t.Errorf("a well-formed request: %d at %s, want the sign-in page", resp.StatusCode, resp.Request.URL)
 	}
 }
+
+// TestAuthorizeResponseMode: Kilt answers in the query only (discovery says so), with iss
+// (RFC 9207). op put its error for response_mode=fragment in the fragment, without iss. A
+// response mode other than query gets Kilt's error page before op runs: an application that
+// asked for the fragment or a form post would not read a query answer, and the mistake is
+// its developer's to see.
+func TestAuthorizeResponseMode(t *testing.T) {
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	f := newFlow()
+	for _, mode := range []string{"fragment", "form_post", "query.jwt", "jwt", "Query", " "} {
+		resp, err := noFollow.Get(r.authURL(f, oauth2.SetAuthURLParam("response_mode", mode)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErrorPage(t, "response_mode="+mode, resp, http.StatusBadRequest)
+	}
+	for _, mode := range []string{"query", ""} {
+		if resp := authorize(t, browser(t), r.authURL(f, oauth2.SetAuthURLParam("response_mode", mode))); resp.StatusCode != 200 || resp.Request.URL.Path != "/login" {
+			t.Errorf("response_mode=%q: %d at %s, want the sign-in page", mode, resp.StatusCode, resp.Request.URL)
+		}
+	}
+}

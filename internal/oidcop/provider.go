@@ -169,6 +169,14 @@ func (p *Provider) checkClient(next http.Handler) http.Handler {
 			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
 			return
 		}
+		// Kilt answers in the query only, with iss (RFC 9207). op would put its error for
+		// another mode in the fragment, without iss; and an application that asked for the
+		// fragment or a form post would not read a query answer: the error page shows the
+		// mistake to the application's developer instead.
+		if m := r.Form.Get("response_mode"); m != "" && m != string(oidc.ResponseModeQuery) {
+			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

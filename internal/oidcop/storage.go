@@ -60,6 +60,7 @@ func oidcErr(err error) error {
 // for every client, scopes the client may have.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
+		// Refused before op runs (checkClient); kept so that no other path stores one.
 		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
 	}
 	a := &kiltoidc.AuthRequest{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes, State: req.State,
