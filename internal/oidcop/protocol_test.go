@@ -113,3 +113,108 @@ func TestAuthorizeResponseMode(t *testing.T) {
 		}
 	}
 }
+
+// crossSitePOST posts form to Kilt's path as a browser does from an application's page on
+// another site: with Origin and Sec-Fetch-Site, and without Kilt's session cookie (SameSite=Lax
+// keeps it off a cross-site POST). It follows no redirect.
+func crossSitePOST(t *testing.T, k *kilt, path string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", k.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://127.0.0.1:9")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestCrossSitePOST: OpenID Connect Core 3.1.2.1 — the authorization endpoint MUST support
+// GET and POST; RP-Initiated Logout 1.0 §2 — so MUST the logout endpoint. An application's
+// form posts there from its own site, and the mux's cross-origin protection answered 403.
+// Neither POST makes anything CSRF-able that a GET did not: an authorization creates a
+// pending request only; a logout ends a session only with an id_token_hint of that very
+// session, and without one shows Kilt's confirmation page. A cross-site POST carries no
+// session cookie (SameSite=Lax), so the logout endpoint answers it with a 303 to itself as a
+// GET, which the browser sends with the cookie. Kilt's own sign-out stays same-origin only.
+func TestCrossSitePOST(t *testing.T) {
+	ctx := context.Background()
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	b := browser(t)
+	f := newFlow()
+	tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := signedInAs(t, b, r)
+
+	// The authorization endpoint: a pending request and the way to the sign-in.
+	u, _ := url.Parse(r.authURL(newFlow()))
+	resp := crossSitePOST(t, k, "/oauth/authorize", u.Query())
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, k.url+"/oauth/login?id=") {
+		t.Errorf("POST /oauth/authorize from the application's page: %d, Location %q; want the way to the sign-in", resp.StatusCode, loc)
+	}
+
+	// The logout endpoint without a hint: a GET of itself, then the confirmation page; the
+	// session stays.
+	form := url.Values{"client_id": {r.conf.ClientID}, "post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}
+	resp = crossSitePOST(t, k, "/oauth/end_session", form)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/oauth/end_session?") {
+		t.Fatalf("POST /oauth/end_session from the application's page: %d, Location %q; want a 303 to its GET", resp.StatusCode, loc)
+	}
+	if resp = authorize(t, b, k.url+loc); resp.StatusCode != 200 || resp.Request.URL.Path != "/logout" {
+		t.Errorf("logout without a hint: %d at %s, want the confirmation page", resp.StatusCode, resp.Request.URL)
+	}
+	if signedInAs(t, b, r) != sub {
+		t.Fatal("a cross-site POST to end_session without a hint signed the browser out")
+	}
+
+	// With the session's hint: the GET it leads to ends the session, back to the application.
+	form.Set("id_token_hint", tok.Extra("id_token").(string))
+	form.Set("state", "s1")
+	resp = crossSitePOST(t, k, "/oauth/end_session", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /oauth/end_session with a hint: %d", resp.StatusCode)
+	}
+	resp, err = b.Get(k.url + resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "http://127.0.0.1:9/bye?state=s1" {
+		t.Errorf("logout with the session's hint: %d, Location %q", resp.StatusCode, loc)
+	}
+	if signedInAs(t, b, r) != "" {
+		t.Error("logout with the session's hint by POST: still signed in")
+	}
+
+	// A same-site application (a sibling host of the portal) posts with the cookie: the
+	// logout happens at once.
+	f = newFlow()
+	tok, err = r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", k.url+"/oauth/end_session", strings.NewReader(url.Values{
+		"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://127.0.0.1:9")
+	req.Header.Set("Sec-Fetch-Site", "same-site")
+	if resp, err = b.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "http://127.0.0.1:9/bye" || signedInAs(t, b, r) != "" {
+		t.Errorf("same-site POST logout with the session's hint: %d, Location %q", resp.StatusCode, loc)
+	}
+
+	// Kilt's own sign-out is not an endpoint of the protocol: refused cross-site.
+	if resp := crossSitePOST(t, k, "/logout", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST /logout: %d, want 403", resp.StatusCode)
+	}
+}

@@ -94,8 +94,13 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 }
 
 // Routes mounts the provider on mux. The token-side endpoints are called across origins
-// (a relying party's server, a single-page app): bypass lists them for the mux's
-// cross-origin protection.
+// (a relying party's server, a single-page app), and an application's page may POST to the
+// authorization and logout endpoints (OpenID Connect Core 3.1.2.1, RP-Initiated Logout 1.0
+// §2: GET and POST both MUST be supported): bypass lists them for the mux's cross-origin
+// protection. Neither POST makes anything forgeable that a GET did not: an authorization
+// creates a pending request only, and end_session ends a session only with an
+// id_token_hint of that session (TerminateSessionFromRequest), else shows the confirmation
+// page.
 func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.Handle(pathAuthorize, p.checkClient(withIss(p.op, p.base)))
@@ -105,7 +110,7 @@ func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.Handle(pathEndSession, http.HandlerFunc(p.endSessionEndpoint))
 	mux.HandleFunc("GET "+pathLogin, p.login)
 	mux.HandleFunc("GET "+pathResume, p.resume)
-	return []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect}
+	return []string{pathAuthorize, pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession}
 }
 
 // discovery is op's document plus what op does not know: `iss` in every authorization
@@ -505,9 +510,22 @@ type browserSessionKey struct{}
 
 // endSessionEndpoint is op's end_session with the browser's session in the context.
 func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	sess, err := p.cfg.Session(r)
 	if err != nil {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return
+	}
+	if sess == nil && r.Method == http.MethodPost {
+		// An application's page on another site posts without Kilt's session cookie
+		// (SameSite=Lax): the same request as a GET, which a browser sends with it, can see
+		// the session it is meant to end.
+		if err := r.ParseForm(); err != nil {
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, pathEndSession+"?"+r.Form.Encode(), http.StatusSeeOther)
 		return
 	}
 	ctx := r.Context()
