@@ -218,3 +218,53 @@ func TestCrossSitePOST(t *testing.T) {
 		t.Errorf("cross-site POST /logout: %d, want 403", resp.StatusCode)
 	}
 }
+
+// TestTokenResponsesNotCached: RFC 6749 5.1 and OpenID Connect Core 3.1.3.3 — a response
+// with tokens MUST carry "Cache-Control: no-store" and "Pragma: no-cache". op sent neither.
+// The token endpoint (code, refresh, and its errors), introspection and userinfo (which
+// answer what a token holds) all send both now.
+func TestTokenResponsesNotCached(t *testing.T) {
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	f := newFlow()
+	code := login(t, k, r, browser(t), "a@mail.kz", f)
+	post := func(path string, v url.Values) *http.Response {
+		req, _ := http.NewRequest("POST", k.url+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(r.conf.ClientID), url.QueryEscape(r.conf.ClientSecret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	check := func(what string, resp *http.Response, status int) {
+		t.Helper()
+		if resp.StatusCode != status {
+			t.Fatalf("%s: %d, want %d", what, resp.StatusCode, status)
+		}
+		if cc, pragma := resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"); cc != "no-store" || pragma != "no-cache" {
+			t.Errorf("%s: Cache-Control %q, Pragma %q; want no-store and no-cache", what, cc, pragma)
+		}
+	}
+	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {r.conf.RedirectURL}, "code_verifier": {f.verifier}}
+	check("token (code)", post("/oauth/token", v), 200)
+	check("token (the code again)", post("/oauth/token", v), 400)
+	f = newFlow()
+	t2, err := r.conf.Exchange(context.Background(), login(t, k, r, browser(t), "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("token (refresh)", post("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t2.RefreshToken}}), 200)
+	check("introspection", post("/oauth/introspect", url.Values{"token": {t2.AccessToken}}), 200)
+	req, _ := http.NewRequest("GET", k.url+"/oauth/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+t2.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	check("userinfo", resp, 200)
+}

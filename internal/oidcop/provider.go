@@ -104,7 +104,10 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.Handle(pathAuthorize, p.checkClient(withIss(p.op, p.base)))
-	for _, path := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathKeys} {
+	for _, path := range []string{pathToken, pathUserinfo, pathIntrospect} {
+		mux.Handle(path, noStore(p.op))
+	}
+	for _, path := range []string{pathRevoke, pathKeys} {
 		mux.Handle(path, p.op)
 	}
 	mux.Handle(pathEndSession, http.HandlerFunc(p.endSessionEndpoint))
@@ -183,6 +186,17 @@ func (p *Provider) checkClient(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore keeps the answers of h out of every cache: RFC 6749 5.1 and OpenID Connect Core
+// 3.1.3.3 require "Cache-Control: no-store" and "Pragma: no-cache" on a response with tokens
+// (op sends neither); introspection and userinfo answer what a token holds.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		h.ServeHTTP(w, r)
 	})
 }
 
