@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -267,4 +268,63 @@ func TestTokenResponsesNotCached(t *testing.T) {
 	}
 	resp.Body.Close()
 	check("userinfo", resp, 200)
+}
+
+// TestLogoutHintOfAnotherSession: RP-Initiated Logout 1.0 §2 — the OP "MUST ask the End-User"
+// whether to log out "if the supplied ID Token does not belong to the current OP session with
+// the RP". Kilt compared only the account (sub): an ID token of an earlier, ended session of
+// the same account (kept in an application's logs, say) ended the current session on a plain
+// cross-site GET, without asking. The hint's sid must now be the current session's; any other
+// gets the confirmation page and the session stays.
+func TestLogoutHintOfAnotherSession(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		clock := &movedClock{}
+		k := startKiltWith(t, dbURL, clock.now, nil)
+		addAccount(t, k, "a@mail.kz")
+		r := newRP(t, k, oidc.NewClient{FirstParty: true})
+		b := browser(t)
+		f := newFlow()
+		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldHint := tok.Extra("id_token").(string)
+		// A new sign-in of the same account: the old session ends, a new one starts.
+		clock.advance(2 * time.Second)
+		if resp := authorize(t, b, r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "login"))); resp.Request.URL.Path != "/login" {
+			t.Fatalf("prompt=login: at %s", resp.Request.URL)
+		}
+		answer(t, signIn(t, b, k, "a@mail.kz"))
+		sub := signedInAs(t, b, r)
+
+		resp, err := b.Get(k.url + "/oauth/end_session?" + url.Values{"id_token_hint": {oldHint},
+			"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/logout" {
+			t.Errorf("a hint of an ended session: %d at %s, want the confirmation page", resp.StatusCode, resp.Request.URL)
+		}
+		if got := signedInAs(t, b, r); got != sub {
+			t.Fatal("an id_token_hint of an ended session signed the current session out without asking")
+		}
+		// The current session's own hint ends it.
+		f = newFlow()
+		q := answer(t, authorize(t, b, r.authURL(f)))
+		tok, err = r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err = b.Get(k.url + "/oauth/end_session?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)},
+			"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); loc != "http://127.0.0.1:9/bye" || signedInAs(t, b, r) != "" {
+			t.Errorf("the current session's hint: %d, Location %q; want signed out and back to the application", resp.StatusCode, loc)
+		}
+	})
 }

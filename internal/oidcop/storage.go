@@ -150,14 +150,20 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // TerminateSession is replaced by TerminateSessionFromRequest.
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
-// TerminateSessionFromRequest ends the browser's Kilt session when the id_token_hint names
-// its account, and answers where to go: the registered post-logout URI op validated, else
-// Kilt's sign-out page.
+// TerminateSessionFromRequest ends the browser's Kilt session when the id_token_hint was
+// issued for that very session (its sub and sid), and answers where to go: the registered
+// post-logout URI op validated; without a hint, or with one of another session (an earlier,
+// ended one of the same account, kept in an application's logs), Kilt's sign-out page, which
+// asks (RP-Initiated Logout 1.0 §2: the OP MUST ask when the ID token "does not belong to the
+// current OP session with the RP").
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	if req.IDTokenHintClaims == nil {
 		return s.p.base + "/logout", nil
 	}
-	if sess, ok := ctx.Value(browserSessionKey{}).(*kiltoidc.Session); ok && s.svc.Subject(sess.AccountID) == req.UserID {
+	if sess, ok := ctx.Value(browserSessionKey{}).(*kiltoidc.Session); ok {
+		if s.svc.Subject(sess.AccountID) != req.UserID || req.IDTokenHintClaims.SessionID != sid(sess.ID) {
+			return s.p.base + "/logout", nil
+		}
 		if err := s.p.endSession(ctx, sess); err != nil {
 			return "", err
 		}
