@@ -328,3 +328,47 @@ func TestLogoutHintOfAnotherSession(t *testing.T) {
 		}
 	})
 }
+
+// TestPostLogoutPublicClient: SPEC §8 — a post-logout redirect only to a registered URI,
+// byte for byte but for a public client's loopback port (RFC 8252). op's check, which Kilt
+// relied on, ignored the scheme and the host among a native client's loopback URIs:
+// https://localhost:4444/bye passed for a registered http://127.0.0.1:9/bye. Kilt's own rule
+// (oidc.Client.PostLogoutAllowed) now decides, for the client named by client_id or by the
+// hint's azp; anything else gets the error page, never a redirect, and nobody is signed out.
+func TestPostLogoutPublicClient(t *testing.T) {
+	ctx := context.Background()
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{FirstParty: true, Public: true})
+	b := browser(t)
+	f := newFlow()
+	tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := tok.Extra("id_token").(string)
+	sub := signedInAs(t, b, r)
+	step := &http.Client{Jar: b.Jar, CheckRedirect: noFollow.CheckRedirect}
+	get := func(v url.Values) *http.Response {
+		resp, err := step.Get(k.url + "/oauth/end_session?" + v.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, bad := range []string{"https://localhost:4444/bye", "http://localhost:9/bye", "https://127.0.0.1:9/bye",
+		"http://127.0.0.2:9/bye", "http://127.0.0.1:9/bye/", "http://127.0.0.1:9/Bye"} {
+		wantErrorPage(t, "hint, "+bad, get(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {bad}}), http.StatusBadRequest)
+		wantErrorPage(t, "client_id, "+bad, get(url.Values{"client_id": {r.conf.ClientID}, "post_logout_redirect_uri": {bad}}), http.StatusBadRequest)
+		if signedInAs(t, b, r) != sub {
+			t.Fatalf("%s: signed out", bad)
+		}
+	}
+	wantErrorPage(t, "unknown client", get(url.Values{"client_id": {"nobody"}, "post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}), http.StatusBadRequest)
+	// Another loopback port of the registered URI: allowed (RFC 8252).
+	resp := get(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"http://127.0.0.1:5555/bye"}})
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "http://127.0.0.1:5555/bye" {
+		t.Errorf("another loopback port: %d, Location %q", resp.StatusCode, loc)
+	}
+}

@@ -530,6 +530,9 @@ func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
+	if !p.postLogoutAllowed(w, r) {
+		return
+	}
 	if sess == nil && r.Method == http.MethodPost {
 		// An application's page on another site posts without Kilt's session cookie
 		// (SameSite=Lax): the same request as a GET, which a browser sends with it, can see
@@ -547,6 +550,49 @@ func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
 		ctx = context.WithValue(ctx, browserSessionKey{}, sess)
 	}
 	p.op.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// postLogoutAllowed checks the request's post_logout_redirect_uri with Kilt's rule
+// (oidc.Client.PostLogoutAllowed: byte for byte, a public client's loopback port aside) for
+// the client named by client_id or by the hint's azp, before op, whose own check ignores the
+// scheme and host among a native client's loopback URIs. An unknown client or an
+// unregistered URI gets the error page (never a redirect) and reports false. A hint that does
+// not verify is left to op, which refuses it.
+func (p *Provider) postLogoutAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+		return false
+	}
+	uri := r.Form.Get("post_logout_redirect_uri")
+	if uri == "" {
+		return true
+	}
+	clientID := r.Form.Get("client_id")
+	if hint := r.Form.Get("id_token_hint"); hint != "" && clientID == "" {
+		ctx := op.ContextWithIssuer(r.Context(), p.base)
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+			return true
+		}
+		clientID = claims.GetAuthorizedParty()
+	}
+	if clientID == "" {
+		return true // op redirects nowhere but Kilt's own page without a client
+	}
+	c, err := p.svc.Client(r.Context(), clientID)
+	if kilt.ErrorKind(err) == kilt.KindNotFound {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeUnknownClient))
+		return false
+	}
+	if err != nil {
+		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return false
+	}
+	if !c.PostLogoutAllowed(uri) {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
+		return false
+	}
+	return true
 }
 
 func (p *Provider) endSession(ctx context.Context, sess *kiltoidc.Session) error {
