@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"kilt/internal/account"
 	"kilt/internal/kilttest"
 	"kilt/internal/oidc"
 )
@@ -371,4 +372,78 @@ func TestPostLogoutPublicClient(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "http://127.0.0.1:5555/bye" {
 		t.Errorf("another loopback port: %d, Location %q", resp.StatusCode, loc)
 	}
+}
+
+// TestAuthorizeHintOfAnotherAccount: OpenID Connect Core 3.1.2.1 id_token_hint — "If the
+// End-User identified by the ID Token is logged in or is logged in by the request, then the
+// Authorization Server returns a positive response; otherwise, it SHOULD return an error,
+// such as login_required." Kilt ignored the hint: a prompt=none check for account A answered
+// a code for account B, whose session the browser had. The hint's subject is now kept with
+// the pending authorization: another account's session answers prompt=none with
+// login_required, and otherwise the sign-in form is shown; whoever then signs in answers
+// (the citizen chose the account on the form).
+func TestAuthorizeHintOfAnotherAccount(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		clock := &movedClock{}
+		k := startKiltWith(t, dbURL, clock.now, nil)
+		addAccount(t, k, "a@mail.kz")
+		if _, err := k.app.Accounts.Add(ctx, account.NewAccount{Email: "b@mail.kz", EmailVerified: true,
+			Password: password, Confirm: password}); err != nil {
+			t.Fatal(err)
+		}
+		r := newRP(t, k, oidc.NewClient{FirstParty: true})
+		b := browser(t)
+		f := newFlow()
+		tokA, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hintA := tokA.Extra("id_token").(string)
+		subA := signedInAs(t, b, r)
+		// The same browser signs in as B.
+		clock.advance(2 * time.Second)
+		if resp := authorize(t, b, r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "login"))); resp.Request.URL.Path != "/login" {
+			t.Fatalf("prompt=login: at %s", resp.Request.URL)
+		}
+		answer(t, signIn(t, b, k, "b@mail.kz"))
+		f = newFlow()
+		q := answer(t, authorize(t, b, r.authURL(f, oauth2.SetAuthURLParam("prompt", "none"))))
+		tokB, err := r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hintB := tokB.Extra("id_token").(string)
+		clock.advance(time.Second)
+
+		// A's hint while B is signed in: login_required without UI, the form with it.
+		f = newFlow()
+		q = answer(t, authorize(t, b, r.authURL(f, oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hintA))))
+		if q.Get("error") != "login_required" || q.Get("code") != "" || q.Get("state") != f.state || q.Get("iss") != k.url {
+			t.Errorf("prompt=none with A's hint while B is signed in: %v; want login_required with state and iss", q)
+		}
+		f = newFlow()
+		resp := authorize(t, b, r.authURL(f, oauth2.SetAuthURLParam("id_token_hint", hintA)))
+		if resp.StatusCode != 200 || resp.Request.URL.Path != "/login" {
+			t.Fatalf("A's hint while B is signed in: %d at %s; want the sign-in form", resp.StatusCode, resp.Request.URL)
+		}
+		q = answer(t, signIn(t, b, k, "a@mail.kz"))
+		tok, err := r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idt, err := r.verifier.Verify(ctx, tok.Extra("id_token").(string)); err != nil || idt.Subject != subA {
+			t.Errorf("signed in as A on the form: sub %v (%v), want A's %s", idt, err, subA)
+		}
+		// The signed-in account's own hint answers at once; B's hint now that A is in does not.
+		clock.advance(time.Second)
+		if q := answer(t, authorize(t, b, r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "none"),
+			oauth2.SetAuthURLParam("id_token_hint", hintA)))); q.Get("code") == "" {
+			t.Errorf("prompt=none with the signed-in account's hint: %v", q)
+		}
+		if q := answer(t, authorize(t, b, r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "none"),
+			oauth2.SetAuthURLParam("id_token_hint", hintB)))); q.Get("error") != "login_required" {
+			t.Errorf("prompt=none with B's hint while A is signed in: %v", q)
+		}
+	})
 }

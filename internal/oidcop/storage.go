@@ -58,14 +58,15 @@ func oidcErr(err error) error {
 
 // CreateAuthRequest keeps the pending authorization after the domain's checks: S256 PKCE
 // for every client, scopes the client may have.
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// hintSubject is the sub of the request's id_token_hint, which op verified ("" without one).
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
 		// Refused before op runs (checkClient); kept so that no other path stores one.
 		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
 	}
 	a := &kiltoidc.AuthRequest{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes, State: req.State,
 		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, Prompt: req.Prompt, MaxAge: -1, LoginHint: req.LoginHint,
-		UILocales: req.UILocales.String()}
+		UILocales: req.UILocales.String(), HintSubject: hintSubject}
 	if req.MaxAge != nil {
 		a.MaxAge = int64(*req.MaxAge)
 	}
