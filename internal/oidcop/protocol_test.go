@@ -447,3 +447,56 @@ func TestAuthorizeHintOfAnotherAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestUserinfoBearerErrors: RFC 6750 3.1 and OpenID Connect Core 5.3.3 — a request without a
+// token gets 401 with "WWW-Authenticate: Bearer", an invalid, revoked or expired one 401 with
+// error="invalid_token". op answered a token no longer active with 403 access_denied and a
+// missing one with 401, neither with WWW-Authenticate.
+func TestUserinfoBearerErrors(t *testing.T) {
+	ctx := context.Background()
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	f := newFlow()
+	tok, err := r.conf.Exchange(ctx, login(t, k, r, browser(t), "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userinfo := func(auth string, form url.Values) *http.Response {
+		t.Helper()
+		method, body := "GET", io.Reader(nil)
+		if form != nil {
+			method, body = "POST", strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, k.url+"/oauth/userinfo", body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := userinfo("Bearer "+tok.AccessToken, nil); resp.StatusCode != 200 {
+		t.Fatalf("a live token: %d", resp.StatusCode)
+	}
+	if resp := userinfo("", url.Values{"access_token": {tok.AccessToken}}); resp.StatusCode != 200 {
+		t.Fatalf("a live token in the body: %d", resp.StatusCode)
+	}
+	if resp := userinfo("", nil); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Errorf("no token: %d, WWW-Authenticate %q; want 401 and Bearer", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	revoke(t, k, r, tok.AccessToken)
+	for name, auth := range map[string]string{"revoked": "Bearer " + tok.AccessToken, "malformed": "Bearer not-a-token",
+		"a JWT": "Bearer " + tok.Extra("id_token").(string)} {
+		resp := userinfo(auth, nil)
+		if wa := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || !strings.HasPrefix(wa, "Bearer ") || !strings.Contains(wa, `error="invalid_token"`) {
+			t.Errorf("%s token: %d, WWW-Authenticate %q; want 401 and Bearer error=\"invalid_token\"", name, resp.StatusCode, wa)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -104,9 +105,10 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.Handle(pathAuthorize, p.checkClient(withIss(p.op, p.base)))
-	for _, path := range []string{pathToken, pathUserinfo, pathIntrospect} {
+	for _, path := range []string{pathToken, pathIntrospect} {
 		mux.Handle(path, noStore(p.op))
 	}
+	mux.Handle(pathUserinfo, noStore(http.HandlerFunc(p.userinfo)))
 	for _, path := range []string{pathRevoke, pathKeys} {
 		mux.Handle(path, p.op)
 	}
@@ -187,6 +189,35 @@ func (p *Provider) checkClient(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// userinfo is op's userinfo endpoint with the bearer errors of RFC 6750 3.1 (OpenID Connect
+// Core 5.3.3), which op does not send: 401 with "WWW-Authenticate: Bearer" without a token,
+// and with error="invalid_token" for one that is malformed, revoked, expired or of an ended
+// session (op answered 403 access_denied). The token is read as op reads it (the
+// Authorization header or an access_token form field) and answered from the database
+// (storage.SetUserinfoFromToken).
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	token, err := op.ParseUserinfoRequest(r, p.op.Decoder())
+	if err != nil || token == "" {
+		w.Header().Set("WWW-Authenticate", "Bearer") // no error code: none was sent (RFC 6750 3.1)
+		http.Error(w, "access token missing", http.StatusUnauthorized)
+		return
+	}
+	ui := new(oidc.UserInfo)
+	err = p.st.SetUserinfoFromToken(r.Context(), ui, token, "", "")
+	var oe *oidc.Error
+	if errors.As(err, &oe) && oe.ErrorType == oidc.AccessDenied {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="the access token is not active"`)
+		httphelper.MarshalJSONWithStatus(w, &oidc.Error{ErrorType: "invalid_token", Description: "the access token is not active"},
+			http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	httphelper.MarshalJSON(w, ui)
 }
 
 // noStore keeps the answers of h out of every cache: RFC 6749 5.1 and OpenID Connect Core

@@ -337,12 +337,16 @@ func fillUserinfo(ui *oidc.UserInfo, subject string, a *kiltoidc.Account, scopes
 }
 
 // SetUserinfoFromToken answers userinfo from the database: a revoked or expired token, an
-// ended session, a locked account or a changed password gets nothing. tokenID is the access
-// token itself (opaqueTokens); the subject comes from its row.
+// ended session, a locked account or a changed password gets access_denied (Provider.userinfo
+// answers it as invalid_token); a failure of the database is returned as it is. tokenID is
+// the access token itself (opaqueTokens); the subject comes from its row.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, _, _ string) error {
 	l, err := s.svc.AccessToken(ctx, tokenID)
-	if err != nil {
+	if kilt.ErrorCode(err) == kiltoidc.CodeInvalidGrant {
 		return oidc.ErrAccessDenied().WithDescription("token is not active")
+	}
+	if err != nil {
+		return err
 	}
 	sub := s.svc.Subject(l.Account.ID)
 	fillUserinfo(ui, sub, l.Account, l.Token.Scopes)
