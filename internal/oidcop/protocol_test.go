@@ -500,3 +500,36 @@ func TestUserinfoBearerErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSignOutForgetsPendingAuthorization: on a shared computer, a citizen who left an
+// application's sign-in half done (at the consent page, say) and signed out left the pending
+// authorization's cookie behind: the next person to sign in there within its 30 minutes was
+// taken on into that application, and could grant it. Signing out (and out everywhere) now
+// forgets the pending authorization.
+func TestSignOutForgetsPendingAuthorization(t *testing.T) {
+	ctx := context.Background()
+	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
+	addAccount(t, k, "a@mail.kz")
+	if _, err := k.app.Accounts.Add(ctx, account.NewAccount{Email: "b@mail.kz", EmailVerified: true,
+		Password: password, Confirm: password}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRP(t, k, oidc.NewClient{}) // third-party: the consent page
+	for _, out := range []string{"/logout", "/logout/everywhere"} {
+		b := browser(t)
+		if resp := authorize(t, b, r.authURL(newFlow())); resp.Request.URL.Path != "/login" {
+			t.Fatalf("authorize: at %s", resp.Request.URL)
+		}
+		if resp := signIn(t, b, k, "a@mail.kz"); resp.StatusCode != 200 || resp.Request.URL.Path != "/oauth/consent" {
+			t.Fatalf("A signed in: %d at %s, want the consent page", resp.StatusCode, resp.Request.URL)
+		}
+		resp, err := b.PostForm(k.url+out, nil) // A leaves without deciding
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp = signIn(t, b, k, "b@mail.kz"); resp.StatusCode != 200 || resp.Request.URL.Path != "/account" {
+			t.Errorf("after POST %s, the next person signed in: %d at %s, want their account page", out, resp.StatusCode, resp.Request.URL)
+		}
+	}
+}

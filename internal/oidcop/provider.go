@@ -328,6 +328,11 @@ func (p *Provider) FormTarget(r *http.Request) string {
 	return u.Scheme + "://" + u.Host
 }
 
+// Forget drops the browser's pending authorization (at sign-out): on a shared computer the
+// next person to sign in would otherwise be taken on into the application the last one left
+// half done. The request row stays until it expires, unreachable without the cookie.
+func (p *Provider) Forget(w http.ResponseWriter) { p.clearPending(w) }
+
 // ResumePath is where the sign-in page sends the citizen after signing in when an
 // authorization is pending.
 func (p *Provider) ResumePath() string { return pathResume }
