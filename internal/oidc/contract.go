@@ -58,7 +58,7 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 
 	// Authorization requests round-trip and take their sign-in.
 	a := &AuthRequest{ID: "ar1", ClientID: "c1", RedirectURI: "https://a/cb", Scopes: []string{"openid", "email"}, State: "st",
-		Nonce: "n", CodeChallenge: "ch", Prompt: []string{"login"}, MaxAge: -1, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		Nonce: "n", CodeChallenge: "ch", Prompt: []string{"login"}, MaxAge: -1, HintSubject: "sub-a", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	in(func(tx Tx) error { return tx.InsertAuthRequest(ctx, a) })
 	a.AccountID, a.SessionID, a.AuthTime, a.AMR, a.Done = acct, sess, t0, []string{"pwd"}, true
 	in(func(tx Tx) error { return tx.UpdateAuthRequest(ctx, a) })
@@ -68,7 +68,8 @@ func TestStore(t *testing.T, s Store, seed Seed) {
 			return err
 		}
 		if !got.Done || got.AccountID != acct || got.SessionID != sess || !got.AuthTime.Equal(t0) ||
-			!slices.Equal(got.AMR, a.AMR) || got.State != "st" || got.MaxAge != -1 || !slices.Equal(got.Prompt, a.Prompt) {
+			!slices.Equal(got.AMR, a.AMR) || got.State != "st" || got.MaxAge != -1 || !slices.Equal(got.Prompt, a.Prompt) ||
+			got.HintSubject != "sub-a" {
 			t.Errorf("auth request round trip: got %+v", got)
 		}
 		return nil

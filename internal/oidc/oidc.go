@@ -93,8 +93,11 @@ type AuthRequest struct {
 	MaxAge        int64 // seconds; -1 when not sent
 	LoginHint     string
 	UILocales     string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// HintSubject is the sub of the request's id_token_hint ("" without one): the account
+	// the application expects (HintAllows).
+	HintSubject string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 	// Set when a session signed in for it.
 	AccountID int64
 	SessionID int64

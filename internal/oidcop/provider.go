@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -95,18 +96,27 @@ func New(svc *kiltoidc.Service, cfg Config) (*Provider, error) {
 }
 
 // Routes mounts the provider on mux. The token-side endpoints are called across origins
-// (a relying party's server, a single-page app): bypass lists them for the mux's
-// cross-origin protection.
+// (a relying party's server, a single-page app), and an application's page may POST to the
+// authorization and logout endpoints (OpenID Connect Core 3.1.2.1, RP-Initiated Logout 1.0
+// §2: GET and POST both MUST be supported): bypass lists them for the mux's cross-origin
+// protection. Neither POST makes anything forgeable that a GET did not: an authorization
+// creates a pending request only, and end_session ends a session only with an
+// id_token_hint of that session (TerminateSessionFromRequest), else shows the confirmation
+// page.
 func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.Handle(pathAuthorize, p.checkClient(withIss(p.op, p.base)))
-	for _, path := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathKeys} {
+	for _, path := range []string{pathToken, pathIntrospect} {
+		mux.Handle(path, noStore(p.op))
+	}
+	mux.Handle(pathUserinfo, noStore(http.HandlerFunc(p.userinfo)))
+	for _, path := range []string{pathRevoke, pathKeys} {
 		mux.Handle(path, p.op)
 	}
 	mux.Handle(pathEndSession, http.HandlerFunc(p.endSessionEndpoint))
 	mux.HandleFunc("GET "+pathLogin, p.login)
 	mux.HandleFunc("GET "+pathResume, p.resume)
-	return []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect}
+	return []string{pathAuthorize, pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession}
 }
 
 // discovery is op's document plus what op does not know: `iss` in every authorization
@@ -135,12 +145,21 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 
 // checkClient answers an unknown client or a redirect URI that is not registered exactly
 // with Kilt's error page (in the citizen's language), never a redirect: nothing is sent to an
-// address the operator did not register.
+// address the operator did not register. A parameter given more than once (RFC 6749 3.1:
+// "MUST NOT be included more than once") gets the error page too: this check reads one
+// value and op's decoder may read another, so a second redirect_uri would be checked by op
+// alone.
 func (p *Provider) checkClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
 			return
+		}
+		for _, v := range r.Form { // the query and a POST body together
+			if len(v) > 1 {
+				p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+				return
+			}
 		}
 		er := withUILocale(r) // the error pages in the application's language
 		if r.Form.Get("request") != "" || r.Form.Get("request_uri") != "" {
@@ -161,7 +180,55 @@ func (p *Provider) checkClient(next http.Handler) http.Handler {
 			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
 			return
 		}
+		// Kilt answers in the query only, with iss (RFC 9207). op would put its error for
+		// another mode in the fragment, without iss; and an application that asked for the
+		// fragment or a form post would not read a query answer: the error page shows the
+		// mistake to the application's developer instead.
+		if m := r.Form.Get("response_mode"); m != "" && m != string(oidc.ResponseModeQuery) {
+			p.cfg.RenderError(w, er, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// userinfo is op's userinfo endpoint with the bearer errors of RFC 6750 3.1 (OpenID Connect
+// Core 5.3.3), which op does not send: 401 with "WWW-Authenticate: Bearer" without a token,
+// and with error="invalid_token" for one that is malformed, revoked, expired or of an ended
+// session (op answered 403 access_denied). The token is read as op reads it (the
+// Authorization header or an access_token form field) and answered from the database
+// (storage.SetUserinfoFromToken).
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	token, err := op.ParseUserinfoRequest(r, p.op.Decoder())
+	if err != nil || token == "" {
+		w.Header().Set("WWW-Authenticate", "Bearer") // no error code: none was sent (RFC 6750 3.1)
+		http.Error(w, "access token missing", http.StatusUnauthorized)
+		return
+	}
+	ui := new(oidc.UserInfo)
+	err = p.st.SetUserinfoFromToken(r.Context(), ui, token, "", "")
+	var oe *oidc.Error
+	if errors.As(err, &oe) && oe.ErrorType == oidc.AccessDenied {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="the access token is not active"`)
+		httphelper.MarshalJSONWithStatus(w, &oidc.Error{ErrorType: "invalid_token", Description: "the access token is not active"},
+			http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	httphelper.MarshalJSON(w, ui)
+}
+
+// noStore keeps the answers of h out of every cache: RFC 6749 5.1 and OpenID Connect Core
+// 3.1.3.3 require "Cache-Control: no-store" and "Pragma: no-cache" on a response with tokens
+// (op sends neither); introspection and userinfo answer what a token holds.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -240,7 +307,7 @@ func (p *Provider) Pending(r *http.Request) (clientName, loginHint string, force
 	if err != nil {
 		return "", "", false, false
 	}
-	if sess, err := p.cfg.Session(r); err == nil && sess != nil && !p.svc.SessionSatisfies(a, sess) {
+	if sess, err := p.cfg.Session(r); err == nil && sess != nil && !p.satisfies(a, sess) {
 		forceLogin = true
 	}
 	return c.Name, a.LoginHint, forceLogin, true
@@ -262,6 +329,11 @@ func (p *Provider) FormTarget(r *http.Request) string {
 	return u.Scheme + "://" + u.Host
 }
 
+// Forget drops the browser's pending authorization (at sign-out): on a shared computer the
+// next person to sign in would otherwise be taken on into the application the last one left
+// half done. The request row stays until it expires, unreachable without the cookie.
+func (p *Provider) Forget(w http.ResponseWriter) { p.clearPending(w) }
+
 // ResumePath is where the sign-in page sends the citizen after signing in when an
 // authorization is pending.
 func (p *Provider) ResumePath() string { return pathResume }
@@ -282,7 +354,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	none := containsPrompt(a, "none")
-	if sess != nil && p.svc.SessionSatisfies(a, sess) {
+	if sess != nil && p.satisfies(a, sess) {
 		p.finish(w, r, a, sess, none)
 		return
 	}
@@ -331,6 +403,12 @@ func uiLocale(locales string) string {
 	return ""
 }
 
+// satisfies reports whether sess may answer a without a new sign-in: the domain's rules of
+// prompt and max_age (SessionSatisfies) and of the id_token_hint (HintAllows).
+func (p *Provider) satisfies(a *kiltoidc.AuthRequest, sess *kiltoidc.Session) bool {
+	return p.svc.SessionSatisfies(a, sess) && p.svc.HintAllows(a, sess)
+}
+
 func containsPrompt(a *kiltoidc.AuthRequest, v string) bool {
 	for _, p := range a.Prompt {
 		if p == v {
@@ -354,7 +432,7 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if sess == nil || !p.svc.SessionSatisfies(a, sess) {
+	if sess == nil || !p.satisfies(a, sess) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
@@ -450,7 +528,7 @@ func (p *Provider) Decide(w http.ResponseWriter, r *http.Request, allow bool) {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if sess == nil || !p.svc.SessionSatisfies(a, sess) {
+	if sess == nil || !p.satisfies(a, sess) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
@@ -489,9 +567,25 @@ type browserSessionKey struct{}
 
 // endSessionEndpoint is op's end_session with the browser's session in the context.
 func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	sess, err := p.cfg.Session(r)
 	if err != nil {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return
+	}
+	if !p.postLogoutAllowed(w, r) {
+		return
+	}
+	if sess == nil && r.Method == http.MethodPost {
+		// An application's page on another site posts without Kilt's session cookie
+		// (SameSite=Lax): the same request as a GET, which a browser sends with it, can see
+		// the session it is meant to end.
+		if err := r.ParseForm(); err != nil {
+			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+			return
+		}
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, pathEndSession+"?"+r.Form.Encode(), http.StatusSeeOther)
 		return
 	}
 	ctx := r.Context()
@@ -499,6 +593,49 @@ func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
 		ctx = context.WithValue(ctx, browserSessionKey{}, sess)
 	}
 	p.op.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// postLogoutAllowed checks the request's post_logout_redirect_uri with Kilt's rule
+// (oidc.Client.PostLogoutAllowed: byte for byte, a public client's loopback port aside) for
+// the client named by client_id or by the hint's azp, before op, whose own check ignores the
+// scheme and host among a native client's loopback URIs. An unknown client or an
+// unregistered URI gets the error page (never a redirect) and reports false. A hint that does
+// not verify is left to op, which refuses it.
+func (p *Provider) postLogoutAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
+		return false
+	}
+	uri := r.Form.Get("post_logout_redirect_uri")
+	if uri == "" {
+		return true
+	}
+	clientID := r.Form.Get("client_id")
+	if hint := r.Form.Get("id_token_hint"); hint != "" && clientID == "" {
+		ctx := op.ContextWithIssuer(r.Context(), p.base)
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+			return true
+		}
+		clientID = claims.GetAuthorizedParty()
+	}
+	if clientID == "" {
+		return true // op redirects nowhere but Kilt's own page without a client
+	}
+	c, err := p.svc.Client(r.Context(), clientID)
+	if kilt.ErrorKind(err) == kilt.KindNotFound {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeUnknownClient))
+		return false
+	}
+	if err != nil {
+		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
+		return false
+	}
+	if !c.PostLogoutAllowed(uri) {
+		p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeRedirectURI))
+		return false
+	}
+	return true
 }
 
 func (p *Provider) endSession(ctx context.Context, sess *kiltoidc.Session) error {

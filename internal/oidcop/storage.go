@@ -58,13 +58,15 @@ func oidcErr(err error) error {
 
 // CreateAuthRequest keeps the pending authorization after the domain's checks: S256 PKCE
 // for every client, scopes the client may have.
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// hintSubject is the sub of the request's id_token_hint, which op verified ("" without one).
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
+		// Refused before op runs (checkClient); kept so that no other path stores one.
 		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
 	}
 	a := &kiltoidc.AuthRequest{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes, State: req.State,
 		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, Prompt: req.Prompt, MaxAge: -1, LoginHint: req.LoginHint,
-		UILocales: req.UILocales.String()}
+		UILocales: req.UILocales.String(), HintSubject: hintSubject}
 	if req.MaxAge != nil {
 		a.MaxAge = int64(*req.MaxAge)
 	}
@@ -149,14 +151,20 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // TerminateSession is replaced by TerminateSessionFromRequest.
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
-// TerminateSessionFromRequest ends the browser's Kilt session when the id_token_hint names
-// its account, and answers where to go: the registered post-logout URI op validated, else
-// Kilt's sign-out page.
+// TerminateSessionFromRequest ends the browser's Kilt session when the id_token_hint was
+// issued for that very session (its sub and sid), and answers where to go: the registered
+// post-logout URI op validated; without a hint, or with one of another session (an earlier,
+// ended one of the same account, kept in an application's logs), Kilt's sign-out page, which
+// asks (RP-Initiated Logout 1.0 §2: the OP MUST ask when the ID token "does not belong to the
+// current OP session with the RP").
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	if req.IDTokenHintClaims == nil {
 		return s.p.base + "/logout", nil
 	}
-	if sess, ok := ctx.Value(browserSessionKey{}).(*kiltoidc.Session); ok && s.svc.Subject(sess.AccountID) == req.UserID {
+	if sess, ok := ctx.Value(browserSessionKey{}).(*kiltoidc.Session); ok {
+		if s.svc.Subject(sess.AccountID) != req.UserID || req.IDTokenHintClaims.SessionID != sid(sess.ID) {
+			return s.p.base + "/logout", nil
+		}
 		if err := s.p.endSession(ctx, sess); err != nil {
 			return "", err
 		}
@@ -329,12 +337,16 @@ func fillUserinfo(ui *oidc.UserInfo, subject string, a *kiltoidc.Account, scopes
 }
 
 // SetUserinfoFromToken answers userinfo from the database: a revoked or expired token, an
-// ended session, a locked account or a changed password gets nothing. tokenID is the access
-// token itself (opaqueTokens); the subject comes from its row.
+// ended session, a locked account or a changed password gets access_denied (Provider.userinfo
+// answers it as invalid_token); a failure of the database is returned as it is. tokenID is
+// the access token itself (opaqueTokens); the subject comes from its row.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, _, _ string) error {
 	l, err := s.svc.AccessToken(ctx, tokenID)
-	if err != nil {
+	if kilt.ErrorCode(err) == kiltoidc.CodeInvalidGrant {
 		return oidc.ErrAccessDenied().WithDescription("token is not active")
+	}
+	if err != nil {
+		return err
 	}
 	sub := s.svc.Subject(l.Account.ID)
 	fillUserinfo(ui, sub, l.Account, l.Token.Scopes)

@@ -117,13 +117,14 @@ func (t oidcTx) SetClientSecret(ctx context.Context, id string, hash []byte) err
 }
 
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge, prompt, max_age, login_hint,
-	ui_locales, created_at, expires_at, account_id, session_id, auth_time, amr, done`
+	ui_locales, hint_subject, created_at, expires_at, account_id, session_id, auth_time, amr, done`
 
 func (t oidcTx) InsertAuthRequest(ctx context.Context, a *oidc.AuthRequest) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge,
-		prompt, max_age, login_hint, ui_locales, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		prompt, max_age, login_hint, ui_locales, hint_subject, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		a.ID, a.ClientID, a.RedirectURI, joinList(a.Scopes), a.State, a.Nonce, a.CodeChallenge, joinList(a.Prompt), a.MaxAge,
-		a.LoginHint, a.UILocales, a.CreatedAt, a.ExpiresAt)
+		a.LoginHint, a.UILocales, a.HintSubject, a.CreatedAt, a.ExpiresAt)
 	return rowErr(err)
 }
 
@@ -138,7 +139,7 @@ type authRequestScan struct {
 func (r *authRequestScan) dest() []any {
 	a := &r.a
 	return []any{&a.ID, &a.ClientID, &a.RedirectURI, &r.scopes, &a.State, &a.Nonce, &a.CodeChallenge, &r.prompt, &a.MaxAge,
-		&a.LoginHint, &a.UILocales, TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &r.accountID, &r.sessionID,
+		&a.LoginHint, &a.UILocales, &a.HintSubject, TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &r.accountID, &r.sessionID,
 		NullTimeCol(&r.authTime), &r.amr, &a.Done}
 }
 

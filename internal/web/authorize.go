@@ -20,6 +20,10 @@ type SSO interface {
 	Pending(r *http.Request) (clientName, loginHint string, forceLogin, ok bool)
 	// ResumePath is where to go after signing in.
 	ResumePath() string
+	// Forget drops the browser's pending authorization: at sign-out, so that the next person
+	// to sign in on a shared computer is not taken on into the application the last one
+	// left half done.
+	Forget(w http.ResponseWriter)
 	// FormTarget is the origin of the pending authorization's redirect URI ("" for none):
 	// a form posted on the sign-in or consent page ends, through redirects, there, and the
 	// Content-Security-Policy's form-action must allow it.
@@ -65,6 +69,13 @@ func (s *Site) pendingSSO(w http.ResponseWriter, r *http.Request) (name, hint st
 		s.allowFormTarget(w, r)
 	}
 	return name, hint, force, ok
+}
+
+// forgetSSO drops the browser's pending authorization, if any (at sign-out).
+func (s *Site) forgetSSO(w http.ResponseWriter) {
+	if s.sso != nil {
+		s.sso.Forget(w)
+	}
 }
 
 // allowFormTarget adds the application's origin to the page's form-action: browsers check

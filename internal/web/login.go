@@ -82,8 +82,8 @@ func (s *Site) logoutForm(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, http.StatusOK, "logout", &LogoutPage{Base: s.base(w, r, "title_logout")})
 }
 
-// logout serves POST /logout: this session ends. Signing out when not signed in just goes to
-// the sign-in page.
+// logout serves POST /logout: this session ends, and an application's authorization left
+// pending is forgotten. Signing out when not signed in just goes to the sign-in page.
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		// A locked account's session may sign out too; no live session is nothing to end.
@@ -96,6 +96,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
+	s.forgetSSO(w)
 	return redirect(w, r, "/login")
 }
 
@@ -109,6 +110,7 @@ func (s *Site) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.clearCookie(w, s.cfg.CookieName, "/")
+	s.forgetSSO(w)
 	s.setFlash(w, flashSignedOutEverywhere)
 	return redirect(w, r, "/login")
 }
