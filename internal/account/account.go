@@ -97,6 +97,9 @@ const (
 	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
 	CodeRateLimited         = "rate_limited"
 	CodeResendTooSoon       = "resend_too_soon" // a new code asked for before the cool-down
+	// CodeCodesPaused: too many wrong registration codes for the number within the window;
+	// no code is checked or sent for its registrations until Retry-After.
+	CodeCodesPaused = "codes_paused"
 	// CodeConsentRequired: registration without the current personal-data consent version
 	// (details.consent_version is the current one).
 	CodeConsentRequired = "personal_data_consent_required"
