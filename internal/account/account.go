@@ -97,6 +97,9 @@ const (
 	CodeLinkInvalid         = "link_invalid"         // invalid, expired and used links alike
 	CodeRateLimited         = "rate_limited"
 	CodeResendTooSoon       = "resend_too_soon" // a new code asked for before the cool-down
+	// CodeCodesPaused: too many wrong registration codes for the number within the window;
+	// no code is checked or sent for its registrations until Retry-After.
+	CodeCodesPaused = "codes_paused"
 	// CodeConsentRequired: registration without the current personal-data consent version
 	// (details.consent_version is the current one).
 	CodeConsentRequired = "personal_data_consent_required"
@@ -169,6 +172,13 @@ type Tx interface {
 	// EndRegistrations ends every pending registration of the identifier's key
 	// (Registration.Key): no token, no code, expired at now.
 	EndRegistrations(ctx context.Context, channel outbox.Channel, key string, now time.Time) error
+	// AddCodeFailure records a wrong registration code under key (a keyed hash of the
+	// number, with registration's own label), with no account: the count belongs to the number.
+	AddCodeFailure(ctx context.Context, key string, at time.Time) error
+	// CodeFailureTimes returns the times of key's failures after since, newest first.
+	CodeFailureTimes(ctx context.Context, key string, since time.Time) ([]time.Time, error)
+	// PruneCodeFailures deletes the failures of key at or before before.
+	PruneCodeFailures(ctx context.Context, key string, before time.Time) error
 
 	// InsertFreezeToken stores the hash of a security notice's freeze link.
 	InsertFreezeToken(ctx context.Context, hash []byte, t FreezeToken) error

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -50,7 +51,19 @@ type RegistrationConfig struct {
 	CodeAttempts int // 5
 	// ResendCooldown is the wait between two codes of a phone registration.
 	ResendCooldown time.Duration // 60 s
-	PerIP          ratelimit.Limit
+	// CodeFailures wrong codes for a number's registrations within FailureWindow stop every
+	// code check and SMS of its registrations until the oldest of them leaves the window:
+	// at most CodeFailures guesses for a number in any FailureWindow, whatever the resends
+	// and the new registrations of it.
+	CodeFailures  int           // 10
+	FailureWindow time.Duration // 24 h
+	// VerifyPerNumber bounds the codes checked for one number's registrations, whatever
+	// the registrations and clients (30 an hour). Taking it also serializes the checks of
+	// one number (the limit's row is locked until the check commits), so that the count of
+	// wrong codes that pauses the number is exact under parallel guesses to several
+	// registrations of it; it cannot be switched off.
+	VerifyPerNumber ratelimit.Limit
+	PerIP           ratelimit.Limit
 	// PerIdentifier counts registrations of an identifier whether or not it has an account.
 	PerIdentifier ratelimit.Limit
 	// SMSNumberHour and SMSNumberDay are shared with recovery (same names, same keys). They
@@ -112,6 +125,15 @@ func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg Registr
 	if cfg.ResendCooldown <= 0 {
 		cfg.ResendCooldown = time.Minute
 	}
+	if cfg.CodeFailures <= 0 {
+		cfg.CodeFailures = 10
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = 24 * time.Hour
+	}
+	if !cfg.VerifyPerNumber.Enabled() {
+		cfg.VerifyPerNumber = ratelimit.Limit{Name: "registration_verify_number", Count: 30, Period: time.Hour}
+	}
 	return &Registrations{store: store, hasher: accts.hasher, policy: accts.policy, clock: clock, cfg: cfg,
 		accts: accts, check: check, wake: wake,
 		codeKey: kilt.DeriveKey(cfg.Secret, "registration-code"), keys: ratelimit.IdentifierKey(cfg.Secret),
@@ -123,7 +145,8 @@ func NewRegistrations(store Store, accts *Service, clock kilt.Clock, cfg Registr
 // returns the registration's id and channel; 400 for a malformed or unsupported
 // identifier, 422 for a password the policy refuses or a consent version that is not the
 // current one (personal_data_consent_required, details.consent_version the current), 429
-// over the limits of the IP or the identifier. A newer registration of an identifier ends
+// over the limits of the IP or the identifier, 429 codes_paused with Retry-After for a
+// number paused by wrong codes (Verify). A newer registration of an identifier ends
 // every older pending one. The caller calls Wake once the answer is written.
 func (g *Registrations) Register(ctx context.Context, c Client, email, phone, pw, confirm, consent string) (string, outbox.Channel, error) {
 	if (email == "") == (phone == "") {
@@ -279,8 +302,15 @@ func (g *Registrations) refused(res ratelimit.Result) {
 // complete. The work is the same either way. Every older pending registration of the
 // identifier ends: only the newest can be confirmed. An SMS is queued only within the
 // number's SMS limits, taken here for taken and free numbers alike, so that neither the
-// answer nor its timing depends on what recovery spent for an account.
+// answer nor its timing depends on what recovery spent for an account. While the number is
+// paused by wrong codes, nothing is stored or sent: 429 codes_paused.
 func (g *Registrations) record(ctx context.Context, tx Tx, r *Registration, fresh outbox.Message, key string, ev audit.Event) error {
+	if r.Channel == outbox.SMS {
+		// A new registration of a paused number starts nothing: neither a code nor its SMS.
+		if wait, err := g.paused(ctx, tx, g.failureKey(r.Identifier), r.CreatedAt); err != nil || wait > 0 {
+			return cmp.Or(err, codesPaused(wait))
+		}
+	}
 	if err := tx.EndRegistrations(ctx, r.Channel, r.Key, r.CreatedAt); err != nil {
 		return err
 	}
@@ -426,7 +456,11 @@ func (g *Registrations) wrongPassword(left int) error {
 // Verify completes a phone registration with its code: the account is created with its
 // number verified. A wrong code is 422 code_invalid with details.attempts_left (a taken
 // number's registration answers every code so); after the last attempt, or for an unknown,
-// expired or superseded registration, 410 registration_invalid.
+// expired or superseded registration, 410 registration_invalid. Wrong codes also count for
+// the number, across its resends and registrations, taken or free alike: after
+// CodeFailures of them within FailureWindow no code of the number's registrations is
+// checked, the right one neither, and the answer is 429 codes_paused with Retry-After.
+// Over VerifyPerNumber, 429 rate_limited.
 func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (*Account, error) {
 	gone := kilt.E(kilt.KindGone, CodeRegistrationInvalid)
 	if !kilt.WellFormedID(id) {
@@ -439,13 +473,24 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 	mac := kilt.CodeMAC(g.codeKey, id, code)
 	var a *Account
 	var attempts int
+	var pause time.Duration
+	res := ratelimit.Result{Allowed: true}
 	err := g.store.InTx(ctx, func(tx Tx) error {
 		r, err := tx.Registration(ctx, id)
 		if err != nil {
 			return err
 		}
-		if r.Channel != outbox.SMS || !r.CompletedAt.IsZero() {
+		if r.Channel != outbox.SMS || !r.CompletedAt.IsZero() || !now.Before(r.ExpiresAt) {
 			return kilt.ErrNotFound
+		}
+		// The checks of one number are decided one after the other: its limit's row is taken
+		// (and locked) before the failures are counted, so the count is exact.
+		key := g.failureKey(r.Identifier)
+		if res, err = tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.VerifyPerNumber, Key: key}}, now); err != nil || !res.Allowed {
+			return err
+		}
+		if pause, err = g.paused(ctx, tx, key, now); err != nil || pause > 0 {
+			return err
 		}
 		otc := kilt.OneTimeCode{MAC: r.CodeMAC, Attempts: r.Attempts, ExpiresAt: r.ExpiresAt}
 		switch kilt.CheckCode(&otc, mac, g.cfg.CodeAttempts, now) {
@@ -457,19 +502,64 @@ func (g *Registrations) Verify(ctx context.Context, c Client, id, code string) (
 			return err
 		}
 		r.CodeMAC, r.Attempts, attempts = otc.MAC, otc.Attempts, otc.Attempts
-		return tx.UpdateRegistration(ctx, r)
+		if err := tx.UpdateRegistration(ctx, r); err != nil {
+			return err
+		}
+		return g.countFailure(ctx, tx, c, key, now)
 	})
 	switch {
 	case errors.Is(err, kilt.ErrNotFound), kilt.ErrorKind(err) == kilt.KindConflict:
 		return nil, gone
 	case err != nil:
 		return nil, err
+	case pause > 0:
+		return nil, codesPaused(pause)
+	case !res.Allowed:
+		g.refused(res)
+		return nil, kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)
 	case a != nil:
 		g.cfg.flow(outbox.SMS, "completed")
 		return a, nil
 	}
 	g.cfg.flow(outbox.SMS, "code_failed")
 	return nil, kilt.E(kilt.KindRule, CodeCodeInvalid).WithDetails("attempts_left", g.cfg.CodeAttempts-attempts)
+}
+
+// failureKey is the key the wrong registration codes of a number are counted under: a keyed
+// hash like recovery's, the same for a taken and a free number, so that neither the count
+// nor its cost tells them apart and the table never holds numbers. Its label is
+// registration's own: registration's guesses are capped by this rule and recovery's by
+// recovery's, and neither flow's failures end the other's (a number's owner keeps its
+// recovery whatever someone registering the number types).
+func (g *Registrations) failureKey(e164 string) string { return kilt.KeyedHash(g.keys, "r:p:"+e164) }
+
+// paused returns how long the registrations of the number whose failure key is key must wait
+// before a code of theirs is checked or sent: 0 while its wrong codes within FailureWindow
+// are fewer than CodeFailures, else until the CodeFailures-th newest leaves the window.
+func (g *Registrations) paused(ctx context.Context, tx Tx, key string, now time.Time) (time.Duration, error) {
+	times, err := tx.CodeFailureTimes(ctx, key, now.Add(-g.cfg.FailureWindow))
+	if err != nil || len(times) < g.cfg.CodeFailures {
+		return 0, err
+	}
+	return times[g.cfg.CodeFailures-1].Add(g.cfg.FailureWindow).Sub(now), nil
+}
+
+// countFailure records a wrong registration code under the number's key, for taken and free
+// numbers alike, and in the audit trail.
+func (g *Registrations) countFailure(ctx context.Context, tx Tx, c Client, key string, now time.Time) error {
+	if err := tx.PruneCodeFailures(ctx, key, now.Add(-g.cfg.FailureWindow)); err != nil {
+		return err
+	}
+	if err := tx.AddCodeFailure(ctx, key, now); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, audit.Event{Type: audit.CodeFailed, IP: c.IP, UserAgent: c.UserAgent, At: now, Detail: "registration"})
+}
+
+// codesPaused is the answer for a number paused by wrong codes. Saying so tells nothing about
+// accounts: the count is the same for a taken and a free number.
+func codesPaused(wait time.Duration) error {
+	return kilt.E(kilt.KindRateLimited, CodeCodesPaused).WithRetryAfter(wait)
 }
 
 // CodeInfo is what the page of a phone registration's code shows: where the code went, when
@@ -515,12 +605,16 @@ func (g *Registrations) codeInfo(r Registration, now time.Time) CodeInfo {
 }
 
 // Resend sends a new code for phone registration id once the cool-down since the last one
-// is over: the old code dies, the count of wrong codes starts again and the registration
-// lasts CodeLifetime from now. Before the cool-down, 429 resend_too_soon with the wait;
-// over the client's registration limit, 429 rate_limited; an unknown, completed,
-// superseded or expired registration, 410 registration_invalid. A taken number's
-// registration answers alike and its owner is told again, within the number's SMS limits
-// as for any other. The caller calls Wake once the answer is written.
+// is over: the old code dies, the count of wrong entries of the code starts again and the
+// registration lasts CodeLifetime from now; the count of the number's wrong codes (Verify)
+// goes on. Before the cool-down, 429 resend_too_soon with the wait; while the number is
+// paused by wrong codes, 429 codes_paused with the wait; over the client's registration
+// limit, 429 rate_limited — none of them changes anything. An unknown, completed,
+// superseded or expired registration, 410 registration_invalid. Over the number's SMS
+// limits nothing is sent and no new code is made, yet the answer is that of a code sent
+// (see below). A taken number's registration answers alike and its owner is told again,
+// within the number's SMS limits as for any other. The caller calls Wake once the answer
+// is written.
 func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeInfo, error) {
 	gone := kilt.E(kilt.KindGone, CodeRegistrationInvalid)
 	if !kilt.WellFormedID(id) {
@@ -529,7 +623,7 @@ func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeIn
 	now := g.clock()
 	var info CodeInfo
 	var res ratelimit.Result
-	var wait time.Duration
+	var wait, pause time.Duration
 	err := g.store.InTx(ctx, func(tx Tx) error {
 		r, err := tx.Registration(ctx, id)
 		if err != nil {
@@ -541,14 +635,33 @@ func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeIn
 		if wait = g.codeInfo(r, now).ResendAfter; wait > 0 {
 			return nil
 		}
+		if pause, err = g.paused(ctx, tx, g.failureKey(r.Identifier), now); err != nil || pause > 0 {
+			return err
+		}
 		if res, err = tx.Take(ctx, ratelimit.ClientChecks(g.cfg.PerIP, c.IP), now); err != nil || !res.Allowed {
 			return err
+		}
+		// The number's SMS limits are taken before the registration changes: what changes
+		// depends on them.
+		refused, err := g.takeSMS(ctx, tx, kilt.KeyedHash(g.keys, "p:"+r.Identifier), now)
+		if err != nil {
+			return err
+		}
+		r.Attempts, r.ExpiresAt, r.CodeMAC = 0, now.Add(g.cfg.CodeLifetime), nil
+		info = g.codeInfo(r, now)
+		if refused != "" {
+			// Nothing is sent, and the answer, the cool-down and the attempts are those of a
+			// code sent: the number's SMS limits are shared with recovery, which spends them
+			// only on numbers that have an account, so that any other answer would tell the
+			// registrant whether the number has one. No code is made: the old one is dead,
+			// as after any resend, and the guesses that follow can only fail, each counted
+			// for the number.
+			return tx.UpdateRegistration(ctx, r)
 		}
 		msg := outbox.Message{Channel: outbox.SMS, Lang: r.Lang, To: r.Identifier, CreatedAt: now}
 		if c.Lang != "" {
 			msg.Lang = c.Lang
 		}
-		r.Attempts, r.ExpiresAt = 0, now.Add(g.cfg.CodeLifetime)
 		if r.Duplicate {
 			a, err := tx.AccountByPhone(ctx, r.Identifier)
 			if err != nil {
@@ -568,17 +681,6 @@ func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeIn
 		if err := tx.UpdateRegistration(ctx, r); err != nil {
 			return err
 		}
-		info = g.codeInfo(r, now)
-		key := kilt.KeyedHash(g.keys, "p:"+r.Identifier)
-		sms, err := tx.Take(ctx, []ratelimit.Check{{Limit: g.cfg.SMSNumberHour, Key: key}, {Limit: g.cfg.SMSNumberDay, Key: key}}, now)
-		if err != nil {
-			return err
-		}
-		if !sms.Allowed {
-			// Nothing is sent over the number's limits; the answer is the same.
-			g.refused(sms)
-			return nil
-		}
 		return tx.Enqueue(ctx, &msg)
 	})
 	switch {
@@ -589,6 +691,8 @@ func (g *Registrations) Resend(ctx context.Context, c Client, id string) (CodeIn
 	case wait > 0:
 		return CodeInfo{}, kilt.E(kilt.KindRateLimited, CodeResendTooSoon).WithRetryAfter(wait).
 			WithDetails("resend_after", int((wait+time.Second-1)/time.Second))
+	case pause > 0:
+		return CodeInfo{}, codesPaused(pause)
 	case !res.Allowed:
 		g.refused(res)
 		return CodeInfo{}, kilt.E(kilt.KindRateLimited, CodeRateLimited).WithRetryAfter(res.RetryAfter)

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -382,4 +383,181 @@ func TestParseSMSPhone(t *testing.T) {
 	if _, err := e.accounts.ParseSMSPhone("8 800 080 08 08", nil); err != nil {
 		t.Errorf("without a check: %v", err)
 	}
+}
+
+// wrongCode is a code that is not code.
+func wrongCode(code string, i int) string { return fmt.Sprintf("%06d", (atoi(code)+i)%1000000) }
+
+// TestRegistrationCodeFailuresCountPerNumber: wrong codes count for the number, across
+// resends and new registrations of it; ten within 24 hours stop every code check (the right
+// code too), every resend and every new registration of the number until the oldest of them
+// is 24 hours old. Other numbers are not touched. (Before: the count was per code only, so a
+// resend or a new registration gave five more guesses, for ever.)
+func TestRegistrationCodeFailuresCountPerNumber(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const number = "+77471234567"
+	start := e.now
+	id := e.register("", number, goodPassword)
+	code := e.messages()[0].Secret["code"]
+	wrong := func(id, code string, n int) {
+		t.Helper()
+		for i := 1; i <= n; i++ {
+			_, err := e.regs.Verify(ctx, e.client, id, wrongCode(code, i))
+			wantCode(t, "a wrong code", err, kilt.KindRule, account.CodeCodeInvalid)
+		}
+	}
+	wrong(id, code, 4)
+	e.now = e.now.Add(61 * time.Second)
+	if _, err := e.regs.Resend(ctx, e.client, id); err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	code = e.messages()[0].Secret["code"]
+	wrong(id, code, 4)
+	// A new registration of the number (after the SMS limits' hour) does not start again.
+	e.now = e.now.Add(2 * time.Hour)
+	id = e.register("", number, goodPassword)
+	code = e.messages()[0].Secret["code"]
+	wrong(id, code, 2) // ten in all
+	paused := func(what string, err error) {
+		t.Helper()
+		wantCode(t, what, err, kilt.KindRateLimited, account.CodeCodesPaused)
+		if ke, ok := kilt.AsError(err); !ok || ke.RetryAfter != start.Add(24*time.Hour).Sub(e.now) {
+			t.Errorf("%s: %v, want Retry-After %v (the oldest failure's end)", what, err, start.Add(24*time.Hour).Sub(e.now))
+		}
+	}
+	_, err := e.regs.Verify(ctx, e.client, id, code)
+	paused("the right code after ten wrong ones", err)
+	e.now = e.now.Add(61 * time.Second)
+	_, err = e.regs.Resend(ctx, e.client, id)
+	paused("a resend while paused", err)
+	_, _, err = e.regs.Register(ctx, e.client, "", number, goodPassword, goodPassword, testConsent)
+	paused("a new registration while paused", err)
+	if msgs := e.messages(); len(msgs) != 0 {
+		t.Errorf("%d messages queued while paused, want none", len(msgs))
+	}
+	// Another number is not paused.
+	other := e.register("", "+77017654321", goodPassword)
+	if a, err := e.regs.Verify(ctx, e.client, other, e.messages()[0].Secret["code"]); err != nil || a == nil {
+		t.Errorf("another number's right code: %+v %v", a, err)
+	}
+	// Once the oldest failures are 24 hours old, the number may register again.
+	e.now = start.Add(24*time.Hour + time.Second)
+	id = e.register("", number, goodPassword)
+	msgs := e.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("after the pause: %d messages, want the code", len(msgs))
+	}
+	if a, err := e.regs.Verify(ctx, e.client, id, msgs[0].Secret["code"]); err != nil || a.Phone != number {
+		t.Errorf("the right code after the pause: %+v %v", a, err)
+	}
+}
+
+// TestTakenNumberRegistrationCodesPauseAlike: a taken number's registration, whose every
+// code is wrong, counts and pauses exactly as a free number's, so the pause tells nothing.
+func TestTakenNumberRegistrationCodesPauseAlike(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.accounts.Add(ctx, account.NewAccount{Phone: "+77011234567", PhoneVerified: true,
+		Password: goodPassword, Confirm: goodPassword}); err != nil {
+		t.Fatal(err)
+	}
+	for _, number := range []string{"+77011234567", "+77017654321"} {
+		id := e.register("", number, goodPassword)
+		e.messages()
+		var errs []string
+		for round := range 3 {
+			for i := range 5 {
+				_, err := e.regs.Verify(ctx, e.client, id, fmt.Sprintf("%06d", 100000+round*10+i))
+				errs = append(errs, kilt.ErrorCode(err))
+			}
+			e.now = e.now.Add(61 * time.Second)
+			answer := "resend:sent"
+			if _, err := e.regs.Resend(ctx, e.client, id); err != nil {
+				answer = "resend:" + kilt.ErrorCode(err)
+			}
+			errs = append(errs, answer)
+		}
+		want := "code_invalid code_invalid code_invalid code_invalid code_invalid resend:sent " +
+			"code_invalid code_invalid code_invalid code_invalid code_invalid resend:codes_paused " +
+			"codes_paused codes_paused codes_paused codes_paused codes_paused resend:codes_paused"
+		if got := strings.Join(errs, " "); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", number, got, want)
+		}
+	}
+}
+
+// TestRefusedResendMakesNoCode: a resend over the number's SMS limits sends nothing and
+// answers as a code sent (the limits are shared with recovery, which spends them only on
+// numbers that have an account), but makes no new code: the old one is dead and nothing
+// replaces it, so the guesses after it can only fail — and they count for the number. A
+// resend refused by the cool-down changes nothing. (Before: the refused resend stored a
+// fresh code nobody received, with five new attempts, and the count started again.)
+func TestRefusedResendMakesNoCode(t *testing.T) {
+	e := newEnv(t) // SMSNumberHour: 2
+	ctx := context.Background()
+	store := sqlstore.NewAccounts(e.db)
+	stored := func(id string) account.Registration {
+		t.Helper()
+		var r account.Registration
+		if err := store.InTx(ctx, func(tx account.Tx) error {
+			var err error
+			r, err = tx.Registration(ctx, id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	id := e.register("", "+77471234567", goodPassword)
+	code := e.messages()[0].Secret["code"]
+	_, err := e.regs.Verify(ctx, e.client, id, wrongCode(code, 1))
+	wantCode(t, "a wrong code", err, kilt.KindRule, account.CodeCodeInvalid)
+	// Before the cool-down: 429, and the code and its count stay.
+	before := stored(id)
+	_, err = e.regs.Resend(ctx, e.client, id)
+	wantCode(t, "a resend before the cool-down", err, kilt.KindRateLimited, account.CodeResendTooSoon)
+	if after := stored(id); !bytes.Equal(after.CodeMAC, before.CodeMAC) || after.Attempts != 1 || !after.ExpiresAt.Equal(before.ExpiresAt) {
+		t.Errorf("a refused resend changed the registration: %+v, was %+v", after, before)
+	}
+	e.now = e.now.Add(61 * time.Second)
+	sent, err := e.regs.Resend(ctx, e.client, id) // the number's second SMS this hour
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = e.messages()[0].Secret["code"]
+	_, err = e.regs.Verify(ctx, e.client, id, wrongCode(code, 1))
+	wantCode(t, "a wrong code", err, kilt.KindRule, account.CodeCodeInvalid)
+	e.now = e.now.Add(61 * time.Second)
+	refused, err := e.regs.Resend(ctx, e.client, id) // the third: over the hour's limit
+	if err != nil || refused != sent {
+		t.Errorf("the refused resend answered %+v %v, want as the one sent: %+v", refused, err, sent)
+	}
+	if msgs := e.messages(); len(msgs) != 0 {
+		t.Errorf("%d messages queued over the SMS limit", len(msgs))
+	}
+	if r := stored(id); r.CodeMAC != nil {
+		t.Errorf("the refused resend stored a code nobody received: %x", r.CodeMAC)
+	}
+	// The last code sent is dead, as after any resend; every guess fails, and counts: two
+	// wrong codes before, eight now make ten.
+	_, err = e.regs.Verify(ctx, e.client, id, code)
+	wantCode(t, "the code sent before the refused resend", err, kilt.KindRule, account.CodeCodeInvalid)
+	if ke, ok := kilt.AsError(err); !ok || ke.Details["attempts_left"] != 4 {
+		t.Errorf("attempts left after the refused resend: %v, want 4 as after a code sent", err)
+	}
+	for i := 1; i <= 4; i++ {
+		_, err = e.regs.Verify(ctx, e.client, id, wrongCode(code, i))
+		wantCode(t, "a guess", err, kilt.KindRule, account.CodeCodeInvalid)
+	}
+	e.now = e.now.Add(61 * time.Second)
+	if _, err := e.regs.Resend(ctx, e.client, id); err != nil {
+		t.Fatalf("a resend over the limit: %v", err)
+	}
+	for i := 1; i <= 3; i++ {
+		_, err = e.regs.Verify(ctx, e.client, id, wrongCode(code, i))
+		wantCode(t, "a guess", err, kilt.KindRule, account.CodeCodeInvalid)
+	}
+	_, err = e.regs.Verify(ctx, e.client, id, code)
+	wantCode(t, "the eleventh code", err, kilt.KindRateLimited, account.CodeCodesPaused)
 }

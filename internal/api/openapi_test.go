@@ -760,6 +760,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"recovery at a service centre", nil, docRecoveryDesk},
 		{"registration by e-mail", nil, docRegistrationEmail},
 		{"registration by phone", nil, docRegistrationPhone},
+		{"registration codes paused", nil, docRegistrationCodesPaused},
 		{"channels and freeze", nil, docChannels},
 		// One hashing worker that callers wait for 50 ms at most: the requests of the
 		// scenario, one at a time, never wait; with the worker held, they get 503.
@@ -1093,6 +1094,35 @@ func docRegistrationEmail(t *testing.T, e *docEnv) {
 		}
 	}
 	t.Errorf("30 registrations of one address were all accepted, want 429 before")
+}
+
+// docRegistrationCodesPaused: ten wrong codes for a number, across a resend, pause its
+// registrations' code checks, resends and new registrations (429 codes_paused).
+func docRegistrationCodesPaused(t *testing.T, e *docEnv) {
+	id := docRegister(t, e, "phone", "+7 702 555 43 21", "sms")
+	path := "/api/v1/registrations/" + url.PathEscape(id) + "/verify"
+	resend := "/api/v1/registrations/" + url.PathEscape(id) + "/resend"
+	for round := range 2 {
+		e.Deliver(t)
+		sms := e.SMSTo("+77025554321")
+		code := kilttest.Code(sms[len(sms)-1])
+		for i := 1; i <= 5; i++ {
+			e.call(t, http.StatusUnprocessableEntity, "verifyRegistration", path, map[string]string{"code": fmt.Sprintf("%06d", (atoi(code)+i)%1000000)})
+		}
+		e.Clock.Advance(61 * time.Second)
+		if round == 0 {
+			e.call(t, http.StatusAccepted, "resendRegistrationCode", resend, `{}`)
+		}
+	}
+	for _, r := range []*kilttest.Response{
+		e.call(t, http.StatusTooManyRequests, "verifyRegistration", path, map[string]string{"code": "123456"}),
+		e.call(t, http.StatusTooManyRequests, "resendRegistrationCode", resend, `{}`),
+		e.call(t, http.StatusTooManyRequests, "createRegistration", "/api/v1/registrations", registerBody("phone", "+7 702 555 43 21", goodPassword)),
+	} {
+		if r.ErrorCode() != "codes_paused" || r.Header.Get("Retry-After") == "" {
+			t.Errorf("while paused: %d %s, want codes_paused with Retry-After", r.Status, r.Body)
+		}
+	}
 }
 
 func docRegistrationPhone(t *testing.T, e *docEnv) {

@@ -177,7 +177,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clock kilt.
 	a.Recovery = recovery.NewService(recoveries, a.Accounts, clock, rcfg, check, a.Processor)
 	a.Audit = sqlstore.NewAudit(db)
 	a.Metrics.Limits("recovery_ip", "recovery_identifier", "recovery_verify_ip", "recovery_verify_number", "recovery_account", "sms_number_hour", "sms_number_day",
-		"registration_ip", "registration_identifier", "login_ip")
+		"registration_ip", "registration_identifier", "registration_verify_number", "login_ip")
 	a.Registrations = account.NewRegistrations(sqlstore.NewAccounts(db), a.Accounts, clock, account.RegistrationConfig{
 		PerIP:         limit("registration_ip", cfg.LimitRegistrationIP),
 		PerIdentifier: limit("registration_identifier", cfg.LimitRegistrationID),

@@ -222,19 +222,15 @@ func (r recoveryTx) UseTokens(ctx context.Context, accountID int64, purpose stri
 }
 
 func (r recoveryTx) AddCodeFailure(ctx context.Context, key string, accountID int64, at time.Time) error {
-	_, err := r.tx.Exec(ctx, `INSERT INTO code_failures (key, account_id, at) VALUES ($1, $2, $3)`, key, nullID(accountID), at)
-	return err
+	return addCodeFailure(ctx, r.tx, key, accountID, at)
 }
 
 func (r recoveryTx) CodeFailures(ctx context.Context, key string, since time.Time) (int, error) {
-	var n int
-	err := r.tx.QueryRow(ctx, `SELECT COUNT(*) FROM code_failures WHERE key = $1 AND at > $2`, key, since).Scan(&n)
-	return n, err
+	return countCodeFailures(ctx, r.tx, key, since)
 }
 
 func (r recoveryTx) PruneCodeFailures(ctx context.Context, key string, before time.Time) error {
-	_, err := r.tx.Exec(ctx, `DELETE FROM code_failures WHERE key = $1 AND at <= $2`, key, before)
-	return err
+	return pruneCodeFailures(ctx, r.tx, key, before)
 }
 
 func (r recoveryTx) Enqueue(ctx context.Context, m *outbox.Message) error {

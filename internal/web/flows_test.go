@@ -598,3 +598,59 @@ func TestSpentRegistrationCode(t *testing.T) {
 		t.Fatalf("the new code: got %d to %q", r.Status, r.Location)
 	}
 }
+
+// TestPausedRegistrationNumber: the pages call the one service, so ten wrong codes for a
+// number across a resend pause it there too: the right code, a resend and a new
+// registration of the number get the step or form again with the message, in the page's
+// language, 429 with Retry-After, and no SMS goes out.
+func TestPausedRegistrationNumber(t *testing.T) {
+	for _, lang := range []string{"kk", "ru", "en"} {
+		t.Run(lang, func(t *testing.T) {
+			e := kilttest.Start(t, "sqlite", nil)
+			b := newBrowserIn(t, e, lang)
+			form := url.Values{"by": {"phone"}, "phone": {"8 747 123 45 67"}, "password": {goodPassword},
+				"password_confirm": {goodPassword}, "consent_version": {kilttest.ConsentVersion}}
+			r := b.post("/register", form)
+			u, err := url.Parse(r.Location)
+			if err != nil || u.Query().Get("id") == "" {
+				t.Fatalf("register: got %d to %q", r.Status, r.Location)
+			}
+			id := u.Query().Get("id")
+			for round := range 2 {
+				code := e.LatestCode(t, "+77471234567")
+				for range 5 {
+					b.post("/register/verify", url.Values{"id": {id}, "code": {wrongCode(code)}})
+				}
+				if round == 0 {
+					e.Clock.Advance(61 * time.Second)
+					if r = b.post("/register/resend", url.Values{"id": {id}}); r.Status != http.StatusSeeOther {
+						t.Fatalf("a new code: got %d", r.Status)
+					}
+				}
+			}
+			e.Deliver(t)
+			sent := len(e.SMSTo("+77471234567"))
+			paused := text(i18n.T(lang, "codes_paused"))
+			r = b.post("/register/verify", url.Values{"id": {id}, "code": {e.LatestCode(t, "+77471234567")}})
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Errorf("the right code after ten wrong ones: got %d, Retry-After %q, want 429", r.Status, r.Header.Get("Retry-After"))
+			}
+			contains(t, "the right code while paused", r.Body, paused)
+			e.Clock.Advance(61 * time.Second)
+			r = b.post("/register/resend", url.Values{"id": {id}})
+			if r.Status != http.StatusTooManyRequests {
+				t.Errorf("a resend while paused: got %d to %q, want 429", r.Status, r.Location)
+			}
+			contains(t, "a resend while paused", r.Body, paused)
+			r = b.post("/register", form)
+			if r.Status != http.StatusTooManyRequests {
+				t.Errorf("a new registration while paused: got %d to %q, want 429", r.Status, r.Location)
+			}
+			contains(t, "a new registration while paused", r.Body, paused)
+			e.Deliver(t)
+			if n := len(e.SMSTo("+77471234567")); n != sent {
+				t.Errorf("%d SMS sent while paused", n-sent)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package accounttest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func Insert(t *testing.T, s account.Store, a *account.Account) {
 func Run(t *testing.T, s account.Store) {
 	t.Run("accounts", func(t *testing.T) { testAccounts(t, s) })
 	t.Run("registrations", func(t *testing.T) { testRegistrations(t, s) })
+	t.Run("code failures", func(t *testing.T) { testCodeFailures(t, s) })
 	t.Run("rollback", func(t *testing.T) { testRollback(t, s) })
 	t.Run("channels", func(t *testing.T) { testChannels(t, s) })
 	t.Run("deletion", func(t *testing.T) { testDeletion(t, s) })
@@ -206,6 +208,53 @@ func testRegistrations(t *testing.T, s account.Store) {
 		}
 		if err := tx.UpdateRegistration(ctx, account.Registration{ID: "nope"}); !errors.Is(err, kilt.ErrNotFound) {
 			t.Errorf("update of an unknown registration: got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testCodeFailures: a number's wrong registration codes, by key, newest first, after a time
+// (exclusive), pruned up to one (inclusive), each key on its own.
+func testCodeFailures(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	err := s.InTx(ctx, func(tx account.Tx) error {
+		for i := range 3 {
+			if err := tx.AddCodeFailure(ctx, "reg-key-a", T0.Add(time.Duration(i)*time.Hour)); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddCodeFailure(ctx, "reg-key-b", T0); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			key   string
+			since time.Time
+			want  []time.Time
+		}{
+			{"reg-key-a", T0.Add(-time.Second), []time.Time{T0.Add(2 * time.Hour), T0.Add(time.Hour), T0}},
+			{"reg-key-a", T0, []time.Time{T0.Add(2 * time.Hour), T0.Add(time.Hour)}},
+			{"reg-key-b", T0.Add(-time.Second), []time.Time{T0}},
+			{"reg-key-c", T0.Add(-time.Hour), nil},
+		} {
+			got, err := tx.CodeFailureTimes(ctx, c.key, c.since)
+			if err != nil {
+				return err
+			}
+			if len(got) != len(c.want) || !slices.EqualFunc(got, c.want, time.Time.Equal) {
+				t.Errorf("failures of %s after %v: got %v, want %v", c.key, c.since, got, c.want)
+			}
+		}
+		if err := tx.PruneCodeFailures(ctx, "reg-key-a", T0.Add(time.Hour)); err != nil {
+			return err
+		}
+		if got, err := tx.CodeFailureTimes(ctx, "reg-key-a", T0.Add(-24*time.Hour)); err != nil || len(got) != 1 || !got[0].Equal(T0.Add(2*time.Hour)) {
+			t.Errorf("after pruning up to the second: got %v %v, want the third", got, err)
+		}
+		if got, err := tx.CodeFailureTimes(ctx, "reg-key-b", T0.Add(-24*time.Hour)); err != nil || len(got) != 1 {
+			t.Errorf("pruning one key touched another: got %v %v", got, err)
 		}
 		return nil
 	})
