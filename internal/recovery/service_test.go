@@ -354,6 +354,9 @@ func TestWokenProcessorGathersABurst(t *testing.T) {
 	p := recovery.NewProcessor(sqlstore.NewRecovery(e.db), func() time.Time { return e.now },
 		recovery.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), ResetURL: "http://kilt.test/recovery/reset"},
 		nil, sent, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// Only the wake may start a step: the fallback poll, every second, would take an empty
+	// batch in a transaction of its own if it ticked before the burst was counted.
+	p.SetPoll(time.Hour)
 	gathering, release := make(chan struct{}), make(chan struct{})
 	p.SetGather(func(ctx context.Context) {
 		select {

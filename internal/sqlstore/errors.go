@@ -31,6 +31,13 @@ func unavailable(err error) error {
 		Err: err, RetryAfter: 5 * time.Second}
 }
 
+// isSQLiteBusy reports whether err, or an error it wraps, is SQLite's SQLITE_BUSY: the
+// write lock stayed taken by another connection for the whole busy timeout.
+func isSQLiteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // IsUniqueViolation reports whether err, or an error it wraps, is a violation of a unique or
 // primary key constraint.
 func IsUniqueViolation(err error) bool {

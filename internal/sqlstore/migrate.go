@@ -105,7 +105,7 @@ func (db *DB) Migrate(ctx context.Context) (applied []string, err error) {
 }
 
 func (db *DB) migrate(ctx context.Context, ms []migration) (applied []string, err error) {
-	err = db.InTx(ctx, func(tx *Tx) error {
+	err = db.migrationTx(ctx, func(tx *Tx) error {
 		if err := lockMigrations(ctx, tx); err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (db *DB) migrate(ctx context.Context, ms []migration) (applied []string, er
 			continue
 		}
 		ran := false
-		err := db.InTx(ctx, func(tx *Tx) error {
+		err := db.migrationTx(ctx, func(tx *Tx) error {
 			if err := lockMigrations(ctx, tx); err != nil {
 				return err
 			}
@@ -168,6 +168,23 @@ var createSchemaMigrations = map[Dialect]string{
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TIMESTAMPTZ NOT NULL)`,
+}
+
+// migrationTx runs fn in a transaction that waits its turn among the instances migrating, as
+// long as ctx allows. On PostgreSQL the advisory lock (lockMigrations) waits without a
+// limit; on SQLite the IMMEDIATE transaction waits only busy_timeout for the write lock,
+// and another instance applying every migration back to back holds it longer than that on
+// a loaded machine (it takes the lock again at once after each commit, while this one's busy
+// handler sleeps): so a begin that found the lock taken for the whole timeout begins again.
+// Nothing was written in a transaction that could not begin; a migration found applied on
+// the second look inside it is skipped.
+func (db *DB) migrationTx(ctx context.Context, fn func(tx *Tx) error) error {
+	for {
+		err := db.InTx(ctx, fn)
+		if db.dialect != SQLite || !isSQLiteBusy(err) || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // lockMigrations serialises migrations across instances until tx ends. On PostgreSQL it
