@@ -28,13 +28,7 @@ func TestLogoutHintAfterKeyRotation(t *testing.T) {
 		clock := &movedClock{}
 		k := startKiltWith(t, dbURL, clock.now, nil)
 		addAccount(t, k, "a@mail.kz")
-		r := newRP(t, k, oidc.NewClient{FirstParty: true})
-		b := browser(t)
-		f := newFlow()
-		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, b, tok := signedIn(t, k, "a@mail.kz")
 		hint := tok.Extra("id_token").(string)
 		old, err := k.app.OIDC.SigningKey(ctx)
 		if err != nil {

@@ -27,13 +27,7 @@ func TestKeptSessionSignsInAfterPasswordChange(t *testing.T) {
 		clock := &movedClock{}
 		k := startKiltWith(t, dbURL, clock.now, nil)
 		acct := addAccount(t, k, "a@mail.kz")
-		r := newRP(t, k, oidc.NewClient{FirstParty: true})
-		b := browser(t)
-		f := newFlow()
-		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, b, tok := signedIn(t, k, "a@mail.kz")
 		signedIn := authTime(t, r, tok)
 		sess := tokenSessions(t, k, tok)
 		clock.advance(time.Second)

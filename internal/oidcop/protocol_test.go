@@ -145,13 +145,7 @@ func TestCrossSitePOST(t *testing.T) {
 	ctx := context.Background()
 	k := startKilt(t, kilttest.DatabaseURL(t, "sqlite"))
 	addAccount(t, k, "a@mail.kz")
-	r := newRP(t, k, oidc.NewClient{FirstParty: true})
-	b := browser(t)
-	f := newFlow()
-	tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, b, tok := signedIn(t, k, "a@mail.kz")
 	sub := signedInAs(t, b, r)
 
 	// The authorization endpoint: a pending request and the way to the sign-in.
@@ -183,7 +177,7 @@ func TestCrossSitePOST(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /oauth/end_session with a hint: %d", resp.StatusCode)
 	}
-	resp, err = b.Get(k.url + resp.Header.Get("Location"))
+	resp, err := b.Get(k.url + resp.Header.Get("Location"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +191,7 @@ func TestCrossSitePOST(t *testing.T) {
 
 	// A same-site application (a sibling host of the portal) posts with the cookie: the
 	// logout happens at once.
-	f = newFlow()
+	f := newFlow()
 	tok, err = r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
 	if err != nil {
 		t.Fatal(err)
@@ -283,13 +277,7 @@ func TestLogoutHintOfAnotherSession(t *testing.T) {
 		clock := &movedClock{}
 		k := startKiltWith(t, dbURL, clock.now, nil)
 		addAccount(t, k, "a@mail.kz")
-		r := newRP(t, k, oidc.NewClient{FirstParty: true})
-		b := browser(t)
-		f := newFlow()
-		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, b, tok := signedIn(t, k, "a@mail.kz")
 		oldHint := tok.Extra("id_token").(string)
 		// A new sign-in of the same account: the old session ends, a new one starts.
 		clock.advance(2 * time.Second)
@@ -312,7 +300,7 @@ func TestLogoutHintOfAnotherSession(t *testing.T) {
 			t.Fatal("an id_token_hint of an ended session signed the current session out without asking")
 		}
 		// The current session's own hint ends it.
-		f = newFlow()
+		f := newFlow()
 		q := answer(t, authorize(t, b, r.authURL(f)))
 		tok, err = r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.verifier))
 		if err != nil {

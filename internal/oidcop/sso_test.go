@@ -241,6 +241,20 @@ func (r *rp) authURL(f flow, extra ...oauth2.AuthCodeOption) string {
 }
 
 // login runs the code flow through the sign-in form and returns the code.
+// signedIn registers a first-party relying party, signs email in through it in a new browser
+// and exchanges the code: the start of most tests.
+func signedIn(t *testing.T, k *kilt, email string) (*rp, *http.Client, *oauth2.Token) {
+	t.Helper()
+	r := newRP(t, k, oidc.NewClient{FirstParty: true})
+	b := browser(t)
+	f := newFlow()
+	tok, err := r.conf.Exchange(context.Background(), login(t, k, r, b, email, f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, b, tok
+}
+
 func login(t *testing.T, k *kilt, r *rp, b *http.Client, email string, f flow) string {
 	t.Helper()
 	resp := authorize(t, b, r.authURL(f))
@@ -730,13 +744,7 @@ func TestTokensAfterPasswordChange(t *testing.T) {
 		clock := &movedClock{}
 		k := startKiltWith(t, dbURL, clock.now, nil)
 		acct := addAccount(t, k, "a@mail.kz")
-		r := newRP(t, k, oidc.NewClient{FirstParty: true})
-		b := browser(t)
-		f := newFlow()
-		tok, err := r.conf.Exchange(ctx, login(t, k, r, b, "a@mail.kz", f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _, tok := signedIn(t, k, "a@mail.kz")
 		sessions := tokenSessions(t, k, tok)
 		clock.advance(time.Millisecond) // the change is later than the tokens, at microsecond precision
 		if err := k.app.Accounts.ChangePassword(ctx, acct.ID, sessions, password, "Zhana-Kupiya-2026!", "Zhana-Kupiya-2026!",
