@@ -34,6 +34,23 @@ func TestPostgreSQLRestartUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	var during []outcome
 	var phase atomic.Int32 // 0 before, 1 outage, 2 after
+	// answered carries the phase of each answer as it comes (dropped while nobody waits):
+	// the phases last a number of answers, not a time a loaded machine may not honour.
+	answered := make(chan int32, 64)
+	waitAnswers := func(p int32, n int) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for got := 0; got < n; {
+			select {
+			case q := <-answered:
+				if q == p {
+					got++
+				}
+			case <-timeout:
+				t.Fatalf("phase %d: %d answers in 30 s, want %d", p, got, n)
+			}
+		}
+	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -47,18 +64,23 @@ func TestPostgreSQLRestartUnderLoad(t *testing.T) {
 				} else {
 					r = e.Do(t, "POST", "/api/v1/recovery/email", map[string]string{"email": fmt.Sprintf("x%d-%d@mail.kz", w, i)})
 				}
-				if phase.Load() == 1 {
+				p := phase.Load()
+				if p == 1 {
 					mu.Lock()
 					during = append(during, outcome{r.Status, r.ErrorCode(), r.Header.Get("Retry-After")})
 					mu.Unlock()
 				}
+				select {
+				case answered <- p:
+				default:
+				}
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitAnswers(0, 8) // the load runs
 	pg.Stop(t)
 	phase.Store(1)
-	time.Sleep(1500 * time.Millisecond)
+	waitAnswers(1, 16) // answered while PostgreSQL is down
 	phase.Store(2)
 	pg.Start(t)
 	// After the restart: the pool reconnects by itself.
