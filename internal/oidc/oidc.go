@@ -94,7 +94,7 @@ type AuthRequest struct {
 	LoginHint     string
 	UILocales     string
 	// HintSubject is the sub of the request's id_token_hint ("" without one): the account
-	// the application expects (HintAllows).
+	// the application expects (Service.SessionSatisfies).
 	HintSubject string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time

@@ -431,7 +431,8 @@ func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 
 // SessionSatisfies reports whether the session may answer the request without a new
 // sign-in: not when prompt=login asked for one (unless the session began after the
-// request), nor when it is older than max_age.
+// request), nor when it is older than max_age, nor when it is another account's than the
+// id_token_hint's (hintAllows).
 func (s *Service) SessionSatisfies(a *AuthRequest, sess *Session) bool {
 	fresh := !sess.CreatedAt.Before(a.CreatedAt)
 	if slices.Contains(a.Prompt, "login") && !fresh {
@@ -440,7 +441,7 @@ func (s *Service) SessionSatisfies(a *AuthRequest, sess *Session) bool {
 	if a.MaxAge >= 0 && s.clock().Sub(sess.CreatedAt) > time.Duration(a.MaxAge)*time.Second && !fresh {
 		return false
 	}
-	return true
+	return s.hintAllows(a, sess)
 }
 
 // NeedsConsent reports whether the account must consent before the client gets the

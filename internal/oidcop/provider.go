@@ -307,7 +307,7 @@ func (p *Provider) Pending(r *http.Request) (clientName, loginHint string, force
 	if err != nil {
 		return "", "", false, false
 	}
-	if sess, err := p.cfg.Session(r); err == nil && sess != nil && !p.satisfies(a, sess) {
+	if sess, err := p.cfg.Session(r); err == nil && sess != nil && !p.svc.SessionSatisfies(a, sess) {
 		forceLogin = true
 	}
 	return c.Name, a.LoginHint, forceLogin, true
@@ -354,7 +354,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	none := containsPrompt(a, "none")
-	if sess != nil && p.satisfies(a, sess) {
+	if sess != nil && p.svc.SessionSatisfies(a, sess) {
 		p.finish(w, r, a, sess, none)
 		return
 	}
@@ -403,12 +403,6 @@ func uiLocale(locales string) string {
 	return ""
 }
 
-// satisfies reports whether sess may answer a without a new sign-in: the domain's rules of
-// prompt and max_age (SessionSatisfies) and of the id_token_hint (HintAllows).
-func (p *Provider) satisfies(a *kiltoidc.AuthRequest, sess *kiltoidc.Session) bool {
-	return p.svc.SessionSatisfies(a, sess) && p.svc.HintAllows(a, sess)
-}
-
 func containsPrompt(a *kiltoidc.AuthRequest, v string) bool {
 	for _, p := range a.Prompt {
 		if p == v {
@@ -432,7 +426,7 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if sess == nil || !p.satisfies(a, sess) {
+	if sess == nil || !p.svc.SessionSatisfies(a, sess) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
@@ -528,7 +522,7 @@ func (p *Provider) Decide(w http.ResponseWriter, r *http.Request, allow bool) {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if sess == nil || !p.satisfies(a, sess) {
+	if sess == nil || !p.svc.SessionSatisfies(a, sess) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
