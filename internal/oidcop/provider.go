@@ -113,7 +113,7 @@ func (p *Provider) Routes(mux *http.ServeMux) (bypass []string) {
 	for _, path := range []string{pathRevoke, pathKeys} {
 		mux.Handle(path, p.op)
 	}
-	mux.Handle(pathEndSession, http.HandlerFunc(p.endSessionEndpoint))
+	mux.Handle(pathEndSession, noStore(http.HandlerFunc(p.endSessionEndpoint)))
 	mux.HandleFunc("GET "+pathLogin, p.login)
 	mux.HandleFunc("GET "+pathResume, p.resume)
 	return []string{pathAuthorize, pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession}
@@ -561,7 +561,6 @@ type browserSessionKey struct{}
 
 // endSessionEndpoint is op's end_session with the browser's session in the context.
 func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
 	sess, err := p.cfg.Session(r)
 	if err != nil {
 		p.cfg.RenderError(w, r, http.StatusServiceUnavailable, err)
@@ -573,11 +572,7 @@ func (p *Provider) endSessionEndpoint(w http.ResponseWriter, r *http.Request) {
 	if sess == nil && r.Method == http.MethodPost {
 		// An application's page on another site posts without Kilt's session cookie
 		// (SameSite=Lax): the same request as a GET, which a browser sends with it, can see
-		// the session it is meant to end.
-		if err := r.ParseForm(); err != nil {
-			p.cfg.RenderError(w, r, http.StatusBadRequest, kilt.E(kilt.KindInvalid, kiltoidc.CodeInvalidRequest))
-			return
-		}
+		// the session it is meant to end. (postLogoutAllowed parsed the form.)
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		http.Redirect(w, r, pathEndSession+"?"+r.Form.Encode(), http.StatusSeeOther)
 		return
