@@ -111,6 +111,11 @@ type Tx interface {
 	// counted one after the other; two transactions taking the same keys in any order must
 	// not deadlock. A key named twice is an error. One statement, whatever the number of keys.
 	ThrottlesForUpdate(ctx context.Context, keys []string) ([]Throttle, error)
+	// AttemptState is what a sign-in attempt reads before its password is checked: the
+	// account id names (nil if none, looked up as AccountByEmailKey or AccountByPhone) and
+	// ThrottlesForUpdate(keys), in one statement on a database that can (one round trip
+	// fewer per sign-in), else in two.
+	AttemptState(ctx context.Context, id account.Identifier, keys []string) (*account.Account, []Throttle, error)
 	// PutThrottles stores ts[i] as the state of keys[i]; DeleteThrottles forgets the keys.
 	// One statement each, whatever the number of keys.
 	PutThrottles(ctx context.Context, keys []string, ts []Throttle) error

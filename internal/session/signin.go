@@ -287,19 +287,9 @@ func (s *Service) countAttempt(ctx context.Context, id account.Identifier, ip st
 				return nil
 			}
 		}
+		var states []Throttle
 		var err error
-		if id.Kind == account.Email {
-			a, err = tx.AccountByEmailKey(ctx, id.Key())
-		} else {
-			a, err = tx.AccountByPhone(ctx, id.Value)
-		}
-		if errors.Is(err, kilt.ErrNotFound) {
-			a, err = nil, nil
-		}
-		if err != nil {
-			return err
-		}
-		states, err := tx.ThrottlesForUpdate(ctx, keys)
+		a, states, err = tx.AttemptState(ctx, id, keys)
 		if err != nil {
 			return err
 		}

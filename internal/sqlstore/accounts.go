@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"kilt"
@@ -26,6 +28,29 @@ var _ account.Store = (*Accounts)(nil)
 
 const accountColumns = `id, email, email_verified, phone, phone_verified, password_hash, locked, lang,
 	created_at, updated_at, password_changed_at, sms_paused_until, consent_version, consent_at, frozen_at, frozen_trust`
+
+// accountColumnsOrZero is accountColumns of an outer-joined accounts a on PostgreSQL, each
+// column that scanAccount does not take as NULL coalesced to its zero: a missing account
+// scans as one with id 0.
+var accountColumnsOrZero = func() string {
+	zero := map[string]string{"id": "0", "email_verified": "false", "phone_verified": "false", "password_hash": "''",
+		"locked": "false", "lang": "''", "created_at": "'epoch'", "updated_at": "'epoch'", "password_changed_at": "'epoch'",
+		"consent_at": "'epoch'", "frozen_trust": "''"}
+	nullable := []string{"email", "phone", "sms_paused_until", "consent_version", "frozen_at"}
+	var out []string
+	for _, c := range strings.Split(accountColumns, ",") {
+		c = strings.TrimSpace(c)
+		switch z, ok := zero[c]; {
+		case ok:
+			out = append(out, "COALESCE(a."+c+", "+z+")")
+		case slices.Contains(nullable, c):
+			out = append(out, "a."+c)
+		default:
+			panic("sqlstore: accountColumnsOrZero does not know column " + c)
+		}
+	}
+	return strings.Join(out, ", ")
+}()
 
 // scanAccount is the one scan helper of accounts; its column order is accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (*account.Account, error) {

@@ -93,17 +93,9 @@ func (t sessionTx) SetLocked(ctx context.Context, accountID int64, locked bool, 
 // never deadlock. On SQLite a plain read: the IMMEDIATE transaction already holds the
 // database's write lock, and a missing row reads as zero.
 func (t sessionTx) ThrottlesForUpdate(ctx context.Context, keys []string) ([]session.Throttle, error) {
-	sorted, err := sortedThrottleKeys(keys)
+	q, args, err := t.throttleRead(keys)
 	if err != nil {
 		return nil, err
-	}
-	q := throttleQueries(t.tx.Dialect(), len(keys))
-	args := make([]any, 0, len(keys)+1)
-	if t.tx.Dialect() == Postgres {
-		args = append(args, time.Unix(0, 0))
-	}
-	for _, k := range sorted {
-		args = append(args, k)
 	}
 	rows, err := t.tx.Query(ctx, q.read, args...)
 	if err != nil {
@@ -122,6 +114,92 @@ func (t sessionTx) ThrottlesForUpdate(ctx context.Context, keys []string) ([]ses
 		}
 	}
 	return out, rows.Err()
+}
+
+// throttleRead returns the statements for keys and the arguments of their read.
+func (t sessionTx) throttleRead(keys []string) (throttleStatements, []any, error) {
+	sorted, err := sortedThrottleKeys(keys)
+	if err != nil {
+		return throttleStatements{}, nil, err
+	}
+	args := make([]any, 0, len(keys)+2)
+	if t.tx.Dialect() == Postgres {
+		args = append(args, time.Unix(0, 0))
+	}
+	for _, k := range sorted {
+		args = append(args, k)
+	}
+	return throttleQueries(t.tx.Dialect(), len(keys)), args, nil
+}
+
+// AttemptState implements session.Tx. On PostgreSQL it is ThrottlesForUpdate's upsert with
+// the account joined to each of its rows (throttleStatements.attemptByEmail, …ByPhone); on
+// SQLite, where a statement costs no round trip, the two reads.
+func (t sessionTx) AttemptState(ctx context.Context, id account.Identifier, keys []string) (*account.Account, []session.Throttle, error) {
+	if t.tx.Dialect() != Postgres {
+		var a *account.Account
+		var err error
+		if id.Kind == account.Email {
+			a, err = t.AccountByEmailKey(ctx, id.Key())
+		} else {
+			a, err = t.AccountByPhone(ctx, id.Value)
+		}
+		if errors.Is(err, kilt.ErrNotFound) {
+			a, err = nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		th, err := t.ThrottlesForUpdate(ctx, keys)
+		return a, th, err
+	}
+	q, args, err := t.throttleRead(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	stmt := q.attemptByEmail
+	if id.Kind == account.Email {
+		args = append(args, id.Key())
+	} else {
+		stmt = q.attemptByPhone
+		args = append(args, id.Value)
+	}
+	rows, err := t.tx.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var a *account.Account
+	out := make([]session.Throttle, len(keys))
+	for rows.Next() {
+		var key string
+		var th session.Throttle
+		row, err := scanAccount(prefixedRow{rows, []any{&key, &th.Failures, TimeCol(&th.LastFailedAt)}})
+		if err != nil {
+			return nil, nil, err
+		}
+		if row.ID != 0 { // 0: no account (the LEFT JOIN's NULLs, coalesced)
+			a = row
+		}
+		if i := slices.Index(keys, key); i >= 0 {
+			out[i] = th
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return a, out, nil
+}
+
+// prefixedRow scans its head columns into head, the rest into what Scan is given: the
+// account's scan (scanAccount) after columns of another table in the same row.
+type prefixedRow struct {
+	row  interface{ Scan(...any) error }
+	head []any
+}
+
+func (p prefixedRow) Scan(dest ...any) error {
+	return p.row.Scan(append(slices.Clip(p.head), dest...)...)
 }
 
 // PutThrottles implements session.Tx: one upsert of all the keys, in their byte order.
@@ -179,6 +257,10 @@ type throttleStatements struct {
 	read   string // key, failures, last_failed_at of the keys; on PostgreSQL made and locked
 	put    string // the keys' new states
 	delete string // the keys forgotten
+	// attemptByEmail and attemptByPhone, on PostgreSQL only, are AttemptState's: read's
+	// upsert, each of its rows joined to the account whose email_key (or phone) is $n+2, the
+	// account's columns coalesced (accountColumnsOrZero) so that no account reads as id 0.
+	attemptByEmail, attemptByPhone string
 	// start, on PostgreSQL only, is StartSession's statement: the keys forgotten as delete
 	// does, then the audit row ($n+8…$n+13) and the session ($n+1…$n+7) inserted, the
 	// session's id returned. Data-modifying WITHs run once and to completion whether or not
@@ -227,6 +309,10 @@ func throttleQueries(d Dialect, n int) throttleStatements {
 			}
 			return strings.Join(ps, ", ")
 		}
+		attempt := `WITH t AS (` + q.read + `) SELECT t.key, t.failures, t.last_failed_at, ` + accountColumnsOrZero +
+			` FROM t LEFT JOIN accounts a ON a.`
+		q.attemptByEmail = attempt + `email_key = $` + strconv.Itoa(n+2)
+		q.attemptByPhone = attempt + `phone = $` + strconv.Itoa(n+2)
 		q.start = `WITH ` + locked + `, forgot AS (` + forget + `),
 			audited AS (INSERT INTO audit_events (at, type, account_id, ip, user_agent, detail) VALUES (` + p(8, 6) + `))
 			` + insertSession + ` VALUES (` + p(1, 7) + `) RETURNING id`

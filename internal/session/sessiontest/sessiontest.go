@@ -356,12 +356,67 @@ func Run(t *testing.T, h Harness) {
 		})
 	})
 
+	t.Run("attempt state", func(t *testing.T) {
+		// The account an identifier names and the keys' states in one call: found by e-mail
+		// (case aside) and by phone, nil when unknown, the states in the caller's order
+		// beside it either way; a key named twice is refused.
+		a := newAccount(h, t, "Attempt@Mail.kz", "+77015550142")
+		in(t, func(tx session.Tx) error {
+			return tx.PutThrottles(ctx, []string{"at:b"}, []session.Throttle{{Failures: 5, LastFailedAt: t0}})
+		})
+		byEmail := account.Identifier{Kind: account.Email, Value: "attempt@mail.kz"}
+		byPhone := account.Identifier{Kind: account.Phone, Value: "+77015550142"}
+		for name, id := range map[string]account.Identifier{"email": byEmail, "phone": byPhone} {
+			in(t, func(tx session.Tx) error {
+				got, th, err := tx.AttemptState(ctx, id, []string{"at:b", "at:a"})
+				if err != nil {
+					return err
+				}
+				if got == nil || got.ID != a.ID || got.Email != a.Email || got.Phone != a.Phone ||
+					got.PasswordHash != a.PasswordHash || !got.PasswordChangedAt.Equal(t0) || got.Lang != "kk" || !got.EmailVerified {
+					t.Errorf("%s: account %+v, want %+v", name, got, a)
+				}
+				if len(th) != 2 || th[0].Failures != 5 || !th[0].LastFailedAt.Equal(t0) || th[1].Failures != 0 {
+					t.Errorf("%s: throttles %+v, want 5 then none", name, th)
+				}
+				return nil
+			})
+		}
+		for name, id := range map[string]account.Identifier{
+			"email": {Kind: account.Email, Value: "nobody@mail.kz"}, "phone": {Kind: account.Phone, Value: "+77015550143"}} {
+			in(t, func(tx session.Tx) error {
+				got, th, err := tx.AttemptState(ctx, id, []string{"at:a", "at:b"})
+				if err != nil {
+					return err
+				}
+				if got != nil {
+					t.Errorf("unknown %s: got account %+v", name, got)
+				}
+				if len(th) != 2 || th[0].Failures != 0 || th[1].Failures != 5 {
+					t.Errorf("unknown %s: throttles %+v, want none then 5", name, th)
+				}
+				return nil
+			})
+		}
+		if err := h.Store.InTx(ctx, func(tx session.Tx) error {
+			_, _, err := tx.AttemptState(ctx, byEmail, []string{"at:a", "at:a"})
+			return err
+		}); err == nil {
+			t.Error("a key named twice was taken")
+		}
+	})
+
 	t.Run("throttle counts concurrent attempts", func(t *testing.T) {
 		// Attempts on one key made at once are counted one after the other, none lost,
 		// while successful sign-ins clear the same key.
 		const n = 12
 		concurrently(t, n,
-			func(int) error { return countFailure(ctx, h, "race") },
+			func(i int) error {
+				if i%2 == 1 { // as a sign-in takes them, with the account
+					return countAttempt(ctx, h, "race")
+				}
+				return countFailure(ctx, h, "race")
+			},
 			func(i int) error {
 				if i%4 == 0 {
 					return clearKeys(ctx, h, "race")
@@ -444,6 +499,20 @@ func Run(t *testing.T, h Harness) {
 func countFailure(ctx context.Context, h Harness, keys ...string) error {
 	return h.Store.InTx(ctx, func(tx session.Tx) error {
 		th, err := tx.ThrottlesForUpdate(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for i := range th {
+			th[i].Failures++
+		}
+		return tx.PutThrottles(ctx, keys, th)
+	})
+}
+
+// countAttempt is countFailure with the keys read as a sign-in reads them (AttemptState).
+func countAttempt(ctx context.Context, h Harness, keys ...string) error {
+	return h.Store.InTx(ctx, func(tx session.Tx) error {
+		_, th, err := tx.AttemptState(ctx, account.Identifier{Kind: account.Email, Value: "race@mail.kz"}, keys)
 		if err != nil {
 			return err
 		}
