@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
@@ -88,9 +87,12 @@ type Hasher struct {
 
 	// memories hold Argon2 working memory between computations, up to the configured
 	// cost each (see package argon2): a hash then neither allocates its 19 MiB nor has the
-	// runtime zero them, and leaves no garbage to collect. At most one per pool slot is in
-	// use at once; the ones left over go at the collections after they were last used.
-	memories sync.Pool
+	// runtime zero them, and leaves no garbage to collect. There is one per pool slot, since
+	// every computation runs in a slot, and they are kept for the Hasher's life: the pool's
+	// bound on hashing memory is the memory the server holds for it (a sync.Pool let the
+	// collector take them back after two collections without a hash, and the next sign-in
+	// allocated and faulted its 19 MiB in again). Reserve allocates them ahead of use.
+	memories chan *argon2.Memory
 }
 
 // NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
@@ -103,8 +105,10 @@ func NewHasher(p Params, pool *Pool) *Hasher {
 	if pool == nil {
 		pool = NewPool(0, DefaultMaxWait)
 	}
-	h := &Hasher{params: p, pool: pool}
-	h.memories.New = func() any { return &argon2.Memory{Limit: p.Memory} }
+	h := &Hasher{params: p, pool: pool, memories: make(chan *argon2.Memory, max(1, pool.Stats().Size))}
+	for range cap(h.memories) {
+		h.memories <- &argon2.Memory{Limit: p.Memory}
+	}
 	h.budget.memory, h.budget.time = p.Memory, p.Time
 	h.dummy = parsedHash{alg: algArgon2id, params: p, salt: randomBytes(SaltLen), key: randomBytes(KeyLen)}
 	return h
@@ -225,12 +229,59 @@ func (h *Hasher) derive(ph parsedHash, secret []byte) []byte {
 		n = KeyLen
 	}
 	p := ph.params
-	mem := h.memories.Get().(*argon2.Memory)
-	defer h.memories.Put(mem)
+	mem := h.memory()
+	defer h.putMemory(mem)
 	if ph.alg == algArgon2i {
 		return mem.Key(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
 	}
 	return mem.IDKey(secret, ph.salt, p.Time, p.Memory, p.Threads, n)
+}
+
+// memory returns a working memory for one computation: a kept one, or (when a pool shared
+// with another Hasher runs more at once than h keeps) a new one.
+func (h *Hasher) memory() *argon2.Memory {
+	select {
+	case m := <-h.memories:
+		return m
+	default:
+		return &argon2.Memory{Limit: h.params.Memory}
+	}
+}
+
+// putMemory gives m back after its computation; a memory beyond the kept ones is left to the
+// collector.
+func (h *Hasher) putMemory(m *argon2.Memory) {
+	select {
+	case h.memories <- m:
+	default:
+	}
+}
+
+// Reserve allocates every kept working memory at the configured cost now instead of at the
+// first hashes, and returns the KiB h then keeps. kilt serve calls it at start, so that the
+// collector paces itself against the heap the server holds once it has hashed — from the
+// first request, whatever that request is — and the first sign-ins allocate nothing large.
+// Memory fresh from the system is not resident until a hash writes it: the idle server's
+// RSS does not grow.
+func (h *Hasher) Reserve() uint64 {
+	for range cap(h.memories) {
+		m := h.memory()
+		m.Reserve(h.params.Memory)
+		h.putMemory(m)
+	}
+	return h.KeptMemory()
+}
+
+// KeptMemory returns the KiB of working memory h keeps now (those of computations running
+// at the moment not counted).
+func (h *Hasher) KeptMemory() uint64 {
+	var kib uint64
+	for range len(h.memories) {
+		m := h.memory()
+		kib += uint64(m.Size())
+		h.putMemory(m)
+	}
+	return kib
 }
 
 func (h *Hasher) needsRehash(ph parsedHash) bool {

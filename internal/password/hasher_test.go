@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"kilt"
+	argon2m "kilt/internal/password/argon2"
 )
 
 // testParams keeps tests fast; one test runs at the default cost.
@@ -418,4 +421,46 @@ func BenchmarkHashDefault(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestHasherKeepsMemories: the Hasher keeps one Argon2 working memory per pool slot for its
+// whole life — Reserve allocates them at the configured cost, hashes run in them, and
+// collections in between take none away (a sync.Pool lost them after two collections, and
+// the next hash allocated its memory again).
+func TestHasherKeepsMemories(t *testing.T) {
+	p := Params{Memory: 1024, Time: 1, Threads: 1}
+	h := NewHasher(p, NewPool(3, time.Minute))
+	if got := h.Reserve(); got != 3*1024 {
+		t.Fatalf("Reserve: %d KiB kept, want 3 × 1024", got)
+	}
+	kept := map[*argon2m.Memory]bool{}
+	for range 3 {
+		m := <-h.memories
+		kept[m] = true
+		h.memories <- m
+	}
+	ctx := context.Background()
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				if _, err := h.Hash(ctx, fmt.Sprintf("Kokpar-%d-%d!", round, i)); err != nil {
+					t.Errorf("Hash: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		runtime.GC()
+		runtime.GC()
+		runtime.GC()
+	}
+	if len(h.memories) != 3 {
+		t.Fatalf("%d memories kept after the hashes, want 3", len(h.memories))
+	}
+	for range 3 {
+		m := <-h.memories
+		if !kept[m] || m.Size() != 1024 {
+			t.Errorf("a memory of %d KiB, kept from the start: %v; want the reserved ones of 1024 KiB", m.Size(), kept[m])
+		}
+	}
 }

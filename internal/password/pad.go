@@ -89,9 +89,9 @@ func (h *Hasher) pad(ph parsedHash) {
 			return // below Argon2's minimum: a difference of a few KiB
 		}
 		h.countArgon2(m, t)
-		mem := h.memories.Get().(*argon2.Memory)
+		mem := h.memory()
 		_ = mem.IDKey(padSecret, padSalt, t, m, 1, KeyLen)
-		h.memories.Put(mem)
+		h.putMemory(mem)
 	}
 	bcryptPad := func(c int) {
 		h.countBcrypt(c)

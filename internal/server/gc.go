@@ -22,17 +22,28 @@ import (
 // sign-ins (0.002 a sign-in) instead of every third; the ceiling still bounds a burst of costlier
 // legacy hashes, which allocate their memory per hash as before.
 //
-// An operator who sets GOGC or GOMEMLIMIT keeps the runtime's own handling of them.
+// The hasher keeps one working memory per pool slot for the server's life, and TuneGC has it
+// allocate them at start (password.Hasher.Reserve; not written, so not resident until a hash
+// uses them). The collector's pace is set by the heap it finds live: a server that has not
+// hashed yet — one answering only single sign-on calls or recovery requests after a start —
+// would otherwise run it with a heap of a few MiB, a collection every few hundred requests
+// and a tenth of its CPU in the collector, where a server that has hashed (any server after
+// its first sign-ins) collects every few thousand (docs/performance.md, session 12).
+//
+// An operator who sets GOGC or GOMEMLIMIT keeps the runtime's own handling of them; the
+// memories are reserved either way.
 
 // memoryCeiling is the soft memory limit for a hashing pool of workers at argon2KiB each.
 func memoryCeiling(workers int, argon2KiB uint32) int64 {
 	return 64<<20 + 5*int64(workers)*int64(argon2KiB)<<10
 }
 
-// TuneGC sets the runtime's memory limit for the app's hashing pool, unless getenv names
-// GOGC or GOMEMLIMIT. It returns what it did, for the log.
+// TuneGC reserves the hasher's working memories and sets the runtime's memory limit for the
+// app's hashing pool, unless getenv names GOGC or GOMEMLIMIT. It returns what it did, for
+// the log.
 func (a *App) TuneGC(getenv func(string) string) string {
-	return tuneGC(a.Pool.Stats().Size, a.Config.Argon2Memory, getenv)
+	kib := a.Hasher.Reserve()
+	return fmt.Sprintf("%s, hashing memory reserved %d MiB", tuneGC(a.Pool.Stats().Size, a.Config.Argon2Memory, getenv), kib>>10)
 }
 
 // tuneGC is TuneGC for a pool of workers hashing at argon2KiB each.

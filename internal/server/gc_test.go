@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"runtime/debug"
@@ -31,7 +32,13 @@ func TestTuneGC(t *testing.T) {
 
 	// An app's budget is that of its own pool (devApp: 8192 KiB a hash).
 	app := devApp(t, io.Discard)
-	app.TuneGC(func(string) string { return "" })
+	said := app.TuneGC(func(string) string { return "" })
+	if kib := app.Hasher.KeptMemory(); kib != uint64(app.Pool.Stats().Size)*8192 {
+		t.Errorf("app: the hasher keeps %d KiB after TuneGC, want %d × 8192 reserved", kib, app.Pool.Stats().Size)
+	}
+	if want := fmt.Sprintf("hashing memory reserved %d MiB", app.Pool.Stats().Size*8); !strings.Contains(said, want) {
+		t.Errorf("app: TuneGC says %q, want %q in it", said, want)
+	}
 	if limit, want := debug.SetMemoryLimit(-1), int64(64<<20+5*app.Pool.Stats().Size*8192<<10); limit != want {
 		t.Errorf("app: memory limit %d, want %d for a pool of %d", limit, want, app.Pool.Stats().Size)
 	}

@@ -107,6 +107,15 @@ func (m *Memory) Key(password, salt []byte, time, memory uint32, threads uint8, 
 // Size returns the KiB m holds.
 func (m *Memory) Size() int { return len(m.blocks) }
 
+// Reserve makes m hold kib KiB (within its limit) before any computation asks for them. The
+// blocks are allocated and not written: memory fresh from the system stays out of the
+// process's resident set until a computation uses it.
+func (m *Memory) Reserve(kib uint32) {
+	if uint32(len(m.blocks)) < kib && (m.Limit == 0 || kib <= m.Limit) {
+		m.blocks = make([]block, kib)
+	}
+}
+
 // take returns n blocks: m's own when m can hold them, else fresh ones (kept by m when within
 // its limit).
 func (m *Memory) take(n uint32) []block {

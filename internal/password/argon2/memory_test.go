@@ -63,6 +63,28 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestMemoryReserve: a reserved Memory holds its KiB before any computation, computes in them
+// what x/crypto computes, and reserves nothing beyond its limit.
+func TestMemoryReserve(t *testing.T) {
+	m := Memory{Limit: 1024}
+	m.Reserve(2048)
+	if m.Size() != 0 {
+		t.Fatalf("Size %d after reserving 2048 KiB beyond the limit of 1024, want 0", m.Size())
+	}
+	m.Reserve(1024)
+	if m.Size() != 1024 {
+		t.Fatalf("Size %d after reserving 1024 KiB, want 1024", m.Size())
+	}
+	pw, salt := []byte("password"), []byte("somesaltsomesalt")
+	if got, want := m.IDKey(pw, salt, 2, 1024, 1, 32), xargon2.IDKey(pw, salt, 2, 1024, 1, 32); !bytes.Equal(got, want) {
+		t.Errorf("in reserved memory: %x, want %x", got, want)
+	}
+	m.Reserve(512)
+	if m.Size() != 1024 {
+		t.Errorf("Size %d after reserving less than it holds, want the 1024 it had", m.Size())
+	}
+}
+
 // BenchmarkIDKeyDefaultCost compares x/crypto's IDKey, which allocates its 19 MiB on every
 // call, with IDKey in a reused Memory, at Kilt's default cost (m=19456 KiB, t=2, p=1), on
 // GOMAXPROCS goroutines at once as the hashing pool runs them: compare ns/op (a hash per
