@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
@@ -91,8 +92,12 @@ type Hasher struct {
 	// every computation runs in a slot, and they are kept for the Hasher's life: the pool's
 	// bound on hashing memory is the memory the server holds for it (a sync.Pool let the
 	// collector take them back after two collections without a hash, and the next sign-in
-	// allocated and faulted its 19 MiB in again). Reserve allocates them ahead of use.
+	// allocated and faulted its 19 MiB in again). Reserve allocates them ahead of use;
+	// ReleaseIdle gives their pages back to the system when no hash has run for a while.
 	memories chan *argon2.Memory
+	// lastUse is when a computation last gave its memory back (Unix nanoseconds), 0 once
+	// ReleaseIdle has released the memories since.
+	lastUse atomic.Int64
 }
 
 // NewHasher returns a Hasher producing Argon2id hashes at p and running all work in pool.
@@ -248,9 +253,14 @@ func (h *Hasher) memory() *argon2.Memory {
 	}
 }
 
-// putMemory gives m back after its computation; a memory beyond the kept ones is left to the
-// collector.
+// putMemory gives m back after its computation.
 func (h *Hasher) putMemory(m *argon2.Memory) {
+	h.lastUse.Store(time.Now().UnixNano())
+	h.putKept(m)
+}
+
+// putKept keeps m; a memory beyond the kept ones is left to the collector.
+func (h *Hasher) putKept(m *argon2.Memory) {
 	select {
 	case h.memories <- m:
 	default:
@@ -267,9 +277,30 @@ func (h *Hasher) Reserve() uint64 {
 	for range cap(h.memories) {
 		m := h.memory()
 		m.Reserve(h.params.Memory)
-		h.putMemory(m)
+		h.putKept(m)
 	}
 	return h.KeptMemory()
+}
+
+// ReleaseIdle gives the pages of the kept memories back to the system when no computation
+// has ended for idle (and none was made since the last release), and returns the KiB
+// released. The memories stay allocated (the collector's pace is unchanged) and the next
+// hash faults its pages in again: a server that hashes all day keeps them resident, an idle
+// one returns to the resident size it started with, and no password's blocks stay in its
+// memory. Memories in use at the moment are not touched.
+func (h *Hasher) ReleaseIdle(idle time.Duration) uint64 {
+	last := h.lastUse.Load()
+	if last == 0 || time.Since(time.Unix(0, last)) < idle || !h.lastUse.CompareAndSwap(last, 0) {
+		return 0
+	}
+	var kib uint64
+	for range len(h.memories) {
+		m := h.memory()
+		m.Release()
+		kib += uint64(m.Size())
+		h.putKept(m)
+	}
+	return kib
 }
 
 // KeptMemory returns the KiB of working memory h keeps now (those of computations running
@@ -279,7 +310,7 @@ func (h *Hasher) KeptMemory() uint64 {
 	for range len(h.memories) {
 		m := h.memory()
 		kib += uint64(m.Size())
-		h.putMemory(m)
+		h.putKept(m)
 	}
 	return kib
 }

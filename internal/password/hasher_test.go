@@ -464,3 +464,38 @@ func TestHasherKeepsMemories(t *testing.T) {
 		}
 	}
 }
+
+// TestHasherReleaseIdle: the kept memories are released once no hash has ended for the idle
+// time — not before any hash, not twice without a hash in between — and hashing goes on in
+// them afterwards.
+func TestHasherReleaseIdle(t *testing.T) {
+	p := Params{Memory: 2048, Time: 1, Threads: 1}
+	h := NewHasher(p, NewPool(2, time.Minute))
+	h.Reserve()
+	if got := h.ReleaseIdle(0); got != 0 {
+		t.Errorf("ReleaseIdle before any hash released %d KiB, want 0", got)
+	}
+	ctx := context.Background()
+	encoded, err := h.Hash(ctx, "Saryarka-Kokpar-39!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.ReleaseIdle(time.Hour); got != 0 {
+		t.Errorf("ReleaseIdle(1h) right after a hash released %d KiB, want 0", got)
+	}
+	if got := h.ReleaseIdle(0); got != 2*2048 {
+		t.Errorf("ReleaseIdle(0) after a hash released %d KiB, want 2 × 2048", got)
+	}
+	if got := h.ReleaseIdle(0); got != 0 {
+		t.Errorf("ReleaseIdle(0) again with no hash since released %d KiB, want 0", got)
+	}
+	if ok, _, err := h.Verify(ctx, "Saryarka-Kokpar-39!", encoded); err != nil || !ok {
+		t.Fatalf("Verify after the release: %v, %v", ok, err)
+	}
+	if got := h.ReleaseIdle(0); got != 2*2048 {
+		t.Errorf("ReleaseIdle(0) after a verification released %d KiB, want 2 × 2048", got)
+	}
+	if kib := h.KeptMemory(); kib != 2*2048 {
+		t.Errorf("%d KiB kept after the releases, want 2 × 2048", kib)
+	}
+}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // Garbage collection for password hashing. Each Argon2id hash allocates its whole memory
@@ -30,8 +32,31 @@ import (
 // and a tenth of its CPU in the collector, where a server that has hashed (any server after
 // its first sign-ins) collects every few thousand (docs/performance.md, session 12).
 //
+// Kept memories are not kept resident: after a minute without a hash their pages go back to
+// the system (releaseIdleHashMemory), still allocated, and the next hash faults them in.
+//
 // An operator who sets GOGC or GOMEMLIMIT keeps the runtime's own handling of them; the
 // memories are reserved either way.
+
+// hashMemoryIdle is how long the hasher goes without a hash before the pages of its kept
+// memories go back to the system (password.Hasher.ReleaseIdle): an idle server's RSS returns
+// to what it started with, and nothing of the last passwords' computations stays in memory.
+const hashMemoryIdle = time.Minute
+
+// releaseIdleHashMemory releases the hasher's memories whenever it has been idle for
+// hashMemoryIdle, until ctx ends.
+func (a *App) releaseIdleHashMemory(ctx context.Context) {
+	t := time.NewTicker(hashMemoryIdle / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Hasher.ReleaseIdle(hashMemoryIdle)
+		}
+	}
+}
 
 // memoryCeiling is the soft memory limit for a hashing pool of workers at argon2KiB each.
 func memoryCeiling(workers int, argon2KiB uint32) int64 {

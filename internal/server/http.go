@@ -369,6 +369,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.ensureSigningKey(dctx)
 	}()
 	defer func() { <-ssoPruned }()
+	hashIdle := make(chan struct{})
+	go func() {
+		defer close(hashIdle)
+		a.releaseIdleHashMemory(dctx)
+	}()
+	defer func() { <-hashIdle }()
 	defer func() {
 		stopDispatch()
 		<-dispatched
