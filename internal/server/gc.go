@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Garbage collection for password hashing. Each Argon2id hash allocates its whole memory
-// cost (19 MiB by default) at once, and the hashing pool bounds how many are in use at once
+// Garbage collection for password hashing. Each Argon2id hash needs its whole memory cost
+// (19 MiB by default) at once, and the hashing pool bounds how many are in use at once
 // (workers × cost). kilt serve leaves the collector's pace at the runtime's default
 // (GOGC=100) and gives it a soft memory limit only as a ceiling that the steady state does not
 // reach: 64 MiB plus five times the pool's memory (254 MiB for two workers at 19 MiB).
