@@ -274,11 +274,7 @@ func (h *Hasher) putKept(m *argon2.Memory) {
 // Memory fresh from the system is not resident until a hash writes it: the idle server's
 // RSS does not grow.
 func (h *Hasher) Reserve() uint64 {
-	for range cap(h.memories) {
-		m := h.memory()
-		m.Reserve(h.params.Memory)
-		h.putKept(m)
-	}
+	h.eachKept(func(m *argon2.Memory) { m.Reserve(h.params.Memory) })
 	return h.KeptMemory()
 }
 
@@ -294,12 +290,10 @@ func (h *Hasher) ReleaseIdle(idle time.Duration) uint64 {
 		return 0
 	}
 	var kib uint64
-	for range len(h.memories) {
-		m := h.memory()
+	h.eachKept(func(m *argon2.Memory) {
 		m.Release()
 		kib += uint64(m.Size())
-		h.putKept(m)
-	}
+	})
 	return kib
 }
 
@@ -307,12 +301,22 @@ func (h *Hasher) ReleaseIdle(idle time.Duration) uint64 {
 // at the moment not counted).
 func (h *Hasher) KeptMemory() uint64 {
 	var kib uint64
-	for range len(h.memories) {
-		m := h.memory()
-		kib += uint64(m.Size())
-		h.putKept(m)
-	}
+	h.eachKept(func(m *argon2.Memory) { kib += uint64(m.Size()) })
 	return kib
+}
+
+// eachKept calls fn with each memory kept at the moment (not those of computations running),
+// taking it out while fn runs.
+func (h *Hasher) eachKept(fn func(*argon2.Memory)) {
+	for range len(h.memories) {
+		select {
+		case m := <-h.memories:
+			fn(m)
+			h.putKept(m)
+		default:
+			return
+		}
+	}
 }
 
 func (h *Hasher) needsRehash(ph parsedHash) bool {
