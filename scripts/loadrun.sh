@@ -4,6 +4,12 @@
 # in $BIN (go build -o $BIN/kilt ./cmd/kilt; go build -o $BIN/kilt-load ./cmd/kilt-load) and
 # a PostgreSQL whose user may create databases at $PGADMIN (a postgres:// URL without the
 # database). Load goes to loopback only; each step is bounded in time.
+#
+# Sign-in is measured twice: on cores shared by everything (the server, its database, this
+# tool) and with the server alone on the cores $PIN_SERVER while the tool and, when it runs
+# on this machine, PostgreSQL's postmaster and backends are moved to $PIN_REST (taskset),
+# as where the database has machines of its own. The raw Argon2id loop always runs on the
+# server's cores (kilt-load reads the server's affinity).
 set -u
 OUT=$1; mkdir -p "$OUT"
 BIN=${BIN:-/tmp/kb}; PGADMIN=${PGADMIN:-postgres://kilt@127.0.0.1:55432}
@@ -14,17 +20,26 @@ export KILT_BASE_URL=http://127.0.0.1:18470 KILT_LISTEN=127.0.0.1:18470 KILT_LOG
   KILT_LIMIT_SMS_NUMBER_HOUR=1000000/1h KILT_LIMIT_SMS_NUMBER_DAY=1000000/24h KILT_SMS_DAILY_BUDGET=0 \
   KILT_LOGIN_FREE_FAILURES=1000 KILT_TRUSTED_PROXIES=127.0.0.1 KILT_LIMIT_LOGIN_IP=0/1m \
   KILT_METRICS_LISTEN=127.0.0.1:16470 KILT_METRICS_PPROF=true
+PIN_SERVER=${PIN_SERVER:-0}; PIN_REST=${PIN_REST:-1}; ALL_CORES=$(cat /sys/devices/system/cpu/online)
+RUNON=; TOOLON=
 SINKS="--smtp-listen 127.0.0.1:2547 --sms-listen 127.0.0.1:2548"
 log() { echo "$(date -u +%T) $*" | tee -a "$OUT/log"; }
 waitready() { for _ in $(seq 200); do curl -sf "http://$1/readyz" >/dev/null && return; sleep 0.05; done; }
 startserver() { # label [VAR=value…]: starts kilt serve, its PID in $PID
 	local label=$1; shift
-	env "$@" "$BIN/kilt" serve 2>>"$OUT/server-$label.err" &
+	env "$@" $RUNON "$BIN/kilt" serve 2>>"$OUT/server-$label.err" &
 	PID=$!
 	waitready 127.0.0.1:18470
 }
-L() { "$BIN/kilt-load" --url http://127.0.0.1:18470 --database "$KILT_DATABASE_URL" --pid "$PID" \
+L() { $TOOLON "$BIN/kilt-load" --url http://127.0.0.1:18470 --database "$KILT_DATABASE_URL" --pid "$PID" \
 	--metrics http://127.0.0.1:16470/metrics --forwarded-for 4096 $SINKS --json "$@"; }
+pinpostgres() { # CORES: PostgreSQL's postmaster and its processes onto CORES, when it runs here
+	local backend pm
+	backend=$(psql -Atq "$PGADMIN/postgres" -c 'SELECT pg_backend_pid()' 2>/dev/null) || return 0
+	pm=$(ps -o ppid= -p "$backend" 2>/dev/null | tr -d ' ') || return 0
+	[ -n "$pm" ] && [ "$(ps -o comm= -p "$pm")" = postgres ] || { log "PostgreSQL not on this machine: not moved"; return 0; }
+	for p in $pm $(pgrep -P "$pm"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
+}
 freshdb() { # sqlite|postgres NAME
 	if [ "$1" = sqlite ]; then
 		rm -rf "$OUT/db-$2"; mkdir -p "$OUT/db-$2"; export KILT_DATABASE_URL="sqlite:$OUT/db-$2/kilt.db"
@@ -48,6 +63,12 @@ for db in sqlite postgres; do
 	startserver $db-oldgc GOGC=400 GOMEMLIMIT=178MiB
 	L --argon2 --argon2-time $AT --concurrency 32 --duration $LD login >"$OUT/$db-login-32-oldgc.json" 2>>"$OUT/$db.txt"
 	kill $PID; wait $PID 2>/dev/null
+	log "$db login with the server on cores $PIN_SERVER, the tool and PostgreSQL on $PIN_REST"
+	[ $db = postgres ] && pinpostgres "$PIN_REST"
+	freshdb $db pinned; RUNON="taskset -c $PIN_SERVER"; TOOLON="taskset -c $PIN_REST"; startserver $db-pinned
+	for c in 8 32 256; do log "$db login $c pinned"; L --argon2 --argon2-time $AT --concurrency $c --duration $LD login >"$OUT/$db-login-$c-pinned.json" 2>>"$OUT/$db.txt"; done
+	kill $PID; wait $PID 2>/dev/null
+	RUNON=; TOOLON=; [ $db = postgres ] && pinpostgres "$ALL_CORES"
 	log "== $db end, loadavg $(cat /proc/loadavg)"
 done
 log "== two instances start, loadavg $(cat /proc/loadavg)"

@@ -62,13 +62,16 @@ for db in ["sqlite", "postgres"]:
     print(f"\n### {db}\n\n{hdr}")
     for c in [8, 32, 256]: print(row("login", load(f"{db}-login-{c}.json")))
     print(row("login, old GC budget (GOGC=400, GOMEMLIMIT=178MiB)", load(f"{db}-login-32-oldgc.json")))
+    for c in [8, 32, 256]:
+        print(row("login, server alone on core 0 (the tool" + (", PostgreSQL" if db == "postgres" else "") +
+                  " on core 1; raw Argon2id on core 0)", load(f"{db}-login-{c}-pinned.json")))
     for c in [8, 32, 256]: print(row("recovery-email", load(f"{db}-recovery-email-{c}.json")))
     for c in [1, 8]:
         print(row("full-recovery (request, SMS code, verify, new password; p50 of the recoveries)", load(f"{db}-full-recovery-{c}.json")))
     print(row("delivery (e-mails/s from the outbox to the SMTP sink)", load(f"{db}-delivery.json")))
     # Sign-in's CPU beside the bare Argon2id loop's in the same windows (issue 18).
     bare = []
-    for c in [8, 32, 256, "32-oldgc"]:
+    for c in [8, 32, 256, "32-oldgc", "8-pinned", "32-pinned", "256-pinned"]:
         r = load(f"{db}-login-{c}.json")
         if ok(r) and r.get("argon2") and "bare_user_ms_per_hash" in r["argon2"]:
             a, ps = r["argon2"], r.get("per_success") or {}

@@ -159,11 +159,13 @@ type ProcessUsage struct {
 // together, so a machine whose speed drifts during the run (other work, frequency) is
 // compared with what it could do around that run rather than at one moment.
 type Argon2Result struct {
-	Params     string  `json:"params"`
-	Goroutines int     `json:"goroutines"`
-	Hashes     int64   `json:"hashes"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"hashes_per_s"`
+	Params     string `json:"params"`
+	Goroutines int    `json:"goroutines"`
+	// Cores is where the goroutines ran: the server's cores, as taskset names them, or "any".
+	Cores     string  `json:"cores"`
+	Hashes    int64   `json:"hashes"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"hashes_per_s"`
 	// BeforePerSecond and AfterPerSecond are the two windows' rates.
 	BeforePerSecond float64 `json:"before_hashes_per_s"`
 	AfterPerSecond  float64 `json:"after_hashes_per_s"`
@@ -241,7 +243,7 @@ func processUsage(pid int, u usage) *ProcessUsage {
 // setArgon2 adds the raw Argon2id rate and the run's success rate as a share of it.
 func (r *Result) setArgon2(before, after rawRate) {
 	both := rawRate{Hashes: before.Hashes + after.Hashes, Wall: before.Wall + after.Wall}
-	a := &Argon2Result{Params: before.Params.String(), Goroutines: before.Workers, Hashes: both.Hashes,
+	a := &Argon2Result{Params: before.Params.String(), Goroutines: before.Workers, Cores: before.Cores, Hashes: both.Hashes,
 		Seconds: both.Wall.Seconds(), PerSecond: both.PerSecond(),
 		BeforePerSecond: before.PerSecond(), AfterPerSecond: after.PerSecond()}
 	if a.PerSecond > 0 {
@@ -325,8 +327,8 @@ func (r *Result) printTable(w io.Writer) error {
 		}
 	}
 	if a := r.Argon2; a != nil {
-		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
-			a.PerSecond, a.Params, a.Goroutines, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
+		row("argon2id raw", "%.1f hashes/s  (%s, %d goroutines on cores %s, %d hashes in %.2f s; %.1f/s before the run, %.1f/s after)",
+			a.PerSecond, a.Params, a.Goroutines, a.Cores, a.Hashes, a.Seconds, a.BeforePerSecond, a.AfterPerSecond)
 		row(r.Scenario+" / raw", "%.1f %%  (2xx answers per second ÷ raw hashes per second)", a.RatioPercent)
 		row("bare loop per hash", "user %.2f ms, system %.2f ms, %.1f minor faults", a.BareUserMS, a.BareSystemMS, a.BareMinorFaults)
 	}

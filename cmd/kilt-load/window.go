@@ -27,6 +27,7 @@ type window struct {
 	floorBefore floorRate
 	rawBefore   rawRate
 	rs256Before rawSignRate
+	cores       rawCores // where the raw loops run: the server's cores (--pid)
 	soakDB      *sqlstore.DB
 	soakStart   SoakSnapshot
 }
@@ -38,13 +39,20 @@ func (w *window) before(ctx context.Context) error {
 			return err
 		}
 	}
+	if w.o.argon2 || w.o.rs256 {
+		c, err := serverCores(w.o.pid)
+		if err != nil {
+			return err
+		}
+		w.cores = c
+	}
 	if w.o.argon2 {
-		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate (%s) for %v before the run…\n", w.argon2Params(), w.o.argon2Time)
-		w.rawBefore = measureArgon2(ctx, w.argon2Params(), w.o.argon2Time)
+		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate (%s) on cores %s for %v before the run…\n", w.argon2Params(), w.cores, w.o.argon2Time)
+		w.rawBefore = measureArgon2(ctx, w.argon2Params(), w.cores, w.o.argon2Time)
 	}
 	if w.o.rs256 {
-		fmt.Fprintf(w.stderr, "measuring the raw RS256 signing rate for %v before the run…\n", w.o.argon2Time)
-		w.rs256Before = measureRS256(ctx, w.o.argon2Time)
+		fmt.Fprintf(w.stderr, "measuring the raw RS256 signing rate on cores %s for %v before the run…\n", w.cores, w.o.argon2Time)
+		w.rs256Before = measureRS256(ctx, w.cores, w.o.argon2Time)
 	}
 	if w.o.soak {
 		db, err := sqlstore.Open(ctx, w.env.Config.DatabaseURL)
@@ -79,11 +87,11 @@ func (w *window) after(ctx context.Context, res *Result) error {
 	}
 	if w.o.argon2 && ctx.Err() == nil {
 		fmt.Fprintf(w.stderr, "measuring the raw Argon2id rate for %v after the run…\n", w.o.argon2Time)
-		res.setArgon2(w.rawBefore, measureArgon2(ctx, w.argon2Params(), w.o.argon2Time))
+		res.setArgon2(w.rawBefore, measureArgon2(ctx, w.argon2Params(), w.cores, w.o.argon2Time))
 	}
 	if w.o.rs256 && ctx.Err() == nil {
 		fmt.Fprintf(w.stderr, "measuring the raw RS256 signing rate for %v after the run…\n", w.o.argon2Time)
-		res.setRS256(w.rs256Before, measureRS256(ctx, w.o.argon2Time))
+		res.setRS256(w.rs256Before, measureRS256(ctx, w.cores, w.o.argon2Time))
 	}
 	if w.floor != nil && ctx.Err() == nil {
 		idle(ctx, w.env.HTTP, w.metrics)
