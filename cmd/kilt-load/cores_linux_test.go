@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -9,7 +11,8 @@ import (
 )
 
 // TestRawLoopsRunOnTheServersCores: with the server bound to one core (as taskset -c binds
-// it), the raw loops run one goroutine, on that core only, whatever cores this process has.
+// it), the raw loops run one goroutine, on that core only, whatever cores this process has;
+// afterwards the process is back on its own cores.
 func TestRawLoopsRunOnTheServersCores(t *testing.T) {
 	var mine unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &mine); err != nil {
@@ -68,9 +71,16 @@ func TestRawLoopsRunOnTheServersCores(t *testing.T) {
 	if where := free.each(func() { mu.Lock(); n++; mu.Unlock() }); where != "any" || n != free.workers() {
 		t.Errorf("without a server: %d goroutines on %q, want %d on any", n, where, free.workers())
 	}
-	// This goroutine's own thread was never bound.
-	var after unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &after); err != nil || after != mine {
-		t.Errorf("the test's own thread after the loops: %v (%v), want %v", after, err, mine)
+	// Every thread of the process is back where it was.
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		var after unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &after); err == nil && after != mine {
+			t.Errorf("thread %d after the loops: on %v, want %v", tid, after, mine)
+		}
 	}
 }

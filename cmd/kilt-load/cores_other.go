@@ -10,4 +10,4 @@ type rawCores struct{}
 func serverCores(int) (rawCores, error) { return rawCores{}, nil }
 func (rawCores) workers() int           { return runtime.GOMAXPROCS(0) }
 func (rawCores) String() string         { return "any" }
-func (rawCores) enter() bool            { return true }
+func (rawCores) move() (func(), error)  { return func() {}, nil }

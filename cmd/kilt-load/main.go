@@ -28,8 +28,8 @@
 // Argon2id rate of the machine at the configured cost, just before the run and again just
 // after it, and gives the run's rate of successes as a percentage of the two together. The
 // raw loops (--argon2, --rs256) run one goroutine per core the server may run on (--pid: its
-// affinity), each bound to those cores: when the server is given cores of its own (taskset),
-// the raw rate is those cores', not the tool's (cores_linux.go).
+// affinity), the tool moved onto those cores for the windows: when the server is given cores
+// of its own (taskset), the raw rate is those cores', not the tool's (cores_linux.go).
 //
 // Sinks: the tool runs the SMTP server (--smtp-listen) and SMS webhook (--sms-listen) the
 // server under load must deliver to, so that a scenario can read a code or time a message
