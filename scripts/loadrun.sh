@@ -34,9 +34,9 @@ startserver() { # label [VAR=value…]: starts kilt serve, its PID in $PID
 L() { $TOOLON "$BIN/kilt-load" --url http://127.0.0.1:18470 --database "$KILT_DATABASE_URL" --pid "$PID" \
 	--metrics http://127.0.0.1:16470/metrics --forwarded-for 4096 $SINKS --json "$@"; }
 pinpostgres() { # CORES: PostgreSQL's postmaster and its processes onto CORES, when it runs here
-	local backend pm
-	backend=$(psql -Atq "$PGADMIN/postgres" -c 'SELECT pg_backend_pid()' 2>/dev/null) || return 0
-	pm=$(ps -o ppid= -p "$backend" 2>/dev/null | tr -d ' ') || return 0
+	local pm
+	# the postmaster: the process listening on PGADMIN's port here
+	pm=$(ss -Hltnp "sport = :${PGADMIN##*:}" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 	[ -n "$pm" ] && [ "$(ps -o comm= -p "$pm")" = postgres ] || { log "PostgreSQL not on this machine: not moved"; return 0; }
 	for p in $pm $(pgrep -P "$pm"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
 }
