@@ -41,6 +41,8 @@ def row(name, r):
     elif r.get("floor"):
         fl = r["floor"]
         cmp_ = f"floor {f(fl.get('requests_per_s'),0)}/s ({f(fl.get('before_requests_per_s'),0)} before, {f(fl.get('after_requests_per_s'),0)} after): **{f(fl.get('success_to_floor'),2)}**"
+        if fl.get("server_ms_per_request") is not None:  # what the floor cost, beside the run's per-2xx columns
+            cmp_ += f"; per request the floor's server {f(fl['server_ms_per_request'],3)} ms CPU, the tool {f(fl.get('tool_ms_per_request'),3)}"
     else: cmp_ = "-"
     st = ", ".join(f"{k}: {v}" for k, v in sorted((r.get("statuses") or {}).items()))
     lat = r.get("latency_ms") or {}

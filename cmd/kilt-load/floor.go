@@ -245,18 +245,29 @@ func (l *floorLoad) Do(ctx context.Context, _ int) (Outcome, error) {
 	return Outcome{Status: status}, err
 }
 
-// floorRate is one window of the floor.
+// floorRate is one window of the floor: its 2xx answers, and the CPU its server and this
+// tool spent in it (zero when /proc could not be read).
 type floorRate struct {
-	OK   int64
-	Wall time.Duration
+	OK     int64
+	Wall   time.Duration
+	Server time.Duration
+	Tool   time.Duration
 }
 
 // measureFloor runs the floor's load with clients for a quarter of window unmeasured (the
 // child's connections, its prepared statements, the database's pages warm), then for window.
 func measureFloor(ctx context.Context, f *floorServer, env *Env, clients int, window time.Duration) floorRate {
 	runLoad(ctx, &floorLoad{f: f, env: env}, clients, limits{Duration: window / 4, Timeout: env.Timeout})
+	server0, errS0 := procCPU(f.PID())
+	tool0, errT0 := procCPU(os.Getpid())
 	t := runLoad(ctx, &floorLoad{f: f, env: env}, clients, limits{Duration: window, Timeout: env.Timeout})
-	return floorRate{OK: t.Successes, Wall: t.Wall}
+	server1, errS1 := procCPU(f.PID())
+	tool1, errT1 := procCPU(os.Getpid())
+	r := floorRate{OK: t.Successes, Wall: t.Wall}
+	if errS0 == nil && errS1 == nil && errT0 == nil && errT1 == nil {
+		r.Server, r.Tool = server1.minus(server0).Total(), tool1.minus(tool0).Total()
+	}
+	return r
 }
 
 // FloorResult is the floor of a run and the run's rate against it.
@@ -275,6 +286,11 @@ type FloorResult struct {
 	AfterPerSecond  float64 `json:"after_requests_per_s"`
 	// Ratio is the run's 2xx answers per second over PerSecond (both windows together).
 	Ratio float64 `json:"success_to_floor"`
+	// ServerMS and ToolMS are the CPU (user and system) the floor's server and this tool
+	// spent per request in both windows: what the floor's rate costs the machine, beside the
+	// run's own figures per 2xx. Absent when /proc could not be read.
+	ServerMS *float64 `json:"server_ms_per_request,omitempty"`
+	ToolMS   *float64 `json:"tool_ms_per_request,omitempty"`
 }
 
 func (f floorRate) perSecond() float64 {
@@ -290,6 +306,13 @@ func (r *Result) setFloor(fl *floorServer, calibrated *float64, before, after fl
 	f := &FloorResult{Statements: fl.statements, Read: fl.read, Calibrated: calibrated,
 		Process: fmt.Sprintf("a child process of kilt-load (pid %d)", fl.PID()), PerSecond: both.perSecond(),
 		BeforePerSecond: before.perSecond(), AfterPerSecond: after.perSecond()}
+	if server := before.Server + after.Server; server > 0 && both.OK > 0 {
+		perRequest := func(d time.Duration) *float64 {
+			ms := float64(d) / float64(time.Millisecond) / float64(both.OK)
+			return &ms
+		}
+		f.ServerMS, f.ToolMS = perRequest(server), perRequest(before.Tool+after.Tool)
+	}
 	if f.PerSecond > 0 {
 		f.Ratio = r.SuccessRate / f.PerSecond
 	}

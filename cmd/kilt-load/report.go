@@ -381,6 +381,9 @@ func (r *Result) printExtras(row func(k, format string, args ...any)) {
 		if f.Calibrated != nil {
 			row("floor", "calibrated: the server sent %.2f statements to its database per 2xx answer", *f.Calibrated)
 		}
+		if f.ServerMS != nil {
+			row("floor", "CPU per request: its server %.3f ms, the tool %.3f ms", *f.ServerMS, deref(f.ToolMS))
+		}
 		row(r.Scenario+" / floor", "%.2f  (2xx answers per second ÷ the floor's)", f.Ratio)
 	}
 	if p := r.PerSuccess; p != nil {

@@ -343,4 +343,11 @@ func TestRecoveryFloorCalibrated(t *testing.T) {
 	if f.BeforePerSecond <= 0 || f.AfterPerSecond <= 0 || f.Ratio <= 0 {
 		t.Errorf("floor %+v: want both windows served and a ratio", f)
 	}
+	// What the floor cost: its server's CPU read off its own process, not the tool's.
+	if f.ServerMS == nil || *f.ServerMS <= 0 || f.ToolMS == nil || *f.ToolMS <= 0 {
+		t.Errorf("floor CPU per request: server %v, tool %v; want both measured", f.ServerMS, f.ToolMS)
+	}
+	if !strings.Contains(stderr, "CPU per request: its server") {
+		t.Errorf("the report does not give the floor's CPU per request:\n%s", stderr)
+	}
 }
