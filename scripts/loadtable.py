@@ -50,9 +50,11 @@ def row(name, r):
     c = completed(r)
     if c:  # a full recovery's latency is that of the recoveries, not of the failures
         p50, lat = c["latency_ms"].get("p50"), c["latency_ms"]
+    # SQLite's one writer: how long it was held per 2xx (kilt_db_write_lock_seconds_total)
+    lock = f" (write lock {f(ps['db_write_lock_ms'],3)} ms)" if ps.get("db_write_lock_ms") else ""
     return (f"| {name} | {r.get('concurrency')} | {f(r.get('success_per_s'))} | {cmp_} | {f(p50)} | {f(lat.get('p99'))} | {st} | "
             f"{f(s.get('cpu_cores'),2)} | {f(ps.get('user_ms'),2)} | {f(ps.get('system_ms'),2)} | {f(ps.get('minor_faults'),1)} | "
-            f"{f(ps.get('gc_cycles'),3)} | {f(ps.get('db_statements'),2)} / {f(ps.get('db_transactions'),2)} | {f(s.get('peak_rss_mib'))} | "
+            f"{f(ps.get('gc_cycles'),3)} | {f(ps.get('db_statements'),2)} / {f(ps.get('db_transactions'),2)}{lock} | {f(s.get('peak_rss_mib'))} | "
             f"{f(m.get('client_cpu_ms_per_2xx'),2)} | {f(m.get('other_cpu_ms_per_2xx'),2)} |")
 # The last two columns are the machine's (/proc/stat): the tool's own CPU per 2xx, and the
 # machine's busy time less the server's and the tool's (PostgreSQL's backends, when it runs

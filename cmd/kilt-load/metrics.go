@@ -15,6 +15,8 @@ var counterNames = map[string]string{
 	"go_gc_duration_seconds_count": "gc",
 	"kilt_db_statements_total":     "statements",
 	"kilt_db_transactions_total":   "transactions",
+	// SQLite only: the seconds the server held its one write lock.
+	"kilt_db_write_lock_seconds_total": "write_lock",
 }
 
 // serverCounters are those counters at one moment.
@@ -61,6 +63,9 @@ type PerSuccess struct {
 	GCCycles     *float64 `json:"gc_cycles,omitempty"`
 	Statements   *float64 `json:"db_statements,omitempty"`
 	Transactions *float64 `json:"db_transactions,omitempty"`
+	// WriteLockMS is the time the server held SQLite's one write lock: one second over it
+	// is the rate at which the writer alone would be busy all the time.
+	WriteLockMS *float64 `json:"db_write_lock_ms,omitempty"`
 }
 
 // setPerSuccess divides the server's usage and counters by the run's successes.
@@ -80,5 +85,9 @@ func (r *Result) setPerSuccess(u usage, before, after serverCounters, successes 
 		return &v
 	}
 	p.GCCycles, p.Statements, p.Transactions = per("gc"), per("statements"), per("transactions")
+	if v := per("write_lock"); v != nil {
+		*v *= 1000
+		p.WriteLockMS = v
+	}
 	r.PerSuccess = p
 }

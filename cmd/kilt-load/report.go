@@ -392,6 +392,10 @@ func (r *Result) printExtras(row func(k, format string, args ...any)) {
 			row("server per 2xx", "%.3f GC cycles, %.2f database statements in %.2f transactions",
 				*p.GCCycles, deref(p.Statements), deref(p.Transactions))
 		}
+		if p.WriteLockMS != nil && *p.WriteLockMS > 0 {
+			row("server per 2xx", "SQLite's write lock held %.3f ms (its one writer alone would be busy all the time at %.0f/s)",
+				*p.WriteLockMS, 1000 / *p.WriteLockMS)
+		}
 	}
 	if d := r.Delivered; d != nil {
 		row("delivered", "%d expected, %d received (%d distinct) after waiting %.1f s: %d lost, %d sent twice",

@@ -347,6 +347,10 @@ func TestRecoveryFloorCalibrated(t *testing.T) {
 	if f.ServerMS == nil || *f.ServerMS <= 0 || f.ToolMS == nil || *f.ToolMS <= 0 {
 		t.Errorf("floor CPU per request: server %v, tool %v; want both measured", f.ServerMS, f.ToolMS)
 	}
+	// On SQLite, the time its one writer was held per 2xx, read off the server's metrics.
+	if p := r.PerSuccess; p == nil || p.WriteLockMS == nil || *p.WriteLockMS <= 0 || !strings.Contains(stderr, "SQLite's write lock held") {
+		t.Errorf("per 2xx %+v: want SQLite's write lock time measured and reported", p)
+	}
 	if !strings.Contains(stderr, "CPU per request: its server") {
 		t.Errorf("the report does not give the floor's CPU per request:\n%s", stderr)
 	}

@@ -112,4 +112,8 @@ func (a *App) registerMetrics() {
 		func() float64 { s, _ := db.Counts(); return float64(s) })
 	m.CounterFunc("kilt_db_transactions_total", "Transactions run on the database (two more round trips each: begin, commit).",
 		func() float64 { _, t := db.Counts(); return float64(t) })
+	if db.Dialect() == sqlstore.SQLite {
+		m.CounterFunc("kilt_db_write_lock_seconds_total", "Seconds this process held SQLite's one write lock: a rate near 1 means writes queue for it.",
+			func() float64 { return db.WriteHeld().Seconds() })
+	}
 }

@@ -119,7 +119,8 @@ func TestMetricsExposed(t *testing.T) {
 	rec := httptest.NewRecorder()
 	app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{"kilt_outbox_depth 0", "kilt_hash_pool_size", "kilt_outbox_oldest_age_seconds 0",
-		"go_goroutines", "kilt_sms_budget_left 10000", "kilt_db_statements_total", "kilt_db_transactions_total"} {
+		"go_goroutines", "kilt_sms_budget_left 10000", "kilt_db_statements_total", "kilt_db_transactions_total",
+		"kilt_db_write_lock_seconds_total"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestBatchedTransactionsKeepTheirOwnOutcome: many write transactions at once on SQLite
@@ -129,4 +130,41 @@ func TestBatchOfOneHasNoSavepoint(t *testing.T) {
 	if got := countSample(t, db, "refused"); got != 0 {
 		t.Errorf("refused: %d rows, want 0", got)
 	}
+}
+
+// TestWriteHeldIsTheWritersTime: WriteHeld grows by at least the time a write transaction's
+// function ran (the gate is held around it, its begin and its commit), and not for a read
+// outside any transaction; on PostgreSQL, which has no gate, it stays 0.
+func TestWriteHeldIsTheWritersTime(t *testing.T) {
+	forEachEmptyDialect(t, func(t *testing.T, db *DB) {
+		createSample(t, db)
+		before := db.WriteHeld()
+		var inside time.Duration
+		err := db.InTx(t.Context(), func(tx *Tx) error {
+			start := time.Now()
+			insertSample(t, tx, "held")
+			inside = time.Since(start)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := db.WriteHeld() - before
+		if db.Dialect() == Postgres {
+			if db.WriteHeld() != 0 {
+				t.Errorf("PostgreSQL: WriteHeld %v, want 0", db.WriteHeld())
+			}
+			return
+		}
+		if inside <= 0 || held < inside {
+			t.Errorf("the write gate was held %v for a transaction whose function ran %v", held, inside)
+		}
+		afterWrite := db.WriteHeld()
+		if got := countSample(t, db, "held"); got != 1 {
+			t.Fatalf("%d rows, want 1", got)
+		}
+		if db.WriteHeld() != afterWrite {
+			t.Errorf("a read outside any transaction counted %v as held", db.WriteHeld()-afterWrite)
+		}
+	})
 }

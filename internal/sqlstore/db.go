@@ -53,6 +53,10 @@ type DB struct {
 	ckptOnce           sync.Once
 	// statements and transactions count what was sent to the database (Counts).
 	statements, transactions atomic.Uint64
+	// heldSince is when the write gate's holder took it (written and read by the holder
+	// only); held sums the nanoseconds it was held (WriteHeld).
+	heldSince time.Time
+	held      atomic.Int64
 }
 
 // Counts returns the statements and the transactions run on db since it was opened: with
