@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kilt/internal/oidc"
+	"kilt/internal/outbox"
 	"kilt/internal/ratelimit"
 	"kilt/internal/session"
 )
@@ -108,4 +109,45 @@ func BenchmarkReadToken(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkOutboxMessageAmongSent is one e-mail's life in the outbox — enqueued, claimed,
+// marked sent, three transactions — with the sent messages of a retention period already
+// there: what each claim reads should not grow with them (TestClaimReadsOnlyWhatIsDue).
+func BenchmarkOutboxMessageAmongSent(b *testing.B) {
+	for _, sent := range []int{0, 10000, 100000} {
+		b.Run(fmt.Sprintf("sent=%d", sent), func(b *testing.B) {
+			db := benchDB(b)
+			ctx := context.Background()
+			s := NewOutbox(db)
+			msg := func() *outbox.Message {
+				return &outbox.Message{Channel: outbox.Email, Kind: outbox.RecoveryLink, Lang: "kk", To: "a@mail.kz",
+					Params: map[string]string{"minutes": "30"}, Secret: map[string]string{"link": "https://kilt.test/r?token=T"}, CreatedAt: t0}
+			}
+			first := msg()
+			if err := s.Enqueue(ctx, first); err != nil {
+				b.Fatal(err)
+			}
+			if sent > 0 {
+				fillSent(b, db, first.ID, sent)
+			}
+			now := t0.Add(time.Minute)
+			for b.Loop() {
+				if err := s.Enqueue(ctx, msg()); err != nil {
+					b.Fatal(err)
+				}
+				got, err := s.Claim(ctx, outbox.Email, "me", now, time.Minute, 16)
+				if err != nil || len(got) == 0 {
+					b.Fatalf("claimed %d: %v", len(got), err)
+				}
+				ids := make([]int64, len(got))
+				for i, m := range got {
+					ids[i] = m.ID
+				}
+				if err := s.MarkSent(ctx, ids, "me", now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -47,7 +47,7 @@ func queryPlan(t *testing.T, db *DB, query string, args ...any) string {
 // outbox holds them for KILT_RETENTION_MESSAGES (30 days by default). PostgreSQL then
 // gathers its statistics, as its autovacuum does in time; SQLite has none unless ANALYZE
 // runs, which Kilt does not do, so its planner goes by the indexes alone.
-func fillSent(t *testing.T, db *DB, id int64, n int) {
+func fillSent(t testing.TB, db *DB, id int64, n int) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := db.Exec(ctx, `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $1)
