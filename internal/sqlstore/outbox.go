@@ -123,14 +123,20 @@ func (s *Outbox) Claim(ctx context.Context, ch outbox.Channel, owner string, now
 // limit, $5 the channel. "status IN" is what lets SQLite, which has no statistics, search
 // the lane's index by channel and status: without it the search ran by channel alone, over
 // every sent message the outbox keeps (TestClaimReadsOnlyWhatIsDue).
-func claimStatement(d Dialect) string {
-	return `UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2,
+func claimStatement(d Dialect) string { return claimStatements[d] }
+
+var claimStatements = func() map[Dialect]string {
+	m := map[Dialect]string{}
+	for _, d := range []Dialect{SQLite, Postgres} {
+		m[d] = `UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2,
 			attempts = attempts + 1, updated_at = $3
 			WHERE id IN (SELECT id FROM outbox
 				WHERE channel = $5 AND status IN ('pending', 'sending') AND ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until <= $3))
 				ORDER BY priority, next_attempt_at, id LIMIT $4` + skipLocked[d] + `)
 			RETURNING ` + outboxColumns
-}
+	}
+	return m
+}()
 
 // markSent is one statement whatever the number of ids (idArray).
 var markSent = map[Dialect]string{
